@@ -1,0 +1,1 @@
+"""Analyzer: to be built (see the issues)."""

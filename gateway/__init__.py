@@ -1,0 +1,1 @@
+"""Gateway: to be built (see the issues)."""

@@ -1,0 +1,88 @@
+"""`python -m ingest`: the ingest manager, or with --camera ID one camera's process."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+import redis
+
+from ingest.camera import CameraService
+from ingest.manager import IngestManager
+from shared import keys
+from shared.cameras import CameraFile, load_cameras
+from shared.lifecycle import stop_on_signals
+from shared.logs import setup_logging
+from shared.redis_client import sync_client
+from shared.settings import ConfigError, Settings, load_settings
+from shared.status import CameraState, CameraStatus
+
+log = logging.getLogger("ingest")
+
+EXIT_CONFIG = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--camera", type=int, metavar="ID", help="run only this camera, in this process")
+    mode.add_argument("--validate-config", action="store_true", help="check settings and camera file, then exit")
+    mode.add_argument("--check", action="store_true", help="exit 0 if the ingest manager is alive in Redis")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+        cameras = load_cameras(settings.cameras_file, os.environ)
+    except ConfigError as e:
+        print(f"camstream ingest: configuration error in {e}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    if args.validate_config:
+        for c in cameras.cameras:
+            print(f"camera {c.id} {c.name!r}: {c.source_masked} @ {c.fps:g} fps{'' if c.enabled else ' (disabled)'}")
+        return 0
+    if args.check:
+        return check(settings, cameras)
+
+    setup_logging(settings.log_level, "ingest" if args.camera is None else f"ingest-camera-{args.camera}")
+    stop = stop_on_signals()
+    if args.camera is not None:
+        camera = cameras.camera(args.camera)
+        if camera is None:
+            print(f"camstream ingest: no camera with id {args.camera} in the camera file", file=sys.stderr)
+            return EXIT_CONFIG
+        CameraService(camera, settings, stop).run()
+        return 0
+    enabled = [c for c in cameras.cameras if c.enabled]
+    if not enabled:
+        log.warning("no enabled camera in the camera file: nothing to ingest")
+    IngestManager(enabled, settings, settings.cameras_file).run(stop)
+    return 0
+
+
+def check(settings: Settings, cameras: CameraFile) -> int:
+    """Print each camera's state; healthy when the manager's heartbeat is fresh."""
+    client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
+    try:
+        heartbeat = client.get(keys.ingest_heartbeat())
+        statuses = client.mget([keys.camera_status(c.id) for c in cameras.cameras])
+    except redis.RedisError as e:
+        print(f"unhealthy: Redis unreachable ({e})")
+        return 1
+    finally:
+        client.close()
+    for camera, raw in zip(cameras.cameras, statuses, strict=True):
+        state = CameraStatus.decode(raw).state if raw else CameraState.OFFLINE
+        print(f"camera {camera.id} {camera.name}: {state}")
+    if heartbeat is None:
+        print("unhealthy: no ingest manager heartbeat")
+        return 1
+    print(f"healthy: ingest manager pid {json.loads(heartbeat)['pid']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""One camera's process: open the source, keep the target fps, encode JPEG, hand to Redis.
+
+Failures of the source (open, read timeout, end of stream, decoder) lead to a reconnect
+after an exponential backoff; nothing a source does can end the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+
+from ingest.backoff import Backoff
+from ingest.jpeg import JpegEncoder
+from ingest.pacing import FramePacer
+from ingest.publisher import Publisher
+from ingest.sources import Source, SourceError, SourceFrame, open_source
+from ingest.stats import CameraStats
+from shared.cameras import Camera
+from shared.messages import FrameMessage
+from shared.redis_client import sync_client
+from shared.settings import Settings
+from shared.status import CameraState
+
+log = logging.getLogger(__name__)
+
+
+class CameraService:
+    def __init__(self, camera: Camera, settings: Settings, stop: threading.Event) -> None:
+        self.camera = camera
+        self.settings = settings
+        self.stop = stop
+        self.stats = CameraStats(camera_id=camera.id, source=camera.source_masked)
+        self._encoder = JpegEncoder(camera.jpeg_quality)
+        self._pacer = FramePacer(camera.fps)
+        self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s, settings.backoff_reset_after_s)
+        self._seq = 0
+        self._client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
+        self._publisher = Publisher(
+            self._client,
+            self.stats,
+            maxlen=max(2, math.ceil(camera.fps * settings.frame_stream_s)),
+            status_interval_s=settings.status_interval_s,
+            status_ttl_s=settings.status_ttl_s,
+        )
+
+    def run(self) -> None:
+        log.info("camera=%d starting: source %s, %.1f fps", self.camera.id, self.camera.source_masked, self.camera.fps)
+        self._publisher.start()
+        try:
+            while not self.stop.is_set():
+                self._stream_once()
+        finally:
+            self._set_state(CameraState.STOPPED)
+            self._publisher.stop()
+            self._client.close()
+            log.info("camera=%d stopped after %d frames", self.camera.id, self.stats.frames_sent)
+
+    def _stream_once(self) -> None:
+        self._set_state(CameraState.RECONNECTING if self.stats.reconnects else CameraState.CONNECTING)
+        source: Source | None = None
+        try:
+            source = open_source(
+                self.camera, self.stop, self.settings.rtsp_open_timeout_s, self.settings.rtsp_read_timeout_s
+            )
+            self._pacer.reset()
+            for frame in source.frames():
+                if self.stop.is_set():
+                    return
+                self._handle(frame)
+            if not self.stop.is_set():
+                raise SourceError("source ended")
+        except SourceError as e:
+            self._failed(str(e), permanent=e.permanent)
+        except Exception as e:  # a bug or an unforeseen codec quirk must not end the camera
+            log.exception("camera=%d unexpected error", self.camera.id)
+            self._failed(f"internal error: {type(e).__name__}", permanent=False)
+        finally:
+            if source is not None:
+                source.close()
+
+    def _handle(self, frame: SourceFrame) -> None:
+        if self.stats.state is not CameraState.STREAMING:
+            self._backoff.succeeded_at(time.monotonic())
+            self.stats.last_error = None
+            self._set_state(CameraState.STREAMING)
+            log.info("camera=%d streaming %dx%d", self.camera.id, *frame.size)
+        if not self._pacer.keep(frame.media_time_s):
+            self.stats.frames_dropped += 1
+            return
+        if frame.video is not None:
+            jpeg = self._encoder.encode_frame(frame.video)
+        else:
+            assert frame.image is not None
+            jpeg = self._encoder.encode_bgr(frame.image)
+        width, height = frame.size
+        self.stats.width, self.stats.height = width, height
+        message = FrameMessage(self.camera.id, self._seq, frame.received_at_s, width, height, jpeg)
+        self._seq += 1
+        self._publisher.offer(message, frame.received_at_s)
+
+    def _failed(self, reason: str, *, permanent: bool) -> None:
+        if self.stop.is_set():
+            return
+        self.stats.reconnects += 1
+        self.stats.last_error = reason
+        delay = self._backoff.next_delay(time.monotonic())
+        if permanent:
+            delay = max(delay, self.settings.backoff_max_s)
+        self._set_state(CameraState.FAILED if permanent else CameraState.RECONNECTING)
+        log.warning("camera=%d %s; retrying in %.1f s", self.camera.id, reason, delay)
+        self.stop.wait(delay)
+
+    def _set_state(self, state: CameraState) -> None:
+        if self.stats.state is not state:
+            self.stats.state = state
+            self._publisher.status_changed()

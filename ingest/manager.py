@@ -1,0 +1,129 @@
+"""The ingest manager: one OS process per enabled camera, restarted when it dies.
+
+Each camera runs as `python -m ingest --camera ID`, a process of its own, so a camera
+that crashes, hangs in a decoder or leaks memory touches no other camera.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from ingest.backoff import Backoff
+from shared import keys
+from shared.cameras import Camera
+from shared.lifecycle import die_with_parent
+from shared.redis_client import sync_client
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.5
+
+
+@dataclass
+class _Child:
+    camera: Camera
+    backoff: Backoff
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restart_at: float = 0.0
+    restarts: int = field(default=0)
+
+
+class IngestManager:
+    def __init__(self, cameras: list[Camera], settings: Settings, cameras_file: Path | None) -> None:
+        self.settings = settings
+        self._cameras_file = cameras_file
+        self._children = [
+            _Child(c, Backoff(settings.backoff_initial_s, settings.backoff_max_s, settings.backoff_reset_after_s))
+            for c in cameras
+        ]
+        self._client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("ingest manager starting %d camera process(es)", len(self._children))
+        next_heartbeat = 0.0
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                for child in self._children:
+                    self._supervise(child, now)
+                if now >= next_heartbeat:
+                    self._heartbeat()
+                    next_heartbeat = now + self.settings.status_interval_s
+                stop.wait(POLL_S)
+        finally:
+            self._stop_all()
+            try:
+                self._client.delete(keys.ingest_heartbeat())
+            except redis.RedisError:
+                pass
+            self._client.close()
+
+    def _supervise(self, child: _Child, now: float) -> None:
+        process = child.process
+        if process is not None and process.poll() is None:
+            if now - child.started_at >= self.settings.backoff_reset_after_s:
+                child.backoff.succeeded_at(child.started_at)
+            return
+        if process is not None:
+            delay = child.backoff.next_delay(now)
+            child.restart_at = now + delay
+            child.process = None
+            log.warning(
+                "camera=%d process exited with code %s; restarting in %.1f s",
+                child.camera.id, process.returncode, delay,
+            )  # fmt: skip
+            return
+        if now >= child.restart_at:
+            if child.started_at:
+                child.restarts += 1
+            child.process = self._spawn(child.camera)
+            child.started_at = now
+
+    def _spawn(self, camera: Camera) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "ingest", "--camera", str(camera.id)]
+        env = dict(os.environ)
+        if self._cameras_file is not None:
+            env["CAMSTREAM_CAMERAS_FILE"] = str(self._cameras_file.resolve())
+        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)  # noqa: PLW1509 - single-threaded here
+        log.info("camera=%d process started (pid %d): %s", camera.id, process.pid, camera.name)
+        return process
+
+    def _heartbeat(self) -> None:
+        record = {
+            "pid": os.getpid(),
+            "cameras": {str(c.camera.id): c.process.pid if c.process else None for c in self._children},
+            "restarts": {str(c.camera.id): c.restarts for c in self._children},
+            "updated_at_s": time.time(),
+        }
+        ttl_ms = int(self.settings.status_ttl_s * 1000)
+        try:
+            self._client.set(keys.ingest_heartbeat(), json.dumps(record), px=ttl_ms)
+        except redis.RedisError as e:
+            log.warning("ingest heartbeat not written: %s", e)
+
+    def _stop_all(self) -> None:
+        running = [c.process for c in self._children if c.process and c.process.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.settings.stop_timeout_s
+        for process in running:
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("camera process %d ignored SIGTERM; killing it", process.pid)
+                process.kill()
+                process.wait()
+        log.info("ingest manager stopped")

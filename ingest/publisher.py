@@ -1,0 +1,117 @@
+"""The one thread of a camera process that talks to Redis.
+
+The source loop hands it frames through a two-slot buffer and never waits: if Redis is
+slow or gone, the oldest waiting frame is dropped and counted (frames_failed), so a Redis
+hiccup costs the camera frames, never time. The same thread refreshes the status record.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+
+import redis
+
+from ingest.stats import CameraStats
+from shared import keys
+from shared.messages import FrameMessage
+
+log = logging.getLogger(__name__)
+
+BUFFER_FRAMES = 2
+
+
+class Publisher(threading.Thread):
+    def __init__(
+        self,
+        client: redis.Redis,
+        stats: CameraStats,
+        maxlen: int,
+        status_interval_s: float,
+        status_ttl_s: float,
+    ) -> None:
+        super().__init__(name=f"publisher-{stats.camera_id}", daemon=True)
+        self._client = client
+        self._stats = stats
+        self._maxlen = maxlen
+        self._stream = keys.frame_stream(stats.camera_id)
+        self._status_key = keys.camera_status(stats.camera_id)
+        self._status_interval_s = status_interval_s
+        self._status_ttl_ms = int(status_ttl_s * 1000)
+        self._pending: deque[tuple[FrameMessage, float]] = deque()
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._status_due = True
+        self._redis_ok = True
+
+    def offer(self, frame: FrameMessage, received_at_s: float) -> None:
+        """Queue a frame for XADD; never blocks."""
+        with self._wake:
+            if len(self._pending) >= BUFFER_FRAMES:
+                self._pending.popleft()
+                self._stats.frames_failed += 1
+            self._pending.append((frame, received_at_s))
+            self._wake.notify()
+
+    def status_changed(self) -> None:
+        """Write the status record now rather than at the next tick."""
+        with self._wake:
+            self._status_due = True
+            self._wake.notify()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        """Send what is waiting, write the final status, end the thread."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        self.join(timeout_s)
+
+    def run(self) -> None:
+        next_status = 0.0
+        while True:
+            with self._wake:
+                if not self._pending and not self._status_due and not self._stopping:
+                    self._wake.wait(max(0.0, min(0.25, next_status - time.monotonic())))
+                item = self._pending.popleft() if self._pending else None
+                stopping = self._stopping and not self._pending
+                status_due = self._status_due or time.monotonic() >= next_status or stopping
+                self._status_due = False
+            if item is not None:
+                self._send(*item)
+            if status_due:
+                self._write_status()
+                next_status = time.monotonic() + self._status_interval_s
+            if stopping:
+                return
+
+    def _send(self, frame: FrameMessage, received_at_s: float) -> None:
+        try:
+            self._client.xadd(
+                self._stream, {keys.FRAME_FIELD: frame.encode()}, maxlen=self._maxlen, approximate=True
+            )
+        except redis.RedisError as e:
+            self._stats.frames_failed += 1
+            self._redis_down(e)
+            return
+        self._redis_up()
+        self._stats.frame_sent(received_at_s)
+
+    def _write_status(self) -> None:
+        try:
+            self._client.set(self._status_key, self._stats.snapshot().encode(), px=self._status_ttl_ms)
+        except redis.RedisError as e:
+            self._redis_down(e)
+            return
+        self._redis_up()
+
+    def _redis_down(self, error: redis.RedisError) -> None:
+        if self._redis_ok:  # log the change, not every failed frame
+            log.warning("camera=%d Redis unavailable, dropping frames: %s", self._stats.camera_id, error)
+        self._redis_ok = False
+
+    def _redis_up(self) -> None:
+        if not self._redis_ok:
+            log.info("camera=%d Redis reachable again", self._stats.camera_id)
+        self._redis_ok = True

@@ -1,0 +1,179 @@
+"""Frame sources: an RTSP camera, a looped video file, a synthetic demo scene.
+
+Each yields SourceFrames until it fails or is told to stop, and raises SourceError with a
+message fit for a status record: no URL, so no credentials.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import av
+import numpy as np
+
+from ingest.demo import DemoScene
+from shared.cameras import Camera, SourceKind, demo_options
+from shared.redact import mask_credentials
+
+
+class SourceError(Exception):
+    """The source failed. `permanent` means retrying will not help until the user acts."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(mask_credentials(message))
+        self.permanent = permanent
+
+
+@dataclass(slots=True)
+class SourceFrame:
+    received_at_s: float  # wall clock when the frame's data arrived
+    media_time_s: float  # the frame's place on the source's own timeline, for pacing
+    video: av.VideoFrame | None = None  # decoded frames (RTSP, file)
+    image: np.ndarray | None = None  # BGR images (demo)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        if self.video is not None:
+            return self.video.width, self.video.height
+        assert self.image is not None
+        return self.image.shape[1], self.image.shape[0]
+
+
+class Source(Protocol):
+    def frames(self) -> Iterator[SourceFrame]: ...
+
+    def close(self) -> None: ...
+
+
+def open_source(camera: Camera, stop: threading.Event, open_timeout_s: float, read_timeout_s: float) -> Source:
+    url = camera.source.get_secret_value()
+    match camera.source_kind:
+        case SourceKind.RTSP:
+            return RtspSource(url, open_timeout_s, read_timeout_s)
+        case SourceKind.FILE:
+            return FileSource(Path(url), stop)
+        case SourceKind.DEMO:
+            name, width, height, fps = demo_options(url)
+            return DemoSource(DemoScene(name, width, height), fps or camera.fps, stop)
+
+
+def describe_av_error(error: Exception) -> str:
+    """FFmpeg's reason without the file name PyAV appends: that name is the URL."""
+    reason = getattr(error, "strerror", None) or type(error).__name__
+    return mask_credentials(str(reason))
+
+
+class RtspSource:
+    def __init__(self, url: str, open_timeout_s: float, read_timeout_s: float) -> None:
+        options = {
+            "rtsp_transport": "tcp",
+            # Small probes open in ~0.2 s instead of ~2 s followed by a burst of buffered frames.
+            "analyzeduration": "0",
+            "probesize": "32",
+        }
+        try:
+            self._container = av.open(url, options=options, timeout=(open_timeout_s, read_timeout_s))
+        except av.error.HTTPUnauthorizedError as e:
+            raise SourceError("camera refused the login (401 Unauthorized)", permanent=True) from None
+        except (av.error.FFmpegError, OSError) as e:
+            # `from None`: PyAV's own exception text carries the URL, credentials and all.
+            raise SourceError(f"cannot open RTSP stream: {describe_av_error(e)}") from None
+        if not self._container.streams.video:
+            self.close()
+            raise SourceError("RTSP stream has no video track", permanent=True)
+        self._stream = self._container.streams.video[0]
+        # Frame threading holds back two frames (+133 ms at 15 fps); slice threading holds none.
+        self._stream.codec_context.thread_type = "SLICE"
+
+    def frames(self) -> Iterator[SourceFrame]:
+        try:
+            for packet in self._container.demux(self._stream):
+                received = time.time()
+                for frame in packet.decode():
+                    media = frame.time if frame.time is not None else time.monotonic()
+                    yield SourceFrame(received, media, video=frame)
+        except av.error.InvalidDataError as e:
+            raise SourceError(f"decoder error: {describe_av_error(e)}") from None
+        except (av.error.FFmpegError, OSError) as e:
+            raise SourceError(f"RTSP read failed: {describe_av_error(e)}") from None
+        # PyAV ends the demux loop quietly when the server goes away.
+        raise SourceError("RTSP stream ended")
+
+    def close(self) -> None:
+        self._container.close()
+
+
+class _Clock:
+    """Paces frames at a fixed rate on the wall clock; restarts after a stall of over a second."""
+
+    def __init__(self, fps: float, stop: threading.Event) -> None:
+        self.interval_s = 1.0 / fps
+        self._stop = stop
+        self._start = time.monotonic()
+        self.count = 0
+
+    def wait_next(self) -> bool:
+        due = self._start + self.count * self.interval_s
+        now = time.monotonic()
+        if now - due > 1.0:
+            self._start, due = now - self.count * self.interval_s, now
+        if due > now and self._stop.wait(due - now):
+            return False
+        self.count += 1
+        return True
+
+
+class FileSource:
+    def __init__(self, path: Path, stop: threading.Event) -> None:
+        if not path.is_file():
+            raise SourceError(f"video file not found: {path}", permanent=True)
+        try:
+            self._container = av.open(str(path))
+        except (av.error.FFmpegError, OSError) as e:
+            raise SourceError(f"cannot open video file {path.name}: {describe_av_error(e)}", permanent=True) from None
+        if not self._container.streams.video:
+            self.close()
+            raise SourceError(f"video file {path.name} has no video track", permanent=True)
+        self._stream = self._container.streams.video[0]
+        self._stream.codec_context.thread_type = "SLICE"
+        rate = self._stream.average_rate or self._stream.guessed_rate or 25
+        self._clock = _Clock(float(rate), stop)
+        self._name = path.name
+
+    def frames(self) -> Iterator[SourceFrame]:
+        while True:
+            decoded = 0
+            try:
+                for frame in self._container.decode(self._stream):
+                    if not self._clock.wait_next():
+                        return
+                    decoded += 1
+                    yield SourceFrame(time.time(), self._clock.count * self._clock.interval_s, video=frame)
+            except (av.error.FFmpegError, OSError) as e:
+                raise SourceError(f"decoder error in {self._name}: {describe_av_error(e)}") from None
+            if decoded == 0:
+                raise SourceError(f"video file {self._name} holds no frames", permanent=True)
+            self._container.seek(0)  # loop
+
+    def close(self) -> None:
+        self._container.close()
+
+
+class DemoSource:
+    def __init__(self, scene: DemoScene, fps: float, stop: threading.Event) -> None:
+        self._scene = scene
+        self._clock = _Clock(fps, stop)
+
+    def frames(self) -> Iterator[SourceFrame]:
+        while self._clock.wait_next():
+            media = self._clock.count * self._clock.interval_s
+            now = time.time()
+            yield SourceFrame(now, media, image=self._scene.render(media, now))
+
+    def close(self) -> None:
+        pass

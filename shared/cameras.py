@@ -1,0 +1,227 @@
+"""The camera file: its model, loading with `${VAR}` credentials, and the built-in demo set.
+
+    cameras:
+      - id: 1
+        name: Front Door Camera
+        location: Front Door
+        channel: 101
+        source: rtsp://${FRONT_DOOR_USER}:${FRONT_DOOR_PASSWORD}@front-door.example/stream1
+        fps: 15
+
+Errors name the field (`cameras[0].fps: ...`) and never echo a value, which may hold a password.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from shared.redact import mask_credentials
+from shared.settings import ConfigError
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DEMO_SIZE = re.compile(r"^(\d{2,4})x(\d{2,4})$")
+
+
+class SourceKind(StrEnum):
+    RTSP = "rtsp"
+    FILE = "file"
+    DEMO = "demo"
+
+
+class AnalysisConfig(BaseModel):
+    """What the analyzer does with this camera."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=True, description="Run any detection on this camera.")
+    fps: float = Field(default=5.0, gt=0, le=30, description="Frames analysed per second.")
+    motion: bool = True
+    person: bool = True
+    face: bool = True
+
+
+class Camera(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: int = Field(ge=1, description="Camera id, used in API paths and Redis keys.")
+    name: str = Field(min_length=1, max_length=200)
+    location: str = Field(default="", max_length=200)
+    channel: int = Field(default=0, ge=0, description="Channel number, as on the recorder.")
+    source: SecretStr = Field(
+        description="rtsp:// or rtsps:// URL, a video file path (looped), or demo:[scene][?size=WxH&fps=N]."
+    )
+    enabled: bool = True
+    fps: float = Field(default=15.0, gt=0, le=60, description="Target frames per second into Redis.")
+    jpeg_quality: int = Field(default=80, ge=1, le=100)
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+
+    @field_validator("source")
+    @classmethod
+    def _known_scheme(cls, source: SecretStr) -> SecretStr:
+        source_kind(source.get_secret_value())
+        return source
+
+    @property
+    def source_kind(self) -> SourceKind:
+        return source_kind(self.source.get_secret_value())
+
+    @property
+    def source_masked(self) -> str:
+        return mask_credentials(self.source.get_secret_value())
+
+
+class CameraFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cameras: Annotated[list[Camera], Field(min_length=1)]
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, cameras: list[Camera]) -> list[Camera]:
+        seen: set[int] = set()
+        for camera in cameras:
+            if camera.id in seen:
+                raise ValueError(f"camera id {camera.id} appears twice")
+            seen.add(camera.id)
+        return cameras
+
+    def camera(self, camera_id: int) -> Camera | None:
+        return next((c for c in self.cameras if c.id == camera_id), None)
+
+
+def source_kind(source: str) -> SourceKind:
+    scheme = urlsplit(source).scheme.lower() if "://" in source or source.startswith("demo:") else ""
+    if scheme in ("rtsp", "rtsps"):
+        return SourceKind.RTSP
+    if scheme == "demo":
+        demo_options(source)
+        return SourceKind.DEMO
+    if scheme in ("", "file"):
+        if not source.strip():
+            raise ValueError("source is empty")
+        return SourceKind.FILE
+    raise ValueError(f"unsupported source scheme {scheme!r}: use rtsp://, rtsps://, demo: or a file path")
+
+
+def demo_options(source: str) -> tuple[str, int, int, float | None]:
+    """Scene name, width, height and fps (None: the camera's) of a `demo:` source."""
+    parts = urlsplit(source)
+    query = parse_qs(parts.query)
+    width, height = 1280, 720
+    if "size" in query:
+        size = _DEMO_SIZE.match(query["size"][-1])
+        if not size:
+            raise ValueError("demo source: size must look like 1280x720")
+        width, height = int(size[1]), int(size[2])
+        if width % 2 or height % 2:
+            raise ValueError("demo source: width and height must be even")
+    fps = None
+    if "fps" in query:
+        try:
+            fps = float(query["fps"][-1])
+        except ValueError:
+            fps = -1.0
+        if not 0 < fps <= 60:
+            raise ValueError("demo source: fps must be a number in (0, 60]")
+    return parts.path.strip("/") or "default", width, height, fps
+
+
+def file_path(source: str, base_dir: Path | None) -> Path:
+    path = Path(urlsplit(source).path if source.startswith("file:") else source).expanduser()
+    return path if path.is_absolute() or base_dir is None else base_dir / path
+
+
+def demo_cameras() -> CameraFile:
+    """The built-in set: the seed's four cameras, each on a synthetic scene."""
+    seed = [
+        (1, "Front Door Camera", "Front Door", 101),
+        (2, "Back Yard Camera", "Back Yard", 201),
+        (3, "Garage Camera", "Garage", 301),
+        (4, "Side Entrance Camera", "Side Entrance", 401),
+    ]
+    return CameraFile(
+        cameras=[
+            Camera(
+                id=cid,
+                name=name,
+                location=location,
+                channel=channel,
+                source=SecretStr(f"demo:{location.lower().replace(' ', '_')}?size=1280x720"),
+                fps=15,
+            )
+            for cid, name, location, channel in seed
+        ]
+    )
+
+
+def load_cameras(path: Path | None, environ: Mapping[str, str]) -> CameraFile:
+    """Read and validate the camera file (None: the demo set). Raises ConfigError."""
+    if path is None:
+        return demo_cameras()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"camera file {path}: cannot read it ({e.strerror})") from e
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"camera file {path}: not valid YAML{line}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"camera file {path}: expected a mapping with a 'cameras:' list")
+    problems: list[str] = []
+    document = _expand_placeholders(document, environ, problems)
+    if problems:
+        raise ConfigError(f"camera file {path}:\n  " + "\n  ".join(problems))
+    try:
+        cameras = CameraFile.model_validate(document)
+    except ValidationError as e:
+        raise ConfigError(f"camera file {path}:\n  " + "\n  ".join(describe_errors(e))) from None
+    return _resolve_files(cameras, path.parent)
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    """`cameras[1].fps: Input should be greater than 0`, without the offending value."""
+    lines = []
+    for item in error.errors(include_input=False, include_url=False):
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"]).lstrip(".")
+        lines.append(f"{where or 'file'}: {mask_credentials(item['msg'])}")
+    return lines
+
+
+def _expand_placeholders(node: Any, environ: Mapping[str, str], problems: list[str], where: str = "") -> Any:
+    if isinstance(node, dict):
+        return {k: _expand_placeholders(v, environ, problems, f"{where}.{k}".lstrip(".")) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand_placeholders(v, environ, problems, f"{where}[{i}]") for i, v in enumerate(node)]
+    if isinstance(node, str):
+
+        def value_of(match: re.Match[str]) -> str:
+            name = match[1]
+            if name not in environ:
+                problems.append(f"{where}: environment variable {name} is not set")
+                return ""
+            return environ[name]
+
+        return _PLACEHOLDER.sub(value_of, node)
+    return node
+
+
+def _resolve_files(cameras: CameraFile, base_dir: Path) -> CameraFile:
+    """Relative file sources are relative to the camera file's folder."""
+    resolved = []
+    for camera in cameras.cameras:
+        if camera.source_kind is SourceKind.FILE:
+            path = file_path(camera.source.get_secret_value(), base_dir)
+            camera = camera.model_copy(update={"source": SecretStr(str(path))})
+        resolved.append(camera)
+    return CameraFile(cameras=resolved)

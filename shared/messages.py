@@ -1,0 +1,91 @@
+"""Wire schemas of the messages that cross process boundaries, with their encoding.
+
+Frames travel as msgpack maps (never tuples, never pickle) inside one field of a Redis
+stream entry. Every message carries a version `v`; within a version changes are additive
+only, so a reader ignores keys it does not know and refuses a version newer than its own.
+Anything a reader cannot use raises MessageError, which readers count and skip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+FRAME_VERSION = 1
+
+
+class MessageError(ValueError):
+    """A message that cannot be decoded: not msgpack, wrong shape, unknown version, bad field."""
+
+
+@dataclass(frozen=True, slots=True)
+class FrameMessage:
+    """One JPEG frame of one camera, as ingest writes it to the camera's frame stream."""
+
+    camera_id: int
+    seq: int  # increases by one per frame sent; restarts at 0 when the camera process restarts
+    captured_at_s: float  # wall-clock (Unix) time the frame's packet was received
+    width: int
+    height: int
+    jpeg: bytes
+
+    def encode(self) -> bytes:
+        packed: bytes = msgpack.packb(
+            {
+                "v": FRAME_VERSION,
+                "camera_id": self.camera_id,
+                "seq": self.seq,
+                "captured_at_s": self.captured_at_s,
+                "width": self.width,
+                "height": self.height,
+                "jpeg": self.jpeg,
+            },
+            use_bin_type=True,
+        )
+        return packed
+
+    @classmethod
+    def decode(cls, data: bytes) -> FrameMessage:
+        fields = _unpack_map(data, "frame")
+        version = _field(fields, "v", int)
+        if version < 1 or version > FRAME_VERSION:
+            raise MessageError(f"frame: unsupported version {version} (this reader knows 1..{FRAME_VERSION})")
+        message = cls(
+            camera_id=_field(fields, "camera_id", int),
+            seq=_field(fields, "seq", int),
+            captured_at_s=float(_field(fields, "captured_at_s", (float, int))),
+            width=_field(fields, "width", int),
+            height=_field(fields, "height", int),
+            jpeg=_field(fields, "jpeg", bytes),
+        )
+        if message.width <= 0 or message.height <= 0:
+            raise MessageError(f"frame: bad size {message.width}x{message.height}")
+        if message.seq < 0:
+            raise MessageError(f"frame: negative seq {message.seq}")
+        if not message.jpeg:
+            raise MessageError("frame: empty jpeg")
+        return message
+
+
+def _unpack_map(data: bytes, kind: str) -> dict[str, Any]:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise MessageError(f"{kind}: expected bytes, got {type(data).__name__}")
+    try:
+        fields = msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except (ValueError, msgpack.UnpackException, TypeError) as e:
+        raise MessageError(f"{kind}: not msgpack ({e})") from e
+    if not isinstance(fields, dict):
+        raise MessageError(f"{kind}: expected a map, got {type(fields).__name__}")
+    return fields
+
+
+def _field(fields: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    if name not in fields:
+        raise MessageError(f"missing field {name!r}")
+    value = fields[name]
+    # bool is an int subclass; a True where a number belongs is a malformed message.
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise MessageError(f"field {name!r}: unexpected type {type(value).__name__}")
+    return value

@@ -1,0 +1,66 @@
+"""The status record each camera's ingest process keeps in Redis (JSON, with a TTL).
+
+JSON rather than msgpack so that `redis-cli GET camstream:camera:1:status` is readable.
+A missing record means the camera is offline: its process is dead or cannot reach Redis.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+from shared.messages import MessageError
+
+STATUS_VERSION = 1
+
+
+class CameraState(StrEnum):
+    STARTING = "starting"  # process up, source not opened yet
+    CONNECTING = "connecting"  # opening the source
+    STREAMING = "streaming"  # frames flowing to Redis
+    RECONNECTING = "reconnecting"  # the source failed; waiting out the backoff, then reopening
+    FAILED = "failed"  # the source cannot work without the user's action (missing file, refused login); retried at the longest backoff
+    STOPPED = "stopped"  # stopped on request
+    OFFLINE = "offline"  # never written by a camera: what readers report when the record has expired
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStatus:
+    camera_id: int
+    state: CameraState
+    fps: float  # frames written to Redis per second, over the last few seconds
+    frames_sent: int
+    frames_dropped: int  # frames left out to keep the target fps
+    frames_failed: int  # frames that could not be written to Redis in time
+    reconnects: int
+    last_error: str | None  # credentials masked
+    last_frame_at_s: float | None  # wall-clock time of the last frame written
+    updated_at_s: float
+    source: str  # the source URL with credentials masked
+    width: int | None = None
+    height: int | None = None
+    delay_ms_p50: float | None = None  # packet receipt to XADD done, over the last frames
+    delay_ms_p95: float | None = None
+    pid: int | None = None
+
+    def encode(self) -> str:
+        record = asdict(self)
+        record["v"] = STATUS_VERSION
+        return json.dumps(record, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, data: str | bytes) -> CameraStatus:
+        try:
+            record: Any = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise MessageError(f"camera status: not JSON ({e})") from e
+        if not isinstance(record, dict) or record.get("v") != STATUS_VERSION:
+            raise MessageError("camera status: not a version 1 record")
+        known = {name: record[name] for name in cls.__dataclass_fields__ if name in record}
+        try:
+            known["state"] = CameraState(known["state"])
+            return cls(**known)
+        except (KeyError, TypeError, ValueError) as e:
+            raise MessageError(f"camera status: bad record ({e})") from e
