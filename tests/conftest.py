@@ -1,0 +1,71 @@
+"""Session-wide real parts: one redis-server on a free port (flushed before each test) and
+RTSP servers that each test starts as it needs and that stop when the test ends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from shared.embedded_redis import EmbeddedRedis
+from tests.support import IngestRun, RtspServer, rtsp_server_missing
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedRedis]:
+    with EmbeddedRedis() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
+
+
+@pytest.fixture
+def rdb(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def _rtsp_available() -> None:
+    reason = rtsp_server_missing()
+    if reason:
+        pytest.skip(f"GStreamer RTSP server unavailable ({reason}); scripts/test.sh installs it")
+
+
+@pytest.fixture
+def rtsp_server(_rtsp_available: None) -> Iterator[Callable[..., RtspServer]]:
+    """Start RTSP servers: rtsp_server(size="640x360", fps=15, refuse_login=False)."""
+    servers: list[RtspServer] = []
+
+    def start(**options: object) -> RtspServer:
+        server = RtspServer(**options).start()  # type: ignore[arg-type]
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def ingest(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., IngestRun]]:
+    """Start `python -m ingest` processes against the test Redis; all stopped at the end."""
+    runs: list[IngestRun] = []
+
+    def start(cameras_file: Path | None, *args: str, env: dict[str, str] | None = None) -> IngestRun:
+        run = IngestRun(redis_url, cameras_file, tmp_path / f"ingest-{len(runs)}.log", *args, env=env)
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        run.stop()

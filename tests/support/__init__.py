@@ -1,0 +1,187 @@
+"""Real parts for tests and benchmarks: an RTSP server, ingest processes, waiting helpers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from shared.embedded_redis import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data"
+GSTREAMER_PYTHON = "/usr/bin/python3"
+RTSP_SCRIPT = Path(__file__).with_name("rtsp_server.py")
+
+T = TypeVar("T")
+
+
+def wait_until(probe: Callable[[], T], timeout_s: float, interval_s: float = 0.05, what: str = "condition") -> T:
+    """Poll until probe() returns something truthy; fail with `what` after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(interval_s)
+
+
+def rtsp_server_missing() -> str | None:
+    """Why the GStreamer RTSP server cannot run here, or None if it can."""
+    if not Path(GSTREAMER_PYTHON).exists():
+        return f"{GSTREAMER_PYTHON} not found"
+    probe = subprocess.run(
+        [GSTREAMER_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0'); "
+         "from gi.repository import GstRtspServer; "
+         "from gi.repository import Gst; Gst.init(None); "
+         "assert Gst.ElementFactory.find('x264enc'), 'x264enc missing'"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return None if probe.returncode == 0 else probe.stderr.strip().splitlines()[-1]
+
+
+class RtspServer:
+    """GStreamer's RTSP server in its own process, serving live H.264 at rtsp://127.0.0.1:PORT/cam."""
+
+    def __init__(self, size: str = "640x360", fps: int = 15, refuse_login: bool = False) -> None:
+        self.port = free_port()
+        self.size = size
+        self.fps = fps
+        self.refuse_login = refuse_login
+        self._process: subprocess.Popen[str] | None = None
+
+    def url(self, credentials: str | None = None, mount: str = "/cam") -> str:
+        userinfo = f"{credentials}@" if credentials else ""
+        return f"rtsp://{userinfo}127.0.0.1:{self.port}{mount}"
+
+    def start(self, timeout_s: float = 15.0) -> RtspServer:
+        command = [GSTREAMER_PYTHON, str(RTSP_SCRIPT), "--port", str(self.port),
+                   "--size", self.size, "--fps", str(self.fps)]  # fmt: skip
+        if self.refuse_login:
+            command.append("--refuse-login")
+        # The server runs Debian's python with Debian's GObject bindings, not our virtualenv's.
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if line.strip() != "READY":
+            self.kill()
+            raise RuntimeError(f"RTSP server did not start: {line!r}")
+        wait_until(self._accepts, timeout_s, what=f"RTSP server on port {self.port}")
+        return self
+
+    def _accepts(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """Stop the server the hard way, as a crashed camera would."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGKILL)
+            self._process.wait(5)
+            if self._process.stdout:
+                self._process.stdout.close()
+            self._process = None
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+
+
+def write_camera_file(folder: Path, cameras: list[dict[str, Any]], name: str = "cameras.yaml") -> Path:
+    path = folder / name
+    path.write_text(yaml.safe_dump({"cameras": cameras}, sort_keys=False))
+    return path
+
+
+class IngestRun:
+    """`python -m ingest` as a real process, its log in a file."""
+
+    def __init__(self, redis_url: str, cameras_file: Path | None, log_path: Path, *args: str,
+                 env: dict[str, str] | None = None) -> None:  # fmt: skip
+        self.log_path = log_path
+        process_env = dict(os.environ, CAMSTREAM_REDIS_URL=redis_url, CAMSTREAM_LOG_LEVEL="DEBUG", **(env or {}))
+        process_env.pop("CAMSTREAM_CAMERAS_FILE", None)
+        if cameras_file is not None:
+            process_env["CAMSTREAM_CAMERAS_FILE"] = str(cameras_file)
+        self._log = log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ingest", *args], cwd=ROOT, env=process_env,
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log_text(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout_s: float = 10.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+def pid_alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def have_command(name: str) -> bool:
+    return shutil.which(name) is not None
+
+
+def read_frames(client: Any, camera_id: int, duration_s: float, start_id: str = "$") -> list[Any]:
+    """FrameMessages that arrive on a camera's stream during duration_s, in order."""
+    from shared import keys  # noqa: PLC0415
+    from shared.messages import FrameMessage  # noqa: PLC0415
+
+    stream, last_id, frames = keys.frame_stream(camera_id), start_id, []
+    deadline = time.monotonic() + duration_s
+    while (left := deadline - time.monotonic()) > 0:
+        reply = client.xread({stream: last_id}, block=max(1, int(min(left, 0.5) * 1000)))
+        for _name, entries in reply or []:
+            for entry_id, fields in entries:
+                last_id = entry_id
+                frames.append(FrameMessage.decode(fields[keys.FRAME_FIELD.encode()]))
+    return frames
+
+
+def camera_status(client: Any, camera_id: int) -> Any:
+    from shared import keys  # noqa: PLC0415
+    from shared.status import CameraStatus  # noqa: PLC0415
+
+    raw = client.get(keys.camera_status(camera_id))
+    return CameraStatus.decode(raw) if raw else None

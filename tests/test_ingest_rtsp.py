@@ -1,0 +1,200 @@
+"""Ingest against a real RTSP server, a real Redis and real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import redis
+import simplejpeg
+
+from shared.status import CameraState
+from tests.support import IngestRun, RtspServer, camera_status, pid_alive, read_frames, wait_until, write_camera_file
+from shared.embedded_redis import free_port
+
+pytestmark = pytest.mark.rtsp
+
+StartRtsp = Callable[..., RtspServer]
+StartIngest = Callable[..., IngestRun]
+
+
+def rtsp_camera(camera_id: int, url: str, fps: float = 15, **extra: object) -> dict[str, object]:
+    return {"id": camera_id, "name": f"Camera {camera_id}", "source": url, "fps": fps, **extra}
+
+
+def test_frames_arrive_as_jpeg_of_source_size_at_target_fps(
+    rtsp_server: StartRtsp, ingest: StartIngest, rdb: redis.Redis, tmp_path: Path
+) -> None:
+    server = rtsp_server(size="640x360", fps=25)
+    cameras = write_camera_file(tmp_path, [rtsp_camera(1, server.url(), fps=10)])
+    ingest(cameras)
+
+    first = wait_until(lambda: read_frames(rdb, 1, 0.2, start_id="0"), 5.0, what="first frame in Redis")
+    assert first[0].camera_id == 1
+    frames = read_frames(rdb, 1, 4.0)
+
+    seqs = [f.seq for f in frames]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), "sequence numbers must increase"
+    for frame in frames[:5]:
+        assert (frame.width, frame.height) == (640, 360)
+        height, width, _, _ = simplejpeg.decode_jpeg_header(frame.jpeg)
+        assert (width, height) == (640, 360)
+    span_s = frames[-1].captured_at_s - frames[0].captured_at_s
+    fps = (len(frames) - 1) / span_s
+    assert 8.0 <= fps <= 12.0, f"{fps:.1f} fps for a 10 fps target from a 25 fps source"
+    status = wait_until(lambda: camera_status(rdb, 1), 2.0)
+    assert status.state is CameraState.STREAMING
+    assert status.frames_dropped > 0, "a 25 fps source at 10 fps drops frames, and counts them"
+
+
+def test_rtsp_server_killed_then_restarted(
+    rtsp_server: StartRtsp, ingest: StartIngest, rdb: redis.Redis, tmp_path: Path
+) -> None:
+    server = rtsp_server(fps=15)
+    run = ingest(write_camera_file(tmp_path, [rtsp_camera(1, server.url())]))
+    streaming = wait_until(
+        lambda: (s := camera_status(rdb, 1)) and s.state is CameraState.STREAMING and s, 10.0, what="streaming"
+    )
+
+    server.kill()
+    status = wait_until(
+        lambda: (s := camera_status(rdb, 1)) and s.state is CameraState.RECONNECTING and s, 5.0,
+        what="state reconnecting after the server died",
+    )  # fmt: skip
+    assert status.last_error
+
+    server.start()
+    frames = wait_until(lambda: read_frames(rdb, 1, 0.5), 15.0, what="frames after the server came back")
+    assert frames
+    after = wait_until(
+        lambda: (s := camera_status(rdb, 1)) and s.state is CameraState.STREAMING and s, 5.0, what="streaming"
+    )
+    assert after.pid == streaming.pid, "the camera process was not restarted"
+    assert after.reconnects >= 1
+    assert run.process.poll() is None
+
+
+def test_closed_port_backs_off_while_other_camera_keeps_full_rate(
+    rtsp_server: StartRtsp, ingest: StartIngest, rdb: redis.Redis, tmp_path: Path
+) -> None:
+    server = rtsp_server(fps=15)
+    closed = f"rtsp://127.0.0.1:{free_port()}/cam"
+    ingest(write_camera_file(tmp_path, [rtsp_camera(1, closed), rtsp_camera(2, server.url(), fps=15)]))
+
+    wait_until(lambda: read_frames(rdb, 2, 0.2, start_id="0"), 5.0, what="frames of the good camera")
+    frames = read_frames(rdb, 2, 6.0)
+    fps = (len(frames) - 1) / (frames[-1].captured_at_s - frames[0].captured_at_s)
+    assert fps >= 12.0, f"the good camera fell to {fps:.1f} fps"
+
+    broken = camera_status(rdb, 1)
+    assert broken.state in (CameraState.RECONNECTING, CameraState.CONNECTING)
+    assert "Connection refused" in (broken.last_error or "")
+    # About 7 s in, backoff of 1, 2, 4 s allows three or four attempts, not hundreds.
+    assert 2 <= broken.reconnects <= 5, broken
+    assert broken.frames_sent == 0
+
+
+def test_passwords_never_leak(
+    rtsp_server: StartRtsp, ingest: StartIngest, rdb: redis.Redis, tmp_path: Path
+) -> None:
+    password = "Sup3r-S3cret-Pw"
+    open_server = rtsp_server()
+    locked = rtsp_server(refuse_login=True)
+    closed_port = free_port()
+    cameras = write_camera_file(tmp_path, [
+        rtsp_camera(1, open_server.url("admin:${CAM_PASSWORD}")),
+        rtsp_camera(2, locked.url("admin:${CAM_PASSWORD}")),
+        rtsp_camera(3, f"rtsp://admin:{password}@127.0.0.1:{closed_port}/cam"),
+    ])  # fmt: skip
+    env = {"CAM_PASSWORD": password}
+    run = ingest(cameras, env=env)
+
+    wait_until(lambda: read_frames(rdb, 1, 0.2, start_id="0"), 5.0, what="frames through a URL with credentials")
+    locked_status = wait_until(
+        lambda: (s := camera_status(rdb, 2)) and s.state is CameraState.FAILED and s, 10.0, what="login refused"
+    )
+    assert "401" in (locked_status.last_error or "")
+    wait_until(lambda: (s := camera_status(rdb, 3)) and s.reconnects >= 2, 10.0, what="closed port retried")
+
+    validate = ingest(cameras, "--validate-config", env=env)
+    validate.process.wait(20)
+    run.stop()
+    records = [rdb.get(key) or b"" for key in rdb.keys("camstream:*status*")]
+    texts = {"ingest log": run.log_text(), "validate-config": validate.log_text(), "status": b"".join(records).decode()}
+    for name, text in texts.items():
+        assert password not in text, f"password in {name}"
+    assert "***@127.0.0.1" in texts["status"], "the masked source is still shown"
+    assert "Connection refused" in texts["ingest log"]
+
+
+def test_malformed_camera_file_exits_with_the_bad_field(ingest: StartIngest, tmp_path: Path) -> None:
+    cameras = write_camera_file(tmp_path, [
+        {"id": 1, "name": "ok", "source": "demo:"},
+        {"id": 2, "name": "bad", "source": "rtsp://admin:Hunter2pw@cam.example/s", "fps": -3},
+    ])  # fmt: skip
+    run = ingest(cameras)
+    assert run.process.wait(20) != 0
+    log = run.log_text()
+    assert "cameras[1].fps" in log
+    assert "Hunter2pw" not in log
+
+
+def test_file_and_demo_sources_stream(ingest: StartIngest, rdb: redis.Redis, tmp_path: Path) -> None:
+    clip = Path(__file__).resolve().parents[2] / "shared" / "data" / "TUD-Campus.mp4"
+    if not clip.exists():
+        pytest.skip(f"test footage missing: {clip}")
+    cameras = write_camera_file(tmp_path, [
+        {"id": 1, "name": "file", "source": str(clip), "fps": 25},
+        {"id": 2, "name": "demo", "source": "demo:yard?size=320x240&fps=10", "fps": 10},
+    ])  # fmt: skip
+    ingest(cameras)
+    wait_until(lambda: read_frames(rdb, 1, 0.2, start_id="0"), 5.0, what="frames of the file camera")
+    # 71 frames at 25 fps: four seconds cover the end of the clip and its loop.
+    file_frames = read_frames(rdb, 1, 4.0)
+    demo_frames = read_frames(rdb, 2, 0.5, start_id="0")
+    assert {(f.width, f.height) for f in file_frames} == {(640, 480)}
+    assert len(file_frames) >= 80, f"the clip should loop: {len(file_frames)} frames in 4 s"
+    assert demo_frames and {(f.width, f.height) for f in demo_frames} == {(320, 240)}
+    assert camera_status(rdb, 1).state is CameraState.STREAMING
+
+
+def test_sigterm_stops_manager_and_every_camera_without_orphans(
+    rtsp_server: StartRtsp, ingest: StartIngest, rdb: redis.Redis, tmp_path: Path
+) -> None:
+    server = rtsp_server()
+    cameras = write_camera_file(tmp_path, [
+        rtsp_camera(1, server.url()),
+        rtsp_camera(2, f"rtsp://127.0.0.1:{free_port()}/cam"),
+        {"id": 3, "name": "demo", "source": "demo:?size=320x240"},
+    ])  # fmt: skip
+    run = ingest(cameras)
+    pids = wait_until(lambda: _camera_pids(rdb, [1, 2, 3]), 10.0, what="three camera processes")
+    wait_until(lambda: (s := camera_status(rdb, 1)) and s.state is CameraState.STREAMING, 10.0)
+
+    os.kill(run.pid, signal.SIGTERM)
+    run.process.wait(5)
+    wait_until(lambda: not any(pid_alive(p) for p in pids), 5.0, what="camera processes to exit")
+    assert run.process.returncode == 0
+    assert camera_status(rdb, 1).state is CameraState.STOPPED
+
+
+def test_manager_restarts_a_camera_process_that_dies(ingest: StartIngest, rdb: redis.Redis, tmp_path: Path) -> None:
+    run = ingest(write_camera_file(tmp_path, [{"id": 1, "name": "demo", "source": "demo:?size=320x240"}]))
+    first_pid = wait_until(lambda: _camera_pids(rdb, [1]), 10.0)[0]
+    os.kill(first_pid, signal.SIGKILL)
+    second_pid = wait_until(
+        lambda: (p := _camera_pids(rdb, [1])) and p[0] != first_pid and p[0], 10.0, what="a new camera process"
+    )
+    assert pid_alive(second_pid)
+    wait_until(lambda: read_frames(rdb, 1, 0.3), 5.0, what="frames from the restarted camera")
+    assert "restarting in" in run.log_text()
+
+
+def _camera_pids(client: redis.Redis, camera_ids: list[int]) -> list[int] | None:
+    statuses = [camera_status(client, cid) for cid in camera_ids]
+    if any(s is None or s.pid is None for s in statuses):
+        return None
+    return [s.pid for s in statuses]
