@@ -38,8 +38,9 @@ class DemoScene:
             self._draw_walker(frame, cycle / WALK_S)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(wall_time_s or time.time()))
         scale = self.height / 720
-        cv2.putText(frame, f"{self.name}  {stamp}", (int(20 * scale), int(50 * scale)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 1.2 * scale, (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)  # fmt: skip
+        origin = (int(20 * scale), int(50 * scale))
+        white, thickness = (255, 255, 255), max(1, int(2 * scale))
+        cv2.putText(frame, f"{self.name}  {stamp}", origin, cv2.FONT_HERSHEY_SIMPLEX, 1.2 * scale, white, thickness)
         return frame
 
     def _draw_walker(self, frame: np.ndarray, progress: float) -> None:

@@ -6,6 +6,7 @@ that crashes, hangs in a decoder or leaks memory touches no other camera.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -65,10 +66,8 @@ class IngestManager:
                 stop.wait(POLL_S)
         finally:
             self._stop_all()
-            try:
+            with contextlib.suppress(redis.RedisError):
                 self._client.delete(keys.ingest_heartbeat())
-            except redis.RedisError:
-                pass
             self._client.close()
 
     def _supervise(self, child: _Child, now: float) -> None:

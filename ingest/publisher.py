@@ -88,9 +88,7 @@ class Publisher(threading.Thread):
 
     def _send(self, frame: FrameMessage, received_at_s: float) -> None:
         try:
-            self._client.xadd(
-                self._stream, {keys.FRAME_FIELD: frame.encode()}, maxlen=self._maxlen, approximate=True
-            )
+            self._client.xadd(self._stream, {keys.FRAME_FIELD: frame.encode()}, maxlen=self._maxlen, approximate=True)
         except redis.RedisError as e:
             self._stats.frames_failed += 1
             self._redis_down(e)

@@ -78,7 +78,7 @@ class RtspSource:
         }
         try:
             self._container = av.open(url, options=options, timeout=(open_timeout_s, read_timeout_s))
-        except av.error.HTTPUnauthorizedError as e:
+        except av.error.HTTPUnauthorizedError:
             raise SourceError("camera refused the login (401 Unauthorized)", permanent=True) from None
         except (av.error.FFmpegError, OSError) as e:
             # `from None`: PyAV's own exception text carries the URL, credentials and all.

@@ -222,6 +222,7 @@ def _resolve_files(cameras: CameraFile, base_dir: Path) -> CameraFile:
     for camera in cameras.cameras:
         if camera.source_kind is SourceKind.FILE:
             path = file_path(camera.source.get_secret_value(), base_dir)
-            camera = camera.model_copy(update={"source": SecretStr(str(path))})
-        resolved.append(camera)
+            resolved.append(camera.model_copy(update={"source": SecretStr(str(path))}))
+        else:
+            resolved.append(camera)
     return CameraFile(cameras=resolved)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import signal
@@ -30,7 +31,6 @@ def die_with_parent() -> None:
     """Ask Linux to send us SIGTERM when the parent dies, so a killed manager leaves no orphans.
 
     Runs in the child between fork and exec (subprocess preexec_fn)."""
-    try:
+    # Off Linux this fails quietly: the manager's own shutdown still stops its children.
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass  # not Linux: the manager's own shutdown still stops its children

@@ -25,9 +25,7 @@ def setup_logging(level: str, process: str) -> None:
     """Log to stderr as `time level process[pid] logger: message`, masking credentials."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(CredentialMaskFilter())
-    handler.setFormatter(
-        logging.Formatter(f"%(asctime)s %(levelname)s {process}[%(process)d] %(name)s: %(message)s")
-    )
+    handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {process}[%(process)d] %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

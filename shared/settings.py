@@ -33,9 +33,7 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", pattern=r"(?i)^(debug|info|warning|error|critical)$")
 
-    redis_timeout_s: float = Field(
-        default=1.0, gt=0, le=30, description="Longest a Redis call may block a camera."
-    )
+    redis_timeout_s: float = Field(default=1.0, gt=0, le=30, description="Longest a Redis call may block a camera.")
     frame_stream_s: float = Field(
         default=2.0, gt=0, le=60, description="Seconds of frames each camera's frame stream keeps."
     )

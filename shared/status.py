@@ -21,7 +21,8 @@ class CameraState(StrEnum):
     CONNECTING = "connecting"  # opening the source
     STREAMING = "streaming"  # frames flowing to Redis
     RECONNECTING = "reconnecting"  # the source failed; waiting out the backoff, then reopening
-    FAILED = "failed"  # the source cannot work without the user's action (missing file, refused login); retried at the longest backoff
+    # The source cannot work without the user's action (missing file, refused login); retried at the longest backoff.
+    FAILED = "failed"
     STOPPED = "stopped"  # stopped on request
     OFFLINE = "offline"  # never written by a camera: what readers report when the record has expired
 

@@ -11,9 +11,9 @@ import pytest
 import redis
 import simplejpeg
 
+from shared.embedded_redis import free_port
 from shared.status import CameraState
 from tests.support import IngestRun, RtspServer, camera_status, pid_alive, read_frames, wait_until, write_camera_file
-from shared.embedded_redis import free_port
 
 pytestmark = pytest.mark.rtsp
 
@@ -97,9 +97,7 @@ def test_closed_port_backs_off_while_other_camera_keeps_full_rate(
     assert broken.frames_sent == 0
 
 
-def test_passwords_never_leak(
-    rtsp_server: StartRtsp, ingest: StartIngest, rdb: redis.Redis, tmp_path: Path
-) -> None:
+def test_passwords_never_leak(rtsp_server: StartRtsp, ingest: StartIngest, rdb: redis.Redis, tmp_path: Path) -> None:
     password = "Sup3r-S3cret-Pw"
     open_server = rtsp_server()
     locked = rtsp_server(refuse_login=True)

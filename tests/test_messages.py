@@ -1,0 +1,69 @@
+"""The frame message's wire format, pinned by a golden sample, and its refusal of bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgpack
+import pytest
+
+from shared.messages import FrameMessage, MessageError
+from shared.status import CameraState, CameraStatus
+
+GOLDEN = Path(__file__).with_name("golden") / "frame_v1.msgpack"
+SAMPLE = FrameMessage(
+    camera_id=3, seq=42, captured_at_s=1795000000.25, width=640, height=360, jpeg=b"\xff\xd8jpeg\xff\xd9"
+)
+
+
+def test_encoding_matches_the_golden_sample() -> None:
+    assert SAMPLE.encode() == GOLDEN.read_bytes()
+    assert FrameMessage.decode(GOLDEN.read_bytes()) == SAMPLE
+
+
+def test_decoder_ignores_fields_added_later_in_version_1() -> None:
+    fields = msgpack.unpackb(SAMPLE.encode())
+    fields["added_later"] = {"anything": 1}
+    assert FrameMessage.decode(msgpack.packb(fields)) == SAMPLE
+
+
+def _with(**changes: object) -> bytes:
+    fields = msgpack.unpackb(SAMPLE.encode())
+    fields.update(changes)
+    return msgpack.packb({k: v for k, v in fields.items() if v is not _DROP})
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "not msgpack"),
+        (b"\xc1garbage", "not msgpack"),
+        (msgpack.packb([3, 42, 1.0, 640, 360, b"x"]), "expected a map"),
+        (_with(v=2), "unsupported version 2"),
+        (_with(v=0), "unsupported version 0"),
+        (_with(seq=_DROP), "missing field 'seq'"),
+        (_with(width="640"), "field 'width'"),
+        (_with(camera_id=True), "field 'camera_id'"),
+        (_with(jpeg="text"), "field 'jpeg'"),
+        (_with(jpeg=b""), "empty jpeg"),
+        (_with(height=0), "bad size"),
+        (_with(seq=-1), "negative seq"),
+    ],
+)
+def test_malformed_frames_raise_one_clear_error(data: bytes, reason: str) -> None:
+    with pytest.raises(MessageError, match=reason):
+        FrameMessage.decode(data)
+
+
+def test_status_record_round_trips_and_refuses_garbage() -> None:
+    status = CameraStatus(
+        camera_id=1, state=CameraState.STREAMING, fps=15.0, frames_sent=10, frames_dropped=2, frames_failed=0,
+        reconnects=1, last_error=None, last_frame_at_s=1.5, updated_at_s=2.0, source="rtsp://***@cam/x",
+    )  # fmt: skip
+    assert CameraStatus.decode(status.encode()) == status
+    for garbage in (b"{", b"[]", b'{"v": 9}', b'{"v": 1, "state": "nonsense"}'):
+        with pytest.raises(MessageError):
+            CameraStatus.decode(garbage)
