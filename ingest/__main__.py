@@ -16,6 +16,7 @@ from shared import keys
 from shared.cameras import CameraFile, load_cameras
 from shared.lifecycle import stop_on_signals
 from shared.logs import setup_logging
+from shared.messages import MessageError
 from shared.redis_client import sync_client
 from shared.settings import ConfigError, Settings, load_settings
 from shared.status import CameraState, CameraStatus
@@ -75,7 +76,11 @@ def check(settings: Settings, cameras: CameraFile) -> int:
     finally:
         client.close()
     for camera, raw in zip(cameras.cameras, statuses, strict=True):
-        state = CameraStatus.decode(raw).state if raw else CameraState.OFFLINE
+        state: str
+        try:
+            state = CameraStatus.decode(raw).state if raw else CameraState.OFFLINE
+        except MessageError as e:
+            state = f"unreadable status ({e})"
         print(f"camera {camera.id} {camera.name}: {state}")
     if heartbeat is None:
         print("unhealthy: no ingest manager heartbeat")

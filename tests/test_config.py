@@ -102,3 +102,15 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CAMSTREAM_REDIS_URL")
     monkeypatch.delenv("CAMSTREAM_RTSP_READ_TIMEOUT_S")
     assert Settings().redis_url is None
+
+
+def test_every_setting_and_camera_field_is_documented() -> None:
+    from shared.cameras import AnalysisConfig, Camera  # noqa: PLC0415
+
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    for name in Settings.model_fields:
+        assert f"`CAMSTREAM_{name.upper()}`" in doc, f"CAMSTREAM_{name.upper()} missing from docs/configuration.md"
+    for name in Camera.model_fields:
+        assert f"`{name}" in doc, f"camera field {name} missing from docs/configuration.md"
+    for name in AnalysisConfig.model_fields:
+        assert f"analysis.{name}" in doc, f"analysis.{name} missing from docs/configuration.md"

@@ -46,7 +46,8 @@ def rtsp_server_missing() -> str | None:
         [GSTREAMER_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0'); "
          "from gi.repository import GstRtspServer; "
          "from gi.repository import Gst; Gst.init(None); "
-         "assert Gst.ElementFactory.find('x264enc'), 'x264enc missing'"],
+         "assert Gst.ElementFactory.find('x264enc'), 'x264enc missing'; "
+         "assert Gst.ElementFactory.find('x265enc'), 'x265enc missing'"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     return None if probe.returncode == 0 else probe.stderr.strip().splitlines()[-1]
@@ -55,8 +56,9 @@ def rtsp_server_missing() -> str | None:
 class RtspServer:
     """GStreamer's RTSP server in its own process, serving live H.264 at rtsp://127.0.0.1:PORT/cam."""
 
-    def __init__(self, size: str = "640x360", fps: int = 15, refuse_login: bool = False) -> None:
+    def __init__(self, size: str = "640x360", fps: int = 15, refuse_login: bool = False, codec: str = "h264") -> None:
         self.port = free_port()
+        self.codec = codec
         self.size = size
         self.fps = fps
         self.refuse_login = refuse_login
@@ -68,7 +70,7 @@ class RtspServer:
 
     def start(self, timeout_s: float = 15.0) -> RtspServer:
         command = [GSTREAMER_PYTHON, str(RTSP_SCRIPT), "--port", str(self.port),
-                   "--size", self.size, "--fps", str(self.fps)]  # fmt: skip
+                   "--size", self.size, "--fps", str(self.fps), "--codec", self.codec]  # fmt: skip
         if self.refuse_login:
             command.append("--refuse-login")
         # The server runs Debian's python with Debian's GObject bindings, not our virtualenv's.
@@ -118,7 +120,7 @@ class IngestRun:
     def __init__(self, redis_url: str, cameras_file: Path | None, log_path: Path, *args: str,
                  env: dict[str, str] | None = None) -> None:  # fmt: skip
         self.log_path = log_path
-        process_env = dict(os.environ, CAMSTREAM_REDIS_URL=redis_url, CAMSTREAM_LOG_LEVEL="DEBUG", **(env or {}))
+        process_env = {**os.environ, "CAMSTREAM_REDIS_URL": redis_url, "CAMSTREAM_LOG_LEVEL": "DEBUG", **(env or {})}
         process_env.pop("CAMSTREAM_CAMERAS_FILE", None)
         if cameras_file is not None:
             process_env["CAMSTREAM_CAMERAS_FILE"] = str(cameras_file)

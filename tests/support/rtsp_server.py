@@ -1,8 +1,8 @@
-"""A live H.264 RTSP server for tests and benchmarks (GStreamer's RTSP server).
+"""A live H.264 (or H.265) RTSP server for tests and benchmarks (GStreamer's RTSP server).
 
 Run with Debian's /usr/bin/python3, which has the GObject bindings:
     /usr/bin/python3 tests/support/rtsp_server.py --port 8554 --size 640x360 --fps 15
-Serves rtsp://127.0.0.1:PORT/cam and prints READY once it listens. Each mount shares one
+Serves rtsp://127.0.0.1:PORT/cam (--codec h265 for H.265) and prints READY once it listens. Each mount shares one
 encoder among its clients. With --refuse-login every request is answered 401 Unauthorized,
 as a camera does to a wrong password.
 """
@@ -24,6 +24,7 @@ def main() -> int:
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--fps", type=int, default=15)
     parser.add_argument("--mount", default="/cam")
+    parser.add_argument("--codec", choices=["h264", "h265"], default="h264")
     parser.add_argument("--refuse-login", action="store_true")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
@@ -36,8 +37,8 @@ def main() -> int:
     factory.set_launch(
         "( videotestsrc is-live=true pattern=smpte horizontal-speed=2 "
         f"! video/x-raw,width={width},height={height},framerate={args.fps}/1 "
-        "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 "
-        "! rtph264pay name=pay0 pt=96 config-interval=1 )"
+        f"! {args.codec.replace('h', 'x')}enc tune=zerolatency speed-preset=ultrafast key-int-max=30 "
+        f"! rtp{args.codec}pay name=pay0 pt=96 config-interval=1 )"
     )
     factory.set_shared(True)
     if args.refuse_login:

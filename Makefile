@@ -1,0 +1,18 @@
+.PHONY: install run test lint bench
+
+install:
+	scripts/setup.sh dev
+
+run:
+	scripts/run.sh
+
+test:
+	scripts/test.sh
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+bench: install
+	.venv/bin/python -m bench.ingest

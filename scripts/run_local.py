@@ -1,0 +1,92 @@
+"""Run every camstream process on this host, with an embedded Redis unless one is configured.
+
+Called by scripts/run.sh after set-up. Ctrl-C (or SIGTERM) stops the processes, then Redis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from shared.cameras import load_cameras
+from shared.embedded_redis import EmbeddedRedis
+from shared.lifecycle import stop_on_signals
+from shared.redact import mask_credentials
+from shared.settings import ConfigError, load_settings
+
+# The processes of the system, in start order. The analyzer and gateway join as they are built.
+PROCESSES = [("ingest", [sys.executable, "-m", "ingest"])]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=float, help="stop by itself after this many seconds")
+    args = parser.parse_args()
+    try:
+        settings = load_settings()
+        cameras = load_cameras(settings.cameras_file, os.environ)
+    except ConfigError as e:
+        print(f"camstream: configuration error in {e}", file=sys.stderr)
+        return 2
+
+    stop = stop_on_signals()
+    embedded = None
+    env = dict(os.environ)
+    if settings.redis_url is None:
+        embedded = EmbeddedRedis()
+        embedded.start()
+        env["CAMSTREAM_REDIS_URL"] = embedded.url
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    try:
+        for name, command in PROCESSES:
+            children.append((name, subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)))
+        redis_line = (
+            f"embedded redis-server (pid {embedded.pid}) at {embedded.url}\n"
+            f"          look inside: redis-cli -p {embedded.port} --scan --pattern 'camstream:*'"
+            if embedded
+            else mask_credentials(settings.redis_url_or_local())
+        )
+        lines = [f"  redis   {redis_line}"]
+        lines += [f"  {name:<7} python -m {name} (pid {process.pid})" for name, process in children]
+        lines.append(f"  cameras {len(cameras.cameras)} from {settings.cameras_file or 'the built-in demo set'}")
+        print("camstream is running:", *lines, "Stop with Ctrl-C.", sep="\n", flush=True)
+        return wait_for_stop(children, stop, args.duration)
+    finally:
+        stop_children(children)
+        if embedded:
+            embedded.stop()
+        print("camstream stopped.", flush=True)
+
+
+def wait_for_stop(
+    children: list[tuple[str, subprocess.Popen[bytes]]], stop: threading.Event, duration_s: float | None
+) -> int:
+    deadline = time.monotonic() + duration_s if duration_s else None
+    while not stop.wait(0.5):
+        if deadline and time.monotonic() > deadline:
+            break
+        for name, process in children:
+            if process.poll() is not None:
+                print(f"camstream: {name} exited with code {process.returncode}; stopping", file=sys.stderr)
+                return 1
+    return 0
+
+
+def stop_children(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    for _name, process in reversed(children):
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for _name, process in reversed(children):
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

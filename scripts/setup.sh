@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Creates .venv (Python >= 3.11) and installs camstream into it: `scripts/setup.sh [dev]`.
+# Re-runs are quick: nothing is reinstalled while pyproject.toml is unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras="${1:-}"
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo "$@"; else return 1; fi; }
+
+python=""
+for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+  [ -n "$candidate" ] || continue
+  if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    python="$candidate"; break
+  fi
+done
+if [ -z "$python" ]; then
+  echo "camstream needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)" >&2; exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  if ! "$python" -m venv .venv 2>/dev/null; then
+    rm -rf .venv
+    echo "setup: the venv module is missing; installing python3-venv" >&2
+    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null \
+      || { echo "setup: install python3-venv (apt-get install python3-venv) and run again" >&2; exit 1; }
+    "$python" -m venv .venv
+  fi
+fi
+
+stamp=".venv/.camstream-installed${extras:+-$extras}"
+want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing camstream${extras:+[$extras]} into .venv" >&2
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
+  echo "$want" > "$stamp"
+fi

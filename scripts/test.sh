@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs the whole suite: lint, types, then pytest.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k rtsp -x).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo "$@"; else return 1; fi; }
+
+# GStreamer's RTSP server, run with Debian's python3, serves the tests' live H.264 and H.265.
+rtsp_ok() {
+  [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "
+import gi; gi.require_version('GstRtspServer', '1.0'); gi.require_version('Gst', '1.0')
+from gi.repository import Gst, GstRtspServer; Gst.init(None)
+assert all(Gst.ElementFactory.find(e) for e in ('x264enc', 'rtph264pay', 'x265enc', 'rtph265pay'))" 2>/dev/null
+}
+if ! rtsp_ok; then
+  echo "test: installing GStreamer's RTSP server (Debian packages)" >&2
+  if as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      python3 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+      gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly >/dev/null; then
+    :
+  else
+    echo "test: could not install them (not root?): the RTSP tests will be skipped" >&2
+  fi
+fi
+
+scripts/setup.sh dev
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+exec .venv/bin/python -m pytest "$@"

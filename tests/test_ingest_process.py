@@ -1,0 +1,97 @@
+"""The ingest processes with sources that need no RTSP server: demo scenes and video files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import redis
+
+from shared.status import CameraState
+from tests.support import DATA, ROOT, IngestRun, camera_status, pid_alive, read_frames, wait_until, write_camera_file
+from tests.test_ingest_rtsp import _camera_pids
+
+StartIngest = Callable[..., IngestRun]
+
+
+def test_malformed_camera_file_exits_with_the_bad_field(ingest: StartIngest, tmp_path: Path) -> None:
+    cameras = write_camera_file(tmp_path, [
+        {"id": 1, "name": "ok", "source": "demo:"},
+        {"id": 2, "name": "bad", "source": "rtsp://admin:Hunter2pw@cam.example/s", "fps": -3},
+    ])  # fmt: skip
+    run = ingest(cameras)
+    assert run.process.wait(20) != 0
+    log = run.log_text()
+    assert "cameras[1].fps" in log
+    assert "Hunter2pw" not in log
+
+
+def test_file_and_demo_sources_stream(ingest: StartIngest, rdb: redis.Redis, tmp_path: Path) -> None:
+    clip = DATA / "TUD-Campus.mp4"
+    if not clip.exists():
+        pytest.skip(f"test footage missing: {clip}")
+    cameras = write_camera_file(tmp_path, [
+        {"id": 1, "name": "file", "source": str(clip), "fps": 25},
+        {"id": 2, "name": "demo", "source": "demo:yard?size=320x240&fps=10", "fps": 10},
+    ])  # fmt: skip
+    ingest(cameras)
+    wait_until(lambda: read_frames(rdb, 1, 0.2, start_id="0"), 5.0, what="frames of the file camera")
+    # 71 frames at 25 fps: four seconds cover the end of the clip and its loop.
+    file_frames = read_frames(rdb, 1, 4.0)
+    demo_frames = read_frames(rdb, 2, 0.5, start_id="0")
+    assert {(f.width, f.height) for f in file_frames} == {(640, 480)}
+    assert len(file_frames) >= 80, f"the clip should loop: {len(file_frames)} frames in 4 s"
+    assert demo_frames and {(f.width, f.height) for f in demo_frames} == {(320, 240)}
+    assert camera_status(rdb, 1).state is CameraState.STREAMING
+
+
+def test_manager_restarts_a_camera_process_that_dies(ingest: StartIngest, rdb: redis.Redis, tmp_path: Path) -> None:
+    run = ingest(write_camera_file(tmp_path, [{"id": 1, "name": "demo", "source": "demo:?size=320x240"}]))
+    first_pid = wait_until(lambda: _camera_pids(rdb, [1]), 10.0)[0]
+    os.kill(first_pid, signal.SIGKILL)
+    second_pid = wait_until(
+        lambda: (p := _camera_pids(rdb, [1])) and p[0] != first_pid and p[0], 10.0, what="a new camera process"
+    )
+    assert pid_alive(second_pid)
+    wait_until(lambda: read_frames(rdb, 1, 0.3), 5.0, what="frames from the restarted camera")
+    assert "restarting in" in run.log_text()
+
+
+def test_check_reports_health_from_the_heartbeat(ingest: StartIngest, redis_url: str, tmp_path: Path) -> None:
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "demo", "source": "demo:?size=320x240"}])
+    env = {**os.environ, "CAMSTREAM_REDIS_URL": redis_url, "CAMSTREAM_CAMERAS_FILE": str(cameras)}
+    check = [sys.executable, "-m", "ingest", "--check"]
+    down = subprocess.run(check, env=env, cwd=ROOT, capture_output=True, text=True, timeout=30, check=False)
+    assert down.returncode == 1 and "no ingest manager heartbeat" in down.stdout
+    assert "camera 1 demo: offline" in down.stdout
+    ingest(cameras)
+
+    def healthy() -> bool:
+        return subprocess.run(check, env=env, cwd=ROOT, capture_output=True, timeout=30, check=False).returncode == 0
+
+    wait_until(healthy, 15.0, interval_s=0.5, what="--check to pass")
+
+
+def test_ten_bit_h265_file_streams(ingest: StartIngest, rdb: redis.Redis, tmp_path: Path) -> None:
+    """H.265 Main 10, as newer cameras send it: decoded, converted to 8-bit 4:2:0, encoded."""
+    import av  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    clip = tmp_path / "main10.mp4"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx265", rate=15, options={"x265-params": "log-level=none"})
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p10le"
+        for i in range(30):
+            image = np.full((240, 320, 3), (i * 8) % 256, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    ingest(write_camera_file(tmp_path, [{"id": 1, "name": "hevc", "source": str(clip), "fps": 15}]))
+    frames = wait_until(lambda: read_frames(rdb, 1, 0.5, start_id="0"), 10.0, what="frames of the H.265 file")
+    assert {(f.width, f.height) for f in frames} == {(320, 240)}

@@ -1,0 +1,39 @@
+"""The README's run command, minus its set-up: embedded Redis, ingest on the demo cameras, clean stop."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import redis
+
+from tests.support import ROOT, pid_alive, read_frames, wait_until
+
+
+def test_run_starts_embedded_redis_and_demo_cameras_then_stops_everything() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMSTREAM_")}
+    process = subprocess.Popen(
+        [sys.executable, "scripts/run_local.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    try:
+        lines = [process.stdout.readline() for _ in range(6)]
+        banner = "".join(lines)
+        assert "camstream is running" in banner, banner
+        match = re.search(r"embedded redis-server \(pid (\d+)\) at (redis://127\.0\.0\.1:\d+/0)", banner)
+        assert match, banner
+        redis_pid, url = int(match[1]), match[2]
+        assert "4 from the built-in demo set" in banner
+        client = redis.Redis.from_url(url)
+        for camera_id in (1, 2, 3, 4):
+            wait_until(lambda cid=camera_id: read_frames(client, cid, 0.2, start_id="0"), 15.0, what="demo frames")
+        client.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
+        process.stdout.close()
+    assert process.returncode == 0
+    wait_until(lambda: not pid_alive(redis_pid), 5.0, what="the embedded redis-server to stop")
