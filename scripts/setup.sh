@@ -33,6 +33,10 @@ want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing camstream${extras:+[$extras]} into .venv" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
+  if ! .venv/bin/python -m pip install --disable-pip-version-check -e ".${extras:+[$extras]}" > .venv/install.log 2>&1; then
+    tail -n 40 .venv/install.log >&2
+    echo "setup: pip install failed; the whole log is in .venv/install.log" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi
