@@ -1,0 +1,72 @@
+"""Detection quality against ground truth: average precision at an IoU threshold."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from analyzer.geometry import iou
+
+
+@dataclass(frozen=True)
+class Quality:
+    ap: float
+    precision: float  # at the score threshold given
+    recall: float
+    detections: int
+    ground_truth: int
+
+
+def average_precision(
+    detections: Mapping[int, np.ndarray],  # frame -> (N, 5) x, y, w, h, score
+    truth: Mapping[int, np.ndarray],  # frame -> (M, 4) x, y, w, h
+    iou_threshold: float = 0.5,
+    score_threshold: float = 0.5,
+    ignore: Mapping[int, np.ndarray] | None = None,  # frame -> (K, 4) boxes marked "ignore" (MOT conf 0)
+) -> Quality:
+    """VOC-style AP (all points of the precision-recall curve), greedy matching by score.
+
+    A detection that matches no counted box but overlaps an ignored one is left out,
+    neither right nor wrong, as MOTChallenge does with its conf-0 boxes."""
+    scored: list[tuple[float, bool]] = []
+    total_truth = sum(len(t) for t in truth.values())
+    for frame in set(detections) | set(truth):
+        found = detections.get(frame, np.zeros((0, 5)))
+        expected = truth.get(frame, np.zeros((0, 4)))
+        found = found[np.argsort(-found[:, 4])]
+        taken = np.zeros(len(expected), bool)
+        overlaps = iou(found[:, :4], expected) if len(found) and len(expected) else np.zeros((len(found), 0))
+        ignored = (ignore or {}).get(frame, np.zeros((0, 4)))
+        near_ignored = (
+            (iou(found[:, :4], ignored) >= iou_threshold).any(axis=1) if len(found) and len(ignored)
+            else np.zeros(len(found), bool)
+        )  # fmt: skip
+        for i in range(len(found)):
+            candidates = np.where(~taken & (overlaps[i] >= iou_threshold))[0] if overlaps.shape[1] else []
+            hit = len(candidates) > 0
+            if hit:
+                taken[candidates[np.argmax(overlaps[i, candidates])]] = True
+            elif near_ignored[i]:
+                continue
+            scored.append((float(found[i, 4]), hit))
+    if not scored or total_truth == 0:
+        return Quality(0.0, 0.0, 0.0, len(scored), total_truth)
+    scored.sort(key=lambda s: -s[0])
+    hits = np.array([h for _, h in scored], float)
+    true_pos = np.cumsum(hits)
+    precision = true_pos / np.arange(1, len(hits) + 1)
+    recall = true_pos / total_truth
+    # Area under the precision envelope (precision made monotonically decreasing).
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]
+    steps = np.diff(np.concatenate([[0.0], recall]))
+    above = np.array([s >= score_threshold for s, _ in scored])
+    kept_hits = hits[above].sum()
+    return Quality(
+        ap=float(np.sum(steps * envelope)),
+        precision=float(kept_hits / max(above.sum(), 1)),
+        recall=float(kept_hits / total_truth),
+        detections=len(scored),
+        ground_truth=total_truth,
+    )
