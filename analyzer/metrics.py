@@ -70,3 +70,50 @@ def average_precision(
         detections=len(scored),
         ground_truth=total_truth,
     )
+
+
+@dataclass(frozen=True)
+class Shot:
+    first: int  # frame index, from 0
+    last: int
+    faces: int  # -1: ignored
+    region: tuple[float, float, float, float] | None  # x1, y1, x2, y2 that holds each face's centre
+
+
+def read_face_shots(text: str) -> list[Shot]:
+    """The by-eye face labels: `first_frame,last_frame,n_faces,x1,y1,x2,y2,note`, one shot a row."""
+    shots = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith(("#", "first_frame")):
+            continue
+        cells = line.split(",")
+        region = tuple(float(v) for v in cells[3:7]) if cells[3] else None
+        shots.append(Shot(int(cells[0]), int(cells[1]), int(cells[2]), region))  # type: ignore[arg-type]
+    return shots
+
+
+def face_quality(detections: Mapping[int, np.ndarray], shots: list[Shot]) -> Quality:
+    """Precision and recall of faces against shot labels (frames from 0).
+
+    A face is found in a frame when a detection's centre lies in the shot's region; any other
+    detection is a false positive. Frames of ignored shots count for nothing."""
+    true_pos = false_pos = found = expected = 0
+    for shot in shots:
+        if shot.faces < 0:
+            continue
+        for frame in range(shot.first, shot.last + 1):
+            boxes = detections.get(frame, np.zeros((0, 5)))
+            hit = False
+            for x, y, w, h, _score in boxes:
+                cx, cy = x + w / 2, y + h / 2
+                r = shot.region
+                if r is not None and not hit and r[0] <= cx <= r[2] and r[1] <= cy <= r[3]:
+                    true_pos, hit = true_pos + 1, True
+                else:
+                    false_pos += 1
+            if shot.faces > 0:
+                expected += 1
+                found += hit
+    precision = true_pos / max(true_pos + false_pos, 1)
+    recall = found / max(expected, 1)
+    return Quality(ap=float("nan"), precision=precision, recall=recall, detections=true_pos + false_pos, ground_truth=expected)

@@ -36,6 +36,10 @@ class SourceKind(StrEnum):
     DEMO = "demo"
 
 
+# A polygon as [[x, y], ...] in fractions of the frame (0..1), so it survives a change of resolution.
+Polygon = Annotated[list[Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(min_length=2, max_length=2)]], Field(min_length=3)]
+
+
 class AnalysisConfig(BaseModel):
     """What the analyzer does with this camera."""
 
@@ -46,6 +50,17 @@ class AnalysisConfig(BaseModel):
     motion: bool = True
     person: bool = True
     face: bool = True
+    motion_min_area: float = Field(
+        default=0.002, gt=0, lt=1, description="Smallest moving area that counts, as a fraction of the frame."
+    )
+    motion_zones: list[Polygon] = Field(
+        default_factory=list, description="Only motion inside these polygons counts (none: the whole frame)."
+    )
+    motion_masks: list[Polygon] = Field(
+        default_factory=list, description="Motion inside these polygons never counts (trees, roads, clocks)."
+    )
+    person_min_score: float = Field(default=0.5, ge=0, le=1)
+    face_min_score: float = Field(default=0.6, ge=0, le=1)
 
 
 class Camera(BaseModel):

@@ -23,3 +23,43 @@ def camera_status(camera_id: int) -> str:
 def ingest_heartbeat() -> str:
     """Heartbeat of the ingest manager, with a TTL; `python -m ingest --check` reads it."""
     return f"{PREFIX}:ingest:heartbeat"
+
+
+def detections_stream(camera_id: int) -> str:
+    """Stream of per-frame analysis results of one camera (shared.detections.FrameDetections)."""
+    return f"{PREFIX}:camera:{camera_id}:detections"
+
+
+def camera_lease(camera_id: int) -> str:
+    """Which analyzer worker analyses the camera: its worker id, with a TTL the owner renews."""
+    return f"{PREFIX}:camera:{camera_id}:analyzer"
+
+
+def analyzer_workers() -> str:
+    """Sorted set of analyzer worker ids scored by their last heartbeat (Unix time)."""
+    return f"{PREFIX}:analyzer:workers"
+
+
+def analyzer_status(worker_id: str) -> str:
+    """JSON status of one analyzer worker (shared.detections.WorkerStatus), with a TTL."""
+    return f"{PREFIX}:analyzer:worker:{worker_id}"
+
+
+EVENTS_CHANNEL = f"{PREFIX}:events"  # pub/sub: every event of every camera
+EVENTS_STREAM = f"{PREFIX}:events:history"  # capped stream of every event message
+EVENT_FIELD = "event"  # field of an events-stream entry that holds the JSON message
+
+
+def camera_events_channel(camera_id: int) -> str:
+    """Pub/sub channel of one camera's events."""
+    return f"{PREFIX}:events:camera:{camera_id}"
+
+
+def event_record(event_id: str) -> str:
+    """Latest JSON state of one event, with a TTL."""
+    return f"{PREFIX}:event:{event_id}"
+
+
+def event_snapshot(event_id: str) -> str:
+    """JPEG snapshot of one event, with a TTL."""
+    return f"{PREFIX}:event:{event_id}:snapshot"

@@ -48,17 +48,17 @@ class FrameMessage:
 
     @classmethod
     def decode(cls, data: bytes) -> FrameMessage:
-        fields = _unpack_map(data, "frame")
-        version = _field(fields, "v", int)
+        fields = unpack_map(data, "frame")
+        version = require_field(fields, "v", int)
         if version < 1 or version > FRAME_VERSION:
             raise MessageError(f"frame: unsupported version {version} (this reader knows 1..{FRAME_VERSION})")
         message = cls(
-            camera_id=_field(fields, "camera_id", int),
-            seq=_field(fields, "seq", int),
-            captured_at_s=float(_field(fields, "captured_at_s", (float, int))),
-            width=_field(fields, "width", int),
-            height=_field(fields, "height", int),
-            jpeg=_field(fields, "jpeg", bytes),
+            camera_id=require_field(fields, "camera_id", int),
+            seq=require_field(fields, "seq", int),
+            captured_at_s=float(require_field(fields, "captured_at_s", (float, int))),
+            width=require_field(fields, "width", int),
+            height=require_field(fields, "height", int),
+            jpeg=require_field(fields, "jpeg", bytes),
         )
         if message.width <= 0 or message.height <= 0:
             raise MessageError(f"frame: bad size {message.width}x{message.height}")
@@ -69,7 +69,7 @@ class FrameMessage:
         return message
 
 
-def _unpack_map(data: bytes, kind: str) -> dict[str, Any]:
+def unpack_map(data: bytes, kind: str) -> dict[str, Any]:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise MessageError(f"{kind}: expected bytes, got {type(data).__name__}")
     try:
@@ -81,7 +81,7 @@ def _unpack_map(data: bytes, kind: str) -> dict[str, Any]:
     return fields
 
 
-def _field(fields: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+def require_field(fields: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
     if name not in fields:
         raise MessageError(f"missing field {name!r}")
     value = fields[name]

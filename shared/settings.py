@@ -52,6 +52,33 @@ class Settings(BaseSettings):
         default=4.0, gt=0, le=60, description="How long the ingest manager waits for cameras to stop."
     )
 
+    analyzer_workers: int = Field(default=1, ge=0, le=64, description="Analyzer workers the run script starts.")
+    analyzer_lease_ttl_s: float = Field(
+        default=5.0, gt=0.5, le=60, description="A worker silent this long loses its cameras to the others."
+    )
+    analyzer_provider: str = Field(
+        default="auto", description="onnxruntime provider: auto (CUDA when present, else CPU) or a provider name."
+    )
+    analyzer_threads: int = Field(default=1, ge=1, le=64, description="Threads per detector call.")
+    analyzer_person_model: Path | None = Field(
+        default=None, description="Your own ONNX person detector instead of the built-in one (see docs)."
+    )
+    analyzer_detector_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="A detector call running longer is abandoned and reported."
+    )
+    analyzer_idle_detect_s: float = Field(
+        default=5.0, gt=0, le=3600, description="Without motion, look for people and faces this often anyway."
+    )
+    model_cache_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "camstream",
+        description="Where converted detector models are cached.",
+    )
+    detections_stream_len: int = Field(default=100, ge=10, le=100000, description="Entries kept per detections stream.")
+    events_history_len: int = Field(default=10000, ge=100, le=10_000_000, description="Events kept in history.")
+    event_ttl_s: float = Field(
+        default=86400.0, gt=0, description="How long an event's record and snapshot JPEG stay in Redis."
+    )
+
     def redis_url_or_local(self) -> str:
         return self.redis_url.get_secret_value() if self.redis_url else LOCAL_REDIS_URL
 

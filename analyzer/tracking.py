@@ -1,0 +1,99 @@
+"""Simple IoU tracking: an object seen over consecutive frames is one event.
+
+Pure: detections and a time in, track changes out. A track is confirmed (its event
+starts) once seen in `min_frames` frames, follows the best-overlapping detection of its
+label in each frame, and ends when unseen for `max_gap_s`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analyzer.geometry import iou
+from analyzer.persons import Detection
+
+
+@dataclass
+class Track:
+    id: int
+    label: str
+    box: tuple[int, int, int, int]
+    first_s: float
+    last_s: float
+    best_score: float
+    best_box: tuple[int, int, int, int]
+    best_frame: Any = None  # whatever the caller wants kept with the best view (a JPEG)
+    frames: int = 1
+    confirmed: bool = False
+
+
+@dataclass
+class TrackChanges:
+    started: list[Track] = field(default_factory=list)
+    ended: list[Track] = field(default_factory=list)
+    improved: list[Track] = field(default_factory=list)  # confirmed tracks whose best score rose
+    assigned: dict[int, int] = field(default_factory=dict)  # detection index -> track id
+
+
+@dataclass
+class Tracker:
+    min_iou: float = 0.3
+    min_frames: int = 2
+    max_gap_s: float = 2.0
+    tracks: list[Track] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def update(self, detections: list[Detection], t_s: float, frame: Any = None) -> TrackChanges:
+        changes = TrackChanges()
+        unmatched = list(range(len(detections)))
+        for label in {d.label for d in detections}:
+            self._match(label, detections, unmatched, t_s, frame, changes)
+        for i in unmatched:
+            d = detections[i]
+            track = Track(next(self._ids), d.label, d.box, t_s, t_s, d.score, d.box, frame)
+            self.tracks.append(track)
+            changes.assigned[i] = track.id
+            self._maybe_confirm(track, changes)
+        for track in list(self.tracks):
+            if t_s - track.last_s >= self.max_gap_s:
+                self.tracks.remove(track)
+                if track.confirmed:
+                    changes.ended.append(track)
+        return changes
+
+    def end_all(self) -> list[Track]:
+        """Close every confirmed track (the camera is going away)."""
+        ended = [t for t in self.tracks if t.confirmed]
+        self.tracks.clear()
+        return ended
+
+    def _match(
+        self, label: str, detections: list[Detection], unmatched: list[int], t_s: float, frame: Any, changes: TrackChanges
+    ) -> None:
+        tracks = [t for t in self.tracks if t.label == label and t.last_s < t_s]
+        candidates = [i for i in unmatched if detections[i].label == label]
+        if not tracks or not candidates:
+            return
+        overlaps = iou(np.array([t.box for t in tracks], float), np.array([detections[i].box for i in candidates], float))
+        while overlaps.size and overlaps.max() >= self.min_iou:
+            ti, di = np.unravel_index(np.argmax(overlaps), overlaps.shape)
+            track, detection = tracks[ti], detections[candidates[di]]
+            track.box, track.last_s, track.frames = detection.box, t_s, track.frames + 1
+            if detection.score > track.best_score:
+                track.best_score, track.best_box, track.best_frame = detection.score, detection.box, frame
+                if track.confirmed:
+                    changes.improved.append(track)
+            self._maybe_confirm(track, changes)
+            changes.assigned[candidates[di]] = track.id
+            unmatched.remove(candidates[di])
+            overlaps[ti, :] = -1
+            overlaps[:, di] = -1
+
+    def _maybe_confirm(self, track: Track, changes: TrackChanges) -> None:
+        if not track.confirmed and track.frames >= self.min_frames:
+            track.confirmed = True
+            changes.started.append(track)

@@ -1,0 +1,139 @@
+"""Wire schemas of what the analyzer publishes: per-frame detections and events.
+
+Detections travel as msgpack maps on each camera's detections stream (the gateway's
+overlay reads them); events as JSON on pub/sub and on the events history stream, so that
+`redis-cli SUBSCRIBE camstream:events` is readable as it is. Boxes are maps of pixels of
+the camera's full frame. Versioning as in shared.messages: additive within a version.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import msgpack
+
+from shared.messages import MessageError, require_field, unpack_map
+
+DETECTIONS_VERSION = 1
+EVENT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @classmethod
+    def from_map(cls, value: Any) -> Box:
+        if not isinstance(value, dict):
+            raise MessageError("box: expected a map")
+        return cls(*(require_field(value, k, int) for k in ("x", "y", "w", "h")))
+
+
+@dataclass(frozen=True, slots=True)
+class DetectedObject:
+    label: str  # "person" or "face"
+    score: float
+    box: Box
+    track_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FrameDetections:
+    camera_id: int
+    seq: int  # the analysed frame's seq on the frame stream
+    captured_at_s: float
+    analysed_at_s: float
+    width: int
+    height: int
+    worker: str
+    motion: list[Box] = field(default_factory=list)
+    objects: list[DetectedObject] = field(default_factory=list)
+
+    def encode(self) -> bytes:
+        record = asdict(self)
+        record["v"] = DETECTIONS_VERSION
+        packed: bytes = msgpack.packb(record, use_bin_type=True)
+        return packed
+
+    @classmethod
+    def decode(cls, data: bytes) -> FrameDetections:
+        fields = unpack_map(data, "detections")
+        if require_field(fields, "v", int) != DETECTIONS_VERSION:
+            raise MessageError(f"detections: unsupported version {fields['v']}")
+        try:
+            objects = [
+                DetectedObject(
+                    label=require_field(o, "label", str),
+                    score=float(require_field(o, "score", (float, int))),
+                    box=Box.from_map(require_field(o, "box", dict)),
+                    track_id=o.get("track_id"),
+                )
+                for o in require_field(fields, "objects", list)
+            ]
+            return cls(
+                camera_id=require_field(fields, "camera_id", int),
+                seq=require_field(fields, "seq", int),
+                captured_at_s=float(require_field(fields, "captured_at_s", (float, int))),
+                analysed_at_s=float(require_field(fields, "analysed_at_s", (float, int))),
+                width=require_field(fields, "width", int),
+                height=require_field(fields, "height", int),
+                worker=require_field(fields, "worker", str),
+                motion=[Box.from_map(b) for b in require_field(fields, "motion", list)],
+                objects=objects,
+            )
+        except (TypeError, AttributeError) as e:
+            raise MessageError(f"detections: bad object ({e})") from e
+
+
+class EventType(StrEnum):
+    MOTION = "motion"
+    PERSON = "person"
+    FACE = "face"
+
+
+class EventPhase(StrEnum):
+    START = "start"  # first message of an event: it is happening now
+    END = "end"  # last message: ended_at_s, best score and box are final
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: str
+    camera_id: int
+    type: EventType
+    phase: EventPhase
+    started_at_s: float  # capture time of the first frame of the event
+    ended_at_s: float | None  # capture time of the last frame of the event; None while it lasts
+    score: float | None  # best score over the event (None for motion)
+    box: Box | None  # the box at the best score (motion: the union of moving areas)
+    frames: int  # analysed frames in which it was seen
+    snapshot: bool  # whether a snapshot JPEG is stored under keys.event_snapshot(id)
+    published_at_s: float
+
+    def encode(self) -> str:
+        record = asdict(self)
+        record["v"] = EVENT_VERSION
+        return json.dumps(record, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, data: str | bytes) -> Event:
+        try:
+            record: Any = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise MessageError(f"event: not JSON ({e})") from e
+        if not isinstance(record, dict) or record.get("v") != EVENT_VERSION:
+            raise MessageError("event: not a version 1 event")
+        try:
+            known = {name: record[name] for name in cls.__dataclass_fields__}
+            known["type"] = EventType(known["type"])
+            known["phase"] = EventPhase(known["phase"])
+            known["box"] = Box(**known["box"]) if known["box"] is not None else None
+            return cls(**known)
+        except (KeyError, TypeError, ValueError) as e:
+            raise MessageError(f"event: bad record ({e})") from e
