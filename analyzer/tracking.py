@@ -72,13 +72,21 @@ class Tracker:
         return ended
 
     def _match(
-        self, label: str, detections: list[Detection], unmatched: list[int], t_s: float, frame: Any, changes: TrackChanges
+        self,
+        label: str,
+        detections: list[Detection],
+        unmatched: list[int],
+        t_s: float,
+        frame: Any,
+        changes: TrackChanges,
     ) -> None:
         tracks = [t for t in self.tracks if t.label == label and t.last_s < t_s]
         candidates = [i for i in unmatched if detections[i].label == label]
         if not tracks or not candidates:
             return
-        overlaps = iou(np.array([t.box for t in tracks], float), np.array([detections[i].box for i in candidates], float))
+        overlaps = iou(
+            np.array([t.box for t in tracks], float), np.array([detections[i].box for i in candidates], float)
+        )
         while overlaps.size and overlaps.max() >= self.min_iou:
             ti, di = np.unravel_index(np.argmax(overlaps), overlaps.shape)
             track, detection = tracks[ti], detections[candidates[di]]

@@ -26,7 +26,7 @@ import redis
 from shared import keys
 from shared.embedded_redis import EmbeddedRedis
 from shared.messages import FrameMessage
-from tests.support import IngestRun, RtspServer, camera_status, rtsp_server_missing, wait_until, write_camera_file
+from tests.support import RtspServer, ServiceRun, camera_status, rtsp_server_missing, wait_until, write_camera_file
 
 CASES = [("1280x720", 1), ("1280x720", 4), ("1920x1080", 1), ("1920x1080", 4)]
 FPS = 15
@@ -56,7 +56,7 @@ def measure(redis_url: str, server: RtspServer, cameras: int, seconds: float, fo
     camera_file = write_camera_file(
         folder, [{"id": i, "name": f"bench {i}", "source": server.url(), "fps": FPS} for i in range(1, cameras + 1)]
     )
-    run = IngestRun(redis_url, camera_file, folder / "ingest.log", env={"CAMSTREAM_LOG_LEVEL": "WARNING"})
+    run = ServiceRun("ingest", redis_url, camera_file, folder / "ingest.log", env={"CAMSTREAM_LOG_LEVEL": "WARNING"})
     try:
         ids = range(1, cameras + 1)
         wait_until(lambda: all((s := camera_status(client, i)) and s.frames_sent > 0 for i in ids), 20.0)

@@ -19,8 +19,11 @@ from shared.lifecycle import stop_on_signals
 from shared.redact import mask_credentials
 from shared.settings import ConfigError, load_settings
 
-# The processes of the system, in start order. The analyzer and gateway join as they are built.
-PROCESSES = [("ingest", [sys.executable, "-m", "ingest"])]
+
+def processes(analyzer_workers: int) -> list[tuple[str, list[str]]]:
+    """The processes of the system, in start order. The gateway joins as it is built."""
+    workers = [("analyzer", [sys.executable, "-m", "analyzer"])] * analyzer_workers
+    return [("ingest", [sys.executable, "-m", "ingest"]), *workers]
 
 
 def main() -> int:
@@ -43,17 +46,18 @@ def main() -> int:
         env["CAMSTREAM_REDIS_URL"] = embedded.url
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
-        for name, command in PROCESSES:
+        for name, command in processes(settings.analyzer_workers):
             children.append((name, subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)))
         redis_line = (
             f"embedded redis-server (pid {embedded.pid}) at {embedded.url}\n"
-            f"          look inside: redis-cli -p {embedded.port} --scan --pattern 'camstream:*'"
+            f"           look inside: redis-cli -p {embedded.port} --scan --pattern 'camstream:*'\n"
+            f"           watch events: redis-cli -p {embedded.port} SUBSCRIBE camstream:events"
             if embedded
             else mask_credentials(settings.redis_url_or_local())
         )
-        lines = [f"  redis   {redis_line}"]
-        lines += [f"  {name:<7} python -m {name} (pid {process.pid})" for name, process in children]
-        lines.append(f"  cameras {len(cameras.cameras)} from {settings.cameras_file or 'the built-in demo set'}")
+        lines = [f"  redis    {redis_line}"]
+        lines += [f"  {name:<8} python -m {name} (pid {process.pid})" for name, process in children]
+        lines.append(f"  cameras  {len(cameras.cameras)} from {settings.cameras_file or 'the built-in demo set'}")
         print("camstream is running:", *lines, "Stop with Ctrl-C.", sep="\n", flush=True)
         return wait_for_stop(children, stop, args.duration)
     finally:

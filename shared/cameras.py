@@ -37,7 +37,9 @@ class SourceKind(StrEnum):
 
 
 # A polygon as [[x, y], ...] in fractions of the frame (0..1), so it survives a change of resolution.
-Polygon = Annotated[list[Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(min_length=2, max_length=2)]], Field(min_length=3)]
+Polygon = Annotated[
+    list[Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(min_length=2, max_length=2)]], Field(min_length=3)
+]
 
 
 class AnalysisConfig(BaseModel):

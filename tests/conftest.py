@@ -10,7 +10,16 @@ import pytest
 import redis
 
 from shared.embedded_redis import EmbeddedRedis
-from tests.support import IngestRun, RtspServer, rtsp_server_missing
+from tests.support import RtspServer, ServiceRun, rtsp_server_missing
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Converted models go to a cache of the test session's own (so conversion is tested too)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CAMSTREAM_MODEL_CACHE_DIR", str(tmp_path_factory.mktemp("model-cache")))
+    yield
+    mp.undo()
 
 
 @pytest.fixture(scope="session")
@@ -57,12 +66,27 @@ def rtsp_server(_rtsp_available: None) -> Iterator[Callable[..., RtspServer]]:
 
 
 @pytest.fixture
-def ingest(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., IngestRun]]:
+def ingest(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., ServiceRun]]:
     """Start `python -m ingest` processes against the test Redis; all stopped at the end."""
-    runs: list[IngestRun] = []
+    runs: list[ServiceRun] = []
 
-    def start(cameras_file: Path | None, *args: str, env: dict[str, str] | None = None) -> IngestRun:
-        run = IngestRun(redis_url, cameras_file, tmp_path / f"ingest-{len(runs)}.log", *args, env=env)
+    def start(cameras_file: Path | None, *args: str, env: dict[str, str] | None = None) -> ServiceRun:
+        run = ServiceRun("ingest", redis_url, cameras_file, tmp_path / f"ingest-{len(runs)}.log", *args, env=env)
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        run.stop()
+
+
+@pytest.fixture
+def analyzer(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., ServiceRun]]:
+    """Start `python -m analyzer` workers against the test Redis; all stopped at the end."""
+    runs: list[ServiceRun] = []
+
+    def start(cameras_file: Path | None, *args: str, env: dict[str, str] | None = None) -> ServiceRun:
+        run = ServiceRun("analyzer", redis_url, cameras_file, tmp_path / f"analyzer-{len(runs)}.log", *args, env=env)
         runs.append(run)
         return run
 

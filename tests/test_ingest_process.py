@@ -13,10 +13,10 @@ import pytest
 import redis
 
 from shared.status import CameraState
-from tests.support import DATA, ROOT, IngestRun, camera_status, pid_alive, read_frames, wait_until, write_camera_file
+from tests.support import DATA, ROOT, ServiceRun, camera_status, pid_alive, read_frames, wait_until, write_camera_file
 from tests.test_ingest_rtsp import _camera_pids
 
-StartIngest = Callable[..., IngestRun]
+StartIngest = Callable[..., ServiceRun]
 
 
 def test_malformed_camera_file_exits_with_the_bad_field(ingest: StartIngest, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from shared.embedded_redis import EmbeddedRedis
-from tests.support import IngestRun, camera_status, read_frames, wait_until, write_camera_file
+from tests.support import ServiceRun, camera_status, read_frames, wait_until, write_camera_file
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def private_redis() -> Iterator[EmbeddedRedis]:
 
 def test_camera_survives_a_frozen_redis(private_redis: EmbeddedRedis, tmp_path: Path) -> None:
     cameras = write_camera_file(tmp_path, [{"id": 1, "name": "demo", "source": "demo:?size=320x240", "fps": 10}])
-    run = IngestRun(private_redis.url, cameras, tmp_path / "ingest.log")
+    run = ServiceRun("ingest", private_redis.url, cameras, tmp_path / "ingest.log")
     client = redis.Redis.from_url(private_redis.url, socket_timeout=5)
     try:
         before = wait_until(lambda: read_frames(client, 1, 0.3), 10.0, what="frames")[-1]

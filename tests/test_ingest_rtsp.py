@@ -13,12 +13,12 @@ import simplejpeg
 
 from shared.embedded_redis import free_port
 from shared.status import CameraState
-from tests.support import IngestRun, RtspServer, camera_status, pid_alive, read_frames, wait_until, write_camera_file
+from tests.support import RtspServer, ServiceRun, camera_status, pid_alive, read_frames, wait_until, write_camera_file
 
 pytestmark = pytest.mark.rtsp
 
 StartRtsp = Callable[..., RtspServer]
-StartIngest = Callable[..., IngestRun]
+StartIngest = Callable[..., ServiceRun]
 
 
 def rtsp_camera(camera_id: int, url: str, fps: float = 15, **extra: object) -> dict[str, object]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
+from shared.detections import Box, DetectedObject, Event, EventPhase, EventType, FrameDetections
 from shared.messages import FrameMessage, MessageError
 from shared.status import CameraState, CameraStatus
 
@@ -67,3 +68,45 @@ def test_status_record_round_trips_and_refuses_garbage() -> None:
     for garbage in (b"{", b"[]", b'{"v": 9}', b'{"v": 1, "state": "nonsense"}'):
         with pytest.raises(MessageError):
             CameraStatus.decode(garbage)
+
+
+DETECTIONS = FrameDetections(
+    camera_id=2, seq=7, captured_at_s=1795000000.5, analysed_at_s=1795000000.625, width=1280, height=720,
+    worker="host-1-00001", motion=[Box(10, 20, 30, 40)],
+    objects=[
+        DetectedObject("person", 0.875, Box(100, 50, 60, 180), 3), DetectedObject("face", 0.75, Box(120, 60, 20, 24))
+    ],
+)  # fmt: skip
+EVENT = Event(
+    id="2-0123456789abcdef", camera_id=2, type=EventType.PERSON, phase=EventPhase.END, started_at_s=1795000000.5,
+    ended_at_s=1795000004.0, score=0.875, box=Box(100, 50, 60, 180), frames=18, snapshot=True,
+    published_at_s=1795000006.0,
+)  # fmt: skip
+
+
+def test_detections_and_events_match_their_golden_samples() -> None:
+    golden = Path(__file__).with_name("golden")
+    assert DETECTIONS.encode() == (golden / "detections_v1.msgpack").read_bytes()
+    assert FrameDetections.decode((golden / "detections_v1.msgpack").read_bytes()) == DETECTIONS
+    assert EVENT.encode() == (golden / "event_v1.json").read_text().strip()
+    assert Event.decode((golden / "event_v1.json").read_text()) == EVENT
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x93\x01\x02\x03",
+        msgpack.packb({"v": 2}),
+        msgpack.packb({**msgpack.unpackb(DETECTIONS.encode()), "objects": [{"label": "person"}]}),
+        msgpack.packb({**msgpack.unpackb(DETECTIONS.encode()), "motion": [[1, 2, 3, 4]]}),
+    ],
+)
+def test_malformed_detections_raise_message_error(data: bytes) -> None:
+    with pytest.raises(MessageError):
+        FrameDetections.decode(data)
+
+
+@pytest.mark.parametrize("text", ["", "[]", '{"v": 1}', EVENT.encode().replace('"person"', '"dragon"')])
+def test_malformed_events_raise_message_error(text: str) -> None:
+    with pytest.raises(MessageError):
+        Event.decode(text)

@@ -20,16 +20,19 @@ def test_run_starts_embedded_redis_and_demo_cameras_then_stops_everything() -> N
     )
     assert process.stdout is not None
     try:
-        lines = [process.stdout.readline() for _ in range(6)]
+        lines = [process.stdout.readline() for _ in range(8)]
         banner = "".join(lines)
         assert "camstream is running" in banner, banner
         match = re.search(r"embedded redis-server \(pid (\d+)\) at (redis://127\.0\.0\.1:\d+/0)", banner)
         assert match, banner
         redis_pid, url = int(match[1]), match[2]
         assert "4 from the built-in demo set" in banner
+        assert "python -m analyzer" in banner
         client = redis.Redis.from_url(url)
         for camera_id in (1, 2, 3, 4):
             wait_until(lambda cid=camera_id: read_frames(client, cid, 0.2, start_id="0"), 15.0, what="demo frames")
+            wait_until(lambda cid=camera_id: client.xlen(f"camstream:camera:{cid}:detections") > 0, 30.0,
+                       what="the analyzer's detections")  # fmt: skip
         client.close()
     finally:
         process.send_signal(signal.SIGTERM)

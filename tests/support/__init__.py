@@ -114,10 +114,10 @@ def write_camera_file(folder: Path, cameras: list[dict[str, Any]], name: str = "
     return path
 
 
-class IngestRun:
-    """`python -m ingest` as a real process, its log in a file."""
+class ServiceRun:
+    """`python -m MODULE` (ingest, analyzer) as a real process, its log in a file."""
 
-    def __init__(self, redis_url: str, cameras_file: Path | None, log_path: Path, *args: str,
+    def __init__(self, module: str, redis_url: str, cameras_file: Path | None, log_path: Path, *args: str,
                  env: dict[str, str] | None = None) -> None:  # fmt: skip
         self.log_path = log_path
         process_env = {**os.environ, "CAMSTREAM_REDIS_URL": redis_url, "CAMSTREAM_LOG_LEVEL": "DEBUG", **(env or {})}
@@ -126,7 +126,7 @@ class IngestRun:
             process_env["CAMSTREAM_CAMERAS_FILE"] = str(cameras_file)
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ingest", *args], cwd=ROOT, env=process_env,
+            [sys.executable, "-m", module, *args], cwd=ROOT, env=process_env,
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip
 
@@ -186,3 +186,25 @@ def camera_status(client: Any, camera_id: int) -> Any:
 
     raw = client.get(keys.camera_status(camera_id))
     return CameraStatus.decode(raw) if raw else None
+
+
+def read_detections(client: Any, camera_id: int) -> list[Any]:
+    """Every FrameDetections on a camera's detections stream, oldest first."""
+    from shared import keys  # noqa: PLC0415
+    from shared.detections import FrameDetections  # noqa: PLC0415
+
+    entries = client.xrange(keys.detections_stream(camera_id))
+    return [FrameDetections.decode(fields[keys.FRAME_FIELD.encode()]) for _id, fields in entries]
+
+
+def worker_statuses(client: Any) -> dict[str, Any]:
+    from shared import keys  # noqa: PLC0415
+    from shared.status import WorkerStatus  # noqa: PLC0415
+
+    workers = [w.decode() for w in client.zrange(keys.analyzer_workers(), 0, -1)]
+    found = {}
+    for worker in workers:
+        raw = client.get(keys.analyzer_status(worker))
+        if raw:
+            found[worker] = WorkerStatus.decode(raw)
+    return found
