@@ -16,3 +16,4 @@ lint: install
 
 bench: install
 	.venv/bin/python -m bench.ingest
+	.venv/bin/python -m bench.analyzer

@@ -20,7 +20,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from analyzer.faces import FaceDetector
+from analyzer.faces import FaceDetector, faces_near_people
 from analyzer.metrics import Quality, average_precision, face_quality, read_face_shots
 from analyzer.persons import Detection, PersonDetector
 from analyzer.tracking import Tracker
@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--person-threshold", type=float, default=0.5, help="score for precision/recall")
     parser.add_argument("--face-threshold", type=float, default=0.6, help="score for precision/recall")
     parser.add_argument("--person-model", type=Path, help="your own ONNX person detector")
+    parser.add_argument(
+        "--faces-near-people", action="store_true", help="look for faces as workers do: near people, else everywhere"
+    )
     args = parser.parse_args(argv)
     if not args.video.is_file():
         parser.error(f"no video file at {args.video}")
@@ -61,10 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     with av.open(str(args.video)) as container:
         for frames, frame in enumerate(container.decode(video=0), start=1):
             image = frame.to_ndarray(format="bgr24")
-            for label, detector in (("person", persons), ("face", faces)):
-                if detector is None:
-                    continue
-                detections = detector.detect(image, args.min_score)
+            people = persons.detect(image, args.min_score) if persons else []
+            seen = {"person": people}
+            if faces is not None and args.faces_near_people:
+                likely = [p for p in people if p.score >= args.person_threshold]
+                seen["face"] = faces_near_people(faces, image, likely, args.min_score)
+            elif faces is not None:
+                seen["face"] = faces.detect(image, args.min_score)
+            for label, detections in seen.items():
                 found[label][frames] = np.array([[*d.box, d.score] for d in detections], float).reshape(-1, 5)
                 lines[label] += _mot_lines(frames, detections, trackers[label], frames)
     elapsed = time.perf_counter() - started

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from analyzer.faces import FaceDetector
+from analyzer.faces import FaceDetector, faces_near_people
 from analyzer.motion import MotionDetector
 from analyzer.persons import Detection, PersonDetector
-from analyzer.tracking import Track, Tracker
+from analyzer.tracking import Track, TrackChanges, Tracker
 from shared.cameras import AnalysisConfig
 from shared.detections import Box, DetectedObject, Event, EventPhase, EventType
 
@@ -78,19 +78,25 @@ class CameraPipeline:
             motion_boxes = [_box(b, scale) for b in result.boxes]
             moving = result.active or result.moving
             events += self._motion_events(result.started, result.ended, motion_boxes, t_s, jpeg, now_s)
+        # Look for people and faces while something moves, and now and then when nothing does.
         idle_check_due = t_s - self._last_objects_s >= self.idle_detect_s
         has_detectors = self.persons is not None or self.faces is not None
-        run_objects = has_detectors and (moving or bool(self.tracker.tracks) or idle_check_due or self.motion is None)
+        run_objects = has_detectors and (moving or idle_check_due or self.motion is None)
         found: list[Detection] = []
         if run_objects:
             self._last_objects_s = t_s
-            for name, detector in (("person", self.persons), ("face", self.faces)):
-                if detector is not None:
-                    started = time.perf_counter()
-                    minimum = self.config.person_min_score if name == "person" else self.config.face_min_score
-                    found += [_scaled(d, scale) for d in self.guard(detector.detect, image, minimum)]
-                    timings[name] = _since(started)
-        changes = self.tracker.update(found, t_s, jpeg) if run_objects else self.tracker.update([], t_s)
+            persons: list[Detection] = []
+            if self.persons is not None:
+                started = time.perf_counter()
+                persons = self.guard(self.persons.detect, image, self.config.person_min_score)
+                timings["person"] = _since(started)
+            if self.faces is not None:
+                started = time.perf_counter()
+                faces = self.guard(faces_near_people, self.faces, image, persons, self.config.face_min_score)
+                timings["face"] = _since(started)
+                found += [_scaled(d, scale) for d in faces]
+            found = [_scaled(d, scale) for d in persons] + found
+        changes = self.tracker.update(found, t_s, jpeg) if run_objects else TrackChanges()
         for track in changes.started:
             events.append(self._track_event(track, EventPhase.START, now_s))
         for track in changes.ended:

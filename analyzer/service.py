@@ -7,6 +7,7 @@ the frame's detections and any events. Bad messages and JPEGs are counted and sk
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -205,7 +206,7 @@ class AnalyzerService:
         ttl_ms = int(self.settings.event_ttl_s * 1000)
         pipe = self.client.pipeline(transaction=False)
         for out in events:
-            event = out.event
+            event = dataclasses.replace(out.event, published_at_s=time.time())
             text = event.encode()
             if out.snapshot is not None:
                 pipe.set(keys.event_snapshot(event.id), out.snapshot, px=ttl_ms)

@@ -2,7 +2,9 @@
 
 Pure: detections and a time in, track changes out. A track is confirmed (its event
 starts) once seen in `min_frames` frames, follows the best-overlapping detection of its
-label in each frame, and ends when unseen for `max_gap_s`.
+label in each frame, and ends when missed by `max_misses` looks in a row and unseen for
+`min_gap_s`. Counting looks rather than seconds lets the caller look rarely at a still
+scene (a person standing still stays one event) and often at a busy one.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Track:
     best_box: tuple[int, int, int, int]
     best_frame: Any = None  # whatever the caller wants kept with the best view (a JPEG)
     frames: int = 1
+    misses: int = 0
     confirmed: bool = False
 
 
@@ -43,7 +46,8 @@ class TrackChanges:
 class Tracker:
     min_iou: float = 0.3
     min_frames: int = 2
-    max_gap_s: float = 2.0
+    max_misses: int = 3
+    min_gap_s: float = 1.0
     tracks: list[Track] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -59,7 +63,9 @@ class Tracker:
             changes.assigned[i] = track.id
             self._maybe_confirm(track, changes)
         for track in list(self.tracks):
-            if t_s - track.last_s >= self.max_gap_s:
+            if track.last_s < t_s:
+                track.misses += 1
+            if track.misses >= self.max_misses and t_s - track.last_s >= self.min_gap_s:
                 self.tracks.remove(track)
                 if track.confirmed:
                     changes.ended.append(track)
@@ -90,7 +96,7 @@ class Tracker:
         while overlaps.size and overlaps.max() >= self.min_iou:
             ti, di = np.unravel_index(np.argmax(overlaps), overlaps.shape)
             track, detection = tracks[ti], detections[candidates[di]]
-            track.box, track.last_s, track.frames = detection.box, t_s, track.frames + 1
+            track.box, track.last_s, track.frames, track.misses = detection.box, t_s, track.frames + 1, 0
             if detection.score > track.best_score:
                 track.best_score, track.best_box, track.best_frame = detection.score, detection.box, frame
                 if track.confirmed:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import redis
 
+from bench.common import DOC, machine, write_section
 from shared import keys
 from shared.embedded_redis import EmbeddedRedis
 from shared.messages import FrameMessage
@@ -31,8 +31,6 @@ from tests.support import RtspServer, ServiceRun, camera_status, rtsp_server_mis
 CASES = [("1280x720", 1), ("1280x720", 4), ("1920x1080", 1), ("1920x1080", 4)]
 FPS = 15
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- bench.ingest:begin -->", "<!-- bench.ingest:end -->"
 
 
 @dataclass
@@ -138,13 +136,11 @@ def write_doc(rows: list[tuple[str, int, Result]], args: argparse.Namespace) -> 
             f"| {size}@{FPS} H.264 | {cameras} | {r.cpu_pct_per_camera:.1f} | {r.fps:.1f} "
             f"| {r.delay_p50_ms:.1f} / {r.delay_p95_ms:.1f} | {r.jpeg_kib:.0f} |"
         )
-    section = "\n".join([
-        BEGIN,
+    write_section("ingest", [
         "## Ingest",
         "",
         f"Command: `.venv/bin/python -m bench.ingest --seconds {args.seconds:g} --repeat {args.repeat}` "
-        f"(or `make bench`). Run {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; medians of {args.repeat} runs of {args.seconds:g} s.",
+        f"(or `make bench`). {machine()}; medians of {args.repeat} runs of {args.seconds:g} s.",
         "",
         "The source is GStreamer's RTSP server (videotestsrc SMPTE bars, moving; x264 ultrafast zerolatency, "
         "keyframe every 30 frames), one shared encoder per resolution. CPU is that of the camera processes "
@@ -155,15 +151,7 @@ def write_doc(rows: list[tuple[str, int, Result]], args: argparse.Namespace) -> 
         *table,
         "",
         "Target: at most 8 % of a core per 720p15 camera and 18 % per 1080p15 camera.",
-        END,
     ])  # fmt: skip
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\nEach section is written by its benchmark.\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.write_text(text)
 
 
 if __name__ == "__main__":

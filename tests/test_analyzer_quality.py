@@ -12,11 +12,11 @@ import pytest
 from tests.support import DATA, ROOT
 
 
-def evaluate(video: str, gt: str, detectors: str, out: Path) -> str:
+def evaluate(video: str, gt: str, detectors: str, out: Path, *extra: str) -> str:
     if not (DATA / video).exists():
         pytest.skip(f"test footage missing: {DATA / video}")
     command = [sys.executable, "-m", "analyzer.evaluate", str(DATA / video), "--out", str(out),
-               "--gt", str(DATA / gt), "--detectors", detectors]  # fmt: skip
+               "--gt", str(DATA / gt), "--detectors", detectors, *extra]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -35,8 +35,13 @@ def test_person_ap_at_iou_half_is_at_least_0_70(video: str, gt: str, tmp_path: P
     assert (tmp_path / "faces.txt").read_text() == ""
 
 
-def test_face_precision_and_recall_are_at_least_0_90(tmp_path: Path) -> None:
-    report = evaluate("tears_of_steel_clip01_640x360.mp4", "tears_of_steel_clip01.faces_byeye.csv", "face", tmp_path)
+@pytest.mark.parametrize("how", ["whole frames", "near people, as workers look"])
+def test_face_precision_and_recall_are_at_least_0_90(how: str, tmp_path: Path) -> None:
+    near_people = how.startswith("near")
+    detectors, extra = ("person,face", ["--faces-near-people"]) if near_people else ("face", [])
+    report = evaluate(
+        "tears_of_steel_clip01_640x360.mp4", "tears_of_steel_clip01.faces_byeye.csv", detectors, tmp_path, *extra
+    )
     match = re.search(r"precision ([0-9.]+), recall ([0-9.]+)", report)
     assert match, report
     assert float(match[1]) >= 0.90 and float(match[2]) >= 0.90, report

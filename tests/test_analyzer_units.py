@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from analyzer.leases import assignment
 from analyzer.motion import MotionDetector
-from analyzer.persons import Detection, ssd_anchors, tiles
+from analyzer.persons import Detection, PersonDetector, ssd_anchors, tiles
 from analyzer.tracking import Tracker
 from analyzer.watchdog import DetectorHung, Watchdog
 
@@ -50,7 +51,7 @@ def test_masks_and_zones_decide_where_motion_counts() -> None:
 
 
 def test_tracker_makes_one_event_of_consecutive_sightings() -> None:
-    tracker = Tracker(min_frames=2, max_gap_s=1.0)
+    tracker = Tracker(min_frames=2, max_misses=3, min_gap_s=0.5)
     person = [Detection("person", (100 + 5 * i, 50, 40, 100), 0.6 + 0.01 * i) for i in range(10)]
     started = ended = 0
     for i, d in enumerate(person):
@@ -66,6 +67,10 @@ def test_tracker_makes_one_event_of_consecutive_sightings() -> None:
     # A single sighting is noise: no event.
     lone = Tracker(min_frames=2)
     assert not lone.update([person[0]], 0.0).started and not lone.update([], 5.0).ended
+    # Seen only at rare looks (a still scene checked every 5 s), a person stays one event.
+    still = Tracker(min_frames=2, max_misses=3)
+    changes = [still.update([person[0]] if i % 25 == 0 else [], i * 0.2) for i in range(0, 200, 25)]
+    assert sum(len(c.started) for c in changes) == 1 and not any(c.ended for c in changes)
 
 
 def test_assignment_is_even_and_the_same_everywhere() -> None:
@@ -91,3 +96,28 @@ def test_watchdog_abandons_a_hung_call_and_goes_on() -> None:
         watchdog(time.sleep, 1.0)
     assert watchdog.needs_restart
     watchdog.close()
+
+
+def test_a_users_onnx_person_model_with_the_documented_layout(tmp_path: Path) -> None:
+    """Input [1, 3, 64, 64] RGB 0..1; output [1, N, 6] x1, y1, x2, y2, score, class in input pixels."""
+    from onnx import TensorProto, helper, numpy_helper  # noqa: PLC0415
+
+    rows = np.array([[[8, 16, 24, 48, 0.9, 0], [0, 0, 32, 32, 0.95, 2], [40, 8, 56, 40, 0.2, 0]]], np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["images"], ["mean"], keepdims=0),  # uses the input, as models do
+         helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
+         helper.make_node("Add", ["rows", "nothing"], ["output0"])],
+        "fixed", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 64, 64])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 3, 6])],
+        initializer=[numpy_helper.from_array(rows, "rows"), numpy_helper.from_array(np.zeros((), np.float32), "zero")],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "people.onnx"
+    path.write_bytes(model.SerializeToString())
+
+    detector = PersonDetector(tmp_path, model_path=path, tiles=1)
+    found = detector.detect(np.zeros((128, 256, 3), np.uint8), min_score=0.5)
+    # Only the class-0 row above the threshold, scaled from 64x64 to 256x128.
+    assert found == [Detection("person", (32, 32, 64, 64), 0.9)]
+    assert detector.provider == "CPUExecutionProvider"
