@@ -12,17 +12,15 @@ import redis
 
 from analyzer.service import AnalyzerService
 from shared import keys
-from shared.cameras import load_cameras
+from shared.config import load_config_or_exit
 from shared.lifecycle import stop_on_signals
 from shared.logs import setup_logging
 from shared.messages import MessageError
 from shared.redis_client import sync_client
-from shared.settings import ConfigError, Settings, load_settings
+from shared.settings import Settings
 from shared.status import WorkerStatus
 
 log = logging.getLogger("analyzer")
-
-EXIT_CONFIG = 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,12 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--validate-config", action="store_true", help="check settings and camera file, then exit")
     mode.add_argument("--check", action="store_true", help="exit 0 if at least one analyzer worker is alive")
     args = parser.parse_args(argv)
-    try:
-        settings = load_settings()
-        cameras = load_cameras(settings.cameras_file, os.environ)
-    except ConfigError as e:
-        print(f"camstream analyzer: configuration error in {e}", file=sys.stderr)
-        return EXIT_CONFIG
+    settings, cameras = load_config_or_exit("analyzer")
     if args.validate_config:
         for c in cameras.cameras:
             a = c.analysis

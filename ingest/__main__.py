@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 
 import redis
@@ -13,17 +12,16 @@ import redis
 from ingest.camera import CameraService
 from ingest.manager import IngestManager
 from shared import keys
-from shared.cameras import CameraFile, load_cameras
+from shared.cameras import CameraFile
+from shared.config import EXIT_CONFIG, load_config_or_exit
 from shared.lifecycle import stop_on_signals
 from shared.logs import setup_logging
 from shared.messages import MessageError
 from shared.redis_client import sync_client
-from shared.settings import ConfigError, Settings, load_settings
+from shared.settings import Settings
 from shared.status import CameraState, CameraStatus
 
 log = logging.getLogger("ingest")
-
-EXIT_CONFIG = 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,12 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--check", action="store_true", help="exit 0 if the ingest manager is alive in Redis")
     args = parser.parse_args(argv)
 
-    try:
-        settings = load_settings()
-        cameras = load_cameras(settings.cameras_file, os.environ)
-    except ConfigError as e:
-        print(f"camstream ingest: configuration error in {e}", file=sys.stderr)
-        return EXIT_CONFIG
+    settings, cameras = load_config_or_exit("ingest")
 
     if args.validate_config:
         for c in cameras.cameras:

@@ -13,11 +13,10 @@ import sys
 import threading
 import time
 
-from shared.cameras import load_cameras
+from shared.config import load_config_or_exit
 from shared.embedded_redis import EmbeddedRedis
 from shared.lifecycle import stop_on_signals
 from shared.redact import mask_credentials
-from shared.settings import ConfigError, load_settings
 
 
 def processes(analyzer_workers: int) -> list[tuple[str, list[str]]]:
@@ -30,12 +29,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, help="stop by itself after this many seconds")
     args = parser.parse_args()
-    try:
-        settings = load_settings()
-        cameras = load_cameras(settings.cameras_file, os.environ)
-    except ConfigError as e:
-        print(f"camstream: configuration error in {e}", file=sys.stderr)
-        return 2
+    settings, cameras = load_config_or_exit("run")
 
     stop = stop_on_signals()
     embedded = None

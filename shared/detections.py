@@ -8,14 +8,13 @@ the camera's full frame. Versioning as in shared.messages: additive within a ver
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import msgpack
 
-from shared.messages import MessageError, require_field, unpack_map
+from shared.messages import MessageError, dump_json_record, load_json_record, require_field, unpack_map
 
 DETECTIONS_VERSION = 1
 EVENT_VERSION = 1
@@ -117,18 +116,11 @@ class Event:
     published_at_s: float
 
     def encode(self) -> str:
-        record = asdict(self)
-        record["v"] = EVENT_VERSION
-        return json.dumps(record, separators=(",", ":"))
+        return dump_json_record(asdict(self), EVENT_VERSION)
 
     @classmethod
     def decode(cls, data: str | bytes) -> Event:
-        try:
-            record: Any = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise MessageError(f"event: not JSON ({e})") from e
-        if not isinstance(record, dict) or record.get("v") != EVENT_VERSION:
-            raise MessageError("event: not a version 1 event")
+        record = load_json_record(data, "event", EVENT_VERSION)
         try:
             known = {name: record[name] for name in cls.__dataclass_fields__}
             known["type"] = EventType(known["type"])

@@ -8,6 +8,7 @@ Anything a reader cannot use raises MessageError, which readers count and skip.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,3 +90,19 @@ def require_field(fields: dict[str, Any], name: str, kind: type | tuple[type, ..
     if isinstance(value, bool) or not isinstance(value, kind):
         raise MessageError(f"field {name!r}: unexpected type {type(value).__name__}")
     return value
+
+
+def dump_json_record(record: dict[str, Any], version: int) -> str:
+    """A JSON message: the record's fields plus its version `v`, compact."""
+    return json.dumps({**record, "v": version}, separators=(",", ":"))
+
+
+def load_json_record(data: str | bytes, kind: str, version: int) -> dict[str, Any]:
+    """The fields of a JSON message of this version; MessageError if it is anything else."""
+    try:
+        record = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise MessageError(f"{kind}: not JSON ({e})") from e
+    if not isinstance(record, dict) or record.get("v") != version:
+        raise MessageError(f"{kind}: not a version {version} record")
+    return record

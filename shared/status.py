@@ -6,12 +6,10 @@ A missing record means the camera is offline: its process is dead or cannot reac
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
 
-from shared.messages import MessageError
+from shared.messages import MessageError, dump_json_record, load_json_record
 
 STATUS_VERSION = 1
 
@@ -47,18 +45,11 @@ class CameraStatus:
     pid: int | None = None
 
     def encode(self) -> str:
-        record = asdict(self)
-        record["v"] = STATUS_VERSION
-        return json.dumps(record, separators=(",", ":"))
+        return dump_json_record(asdict(self), STATUS_VERSION)
 
     @classmethod
     def decode(cls, data: str | bytes) -> CameraStatus:
-        try:
-            record: Any = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise MessageError(f"camera status: not JSON ({e})") from e
-        if not isinstance(record, dict) or record.get("v") != STATUS_VERSION:
-            raise MessageError("camera status: not a version 1 record")
+        record = load_json_record(data, "camera status", STATUS_VERSION)
         known = {name: record[name] for name in cls.__dataclass_fields__ if name in record}
         try:
             known["state"] = CameraState(known["state"])
@@ -96,16 +87,12 @@ class WorkerStatus:
     updated_at_s: float
 
     def encode(self) -> str:
-        record = asdict(self)
-        record["v"] = WORKER_STATUS_VERSION
-        return json.dumps(record, separators=(",", ":"))
+        return dump_json_record(asdict(self), WORKER_STATUS_VERSION)
 
     @classmethod
     def decode(cls, data: str | bytes) -> WorkerStatus:
+        record = load_json_record(data, "analyzer status", WORKER_STATUS_VERSION)
         try:
-            record: Any = json.loads(data)
-            if record.pop("v") != WORKER_STATUS_VERSION:
-                raise ValueError("unknown version")
             record["cameras"] = {k: AnalysisCounters(**v) for k, v in record["cameras"].items()}
             return cls(**{k: record[k] for k in cls.__dataclass_fields__})
         except (ValueError, KeyError, TypeError, AttributeError) as e:

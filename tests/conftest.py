@@ -65,31 +65,26 @@ def rtsp_server(_rtsp_available: None) -> Iterator[Callable[..., RtspServer]]:
         server.stop()
 
 
-@pytest.fixture
-def ingest(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., ServiceRun]]:
-    """Start `python -m ingest` processes against the test Redis; all stopped at the end."""
+def _process_fixture(module: str, redis_url: str, folder: Path) -> Iterator[Callable[..., ServiceRun]]:
     runs: list[ServiceRun] = []
 
     def start(cameras_file: Path | None, *args: str, env: dict[str, str] | None = None) -> ServiceRun:
-        run = ServiceRun("ingest", redis_url, cameras_file, tmp_path / f"ingest-{len(runs)}.log", *args, env=env)
+        run = ServiceRun(module, redis_url, cameras_file, folder / f"{module}-{len(runs)}.log", *args, env=env)
         runs.append(run)
         return run
 
     yield start
     for run in runs:
         run.stop()
+
+
+@pytest.fixture
+def ingest(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., ServiceRun]]:
+    """Start `python -m ingest` processes against the test Redis; all stopped at the end."""
+    yield from _process_fixture("ingest", redis_url, tmp_path)
 
 
 @pytest.fixture
 def analyzer(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., ServiceRun]]:
     """Start `python -m analyzer` workers against the test Redis; all stopped at the end."""
-    runs: list[ServiceRun] = []
-
-    def start(cameras_file: Path | None, *args: str, env: dict[str, str] | None = None) -> ServiceRun:
-        run = ServiceRun("analyzer", redis_url, cameras_file, tmp_path / f"analyzer-{len(runs)}.log", *args, env=env)
-        runs.append(run)
-        return run
-
-    yield start
-    for run in runs:
-        run.stop()
+    yield from _process_fixture("analyzer", redis_url, tmp_path)
