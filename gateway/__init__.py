@@ -1,1 +1,1 @@
-"""Gateway: to be built (see the issues)."""
+"""Gateway: the camera REST API, live video over WebRTC, the events API."""

@@ -20,9 +20,9 @@ from shared.redact import mask_credentials
 
 
 def processes(analyzer_workers: int) -> list[tuple[str, list[str]]]:
-    """The processes of the system, in start order. The gateway joins as it is built."""
+    """The processes of the system, in start order."""
     workers = [("analyzer", [sys.executable, "-m", "analyzer"])] * analyzer_workers
-    return [("ingest", [sys.executable, "-m", "ingest"]), *workers]
+    return [("ingest", [sys.executable, "-m", "ingest"]), *workers, ("gateway", [sys.executable, "-m", "gateway"])]
 
 
 def main() -> int:
@@ -52,6 +52,7 @@ def main() -> int:
         lines = [f"  redis    {redis_line}"]
         lines += [f"  {name:<8} python -m {name} (pid {process.pid})" for name, process in children]
         lines.append(f"  cameras  {len(cameras.cameras)} from {settings.cameras_file or 'the built-in demo set'}")
+        lines.append(f"Open http://127.0.0.1:{settings.gateway_port}/docs (API) or /api/cameras.")
         print("camstream is running:", *lines, "Stop with Ctrl-C.", sep="\n", flush=True)
         return wait_for_stop(children, stop, args.duration)
     finally:

@@ -6,6 +6,7 @@ Loaded once in each process's main() and passed down; never read at import time.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -78,6 +79,21 @@ class Settings(BaseSettings):
     event_ttl_s: float = Field(
         default=86400.0, gt=0, description="How long an event's record and snapshot JPEG stay in Redis."
     )
+
+    gateway_host: str = Field(default="0.0.0.0", description="Address the gateway listens on.")  # noqa: S104
+    gateway_port: int = Field(default=8000, ge=1, le=65535)
+    cors_origins: list[str] = Field(
+        default_factory=list, description='Browser origins allowed to call the API, as JSON: ["https://a.example"].'
+    )
+    webrtc_ice_servers: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description='STUN/TURN servers as JSON, e.g. [{"urls": "stun:stun.example:3478"}]. None by default: '
+        "no outside server is contacted unless you configure one.",
+    )
+    webrtc_hosts: str = Field(
+        default="", description="Comma-separated host addresses offered as ICE candidates (unset: every interface)."
+    )
+    max_body_bytes: int = Field(default=65536, ge=1024, description="Larger request bodies are refused (413).")
 
     def redis_url_or_local(self) -> str:
         return self.redis_url.get_secret_value() if self.redis_url else LOCAL_REDIS_URL

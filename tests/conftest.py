@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
-from shared.embedded_redis import EmbeddedRedis
-from tests.support import RtspServer, ServiceRun, rtsp_server_missing
+from shared.embedded_redis import EmbeddedRedis, free_port
+from tests.support import RtspServer, ServiceRun, rtsp_server_missing, wait_until
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -82,6 +83,32 @@ def _process_fixture(module: str, redis_url: str, folder: Path) -> Iterator[Call
 def ingest(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., ServiceRun]]:
     """Start `python -m ingest` processes against the test Redis; all stopped at the end."""
     yield from _process_fixture("ingest", redis_url, tmp_path)
+
+
+@pytest.fixture
+def gateway(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """Start `python -m gateway` on a free loopback port; returns its base URL once /healthz answers."""
+    runs: list[ServiceRun] = []
+
+    def start(cameras_file: Path | None, env: dict[str, str] | None = None) -> str:
+        port = free_port()
+        run = ServiceRun("gateway", redis_url, cameras_file, tmp_path / f"gateway-{len(runs)}.log",
+                         "--host", "127.0.0.1", "--port", str(port), env=env)  # fmt: skip
+        runs.append(run)
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(base), 20.0, what="the gateway to answer")
+        return base
+
+    yield start
+    for run in runs:
+        run.stop()
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @pytest.fixture

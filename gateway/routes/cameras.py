@@ -1,0 +1,132 @@
+"""The seed's camera API, the latest picture, and an MJPEG fallback for networks without WebRTC."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from gateway.models import CameraOut, CameraPipeline, StreamsStatus
+from gateway.state import Gateway, GatewayDep
+from shared.cameras import Camera
+from shared.status import CameraState, CameraStatus
+
+router = APIRouter(tags=["cameras"])
+
+
+def _camera_out(camera: Camera, status: CameraStatus | None, owner: str | None) -> CameraOut:
+    return CameraOut(
+        id=camera.id,
+        name=camera.name,
+        location=camera.location,
+        channel=camera.channel,
+        enabled=camera.enabled,
+        status=status.state if status else CameraState.OFFLINE,
+        analysis_enabled=camera.enabled and camera.analysis.enabled,
+        webrtc_url=f"/api/webrtc/stream/{camera.id}",
+        snapshot_url=f"/api/cameras/{camera.id}/snapshot.jpg",
+        mjpeg_url=f"/api/cameras/{camera.id}/mjpeg",
+        fps=status.fps if status else None,
+        target_fps=camera.fps,
+        width=status.width if status else None,
+        height=status.height if status else None,
+        last_frame_at=status.last_frame_at_s if status else None,
+        last_error=status.last_error if status else None,
+        analyzer=owner,
+    )
+
+
+@router.get("/api/cameras", response_model=list[CameraOut])
+async def list_cameras(gateway: GatewayDep) -> list[CameraOut]:
+    """Every camera with its live status. Source URLs (and their credentials) are never shown."""
+    ids = [c.id for c in gateway.cameras.cameras]
+    statuses = await gateway.store.camera_statuses(ids)
+    owners = await gateway.store.camera_owners(ids)
+    return [_camera_out(c, statuses.get(c.id), owners.get(c.id)) for c in gateway.cameras.cameras]
+
+
+@router.get("/api/cameras/{camera_id}", response_model=CameraOut, responses={404: {"description": "Unknown camera"}})
+async def get_camera(camera_id: int, gateway: GatewayDep) -> CameraOut:
+    camera = gateway.camera(camera_id)
+    statuses = await gateway.store.camera_statuses([camera_id])
+    owners = await gateway.store.camera_owners([camera_id])
+    return _camera_out(camera, statuses.get(camera_id), owners.get(camera_id))
+
+
+@router.get(
+    "/api/cameras/{camera_id}/snapshot.jpg",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "Unknown camera"},
+               503: {"description": "No recent frame"}},
+)  # fmt: skip
+async def camera_snapshot(camera_id: int, gateway: GatewayDep) -> Response:
+    """The camera's latest frame as JPEG."""
+    gateway.camera(camera_id)
+    latest = await gateway.store.latest_frame(camera_id)
+    if latest is None:
+        raise HTTPException(status_code=503, detail=f"camera {camera_id} has no recent frame (is it offline?)")
+    return Response(latest[1].jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/api/cameras/{camera_id}/mjpeg",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"multipart/x-mixed-replace; boundary=frame": {}}},
+               404: {"description": "Unknown camera"}},
+)  # fmt: skip
+async def camera_mjpeg(
+    camera_id: int, request: Request, gateway: GatewayDep,
+    fps: Annotated[float, Query(gt=0, le=30, description="Most frames per second to send")] = 10.0,
+) -> StreamingResponse:  # fmt: skip
+    """Live MJPEG, for networks where WebRTC cannot connect. Put the URL in an <img>."""
+    gateway.camera(camera_id)
+    return StreamingResponse(
+        _mjpeg(gateway, camera_id, request, 1.0 / fps), media_type="multipart/x-mixed-replace; boundary=frame"
+    )
+
+
+async def _mjpeg(gateway: Gateway, camera_id: int, request: Request, interval_s: float) -> AsyncIterator[bytes]:
+    last_id = "$"
+    latest = await gateway.store.latest_frame(camera_id)
+    if latest is not None:
+        last_id = latest[0]
+        yield _part(latest[1].jpeg)
+    while not await request.is_disconnected():
+        found = await gateway.store.next_frame(camera_id, last_id, block_ms=1000)
+        if found is None:
+            continue
+        last_id, frame = found  # the newest wins: a slow viewer skips frames
+        if frame is not None:
+            yield _part(frame.jpeg)
+            await asyncio.sleep(interval_s)
+
+
+def _part(jpeg: bytes) -> bytes:
+    return b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n" % (len(jpeg), jpeg)
+
+
+@router.get("/api/streams/status", response_model=StreamsStatus)
+async def streams_status(gateway: GatewayDep) -> StreamsStatus:
+    """Active WebRTC sessions, and each camera's pipeline: ingest state and fps, analyzer owner, lag, skips."""
+    ids = [c.id for c in gateway.cameras.cameras]
+    statuses = await gateway.store.camera_statuses(ids)
+    analysis = {
+        int(cid): (w.worker_id, counters) for w in await gateway.store.workers() for cid, counters in w.cameras.items()
+    }
+    pipelines = []
+    for camera_id in ids:
+        status = statuses.get(camera_id)
+        worker, counters = analysis.get(camera_id, (None, None))
+        pipelines.append(CameraPipeline(
+            camera_id=camera_id,
+            ingest_state=status.state if status else CameraState.OFFLINE,
+            ingest_fps=status.fps if status else None,
+            frames_dropped=status.frames_dropped if status else None,
+            analyzer=worker,
+            analyzer_lag_ms=counters.lag_ms if counters else None,
+            frames_skipped=counters.frames_skipped if counters else None,
+        ))  # fmt: skip
+    return StreamsStatus(sessions=[], cameras=pipelines)

@@ -1,0 +1,77 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, PlainTextResponse
+from redis.exceptions import RedisError
+
+from gateway.models import Health
+from gateway.state import GatewayDep
+from shared import keys
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """The process answers."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+async def readyz(gateway: GatewayDep) -> JSONResponse:
+    """Ready when Redis answers, ingest is alive and at least one analyzer worker is (if any camera is analysed)."""
+    problems = []
+    try:
+        await gateway.client.ping()
+        if not await gateway.client.exists(keys.ingest_heartbeat()):
+            problems.append("no ingest manager heartbeat")
+        analysed = any(c.enabled and c.analysis.enabled for c in gateway.cameras.cameras)
+        if analysed and not await gateway.store.workers():
+            problems.append("no analyzer worker alive")
+    except RedisError as e:
+        problems.append(f"Redis unreachable: {e}")
+    health = Health(status="ready" if not problems else "not ready", problems=problems)
+    return JSONResponse(health.model_dump(by_alias=True), status_code=200 if not problems else 503)
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(gateway: GatewayDep) -> PlainTextResponse:
+    """Prometheus text format."""
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, text: str, samples: list[tuple[dict[str, str], float]]) -> None:
+        lines.extend([f"# HELP camstream_{name} {text}", f"# TYPE camstream_{name} {kind}"])
+        for labels, value in samples:
+            label = ",".join(f'{k}="{v}"' for k, v in labels.items())
+            lines.append(f"camstream_{name}{{{label}}} {value}" if label else f"camstream_{name} {value}")
+
+    ids = [c.id for c in gateway.cameras.cameras]
+    try:
+        statuses = await gateway.store.camera_statuses(ids)
+        workers = await gateway.store.workers()
+    except RedisError:
+        statuses, workers = {}, []
+    cam = {c: {"camera": str(c)} for c in ids}
+    metric("ingest_fps", "gauge", "Frames per second written by ingest.",
+           [(cam[c], s.fps) for c, s in statuses.items()])  # fmt: skip
+    metric("ingest_frames_dropped_total", "counter", "Frames left out to hold the target fps.",
+           [(cam[c], s.frames_dropped) for c, s in statuses.items()])  # fmt: skip
+    metric("ingest_frames_failed_total", "counter", "Frames not written to Redis in time.",
+           [(cam[c], s.frames_failed) for c, s in statuses.items()])  # fmt: skip
+    metric("camera_up", "gauge", "1 while ingest reports the camera streaming.",
+           [(cam[c], 1.0 if c in statuses and statuses[c].state == "streaming" else 0.0) for c in ids])  # fmt: skip
+    analysis = [(cid, counters) for w in workers for cid, counters in w.cameras.items()]
+    metric("analyzer_lag_ms", "gauge", "Capture to end of analysis of the last frame.",
+           [({"camera": c}, n.lag_ms) for c, n in analysis])  # fmt: skip
+    metric("analyzer_frames_skipped_total", "counter", "Analysis slots missed because a worker was behind.",
+           [({"camera": c}, n.frames_skipped) for c, n in analysis])  # fmt: skip
+    metric("analyzer_frames_bad_total", "counter", "Bad frames counted and skipped.",
+           [({"camera": c}, n.frames_bad) for c, n in analysis])  # fmt: skip
+    metric("analyzer_inference_ms", "gauge", "Moving average of each detector stage.",
+           [({"camera": c, "stage": st}, ms) for c, n in analysis for st, ms in n.inference_ms.items()])  # fmt: skip
+    metric("analyzer_workers", "gauge", "Analyzer workers alive.", [({}, float(len(workers)))])
+    for name, value in sorted(gateway.counters.items()):
+        metric(name, "counter" if name.endswith("_total") else "gauge", name.replace("_", " "), [({}, value)])
+    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

@@ -1,0 +1,141 @@
+"""What the gateway reads from Redis: camera and worker status, frames, events."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import redis.asyncio as aioredis
+
+from shared import keys
+from shared.detections import Event
+from shared.messages import FrameMessage, MessageError
+from shared.status import CameraStatus, WorkerStatus
+
+MAX_EVENT_SCAN = 5000  # history entries one page may scan while filtering
+
+Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+def _entries(reply: object) -> list[Entry]:
+    """Stream entries as this client returns them (bytes, since it does not decode responses)."""
+    return cast(list[Entry], reply or [])
+
+
+class Store:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+
+    async def camera_statuses(self, camera_ids: list[int]) -> dict[int, CameraStatus]:
+        if not camera_ids:
+            return {}
+        raw = await self.client.mget([keys.camera_status(c) for c in camera_ids])
+        found = {}
+        for camera_id, value in zip(camera_ids, raw, strict=True):
+            if value is not None:
+                try:
+                    found[camera_id] = CameraStatus.decode(value)
+                except MessageError:
+                    continue
+        return found
+
+    async def workers(self) -> list[WorkerStatus]:
+        ids = cast(list[bytes], await self.client.zrange(keys.analyzer_workers(), 0, -1))
+        if not ids:
+            return []
+        records = await self.client.mget([keys.analyzer_status(w.decode()) for w in ids])
+        found = []
+        for record in records:
+            if record is not None:
+                try:
+                    found.append(WorkerStatus.decode(record))
+                except MessageError:
+                    continue
+        return found
+
+    async def camera_owners(self, camera_ids: list[int]) -> dict[int, str]:
+        if not camera_ids:
+            return {}
+        raw = await self.client.mget([keys.camera_lease(c) for c in camera_ids])
+        return {c: cast(bytes, v).decode() for c, v in zip(camera_ids, raw, strict=True) if v is not None}
+
+    async def latest_frame(self, camera_id: int) -> tuple[str, FrameMessage] | None:
+        entries = _entries(await self.client.xrevrange(keys.frame_stream(camera_id), count=1))
+        return _frame(entries[0]) if entries else None
+
+    async def next_frame(self, camera_id: int, after_id: str, block_ms: int) -> tuple[str, FrameMessage | None] | None:
+        """The id and frame of the newest entry after `after_id` (frame None if unreadable), waiting
+        up to block_ms; older entries are skipped. None if nothing came."""
+        stream = keys.frame_stream(camera_id)
+        reply = cast(list[tuple[bytes, list[Entry]]], await self.client.xread({stream: after_id}, block=block_ms))
+        if not reply or not reply[0][1]:
+            return None
+        newest = reply[0][1][-1]
+        found = _frame(newest)
+        return found if found is not None else (newest[0].decode(), None)
+
+    async def event(self, event_id: str) -> Event | None:
+        raw = await self.client.get(keys.event_record(event_id))
+        if raw is None:
+            return None
+        try:
+            return Event.decode(raw)
+        except MessageError:
+            return None
+
+    async def snapshot(self, event_id: str) -> bytes | None:
+        raw = cast(bytes | None, await self.client.get(keys.event_snapshot(event_id)))
+        return raw
+
+    async def events(
+        self, camera: int | None, kind: str | None, since_s: float | None, until_s: float | None,
+        limit: int, cursor: str | None,
+    ) -> tuple[list[Event], str | None]:  # fmt: skip
+        """Events newest first by start, each in its latest state, and the cursor of the next page.
+
+        Every event has exactly one `start` message in the history; listing those (and then
+        reading each event's latest record) gives each event once, whichever page it is on."""
+        newest = f"({cursor}" if cursor else (f"{int(until_s * 1000)}" if until_s is not None else "+")
+        oldest = f"{int(since_s * 1000)}" if since_s is not None else "-"
+        found: list[Event] = []
+        scanned = 0
+        last_id: str | None = None
+        while len(found) < limit and scanned < MAX_EVENT_SCAN:
+            batch = _entries(await self.client.xrevrange(keys.EVENTS_STREAM, max=newest, min=oldest, count=200))
+            if not batch:
+                return await self._latest(found), None
+            for entry_id, fields in batch:
+                scanned += 1
+                last_id = entry_id.decode()
+                try:
+                    event = Event.decode(fields.get(keys.EVENT_FIELD.encode(), b""))
+                except MessageError:
+                    continue
+                if event.phase != "start" or (camera is not None and event.camera_id != camera):
+                    continue
+                if kind is not None and event.type != kind:
+                    continue
+                found.append(event)
+                if len(found) == limit:
+                    return await self._latest(found), last_id
+            newest = f"({last_id}"
+        return await self._latest(found), last_id
+
+    async def _latest(self, events: list[Event]) -> list[Event]:
+        if not events:
+            return events
+        records = await self.client.mget([keys.event_record(e.id) for e in events])
+        latest = []
+        for event, record in zip(events, records, strict=True):
+            try:
+                latest.append(Event.decode(record) if record is not None else event)
+            except MessageError:
+                latest.append(event)
+        return latest
+
+
+def _frame(entry: Entry) -> tuple[str, FrameMessage] | None:
+    entry_id, fields = entry
+    try:
+        return entry_id.decode(), FrameMessage.decode(fields.get(keys.FRAME_FIELD.encode(), b""))
+    except MessageError:
+        return None

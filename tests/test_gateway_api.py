@@ -1,0 +1,130 @@
+"""The gateway's HTTP and WebSocket API against real ingest, analyzer and Redis processes."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+import simplejpeg
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.support import DATA, ServiceRun, wait_until, write_camera_file
+
+Start = Callable[..., ServiceRun]
+PASSWORD = "Gw-S3cret-9"
+
+
+@pytest.fixture
+def cameras(tmp_path: Path) -> Path:
+    return write_camera_file(tmp_path, [
+        {"id": 1, "name": "Front Door Camera", "location": "Front Door", "channel": 101,
+         "source": "demo:front?size=320x240", "fps": 10},
+        {"id": 2, "name": "Garage Camera", "location": "Garage", "channel": 301,
+         "source": f"rtsp://admin:{PASSWORD}@127.0.0.1:9/none", "analysis": {"enabled": False}},
+    ])  # fmt: skip
+
+
+def test_camera_api_shows_status_and_never_credentials(
+    ingest: Start, gateway: Callable[..., str], cameras: Path
+) -> None:
+    ingest(cameras)
+    base = gateway(cameras)
+    wait_until(lambda: (c := httpx.get(f"{base}/api/cameras/1").json())["status"] == "streaming" and c["fps"] > 5,
+               15.0, what="camera 1 streaming")  # fmt: skip
+    listed = httpx.get(f"{base}/api/cameras")
+    assert listed.status_code == 200 and PASSWORD not in listed.text
+    front, garage = listed.json()
+    assert (front["id"], front["name"], front["location"], front["channel"]) == (
+        1,
+        "Front Door Camera",
+        "Front Door",
+        101,
+    )
+    assert front["analysisEnabled"] is True and front["webrtcUrl"] == "/api/webrtc/stream/1"
+    assert (front["width"], front["height"]) == (320, 240) and front["fps"] > 5
+    assert garage["analysisEnabled"] is False and garage["status"] in ("connecting", "reconnecting", "offline")
+
+    snapshot = httpx.get(f"{base}/api/cameras/1/snapshot.jpg")
+    assert snapshot.headers["content-type"] == "image/jpeg"
+    assert simplejpeg.decode_jpeg_header(snapshot.content)[:2] == (240, 320)
+
+    with httpx.stream("GET", f"{base}/api/cameras/1/mjpeg", timeout=10) as live:
+        assert live.headers["content-type"].startswith("multipart/x-mixed-replace")
+        received = b""
+        for chunk in live.iter_bytes():
+            received += chunk
+            if received.count(b"--frame") >= 3:
+                break
+    assert received.count(b"Content-Type: image/jpeg") >= 2
+
+    metrics = httpx.get(f"{base}/metrics").text
+    assert 'camstream_ingest_fps{camera="1"}' in metrics and PASSWORD not in metrics
+    assert httpx.get(f"{base}/openapi.json").json()["paths"]["/api/cameras"]
+
+
+def test_events_reach_the_websocket_and_the_history(
+    ingest: Start, analyzer: Start, gateway: Callable[..., str], tmp_path: Path
+) -> None:
+    clip = DATA / "TUD-Campus.mp4"
+    if not clip.exists():
+        pytest.skip(f"test footage missing: {clip}")
+    cameras = write_camera_file(tmp_path, [{"id": 3, "name": "campus", "source": str(clip), "fps": 10}])
+    base = gateway(cameras)
+    ws_url = base.replace("http", "ws") + "/ws/events?camera=3"
+    with connect(ws_url, open_timeout=5) as live:
+        ingest(cameras)
+        analyzer(cameras)
+        message = json.loads(live.recv(timeout=40))
+    assert message["camera_id"] == 3 and message["phase"] == "start"
+
+    def listed() -> list[dict[str, object]]:
+        return httpx.get(f"{base}/api/events", params={"camera": 3, "type": "person"}).json()["events"]
+
+    events = wait_until(listed, 20.0, what="a person event in /api/events")
+    event = events[0]
+    assert event["type"] == "person" and event["snapshotUrl"] == f"/api/events/{event['id']}/snapshot.jpg"
+    assert httpx.get(f"{base}/api/events/{event['id']}").json()["id"] == event["id"]
+    picture = httpx.get(f"{base}{event['snapshotUrl']}")
+    assert picture.status_code == 200 and simplejpeg.decode_jpeg_header(picture.content)[:2] == (480, 640)
+    page = httpx.get(f"{base}/api/events", params={"limit": 1}).json()
+    assert len(page["events"]) == 1 and page["nextCursor"]
+    older = httpx.get(f"{base}/api/events", params={"limit": 1, "cursor": page["nextCursor"]}).json()
+    assert not older["events"] or older["events"][0]["id"] != page["events"][0]["id"]
+    assert httpx.get(f"{base}/readyz").status_code == 200
+
+
+def test_bad_input_gets_a_clear_answer_and_nothing_breaks(gateway: Callable[..., str], cameras: Path) -> None:
+    base = gateway(cameras)
+    expectations = [
+        ("GET", "/api/cameras/99", None, 404, "no camera with id 99"),
+        ("GET", "/api/cameras/abc", None, 422, "int"),
+        ("GET", "/api/cameras/99/snapshot.jpg", None, 404, "no camera"),
+        ("GET", "/api/cameras/1/snapshot.jpg", None, 503, "no recent frame"),
+        ("GET", "/api/events?limit=0", None, 422, "greater than or equal"),
+        ("GET", "/api/events?type=dragon", None, 422, "motion"),
+        ("GET", "/api/events?cursor=drop%20table", None, 422, "pattern"),
+        ("GET", "/api/events?since=10&until=5", None, 400, "since is after until"),
+        ("GET", "/api/events?camera=99", None, 404, "no camera"),
+        ("GET", "/api/events/nope", None, 404, "no event nope"),
+        ("GET", "/api/events/nope/snapshot.jpg", None, 404, "no snapshot"),
+        ("POST", "/api/cameras", b"x" * 100_000, 413, "larger than"),
+    ]
+    for method, path, body, status, reason in expectations:
+        reply = httpx.request(method, f"{base}{path}", content=body)
+        assert reply.status_code == status, (path, reply.status_code, reply.text)
+        assert reason in reply.text, (path, reply.text)
+    with (
+        connect(base.replace("http", "ws") + "/ws/events?camera=99", open_timeout=5) as refused,
+        pytest.raises(ConnectionClosed) as closed,
+    ):
+        refused.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
+    assert "no camera" in closed.value.rcvd.reason
+    time.sleep(0.2)
+    assert httpx.get(f"{base}/healthz").json() == {"status": "ok", "problems": []}
+    assert httpx.get(f"{base}/readyz").status_code == 503  # no ingest, no analyzer
