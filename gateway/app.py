@@ -18,9 +18,11 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
 from gateway.limits import BodyLimit
-from gateway.routes import cameras, events, health
+from gateway.routes import cameras, events, health, webrtc
 from gateway.state import Gateway
 from gateway.store import Store
+from gateway.webrtc.feed import CameraFeed
+from gateway.webrtc.sessions import Sessions, use_host_addresses
 from shared.cameras import CameraFile
 from shared.redact import mask_credentials
 from shared.settings import Settings
@@ -35,11 +37,24 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             settings.redis_url_or_local(), socket_timeout=settings.redis_timeout_s * 5,
             socket_connect_timeout=settings.redis_timeout_s,
         )  # fmt: skip
-        gateway = Gateway(settings, camera_file, client, Store(client), time.time())
+        store = Store(client)
+        use_host_addresses([h.strip() for h in settings.webrtc_hosts.split(",") if h.strip()])
+        # One persistent source per camera (and overlay choice); each encodes only while watched.
+        feeds = {
+            (c.id, overlay): CameraFeed(c.id, store, overlay, fps=c.fps)
+            for c in camera_file.cameras
+            for overlay in (False, True)
+        }
+        sessions = Sessions(feeds, settings.webrtc_ice_servers)
+        sessions.start()
+        gateway = Gateway(settings, camera_file, client, store, time.time(), feeds, sessions)
         log_cameras(camera_file)
         try:
             yield {"gateway": gateway}
         finally:
+            await sessions.close_all()
+            for feed in feeds.values():
+                await feed.close()
             await client.aclose()
             log.info("gateway stopped")
 
@@ -54,7 +69,7 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"], allow_headers=["*"]
         )
-    for router in (cameras.router, events.router, health.router):
+    for router in (cameras.router, events.router, health.router, webrtc.router):
         app.include_router(router)
 
     @app.exception_handler(RedisError)

@@ -9,6 +9,8 @@ import redis.asyncio as aioredis
 from fastapi import Depends, HTTPException, Request
 
 from gateway.store import Store
+from gateway.webrtc.feed import CameraFeed
+from gateway.webrtc.sessions import Sessions
 from shared.cameras import Camera, CameraFile
 from shared.settings import Settings
 
@@ -20,6 +22,8 @@ class Gateway:
     client: aioredis.Redis
     store: Store
     started_at_s: float
+    feeds: dict[tuple[int, bool], CameraFeed]
+    sessions: Sessions
     counters: dict[str, float] = field(default_factory=dict)
 
     def camera(self, camera_id: int) -> Camera:

@@ -63,3 +63,8 @@ def event_record(event_id: str) -> str:
 def event_snapshot(event_id: str) -> str:
     """JPEG snapshot of one event, with a TTL."""
     return f"{PREFIX}:event:{event_id}:snapshot"
+
+
+def webrtc_session_counter() -> str:
+    """Counter behind WebRTC session ids `{camera_id}_{n}`: shared, so two gateways never collide."""
+    return f"{PREFIX}:webrtc:session_counter"

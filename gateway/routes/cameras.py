@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from gateway.models import CameraOut, CameraPipeline, StreamsStatus
+from gateway.models import CameraOut, CameraPipeline, SessionOut, StreamsStatus
 from gateway.state import Gateway, GatewayDep
 from shared.cameras import Camera
 from shared.status import CameraState, CameraStatus
@@ -129,4 +129,9 @@ async def streams_status(gateway: GatewayDep) -> StreamsStatus:
             analyzer_lag_ms=counters.lag_ms if counters else None,
             frames_skipped=counters.frames_skipped if counters else None,
         ))  # fmt: skip
-    return StreamsStatus(sessions=[], cameras=pipelines)
+    sessions = [
+        SessionOut(session_id=s.id, camera_id=s.camera_id, connection_state=s.state, created_at=s.created_at_s,
+                   frames_sent=s.track.frames_sent, overlay=s.overlay, codec="H264")
+        for s in gateway.sessions.sessions.values()
+    ]  # fmt: skip
+    return StreamsStatus(sessions=sessions, cameras=pipelines)

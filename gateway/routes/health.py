@@ -72,6 +72,18 @@ async def metrics(gateway: GatewayDep) -> PlainTextResponse:
     metric("analyzer_inference_ms", "gauge", "Moving average of each detector stage.",
            [({"camera": c, "stage": st}, ms) for c, n in analysis for st, ms in n.inference_ms.items()])  # fmt: skip
     metric("analyzer_workers", "gauge", "Analyzer workers alive.", [({}, float(len(workers)))])
-    for name, value in sorted(gateway.counters.items()):
-        metric(name, "counter" if name.endswith("_total") else "gauge", name.replace("_", " "), [({}, value)])
+    metric("webrtc_sessions", "gauge", "WebRTC sessions open.", [({}, float(len(gateway.sessions.sessions)))])
+    feeds = [({"camera": str(c), "overlay": str(o).lower()}, f.stats) for (c, o), f in gateway.feeds.items()]
+    metric("webrtc_frames_encoded_total", "counter", "Frames encoded by the shared per-camera encoder.",
+           [(labels, s.frames_encoded) for labels, s in feeds])  # fmt: skip
+    metric("webrtc_encode_ms_total", "counter", "Time spent encoding, in milliseconds.",
+           [(labels, round(s.encode_ms_total, 1)) for labels, s in feeds])  # fmt: skip
+    metric("webrtc_packets_sent_total", "counter", "Encoded packets handed to viewers (one per viewer).",
+           [(labels, s.packets_sent) for labels, s in feeds])  # fmt: skip
+    metric(
+        "webrtc_frames_sent_total",
+        "counter",
+        "Frames sent, over all open sessions.",
+        [({}, float(sum(s.track.frames_sent for s in gateway.sessions.sessions.values())))],
+    )
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

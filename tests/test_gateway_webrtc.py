@@ -1,0 +1,177 @@
+"""Live video over WebRTC: a real aiortc viewer, through each signalling flow, from RTSP to screen."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import websockets
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+from gateway.webrtc.sessions import use_host_addresses
+from tests.support import RtspServer, ServiceRun, wait_until, write_camera_file
+
+pytestmark = pytest.mark.rtsp
+LOOPBACK = {"CAMSTREAM_WEBRTC_HOSTS": "127.0.0.1"}
+
+
+class Viewer:
+    """An aiortc peer that only receives, and keeps what it decodes."""
+
+    def __init__(self) -> None:
+        use_host_addresses(["127.0.0.1"])  # aioice leaves loopback out by default
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.frames: list[np.ndarray] = []
+        self.times: list[float] = []
+        self._reader: asyncio.Task[None] | None = None
+
+        @self.pc.on("track")
+        def on_track(track: object) -> None:
+            self._reader = asyncio.create_task(self._read(track))
+
+    async def _read(self, track: object) -> None:
+        try:
+            while True:
+                frame = await track.recv()  # type: ignore[attr-defined]
+                self.frames.append(frame.to_ndarray(format="gray"))
+                self.times.append(time.monotonic())
+        except MediaStreamError:
+            return
+
+    async def offer(self) -> str:
+        self.pc.addTransceiver("video", direction="recvonly")
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self.pc.localDescription.sdp
+
+    async def answer(self, offer_sdp: str) -> str:
+        await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        return self.pc.localDescription.sdp
+
+    async def wait_frames(self, count: int, timeout_s: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while len(self.frames) < count:
+            assert time.monotonic() < deadline, f"only {len(self.frames)} frames in {timeout_s} s"
+            await asyncio.sleep(0.1)
+
+    def fps(self, last_s: float) -> float:
+        recent = [t for t in self.times if t >= self.times[-1] - last_s]
+        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6)
+
+    async def close(self) -> None:
+        await self.pc.close()
+        if self._reader:
+            self._reader.cancel()
+
+
+def assert_live_video(viewer: Viewer) -> None:
+    frames = viewer.frames[:30]
+    assert all(f.shape == (360, 640) for f in frames), frames[0].shape
+    assert all(f.std() > 10 for f in frames), ("flat frames", [round(float(f.std()), 1) for f in frames])
+    assert np.abs(frames[-1].astype(int) - frames[0].astype(int)).mean() > 1, "the picture does not change"
+
+
+@pytest.fixture
+def live_camera(rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun],
+                gateway: Callable[..., str], tmp_path: Path) -> str:  # fmt: skip
+    server = rtsp_server(size="640x360", fps=15)
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "live", "source": server.url(), "fps": 15}])
+    ingest(cameras)
+    base = gateway(cameras, env=LOOPBACK)
+    wait_until(lambda: httpx.get(f"{base}/api/cameras/1").json()["fps"], 15.0, what="camera 1 streaming")
+    return base
+
+
+async def test_client_offer_in_one_round_trip(live_camera: str) -> None:
+    viewer = Viewer()
+    async with httpx.AsyncClient(base_url=live_camera) as http:
+        reply = await http.post(
+            "/api/webrtc/offer", json={"camera_id": 1, "sdp": await viewer.offer(), "type": "offer"}
+        )
+        assert reply.status_code == 200, reply.text
+        answer = reply.json()
+        assert re.fullmatch(r"1_\d+", answer["session_id"]) and answer["type"] == "answer"
+        await viewer.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        await viewer.wait_frames(30)
+        assert_live_video(viewer)
+        status = (await http.get("/api/streams/status")).json()
+        assert [s["sessionId"] for s in status["sessions"]] == [answer["session_id"]]
+        await viewer.close()
+        await _no_sessions(http)
+
+
+async def test_server_offer_over_the_websocket(live_camera: str) -> None:
+    viewer = Viewer()
+    async with httpx.AsyncClient(base_url=live_camera) as http:
+        created = (await http.post("/api/webrtc/stream/1")).json()
+        assert len(created["token"]) >= 24
+        url = live_camera.replace("http", "ws") + created["signaling_url"]
+        async with websockets.connect(url) as signalling:
+            await signalling.send(json.dumps({"type": "request-offer"}))
+            offer = json.loads(await asyncio.wait_for(signalling.recv(), 10))
+            assert offer["type"] == "offer"
+            await signalling.send(json.dumps({"type": "answer", "sdp": await viewer.answer(offer["sdp"])}))
+            await viewer.wait_frames(30)
+            assert_live_video(viewer)
+            await signalling.send(json.dumps({"type": "bye"}))
+        await viewer.close()
+        await _no_sessions(http)
+
+
+async def test_server_offer_over_http(live_camera: str) -> None:
+    viewer = Viewer()
+    async with httpx.AsyncClient(base_url=live_camera) as http:
+        created = (await http.post("/api/webrtc/stream/1", json={"server_offer": True})).json()
+        answer_sdp = await viewer.answer(created["offer"]["sdp"])
+        body = {"session_id": created["session_id"], "token": created["token"], "sdp": answer_sdp, "type": "answer"}
+        reply = await http.post("/api/webrtc/answer", json=body)
+        assert reply.status_code == 200, reply.text
+        await viewer.wait_frames(30)
+        assert_live_video(viewer)
+        await viewer.close()
+        await _no_sessions(http)
+
+
+async def test_four_viewers_share_one_encoder(live_camera: str) -> None:
+    viewers = [Viewer() for _ in range(4)]
+    async with httpx.AsyncClient(base_url=live_camera) as http:
+        for viewer in viewers:
+            offer = {"camera_id": 1, "sdp": await viewer.offer(), "type": "offer"}
+            answer = (await http.post("/api/webrtc/offer", json=offer)).json()
+            await viewer.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        for viewer in viewers:
+            await viewer.wait_frames(20)
+        before, started = _encoded(await http.get("/metrics")), time.monotonic()
+        received_before = sum(len(v.frames) for v in viewers)
+        await asyncio.sleep(4.0)
+        elapsed = time.monotonic() - started
+        encoded = (_encoded(await http.get("/metrics")) - before) / elapsed
+        received = (sum(len(v.frames) for v in viewers) - received_before) / elapsed
+        for viewer in viewers:
+            assert viewer.fps(3.0) >= 12, f"a viewer got {viewer.fps(3.0):.1f} fps"
+        # One encode per camera frame (15 fps), not one per viewer (60 fps).
+        assert 10 <= encoded <= 18, f"{encoded:.1f} encodes a second for {received:.1f} frames received a second"
+        for viewer in viewers:
+            await viewer.close()
+        await _no_sessions(http)
+
+
+def _encoded(metrics: httpx.Response) -> float:
+    match = re.search(r'camstream_webrtc_frames_encoded_total\{camera="1",overlay="false"\} ([0-9.]+)', metrics.text)
+    assert match, metrics.text
+    return float(match[1])
+
+
+async def _no_sessions(http: httpx.AsyncClient, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while (await http.get("/api/streams/status")).json()["sessions"]:
+        assert time.monotonic() < deadline, "sessions were not freed"
+        await asyncio.sleep(0.2)
