@@ -45,7 +45,7 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             for c in camera_file.cameras
             for overlay in (False, True)
         }
-        sessions = Sessions(feeds, settings.webrtc_ice_servers)
+        sessions = Sessions(feeds, settings.webrtc_ice_servers, settings.webrtc_negotiation_timeout_s)
         sessions.start()
         gateway = Gateway(settings, camera_file, client, store, time.time(), feeds, sessions)
         log_cameras(camera_file)

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     webrtc_hosts: str = Field(
         default="", description="Comma-separated host addresses offered as ICE candidates (unset: every interface)."
     )
+    webrtc_negotiation_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="A viewer that has not connected by then is dropped."
+    )
     max_body_bytes: int = Field(default=65536, ge=1024, description="Larger request bodies are refused (413).")
 
     def redis_url_or_local(self) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +19,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from gateway.webrtc.sessions import use_host_addresses
-from tests.support import RtspServer, ServiceRun, wait_until, write_camera_file
+from tests.support import ROOT, RtspServer, ServiceRun, wait_until, write_camera_file
 
 pytestmark = pytest.mark.rtsp
 LOOPBACK = {"CAMSTREAM_WEBRTC_HOSTS": "127.0.0.1"}
@@ -175,3 +177,90 @@ async def _no_sessions(http: httpx.AsyncClient, timeout_s: float = 20.0) -> None
     while (await http.get("/api/streams/status")).json()["sessions"]:
         assert time.monotonic() < deadline, "sessions were not freed"
         await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+def quick_gateway(gateway: Callable[..., str], tmp_path: Path) -> str:
+    """A gateway whose camera has no ingest: enough for signalling, and quick to give up on viewers."""
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "idle", "source": "demo:"}])
+    return gateway(cameras, env={**LOOPBACK, "CAMSTREAM_WEBRTC_NEGOTIATION_TIMEOUT_S": "3"})
+
+
+async def test_bad_signalling_gets_clear_answers_and_frees_everything(quick_gateway: str) -> None:
+    base = quick_gateway
+    ws_base = base.replace("http", "ws")
+    async with httpx.AsyncClient(base_url=base) as http:
+        spare = Viewer()
+        good_offer = await spare.offer()
+        await spare.close()
+        checks = [
+            ("/api/webrtc/offer", {"camera_id": 9, "sdp": good_offer, "type": "offer"}, 404, "no camera with id 9"),
+            ("/api/webrtc/offer", {"camera_id": 1, "sdp": "v=0 nonsense", "type": "offer"}, 400, "malformed SDP"),
+            ("/api/webrtc/offer", {"camera_id": 1, "sdp": good_offer, "type": "answer"}, 422, "offer"),
+            ("/api/webrtc/offer", {"camera_id": 1, "type": "offer"}, 422, "sdp"),
+            (
+                "/api/webrtc/answer",
+                {"session_id": "1_999", "token": "x", "sdp": "v=0", "type": "answer"},
+                404,
+                "no session",
+            ),
+            ("/api/webrtc/candidate", {"session_id": "1_999", "token": "x", "candidate": {}}, 404, "no session"),
+            ("/api/webrtc/stream/9", {}, 404, "no camera"),
+            ("/api/webrtc/stream/1", {"colour": "red"}, 422, "colour"),
+        ]
+        for path, body, status, reason in checks:
+            reply = await http.post(path, json=body)
+            assert (reply.status_code, reason in reply.text) == (status, True), (path, reply.status_code, reply.text)
+        broken = await http.post(
+            "/api/webrtc/offer", content=b"{not json", headers={"content-type": "application/json"}
+        )
+        assert broken.status_code == 422 and "JSON" in broken.text
+
+        created = (await http.post("/api/webrtc/stream/1", json={"server_offer": True})).json()
+        sid, token = created["session_id"], created["token"]
+        wrong = await http.post(
+            "/api/webrtc/answer", json={"session_id": sid, "token": "guess", "sdp": "v=0", "type": "answer"}
+        )
+        assert wrong.status_code == 403 and "token" in wrong.text
+        bad_answer = await http.post(
+            "/api/webrtc/answer", json={"session_id": sid, "token": token, "sdp": "x", "type": "answer"}
+        )
+        assert bad_answer.status_code == 400 and "malformed SDP" in bad_answer.text
+        bad_candidate = await http.post("/api/webrtc/candidate",
+                                        json={"session_id": sid, "token": token, "candidate": {"candidate": "candidate:zz"}})  # fmt: skip
+        assert bad_candidate.status_code == 400 and "candidate" in bad_candidate.text
+
+        for url, code in [(f"{ws_base}/ws/webrtc/{sid}?token=guess", 4403), (f"{ws_base}/ws/webrtc/{sid}", 4403),
+                          (f"{ws_base}/ws/webrtc/1_999?token=x", 4404)]:  # fmt: skip
+            async with websockets.connect(url) as refused:
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await refused.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == code
+
+        other = (await http.post("/api/webrtc/stream/1")).json()
+        async with websockets.connect(ws_base + other["signaling_url"]) as signalling:
+            for message, reason in [("{oops", "not JSON"), ('{"type": "dance"}', "unknown message type"),
+                                    ('{"type": "offer", "sdp": 5}', "sdp must be a string"), ("[1]", '"type"')]:  # fmt: skip
+                await signalling.send(message)
+                reply = json.loads(await asyncio.wait_for(signalling.recv(), 5))
+                assert reply["type"] == "error" and reason in reply["message"], reply
+        # The WebSocket went away: its session is gone at once. The other viewer never answered:
+        # its session goes when negotiation times out (3 s here).
+        await _no_sessions(http, timeout_s=10.0)
+        assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_a_viewer_that_vanishes_mid_stream_is_freed(live_camera: str) -> None:
+    viewer = subprocess.Popen([sys.executable, "-m", "tests.support.viewer", live_camera, "1"],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert viewer.stdout is not None
+    try:
+        while not (line := viewer.stdout.readline()).startswith("FRAMES 20"):
+            assert line, "the viewer ended before 20 frames"
+    finally:
+        viewer.kill()  # no goodbye: the process is simply gone
+        viewer.wait()
+        viewer.stdout.close()
+    async with httpx.AsyncClient(base_url=live_camera) as http:
+        assert (await http.get("/api/streams/status")).json()["sessions"]
+        await _no_sessions(http, timeout_s=20.0)

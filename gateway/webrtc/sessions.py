@@ -17,6 +17,7 @@ from typing import Any
 
 import aioice.ice
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.exceptions import InvalidAccessError, InvalidStateError
 from aiortc.rtcpeerconnection import filter_preferred_codecs
 from aiortc.sdp import candidate_from_sdp
 
@@ -24,7 +25,9 @@ from gateway.webrtc.feed import CameraFeed, PacketTrack
 
 log = logging.getLogger(__name__)
 
-NEGOTIATION_TIMEOUT_S = 30.0
+# A connected viewer's receiver reports back (RTCP) about once a second; silence this long
+# means it is gone (ICE consent would notice only after ~30 s).
+VIEWER_SILENT_S = 10.0
 
 
 class SignallingError(ValueError):
@@ -40,6 +43,7 @@ class Session:
     created_at_s: float
     pc: RTCPeerConnection
     track: PacketTrack
+    connected_at_s: float | None = None
 
     @property
     def state(self) -> str:
@@ -53,8 +57,11 @@ def use_host_addresses(hosts: list[str]) -> None:
 
 
 class Sessions:
-    def __init__(self, feeds: dict[tuple[int, bool], CameraFeed], ice_servers: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, feeds: dict[tuple[int, bool], CameraFeed], ice_servers: list[dict[str, Any]], negotiation_timeout_s: float
+    ) -> None:
         self.feeds = feeds
+        self.negotiation_timeout_s = negotiation_timeout_s
         self.ice_servers = [RTCIceServer(**server) for server in ice_servers]
         self.sessions: dict[str, Session] = {}
         self._reaper: asyncio.Task[None] | None = None
@@ -118,13 +125,21 @@ class Sessions:
             raise SignallingError("candidate.candidate must be a string")
         if not text:  # end of candidates
             return
+        body = text.split(":", 1)[1] if text.startswith("candidate:") else text
+        if len(body.split()) < 8:  # foundation component transport priority address port "typ" type
+            raise SignallingError("malformed ICE candidate: expected at least 8 fields")
         try:
-            parsed = candidate_from_sdp(text.split(":", 1)[1] if text.startswith("candidate:") else text)
-        except (ValueError, IndexError) as e:
+            parsed = candidate_from_sdp(body)
+        except (ValueError, IndexError, AssertionError) as e:
             raise SignallingError(f"malformed ICE candidate: {e}") from e
         parsed.sdpMid = candidate.get("sdpMid")
         parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
-        await session.pc.addIceCandidate(parsed)
+        if parsed.sdpMid is None and parsed.sdpMLineIndex is None:
+            parsed.sdpMLineIndex = 0
+        try:
+            await session.pc.addIceCandidate(parsed)
+        except (AssertionError, ValueError, KeyError, InvalidStateError) as e:  # aiortc asserts on what it cannot use
+            raise SignallingError(f"cannot use this ICE candidate now: {type(e).__name__} {e}".strip()) from e
 
     async def close(self, session_id: str, why: str) -> None:
         session = self.sessions.pop(session_id, None)
@@ -147,18 +162,35 @@ class Sessions:
             raise SignallingError(f"malformed SDP {kind}: no v= or m= line")
         try:
             await session.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError, AssertionError) as e:
             raise SignallingError(f"malformed SDP {kind}: {type(e).__name__}: {e}") from e
+        except (InvalidStateError, InvalidAccessError) as e:
+            raise SignallingError(f"SDP {kind} not acceptable now: {e}") from e
 
     async def _reap(self) -> None:
-        """Close sessions whose viewer never finished connecting."""
+        """Close sessions whose viewer never finished connecting, or stopped answering."""
         while True:
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(min(2.0, self.negotiation_timeout_s / 2))
             now = time.time()
             for session in list(self.sessions.values()):
-                stuck = session.state in ("new", "connecting") and now - session.created_at_s > NEGOTIATION_TIMEOUT_S
+                stuck = (
+                    session.state in ("new", "connecting") and now - session.created_at_s > self.negotiation_timeout_s
+                )
                 if stuck:
                     await self.close(session.id, "negotiation timed out")
+                elif session.state == "connected" and await self._silent_for(session) > VIEWER_SILENT_S:
+                    await self.close(session.id, "viewer stopped answering")
+
+    async def _silent_for(self, session: Session) -> float:
+        """Seconds since the viewer's last receiver report (since connecting, if none yet)."""
+        if session.connected_at_s is None:
+            session.connected_at_s = time.time()
+        last = session.connected_at_s
+        for sender in session.pc.getSenders():
+            for stats in (await sender.getStats()).values():
+                if stats.type == "remote-inbound-rtp":
+                    last = max(last, stats.timestamp.timestamp())
+        return time.time() - last
 
 
 def _prefer_h264(transceiver: Any) -> None:
