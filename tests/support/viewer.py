@@ -19,6 +19,7 @@ async def main(base: str, camera_id: int) -> None:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     pc.addTransceiver("video", direction="recvonly")
     done = asyncio.Event()
+    readers: set[asyncio.Future[None]] = set()
 
     @pc.on("track")
     def on_track(track: object) -> None:
@@ -29,7 +30,7 @@ async def main(base: str, camera_id: int) -> None:
                 count += 1
                 print(f"FRAMES {count}", flush=True)
 
-        asyncio.ensure_future(read())
+        readers.add(asyncio.ensure_future(read()))
 
     await pc.setLocalDescription(await pc.createOffer())
     async with httpx.AsyncClient(base_url=base) as http:
