@@ -7,7 +7,7 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from shared import keys
-from shared.detections import Event
+from shared.detections import Event, FrameDetections
 from shared.messages import FrameMessage, MessageError
 from shared.status import CameraStatus, WorkerStatus
 
@@ -72,6 +72,15 @@ class Store:
         newest = reply[0][1][-1]
         found = _frame(newest)
         return found if found is not None else (newest[0].decode(), None)
+
+    async def latest_detections(self, camera_id: int) -> FrameDetections | None:
+        entries = _entries(await self.client.xrevrange(keys.detections_stream(camera_id), count=1))
+        if not entries:
+            return None
+        try:
+            return FrameDetections.decode(entries[0][1].get(keys.FRAME_FIELD.encode(), b""))
+        except MessageError:
+            return None
 
     async def event(self, event_id: str) -> Event | None:
         raw = await self.client.get(keys.event_record(event_id))

@@ -14,12 +14,13 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import redis
 import websockets
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from gateway.webrtc.sessions import use_host_addresses
-from tests.support import ROOT, RtspServer, ServiceRun, wait_until, write_camera_file
+from tests.support import DATA, ROOT, RtspServer, ServiceRun, read_detections, wait_until, write_camera_file
 
 pytestmark = pytest.mark.rtsp
 LOOPBACK = {"CAMSTREAM_WEBRTC_HOSTS": "127.0.0.1"}
@@ -28,8 +29,9 @@ LOOPBACK = {"CAMSTREAM_WEBRTC_HOSTS": "127.0.0.1"}
 class Viewer:
     """An aiortc peer that only receives, and keeps what it decodes."""
 
-    def __init__(self) -> None:
+    def __init__(self, colour: bool = False) -> None:
         use_host_addresses(["127.0.0.1"])  # aioice leaves loopback out by default
+        self.colour = colour
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.frames: list[np.ndarray] = []
         self.times: list[float] = []
@@ -43,7 +45,7 @@ class Viewer:
         try:
             while True:
                 frame = await track.recv()  # type: ignore[attr-defined]
-                self.frames.append(frame.to_ndarray(format="gray"))
+                self.frames.append(frame.to_ndarray(format="bgr24" if self.colour else "gray"))
                 self.times.append(time.monotonic())
         except MediaStreamError:
             return
@@ -269,3 +271,33 @@ def test_a_viewer_that_vanishes_mid_stream_is_freed(live_camera: str) -> None:
     assert httpx.get(f"{live_camera}/api/streams/status").json()["sessions"]
     wait_until(lambda: not httpx.get(f"{live_camera}/api/streams/status").json()["sessions"], 20.0,
                interval_s=0.5, what="the vanished viewer's session to be freed")  # fmt: skip
+
+
+def test_overlay_draws_the_analyzers_boxes(
+    ingest: Callable[..., ServiceRun], analyzer: Callable[..., ServiceRun], gateway: Callable[..., str],
+    rdb: redis.Redis, tmp_path: Path,
+) -> None:  # fmt: skip
+    clip = DATA / "TUD-Campus.mp4"
+    if not clip.exists():
+        pytest.skip(f"test footage missing: {clip}")
+    cameras = write_camera_file(tmp_path, [{"id": 2, "name": "campus", "source": str(clip), "fps": 10}])
+    ingest(cameras)
+    analyzer(cameras)
+    base = gateway(cameras, env=LOOPBACK)
+    wait_until(lambda: any(d.objects for d in read_detections(rdb, 2)), 30.0, what="people detected")
+
+    async def watch(overlay: bool) -> list[np.ndarray]:
+        viewer = Viewer(colour=True)
+        async with httpx.AsyncClient(base_url=base) as http:
+            offer = {"camera_id": 2, "sdp": await viewer.offer(), "type": "offer", "overlay": overlay}
+            answer = (await http.post("/api/webrtc/offer", json=offer)).json()
+        await viewer.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        await viewer.wait_frames(25)
+        await viewer.close()
+        return viewer.frames[5:25]
+
+    def green(frames: list[np.ndarray]) -> float:
+        return float(np.mean([((f[..., 1] > 180) & (f[..., 0] < 110) & (f[..., 2] < 110)).sum() for f in frames]))
+
+    plain, drawn = asyncio.run(watch(False)), asyncio.run(watch(True))
+    assert green(drawn) > 200 + 5 * green(plain), (green(drawn), green(plain))

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import av
@@ -24,12 +23,15 @@ from av.video.codeccontext import VideoCodecContext
 
 from gateway.store import Store
 from gateway.webrtc.codec import TIME_BASE, EncodedPacket, JpegDecoder, h264_encoder
+from gateway.webrtc.overlay import draw_detections
+from shared.detections import FrameDetections
 from shared.messages import FrameMessage
 
 log = logging.getLogger(__name__)
 
 KEYFRAME_INTERVAL_S = 1.0
 QUEUE_PACKETS = 8
+OVERLAY_MAX_AGE_S = 1.0
 
 
 @dataclass
@@ -87,7 +89,6 @@ class CameraFeed:
     overlay: bool = False
     fps: float = 15.0
     bitrate: int = 2_000_000
-    draw: Callable[[np.ndarray, int], None] | None = None  # draws detections on a BGR frame (overlay)
     stats: EncoderStats = field(default_factory=EncoderStats)
     viewers: set[PacketTrack] = field(default_factory=set)
     _task: asyncio.Task[None] | None = None
@@ -142,10 +143,15 @@ class CameraFeed:
             self._encoder = None
 
     async def _encode_and_send(self, frame: FrameMessage) -> None:
+        detections = None
+        if self.overlay:  # the newest analysis, if it is recent: boxes lag the picture by the analysis time
+            latest = await self.store.latest_detections(self.camera_id)
+            if latest is not None and frame.captured_at_s - latest.captured_at_s <= OVERLAY_MAX_AGE_S:
+                detections = latest
         now = time.monotonic()
         keyframe = self._keyframe_wanted or now - self._last_keyframe_s >= KEYFRAME_INTERVAL_S
         started = time.perf_counter()
-        packets = await asyncio.to_thread(self._encode, frame, keyframe)
+        packets = await asyncio.to_thread(self._encode, frame, keyframe, detections)
         self.stats.encode_ms_total += (time.perf_counter() - started) * 1000.0
         self.stats.frames_encoded += 1
         if keyframe:
@@ -156,14 +162,14 @@ class CameraFeed:
                 track.offer(packet)
                 self.stats.packets_sent += 1
 
-    def _encode(self, message: FrameMessage, keyframe: bool) -> list[EncodedPacket]:
+    def _encode(self, message: FrameMessage, keyframe: bool, detections: FrameDetections | None) -> list[EncodedPacket]:
         width, height = message.width - message.width % 2, message.height - message.height % 2
         if self._encoder is None or self._size != (width, height):
             self._encoder = h264_encoder(width, height, self.bitrate, self.fps)
             self._size = (width, height)
-        if self.overlay and self.draw is not None:
+        if detections is not None:
             image = simplejpeg.decode_jpeg(message.jpeg, colorspace="BGR")[:height, :width]
-            self.draw(image, message.seq)
+            draw_detections(image, detections)
             video = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24").reformat(format="yuv420p")
         else:
             video = self._jpeg.decode(message.jpeg, width, height)
