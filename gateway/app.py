@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
 from gateway.limits import BodyLimit
-from gateway.routes import cameras, events, health, webrtc
+from gateway.routes import cameras, events, health, pages, webrtc
 from gateway.state import Gateway
 from gateway.store import Store
 from gateway.webrtc.feed import CameraFeed
@@ -69,7 +69,7 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"], allow_headers=["*"]
         )
-    for router in (cameras.router, events.router, health.router, webrtc.router):
+    for router in (cameras.router, events.router, health.router, webrtc.router, pages.router):
         app.include_router(router)
 
     @app.exception_handler(RedisError)

@@ -24,6 +24,13 @@ if ! rtsp_ok; then
   fi
 fi
 
+# Debian's Chromium plays the gateway's video in the browser tests (Playwright drives it; no browser download).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "test: installing Debian's chromium" >&2
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+    || echo "test: could not install chromium (not root?): the browser tests will be skipped" >&2
+fi
+
 scripts/setup.sh dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
