@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import cast
 
 import redis.asyncio as aioredis
@@ -11,6 +12,7 @@ from shared.detections import Event, FrameDetections
 from shared.messages import FrameMessage, MessageError
 from shared.status import CameraStatus, WorkerStatus
 
+STATUS_CACHE_S = 0.25
 MAX_EVENT_SCAN = 5000  # history entries one page may scan while filtering
 
 Entry = tuple[bytes, dict[bytes, bytes]]
@@ -24,6 +26,7 @@ def _entries(reply: object) -> list[Entry]:
 class Store:
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
+        self._status_cache: dict[tuple[int, ...], tuple[float, tuple[dict[int, CameraStatus], dict[int, str]]]] = {}
 
     async def camera_statuses(self, camera_ids: list[int]) -> dict[int, CameraStatus]:
         if not camera_ids:
@@ -52,11 +55,33 @@ class Store:
                     continue
         return found
 
-    async def camera_owners(self, camera_ids: list[int]) -> dict[int, str]:
+    async def cameras_and_owners(self, camera_ids: list[int]) -> tuple[dict[int, CameraStatus], dict[int, str]]:
+        """Ingest status and analyzer owner of each camera, in one round trip.
+
+        Cached for STATUS_CACHE_S: ingest rewrites status once a second, so a busy API (a wall
+        of dashboards polling) costs Redis a few reads a second instead of one per request."""
+        key = tuple(camera_ids)
+        cached = self._status_cache.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        found = await self._read_cameras_and_owners(camera_ids)
+        self._status_cache[key] = (time.monotonic() + STATUS_CACHE_S, found)
+        return found
+
+    async def _read_cameras_and_owners(self, camera_ids: list[int]) -> tuple[dict[int, CameraStatus], dict[int, str]]:
         if not camera_ids:
-            return {}
-        raw = await self.client.mget([keys.camera_lease(c) for c in camera_ids])
-        return {c: cast(bytes, v).decode() for c, v in zip(camera_ids, raw, strict=True) if v is not None}
+            return {}, {}
+        names = [keys.camera_status(c) for c in camera_ids] + [keys.camera_lease(c) for c in camera_ids]
+        raw = await self.client.mget(names)
+        statuses: dict[int, CameraStatus] = {}
+        for camera_id, value in zip(camera_ids, raw[: len(camera_ids)], strict=True):
+            if value is not None:
+                try:
+                    statuses[camera_id] = CameraStatus.decode(value)
+                except MessageError:
+                    continue
+        owners = {c: cast(bytes, v).decode() for c, v in zip(camera_ids, raw[len(camera_ids) :], strict=True) if v}
+        return statuses, owners
 
     async def latest_frame(self, camera_id: int) -> tuple[str, FrameMessage] | None:
         entries = _entries(await self.client.xrevrange(keys.frame_stream(camera_id), count=1))

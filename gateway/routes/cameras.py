@@ -42,17 +42,14 @@ def _camera_out(camera: Camera, status: CameraStatus | None, owner: str | None) 
 @router.get("/api/cameras", response_model=list[CameraOut])
 async def list_cameras(gateway: GatewayDep) -> list[CameraOut]:
     """Every camera with its live status. Source URLs (and their credentials) are never shown."""
-    ids = [c.id for c in gateway.cameras.cameras]
-    statuses = await gateway.store.camera_statuses(ids)
-    owners = await gateway.store.camera_owners(ids)
+    statuses, owners = await gateway.store.cameras_and_owners([c.id for c in gateway.cameras.cameras])
     return [_camera_out(c, statuses.get(c.id), owners.get(c.id)) for c in gateway.cameras.cameras]
 
 
 @router.get("/api/cameras/{camera_id}", response_model=CameraOut, responses={404: {"description": "Unknown camera"}})
 async def get_camera(camera_id: int, gateway: GatewayDep) -> CameraOut:
     camera = gateway.camera(camera_id)
-    statuses = await gateway.store.camera_statuses([camera_id])
-    owners = await gateway.store.camera_owners([camera_id])
+    statuses, owners = await gateway.store.cameras_and_owners([camera_id])
     return _camera_out(camera, statuses.get(camera_id), owners.get(camera_id))
 
 

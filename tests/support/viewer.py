@@ -1,6 +1,8 @@
-"""A WebRTC viewer in a process of its own, for tests that kill it: prints FRAMES n as frames come.
+"""WebRTC viewers in a process of their own, for tests that kill it and benchmarks that load the gateway.
 
-python -m tests.support.viewer http://127.0.0.1:8000 CAMERA_ID
+    python -m tests.support.viewer http://127.0.0.1:8000 CAMERA_ID [COUNT]
+
+Prints `FRAMES n` (frames received by all its viewers together) as frames come.
 """
 
 from __future__ import annotations
@@ -14,31 +16,34 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from gateway.webrtc.sessions import use_host_addresses
 
 
-async def main(base: str, camera_id: int) -> None:
+async def main(base: str, camera_id: int, count: int) -> None:
     use_host_addresses(["127.0.0.1"])
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTransceiver("video", direction="recvonly")
-    done = asyncio.Event()
+    total = 0
     readers: set[asyncio.Future[None]] = set()
+    peers = []
 
-    @pc.on("track")
     def on_track(track: object) -> None:
         async def read() -> None:
-            count = 0
+            nonlocal total
             while True:
                 await track.recv()  # type: ignore[attr-defined]
-                count += 1
-                print(f"FRAMES {count}", flush=True)
+                total += 1
+                print(f"FRAMES {total}", flush=True)
 
         readers.add(asyncio.ensure_future(read()))
 
-    await pc.setLocalDescription(await pc.createOffer())
-    async with httpx.AsyncClient(base_url=base) as http:
-        offer = {"camera_id": camera_id, "sdp": pc.localDescription.sdp, "type": "offer"}
-        answer = (await http.post("/api/webrtc/offer", json=offer)).json()
-    await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
-    await done.wait()  # until killed
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        for _ in range(count):
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            pc.addTransceiver("video", direction="recvonly")
+            pc.on("track", on_track)
+            await pc.setLocalDescription(await pc.createOffer())
+            offer = {"camera_id": camera_id, "sdp": pc.localDescription.sdp, "type": "offer"}
+            answer = (await http.post("/api/webrtc/offer", json=offer)).json()
+            await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+            peers.append(pc)
+    await asyncio.Event().wait()  # until killed
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 1))
