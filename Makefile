@@ -17,3 +17,4 @@ lint: install
 bench: install
 	.venv/bin/python -m bench.ingest
 	.venv/bin/python -m bench.analyzer
+	.venv/bin/python -m bench.gateway

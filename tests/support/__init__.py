@@ -56,9 +56,12 @@ def rtsp_server_missing() -> str | None:
 class RtspServer:
     """GStreamer's RTSP server in its own process, serving live H.264 at rtsp://127.0.0.1:PORT/cam."""
 
-    def __init__(self, size: str = "640x360", fps: int = 15, refuse_login: bool = False, codec: str = "h264") -> None:
+    def __init__(
+        self, size: str = "640x360", fps: int = 15, refuse_login: bool = False, codec: str = "h264", clock: bool = False
+    ) -> None:
         self.port = free_port()
         self.codec = codec
+        self.clock = clock
         self.size = size
         self.fps = fps
         self.refuse_login = refuse_login
@@ -73,6 +76,8 @@ class RtspServer:
                    "--size", self.size, "--fps", str(self.fps), "--codec", self.codec]  # fmt: skip
         if self.refuse_login:
             command.append("--refuse-login")
+        if self.clock:
+            command.append("--clock")
         # The server runs Debian's python with Debian's GObject bindings, not our virtualenv's.
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)

@@ -10,6 +10,7 @@ as a camera does to a wrong password.
 import argparse
 import signal
 import sys
+import time
 
 import gi
 
@@ -26,6 +27,7 @@ def main() -> int:
     parser.add_argument("--mount", default="/cam")
     parser.add_argument("--codec", choices=["h264", "h265"], default="h264")
     parser.add_argument("--refuse-login", action="store_true")
+    parser.add_argument("--clock", action="store_true", help="paint the wall-clock time into each frame (latency)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
 
@@ -34,13 +36,20 @@ def main() -> int:
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
+    raw = f"video/x-raw,width={width},height={height},framerate={args.fps}/1"
+    source = (
+        f"appsrc name=clock is-live=true format=time do-timestamp=true caps={raw},format=I420"
+        if args.clock
+        else f"videotestsrc is-live=true pattern=smpte horizontal-speed=2 ! {raw}"
+    )
     factory.set_launch(
-        "( videotestsrc is-live=true pattern=smpte horizontal-speed=2 "
-        f"! video/x-raw,width={width},height={height},framerate={args.fps}/1 "
+        f"( {source} "
         f"! {args.codec.replace('h', 'x')}enc tune=zerolatency speed-preset=ultrafast key-int-max=30 "
         f"! rtp{args.codec}pay name=pay0 pt=96 config-interval=1 )"
     )
     factory.set_shared(True)
+    if args.clock:
+        factory.connect("media-configure", lambda _f, media: _start_clock(media, width, height, args.fps))
     if args.refuse_login:
         # An auth with no user and no default token: every request needs a login none has.
         server.set_auth(GstRtspServer.RTSPAuth())
@@ -55,6 +64,30 @@ def main() -> int:
     print("READY", flush=True)
     loop.run()
     return 0
+
+
+CLOCK_BITS = 32
+CLOCK_BLOCK_H = 32
+
+
+def clock_frame(width: int, height: int, now_ms: int, rest: bytes, chroma: bytes) -> bytes:
+    """An I420 frame whose top band shows now_ms (mod 2^32) as 32 black or white blocks, high bit first."""
+    block_w = width // CLOCK_BITS
+    row = b"".join((b"\xeb" if (now_ms >> (CLOCK_BITS - 1 - i)) & 1 else b"\x10") * block_w for i in range(CLOCK_BITS))
+    row += b"\x80" * (width - len(row))
+    return row * CLOCK_BLOCK_H + rest + chroma
+
+
+def _start_clock(media: GstRtspServer.RTSPMedia, width: int, height: int, fps: int) -> None:
+    source = media.get_element().get_by_name("clock")
+    rest = b"".join(bytes([16 + (y * 200) // height]) * width for y in range(CLOCK_BLOCK_H, height))
+    chroma = b"\x80" * (2 * (width // 2) * (height // 2))
+
+    def push() -> bool:
+        data = clock_frame(width, height, int(time.time() * 1000) & 0xFFFFFFFF, rest, chroma)
+        return source.emit("push-buffer", Gst.Buffer.new_wrapped(data)) == Gst.FlowReturn.OK
+
+    GLib.timeout_add(max(1, round(1000 / fps)), push)
 
 
 if __name__ == "__main__":
