@@ -13,6 +13,8 @@ import sys
 import threading
 import time
 
+import aioice.ice
+
 from shared.config import load_config_or_exit
 from shared.embedded_redis import EmbeddedRedis
 from shared.lifecycle import stop_on_signals
@@ -34,6 +36,9 @@ def main() -> int:
     stop = stop_on_signals()
     embedded = None
     env = dict(os.environ)
+    if not settings.webrtc_hosts:
+        # A browser on this machine reaches the gateway on loopback, which aioice leaves out by itself.
+        env["CAMSTREAM_WEBRTC_HOSTS"] = ",".join(["127.0.0.1", *aioice.ice.get_host_addresses(True, False)])
     if settings.redis_url is None:
         embedded = EmbeddedRedis()
         embedded.start()
@@ -52,7 +57,7 @@ def main() -> int:
         lines = [f"  redis    {redis_line}"]
         lines += [f"  {name:<8} python -m {name} (pid {process.pid})" for name, process in children]
         lines.append(f"  cameras  {len(cameras.cameras)} from {settings.cameras_file or 'the built-in demo set'}")
-        lines.append(f"Open http://127.0.0.1:{settings.gateway_port}/docs (API) or /api/cameras.")
+        lines.append(f"Watch: http://127.0.0.1:{settings.gateway_port}/player?camera=1   API: /docs")
         print("camstream is running:", *lines, "Stop with Ctrl-C.", sep="\n", flush=True)
         return wait_for_stop(children, stop, args.duration)
     finally:
