@@ -193,7 +193,7 @@ def main() -> int:
               for s, c in stages.items()],
             "",
             "Analysed frames per second per core, whole pipeline with JPEG decode, from CPU time. Person and "
-            "face detection run while there is motion or a tracked object, and every 5 s otherwise. Still: one "
+            "face detection run while there is motion (and 3 s after), and every 5 s otherwise. Still: one "
             "unchanging frame; busy: PETS09-S2L1 at 640x360 (up to 8 people, always moving); mixed: 5 s still "
             "and 5 s busy in turn.",
             "",
