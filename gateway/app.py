@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from redis.exceptions import RedisError
 
 from gateway.limits import BodyLimit
@@ -71,6 +72,8 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
         )
     for router in (cameras.router, events.router, health.router, webrtc.router, pages.router):
         app.include_router(router)
+
+    app.mount("/static", StaticFiles(packages=[("gateway", "static")]), name="static")
 
     @app.exception_handler(RedisError)
     async def redis_down(request: Request, error: RedisError) -> JSONResponse:

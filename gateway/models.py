@@ -63,3 +63,17 @@ class EventsPage(ApiModel):
 class Health(ApiModel):
     status: str
     problems: list[str] = []
+
+
+class WorkerOut(ApiModel):
+    worker_id: str
+    host: str
+    provider: str  # onnxruntime execution provider of the person detector
+    cameras: list[int]
+
+
+class SystemOut(ApiModel):
+    redis: bool
+    ingest: bool
+    workers: list[WorkerOut]
+    sessions: int

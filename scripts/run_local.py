@@ -57,7 +57,7 @@ def main() -> int:
         lines = [f"  redis    {redis_line}"]
         lines += [f"  {name:<8} python -m {name} (pid {process.pid})" for name, process in children]
         lines.append(f"  cameras  {len(cameras.cameras)} from {settings.cameras_file or 'the built-in demo set'}")
-        lines.append(f"Watch: http://127.0.0.1:{settings.gateway_port}/player?camera=1   API: /docs")
+        lines.append(f"Open the dashboard: http://127.0.0.1:{settings.gateway_port}/   (API: /docs)")
         print("camstream is running:", *lines, "Stop with Ctrl-C.", sep="\n", flush=True)
         return wait_for_stop(children, stop, args.duration)
     finally:

@@ -39,7 +39,7 @@ def test_run_starts_embedded_redis_and_demo_cameras_then_stops_everything() -> N
         assert match, banner
         redis_pid, url = int(match[1]), match[2]
         assert "4 from the built-in demo set" in banner
-        assert "python -m analyzer" in banner and f"http://127.0.0.1:{port}/player?camera=1" in banner
+        assert "python -m analyzer" in banner and f"dashboard: http://127.0.0.1:{port}/" in banner
         cameras = wait_until(lambda: _get_json(f"http://127.0.0.1:{port}/api/cameras"), 20.0, what="the gateway")
         assert [c["name"] for c in cameras][:1] == ["Front Door Camera"]
         client = redis.Redis.from_url(url)

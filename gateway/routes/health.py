@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 from redis.exceptions import RedisError
 
-from gateway.models import Health
+from gateway.models import Health, SystemOut, WorkerOut
 from gateway.state import GatewayDep
 from shared import keys
 
@@ -34,6 +34,21 @@ async def readyz(gateway: GatewayDep) -> JSONResponse:
         problems.append(f"Redis unreachable: {e}")
     health = Health(status="ready" if not problems else "not ready", problems=problems)
     return JSONResponse(health.model_dump(by_alias=True), status_code=200 if not problems else 503)
+
+
+@router.get("/api/system", response_model=SystemOut)
+async def system(gateway: GatewayDep) -> SystemOut:
+    """For the dashboard's panel: Redis reachable, ingest alive, analyzer workers and their provider."""
+    try:
+        ingest = bool(await gateway.client.exists(keys.ingest_heartbeat()))
+        workers = await gateway.store.workers()
+    except RedisError:
+        return SystemOut(redis=False, ingest=False, workers=[], sessions=len(gateway.sessions.sessions))
+    found = [
+        WorkerOut(worker_id=w.worker_id, host=w.host, provider=w.provider, cameras=sorted(int(c) for c in w.cameras))
+        for w in workers
+    ]
+    return SystemOut(redis=True, ingest=ingest, workers=found, sessions=len(gateway.sessions.sessions))
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

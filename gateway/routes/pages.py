@@ -1,4 +1,5 @@
-"""Pages: a minimal player for one camera (the dashboard comes with its own issue)."""
+"""Pages: the dashboard at `/` (static HTML, CSS and JavaScript modules; no build step, no CDN)
+and a minimal single-camera player."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from fastapi.responses import HTMLResponse
 
 router = APIRouter(tags=["pages"])
 
-PLAYER = importlib.resources.files("gateway").joinpath("static/player.html").read_text(encoding="utf-8")
+STATIC = importlib.resources.files("gateway").joinpath("static")
+PLAYER = STATIC.joinpath("player.html").read_text(encoding="utf-8")
+DASHBOARD = STATIC.joinpath("index.html").read_text(encoding="utf-8")
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def dashboard() -> HTMLResponse:
+    """The dashboard: every camera live, events, system health."""
+    return HTMLResponse(DASHBOARD)
 
 
 @router.get("/player", response_class=HTMLResponse, include_in_schema=False)

@@ -1,0 +1,123 @@
+// One camera tile: WebRTC through the gateway's signalling (POST /api/webrtc/stream/{id}, then the
+// WebSocket), MJPEG when WebRTC has not connected in FALLBACK_MS, reconnection when it drops.
+const FALLBACK_MS = 5000;
+const RETRY_MS = [1000, 2000, 5000, 10000];
+
+export class Tile {
+  constructor(camera) {
+    this.camera = camera;
+    this.overlay = false;
+    this.failures = 0;
+    this.element = document.createElement("figure");
+    this.element.className = "tile";
+    this.element.dataset.camera = camera.id;
+    this.element.innerHTML = `
+      <video autoplay playsinline muted></video>
+      <img class="mjpeg" alt="" hidden>
+      <span class="note"></span>
+      <button class="overlay" type="button" aria-pressed="false" title="Show what the analyzer detects">Detections</button>
+      <figcaption><span class="name"></span><span class="where"></span><span class="badge">…</span></figcaption>`;
+    this.video = this.element.querySelector("video");
+    this.mjpeg = this.element.querySelector("img.mjpeg");
+    this.note = this.element.querySelector(".note");
+    this.badge = this.element.querySelector(".badge");
+    this.element.querySelector(".name").textContent = camera.name;
+    this.element.querySelector(".where").textContent = `${camera.location} · ${camera.channel}`;
+    this.element.querySelector("button.overlay").onclick = (e) => { e.stopPropagation(); this.toggleOverlay(); };
+    this.element.onclick = () => this.element.classList.toggle("big");
+    this.setStatus(camera);
+  }
+
+  setStatus(camera) {
+    const state = camera.status ?? "offline";
+    this.badge.className = `badge ${state}`;
+    this.badge.textContent = state === "streaming" && camera.fps ? `streaming · ${camera.fps.toFixed(0)} fps` : state;
+  }
+
+  toggleOverlay() {
+    this.overlay = !this.overlay;
+    this.element.querySelector("button.overlay").setAttribute("aria-pressed", String(this.overlay));
+    if (this.usingMjpeg) this.useMjpeg(); else this.connect();
+  }
+
+  async framesDecoded() {
+    if (!this.pc) return 0;
+    let decoded = 0;
+    (await this.pc.getStats()).forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") decoded = s.framesDecoded || 0; });
+    return decoded;
+  }
+
+  close() {
+    clearTimeout(this.fallbackTimer);
+    clearTimeout(this.retryTimer);
+    if (this.socket) { this.socket.onclose = null; this.socket.close(); }
+    if (this.pc) { this.pc.onconnectionstatechange = null; this.pc.close(); }
+    this.socket = this.pc = null;
+  }
+
+  async connect() {
+    this.close();
+    const attempt = (this.attempt = (this.attempt ?? 0) + 1);
+    if (!this.usingMjpeg) this.fallbackTimer = setTimeout(() => this.useMjpeg(), FALLBACK_MS);
+    try {
+      const reply = await fetch(`/api/webrtc/stream/${this.camera.id}`, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ overlay: this.overlay }),
+      });
+      if (!reply.ok) throw new Error(`stream: ${reply.status}`);
+      const session = await reply.json();
+      if (attempt !== this.attempt) return;  // a newer attempt took over
+      const pc = (this.pc = new RTCPeerConnection({ iceServers: [] }));
+      pc.addTransceiver("video", { direction: "recvonly" });
+      pc.ontrack = (e) => { this.video.srcObject = new MediaStream([e.track]); };
+      pc.onconnectionstatechange = () => this.onState(pc.connectionState);
+      const socket = (this.socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${session.signaling_url}`));
+      pc.onicecandidate = (e) => { if (e.candidate && socket.readyState === 1) socket.send(JSON.stringify({ type: "candidate", candidate: e.candidate.toJSON() })); };
+      socket.onopen = async () => {
+        await pc.setLocalDescription(await pc.createOffer());
+        socket.send(JSON.stringify({ type: "offer", sdp: pc.localDescription.sdp }));
+      };
+      socket.onmessage = async (message) => {
+        const reply = JSON.parse(message.data);
+        if (reply.type === "answer") await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
+        else if (reply.type === "error") console.warn(`camera ${this.camera.id}: ${reply.message}`);
+      };
+      socket.onclose = () => { if (this.pc === pc && pc.connectionState !== "connected") this.retry(); };
+    } catch (error) {
+      console.warn(`camera ${this.camera.id}: ${error}`);
+      this.retry();
+    }
+  }
+
+  onState(state) {
+    if (state === "connected") {
+      clearTimeout(this.fallbackTimer);
+      this.failures = 0;
+      this.usingMjpeg = false;
+      this.mjpeg.hidden = true;
+      this.mjpeg.removeAttribute("src");
+      this.video.hidden = false;
+      this.note.textContent = "";
+    } else if (state === "failed" || state === "disconnected" || state === "closed") {
+      this.retry();
+    }
+  }
+
+  retry() {
+    clearTimeout(this.retryTimer);
+    const delay = RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)];
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  useMjpeg() {
+    // WebRTC did not connect in time (a firewall, a proxy): show MJPEG, and keep trying WebRTC behind it.
+    if (this.usingMjpeg && !this.mjpeg.hidden && this.mjpegOverlay === this.overlay) return this.retry();
+    this.usingMjpeg = true;
+    this.mjpegOverlay = this.overlay;
+    this.video.hidden = true;
+    this.mjpeg.hidden = false;
+    this.mjpeg.src = `/api/cameras/${this.camera.id}/mjpeg?fps=5&t=${Date.now()}`;
+    this.note.textContent = "MJPEG fallback: WebRTC did not connect";
+    this.failures = Math.max(this.failures, RETRY_MS.length - 1);
+    this.retry();
+  }
+}
