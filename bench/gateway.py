@@ -12,7 +12,6 @@ It rewrites the gateway section of docs/benchmarks.md unless --no-write.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import statistics
@@ -24,17 +23,11 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import machine, write_section
+from bench.common import cpu_seconds, machine, write_section
 from shared.embedded_redis import EmbeddedRedis, free_port
 from tests.support import ROOT, RtspServer, ServiceRun, rtsp_server_missing, wait_until, write_camera_file
 
-TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 QUIET = {"CAMSTREAM_LOG_LEVEL": "WARNING", "CAMSTREAM_WEBRTC_HOSTS": "127.0.0.1"}
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
 
 
 def start_gateway(redis_url: str, cameras: Path | None, folder: Path) -> tuple[ServiceRun, str]:

@@ -12,7 +12,6 @@ section of docs/benchmarks.md unless --no-write.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import redis
 
-from bench.common import DOC, machine, write_section
+from bench.common import DOC, cpu_seconds, machine, write_section
 from shared import keys
 from shared.embedded_redis import EmbeddedRedis
 from shared.messages import FrameMessage
@@ -30,7 +29,6 @@ from tests.support import RtspServer, ServiceRun, camera_status, rtsp_server_mis
 
 CASES = [("1280x720", 1), ("1280x720", 4), ("1920x1080", 1), ("1920x1080", 4)]
 FPS = 15
-TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -41,11 +39,6 @@ class Result:
     delay_p95_ms: float
     jpeg_kib: float
     server_cpu_pct: float
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S  # utime + stime
 
 
 def measure(redis_url: str, server: RtspServer, cameras: int, seconds: float, folder: Path) -> Result:
