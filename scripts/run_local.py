@@ -1,95 +1,76 @@
-"""Run every camstream process on this host, with an embedded Redis unless one is configured.
+"""Run every camstream process on this host under supervisor, with an embedded Redis unless one is configured.
 
-Called by scripts/run.sh after set-up. Ctrl-C (or SIGTERM) stops the processes, then Redis.
+Called by scripts/run.sh after set-up. It renders deploy/supervisord.conf.template into its
+run folder (CAMSTREAM_RUN_DIR, default .run/), prints what runs and where, and becomes
+supervisord in the foreground: Ctrl-C (or SIGTERM) stops every program, Redis last.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import signal
-import subprocess
 import sys
-import threading
-import time
+from pathlib import Path
 
 import aioice.ice
 
 from shared.config import load_config_or_exit
-from shared.embedded_redis import EmbeddedRedis
-from shared.lifecycle import stop_on_signals
+from shared.embedded_redis import find_redis_server, free_port
 from shared.redact import mask_credentials
 
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "deploy" / "supervisord.conf.template"
 
-def processes(analyzer_workers: int) -> list[tuple[str, list[str]]]:
-    """The processes of the system, in start order."""
-    workers = [("analyzer", [sys.executable, "-m", "analyzer"])] * analyzer_workers
-    return [("ingest", [sys.executable, "-m", "ingest"]), *workers, ("gateway", [sys.executable, "-m", "gateway"])]
+REDIS_PROGRAM = """[program:redis]
+command={server} --bind 127.0.0.1 --port {port} --save "" --appendonly no --dir {run_dir}
+priority=10
+autorestart=true
+stopsignal=TERM
+redirect_stderr=true
+stdout_logfile={run_dir}/logs/redis.log
+"""
+
+
+def render(run_dir: Path, analyzers: int, redis_program: str) -> str:
+    text = TEMPLATE.read_text()
+    for token, value in {
+        "@RUN_DIR@": str(run_dir), "@ROOT@": str(ROOT), "@PYTHON@": sys.executable,
+        "@ANALYZERS@": str(analyzers), "@REDIS_PROGRAM@": redis_program,
+    }.items():  # fmt: skip
+        text = text.replace(token, value)
+    return text
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--duration", type=float, help="stop by itself after this many seconds")
-    args = parser.parse_args()
     settings, cameras = load_config_or_exit("run")
+    run_dir = Path(os.environ.get("CAMSTREAM_RUN_DIR", ROOT / ".run")).resolve()
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
 
-    stop = stop_on_signals()
-    embedded = None
-    env = dict(os.environ)
+    redis_program = ""
+    if settings.redis_url is None:
+        port = free_port()
+        redis_program = REDIS_PROGRAM.format(server=find_redis_server(), port=port, run_dir=run_dir)
+        os.environ["CAMSTREAM_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        redis_line = f"embedded redis-server at redis://127.0.0.1:{port}/0"
+    else:
+        redis_line = mask_credentials(settings.redis_url_or_local())
     if not settings.webrtc_hosts:
         # A browser on this machine reaches the gateway on loopback, which aioice leaves out by itself.
-        env["CAMSTREAM_WEBRTC_HOSTS"] = ",".join(["127.0.0.1", *aioice.ice.get_host_addresses(True, False)])
-    if settings.redis_url is None:
-        embedded = EmbeddedRedis()
-        embedded.start()
-        env["CAMSTREAM_REDIS_URL"] = embedded.url
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    try:
-        for name, command in processes(settings.analyzer_workers):
-            children.append((name, subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)))
-        redis_line = (
-            f"embedded redis-server (pid {embedded.pid}) at {embedded.url}\n"
-            f"           look inside: redis-cli -p {embedded.port} --scan --pattern 'camstream:*'\n"
-            f"           watch events: redis-cli -p {embedded.port} SUBSCRIBE camstream:events"
-            if embedded
-            else mask_credentials(settings.redis_url_or_local())
-        )
-        lines = [f"  redis    {redis_line}"]
-        lines += [f"  {name:<8} python -m {name} (pid {process.pid})" for name, process in children]
-        lines.append(f"  cameras  {len(cameras.cameras)} from {settings.cameras_file or 'the built-in demo set'}")
-        lines.append(f"Open the dashboard: http://127.0.0.1:{settings.gateway_port}/   (API: /docs)")
-        print("camstream is running:", *lines, "Stop with Ctrl-C.", sep="\n", flush=True)
-        return wait_for_stop(children, stop, args.duration)
-    finally:
-        stop_children(children)
-        if embedded:
-            embedded.stop()
-        print("camstream stopped.", flush=True)
+        os.environ["CAMSTREAM_WEBRTC_HOSTS"] = ",".join(["127.0.0.1", *aioice.ice.get_host_addresses(True, False)])
+    workers = max(1, settings.analyzer_workers)
+    config = run_dir / "supervisord.conf"
+    config.write_text(render(run_dir, workers, redis_program))
 
-
-def wait_for_stop(
-    children: list[tuple[str, subprocess.Popen[bytes]]], stop: threading.Event, duration_s: float | None
-) -> int:
-    deadline = time.monotonic() + duration_s if duration_s else None
-    while not stop.wait(0.5):
-        if deadline and time.monotonic() > deadline:
-            break
-        for name, process in children:
-            if process.poll() is not None:
-                print(f"camstream: {name} exited with code {process.returncode}; stopping", file=sys.stderr)
-                return 1
-    return 0
-
-
-def stop_children(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    for _name, process in reversed(children):
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for _name, process in reversed(children):
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    control = f"{Path(sys.executable).parent / 'supervisorctl'} -c {config}"
+    print("camstream is starting under supervisor:", flush=True)
+    print(f"  redis     {redis_line}", flush=True)
+    print(f"  programs  ingest, {workers} analyzer worker(s), gateway; cameras: {len(cameras.cameras)} from "
+          f"{settings.cameras_file or 'the built-in demo set'}", flush=True)  # fmt: skip
+    print(f"  status    {control} status", flush=True)
+    print(f"  logs      {control} tail -f gateway   (all logs: {run_dir}/logs)", flush=True)
+    print(f"Open the dashboard: http://127.0.0.1:{settings.gateway_port}/   (API: /docs)", flush=True)
+    print("Stop with Ctrl-C.", flush=True)
+    supervisord = str(Path(sys.executable).parent / "supervisord")
+    os.execv(supervisord, [supervisord, "-c", str(config)])  # noqa: S606 - become supervisord, for its signals
 
 
 if __name__ == "__main__":

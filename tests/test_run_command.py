@@ -1,4 +1,4 @@
-"""The README's run command, minus its set-up: embedded Redis, ingest on the demo cameras, clean stop."""
+"""The README's run command, minus its set-up: supervisor runs Redis, ingest, analyzer and gateway."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import redis
@@ -23,34 +24,53 @@ def _get_json(url: str) -> object:
     return reply.json() if reply.status_code == 200 else None
 
 
-def test_run_starts_embedded_redis_and_demo_cameras_then_stops_everything() -> None:
+def _descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            for child in task.read_text().split():
+                found.add(int(child))
+                todo.append(int(child))
+    return found
+
+
+def test_supervisor_runs_everything_and_stop_all_leaves_no_orphan(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMSTREAM_")}
-    env["CAMSTREAM_GATEWAY_PORT"] = str(port)
-    process = subprocess.Popen(
-        [sys.executable, "scripts/run_local.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
-    )
+    env.update(CAMSTREAM_GATEWAY_PORT=str(port), CAMSTREAM_RUN_DIR=str(tmp_path / "run"))
+    process = subprocess.Popen([sys.executable, "scripts/run_local.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               text=True)  # fmt: skip
     assert process.stdout is not None
+    control = [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(tmp_path / "run" / "supervisord.conf")]
+
+    def status() -> str:
+        return subprocess.run([*control, "status"], capture_output=True, text=True, check=False).stdout
+
     try:
-        lines = [process.stdout.readline() for _ in range(10)]
-        banner = "".join(lines)
-        assert "camstream is running" in banner, banner
-        match = re.search(r"embedded redis-server \(pid (\d+)\) at (redis://127\.0\.0\.1:\d+/0)", banner)
-        assert match, banner
-        redis_pid, url = int(match[1]), match[2]
-        assert "4 from the built-in demo set" in banner
-        assert "python -m analyzer" in banner and f"dashboard: http://127.0.0.1:{port}/" in banner
-        cameras = wait_until(lambda: _get_json(f"http://127.0.0.1:{port}/api/cameras"), 20.0, what="the gateway")
-        assert [c["name"] for c in cameras][:1] == ["Front Door Camera"]
-        client = redis.Redis.from_url(url)
+        banner = "".join(process.stdout.readline() for _ in range(7))
+        url = re.search(r"embedded redis-server at (redis://127\.0\.0\.1:\d+/0)", banner)
+        assert url, banner
+        assert f"dashboard: http://127.0.0.1:{port}/" in banner and "supervisorctl" in banner
+        programs = wait_until(lambda: (s := status()).count("RUNNING") == 4 and s, 30.0, interval_s=0.5,
+                              what="redis, ingest, analyzer and gateway RUNNING")  # fmt: skip
+        assert all(name in programs for name in ("redis", "ingest", "analyzer:analyzer-0", "gateway"))
+        cameras = wait_until(lambda: _get_json(f"http://127.0.0.1:{port}/api/cameras"), 30.0, what="the gateway")
+        assert [c["name"] for c in cameras][:1] == ["Front Door Camera"]  # type: ignore[index]
+        client = redis.Redis.from_url(url[1])
         for camera_id in (1, 2, 3, 4):
             wait_until(lambda cid=camera_id: read_frames(client, cid, 0.2, start_id="0"), 15.0, what="demo frames")
             wait_until(lambda cid=camera_id: client.xlen(f"camstream:camera:{cid}:detections") > 0, 30.0,
                        what="the analyzer's detections")  # fmt: skip
         client.close()
+
+        everything = _descendants(process.pid)
+        assert len(everything) >= 4 + 4  # the programs, and ingest's four camera processes
+        stopped = subprocess.run([*control, "stop", "all"], capture_output=True, text=True, timeout=60, check=False)
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        wait_until(lambda: not any(pid_alive(p) for p in everything), 10.0, what="every process to be gone")
+        assert "RUNNING" not in status()
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(15)
+        process.wait(30)
         process.stdout.close()
-    assert process.returncode == 0
-    wait_until(lambda: not pid_alive(redis_pid), 5.0, what="the embedded redis-server to stop")
