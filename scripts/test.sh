@@ -31,6 +31,12 @@ if [ ! -x /usr/bin/chromium ]; then
     || echo "test: could not install chromium (not root?): the browser tests will be skipped" >&2
 fi
 
+# Debian's docker-compose validates docker-compose.yml (there is no Docker engine to run it).
+if ! command -v docker-compose >/dev/null; then
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null \
+    || echo "test: could not install docker-compose: the compose validation will be skipped" >&2
+fi
+
 scripts/setup.sh dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -1,0 +1,27 @@
+# camstream: one image for ingest, analyzer and gateway (docker-compose.yml picks the command).
+FROM python:3.11-slim
+
+# What the wheels need beyond the slim base: OpenMP for onnxruntime.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgomp1 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --create-home --uid 1000 camstream
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY scripts ./scripts
+COPY shared ./shared
+COPY ingest ./ingest
+COPY analyzer ./analyzer
+COPY gateway ./gateway
+# The same install step as the README's commands (a .venv with camstream and its person model),
+# then the person model converted to ONNX once, so that workers start at once.
+ENV CAMSTREAM_MODEL_CACHE_DIR=/app/model-cache
+RUN scripts/setup.sh \
+ && .venv/bin/python -c "from pathlib import Path; from analyzer.persons import builtin_model; builtin_model(Path('/app/model-cache'))" \
+ && chown -R camstream /app
+
+ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1
+USER camstream
+EXPOSE 8000
+CMD ["python", "-m", "gateway"]

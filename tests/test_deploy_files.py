@@ -1,0 +1,62 @@
+"""Deployment files that cannot run here (no Docker engine) are checked for what can be checked."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shared.cameras import load_cameras
+from tests.support import ROOT
+
+PROCESSES = ("ingest", "analyzer", "gateway")
+
+
+def compose() -> dict[str, dict[str, object]]:
+    services: dict[str, dict[str, object]] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    return services
+
+
+def test_compose_file_validates(tmp_path: Path) -> None:
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose (Debian package) not installed; scripts/test.sh installs it")
+    shutil.copy(ROOT / "docker-compose.yml", tmp_path)
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
+    shutil.copy(ROOT / "camstream.env.example", tmp_path / "camstream.env")
+    done = subprocess.run(["docker-compose", "config", "-q"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_compose_runs_what_supervisor_runs() -> None:
+    services = compose()
+    template = (ROOT / "deploy" / "supervisord.conf.template").read_text()
+    for name in PROCESSES:
+        assert services[name]["command"] == ["python", "-m", name]
+        assert f"[program:{name}]\ncommand=@PYTHON@ -m {name}\n" in template
+        assert services[name]["healthcheck"]["test"] == ["CMD", "python", "-m", name, "--check"]  # type: ignore[index]
+        assert services[name]["depends_on"] == {"redis": {"condition": "service_healthy"}}
+        assert services[name]["restart"] == "unless-stopped"
+        assert services[name]["env_file"] == "camstream.env"
+    assert "healthcheck" in services["redis"] and services["redis"]["restart"] == "unless-stopped"
+    assert "analyzer" not in str(services["analyzer"].get("container_name", "")), "a fixed name would stop --scale"
+
+
+def test_image_installs_as_the_readme_does_and_holds_no_secret() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert re.search(r"^FROM python:3\.1[1-9]-slim", dockerfile, re.M)
+    assert "RUN scripts/setup.sh" in dockerfile and "USER camstream" in dockerfile
+    assert (
+        readme.splitlines()[3].startswith("scripts/run.sh")
+        and "scripts/setup.sh" in (ROOT / "scripts/run.sh").read_text()
+    )
+    assert not re.search(r"(?i)(password|secret|token)\s*=", dockerfile)
+    assert "camstream.env" in (ROOT / ".gitignore").read_text()
+
+
+def test_deploy_camera_file_is_valid() -> None:
+    assert [c.id for c in load_cameras(ROOT / "deploy" / "cameras.yaml", {}).cameras] == [1, 2, 3, 4]
