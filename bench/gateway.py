@@ -25,7 +25,15 @@ import httpx
 
 from bench.common import cpu_seconds, machine, write_section
 from shared.embedded_redis import EmbeddedRedis, free_port
-from tests.support import ROOT, RtspServer, ServiceRun, rtsp_server_missing, wait_until, write_camera_file
+from tests.support import (
+    ROOT,
+    RtspServer,
+    ServiceRun,
+    gateway_answers,
+    rtsp_server_missing,
+    wait_until,
+    write_camera_file,
+)
 
 QUIET = {"CAMSTREAM_LOG_LEVEL": "WARNING", "CAMSTREAM_WEBRTC_HOSTS": "127.0.0.1"}
 
@@ -35,15 +43,8 @@ def start_gateway(redis_url: str, cameras: Path | None, folder: Path) -> tuple[S
     run = ServiceRun("gateway", redis_url, cameras, folder / "gateway.log", "--host", "127.0.0.1", "--port", str(port),
                      env=QUIET)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _answers(base), 30.0, what="the gateway")
+    wait_until(lambda: gateway_answers(base), 30.0, what="the gateway")
     return run, base
-
-
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _all_receiving(base: str, count: int) -> bool:
@@ -125,9 +126,7 @@ LATENCY_JS = """
 
 def glass_to_glass(seconds: float) -> dict[str, float]:
     """Capture (the wall-clock time painted into the source's pixels) to display in Chromium."""
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
-
-    from tests.test_gateway_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: PLC0415
+    from tests.support.browser import browser_page  # noqa: PLC0415
 
     with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as folder:
         rtsp = RtspServer(size="1280x720", fps=15, clock=True).start()
@@ -136,16 +135,13 @@ def glass_to_glass(seconds: float) -> dict[str, float]:
         gateway, base = start_gateway(server.url, cameras, Path(folder))
         try:
             wait_until(lambda: httpx.get(f"{base}/api/cameras/1").json()["fps"], 30.0)
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                page = browser.new_context(permissions=["camera", "microphone"]).new_page()
+            with browser_page() as page:
                 page.goto(f"{base}/player?camera=1")
                 page.wait_for_function("window.framesDecoded && document.getElementById('video').videoWidth > 0",
                                        timeout=30000)  # fmt: skip
                 page.evaluate(LATENCY_JS)
                 page.wait_for_timeout(int(seconds * 1000))
                 samples = [float(v) for v in page.evaluate("window.latencies")][15:]
-                browser.close()
         finally:
             gateway.stop()
             ingest.stop()

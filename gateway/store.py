@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import cast
 
@@ -27,19 +28,6 @@ class Store:
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
         self._status_cache: dict[tuple[int, ...], tuple[float, tuple[dict[int, CameraStatus], dict[int, str]]]] = {}
-
-    async def camera_statuses(self, camera_ids: list[int]) -> dict[int, CameraStatus]:
-        if not camera_ids:
-            return {}
-        raw = await self.client.mget([keys.camera_status(c) for c in camera_ids])
-        found = {}
-        for camera_id, value in zip(camera_ids, raw, strict=True):
-            if value is not None:
-                try:
-                    found[camera_id] = CameraStatus.decode(value)
-                except MessageError:
-                    continue
-        return found
 
     async def workers(self) -> list[WorkerStatus]:
         ids = cast(list[bytes], await self.client.zrange(keys.analyzer_workers(), 0, -1))
@@ -75,11 +63,9 @@ class Store:
         raw = await self.client.mget(names)
         statuses: dict[int, CameraStatus] = {}
         for camera_id, value in zip(camera_ids, raw[: len(camera_ids)], strict=True):
-            if value is not None:
-                try:
+            with contextlib.suppress(MessageError):  # an unreadable record reads as offline
+                if value is not None:
                     statuses[camera_id] = CameraStatus.decode(value)
-                except MessageError:
-                    continue
         owners = {c: cast(bytes, v).decode() for c, v in zip(camera_ids, raw[len(camera_ids) :], strict=True) if v}
         return statuses, owners
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import redis
 
 from shared.embedded_redis import EmbeddedRedis, free_port
-from tests.support import RtspServer, ServiceRun, rtsp_server_missing, wait_until
+from tests.support import RtspServer, ServiceRun, gateway_answers, rtsp_server_missing, wait_until
+from tests.support.browser import CHROMIUM
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -49,6 +49,12 @@ def _rtsp_available() -> None:
     reason = rtsp_server_missing()
     if reason:
         pytest.skip(f"GStreamer RTSP server unavailable ({reason}); scripts/test.sh installs it")
+
+
+@pytest.fixture(scope="session")
+def chromium_available() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it where it can)")
 
 
 @pytest.fixture
@@ -96,19 +102,12 @@ def gateway(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., str]]:
                          "--host", "127.0.0.1", "--port", str(port), env=env)  # fmt: skip
         runs.append(run)
         base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: _answers(base), 20.0, what="the gateway to answer")
+        wait_until(lambda: gateway_answers(base), 20.0, what="the gateway to answer")
         return base
 
     yield start
     for run in runs:
         run.stop()
-
-
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture

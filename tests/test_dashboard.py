@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,39 +12,12 @@ import numpy as np
 import pytest
 
 from tests.support import DATA, ROOT, RtspServer, ServiceRun, wait_until, write_camera_file
-from tests.test_gateway_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import browser_page
 
 pytestmark = pytest.mark.rtsp
 ARTIFACTS = ROOT / "test-artifacts"
 LOOPBACK = {"CAMSTREAM_WEBRTC_HOSTS": "127.0.0.1"}
 DECODED = "Promise.all([...window.camstream.tiles.values()].map((t) => t.framesDecoded()))"
-
-
-@pytest.fixture(scope="module")
-def chromium_available() -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it where it can)")
-
-
-@contextmanager
-def browser_page(
-    width: int = 1280, height: int = 860, init_script: str | None = None, colour_scheme: str = "light"
-) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(
-                permissions=["camera", "microphone"], viewport={"width": width, "height": height},
-                color_scheme=colour_scheme,
-            )  # fmt: skip
-            page = context.new_page()
-            if init_script:
-                page.add_init_script(init_script)
-            yield page
-        finally:
-            browser.close()
 
 
 def tiles_ready(page: Any) -> list[int]:

@@ -10,54 +10,33 @@ import httpx
 import pytest
 
 from tests.support import ROOT, RtspServer, ServiceRun, wait_until, write_camera_file
+from tests.support.browser import browser_page
 
 pytestmark = pytest.mark.rtsp
-CHROMIUM = Path("/usr/bin/chromium")
-# Headless on a closed network: no first-run, no background calls; loopback allowed for WebRTC.
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--allow-loopback-in-peer-connection",
-    "--disable-rtc-smoothness-algorithm",
-]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def chromium_available() -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it where it can)")
 
 
 def test_chromium_plays_a_camera(
     chromium_available: None, rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun],
     gateway: Callable[..., str], tmp_path: Path,
 ) -> None:  # fmt: skip
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
-
     server = rtsp_server(size="640x360", fps=15)
     cameras = write_camera_file(tmp_path, [{"id": 1, "name": "live", "source": server.url(), "fps": 15}])
     ingest(cameras)
     base = gateway(cameras, env={"CAMSTREAM_WEBRTC_HOSTS": "127.0.0.1"})
     wait_until(lambda: httpx.get(f"{base}/api/cameras/1").json()["fps"], 15.0, what="camera 1 streaming")
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            # Without these permissions Chromium hides host candidates behind mDNS names aiortc cannot resolve.
-            context = browser.new_context(permissions=["camera", "microphone"], viewport={"width": 960, "height": 600})
-            page = context.new_page()
-            page.goto(f"{base}/player?camera=1")
-            deadline = time.monotonic() + 20
-            while (first := page.evaluate("window.framesDecoded()")) < 10:
-                assert time.monotonic() < deadline, f"Chromium decoded {first} frames in 20 s"
-                page.wait_for_timeout(250)
-            page.wait_for_timeout(2000)
-            later = page.evaluate("window.framesDecoded()")
-            assert later - first >= 20, (first, later)  # about 30 at 15 fps
-            assert page.evaluate("document.getElementById('video').videoWidth") == 640
-            artifacts = ROOT / "test-artifacts"
-            artifacts.mkdir(exist_ok=True)
-            page.screenshot(path=str(artifacts / "player.png"))
-        finally:
-            browser.close()
+    with browser_page(width=960, height=600) as page:
+        page.goto(f"{base}/player?camera=1")
+        deadline = time.monotonic() + 20
+        while (first := page.evaluate("window.framesDecoded()")) < 10:
+            assert time.monotonic() < deadline, f"Chromium decoded {first} frames in 20 s"
+            page.wait_for_timeout(250)
+        page.wait_for_timeout(2000)
+        later = page.evaluate("window.framesDecoded()")
+        assert later - first >= 20, (first, later)  # about 30 at 15 fps
+        assert page.evaluate("document.getElementById('video').videoWidth") == 640
+        artifacts = ROOT / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "player.png"))
     wait_until(lambda: not httpx.get(f"{base}/api/streams/status").json()["sessions"], 20.0, interval_s=0.5,
                what="the browser's session to be freed")  # fmt: skip

@@ -109,7 +109,7 @@ def _part(jpeg: bytes) -> bytes:
 async def streams_status(gateway: GatewayDep) -> StreamsStatus:
     """Active WebRTC sessions, and each camera's pipeline: ingest state and fps, analyzer owner, lag, skips."""
     ids = [c.id for c in gateway.cameras.cameras]
-    statuses = await gateway.store.camera_statuses(ids)
+    statuses, _owners = await gateway.store.cameras_and_owners(ids)
     analysis = {
         int(cid): (w.worker_id, counters) for w in await gateway.store.workers() for cid, counters in w.cameras.items()
     }

@@ -64,7 +64,7 @@ async def metrics(gateway: GatewayDep) -> PlainTextResponse:
 
     ids = [c.id for c in gateway.cameras.cameras]
     try:
-        statuses = await gateway.store.camera_statuses(ids)
+        statuses, _owners = await gateway.store.cameras_and_owners(ids)
         workers = await gateway.store.workers()
     except RedisError:
         statuses, workers = {}, []

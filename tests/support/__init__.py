@@ -213,3 +213,13 @@ def worker_statuses(client: Any) -> dict[str, Any]:
         if raw:
             found[worker] = WorkerStatus.decode(raw)
     return found
+
+
+def gateway_answers(base: str) -> bool:
+    """True once the gateway at base URL answers /healthz."""
+    import httpx  # noqa: PLC0415
+
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
