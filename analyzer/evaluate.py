@@ -22,7 +22,8 @@ import numpy as np
 
 from analyzer.faces import FaceDetector, faces_near_people
 from analyzer.metrics import Quality, average_precision, face_quality, read_face_shots
-from analyzer.persons import Detection, PersonDetector
+from analyzer.detection import Detection
+from analyzer.persons import PersonDetector
 from analyzer.tracking import Tracker
 from shared.settings import load_settings
 

@@ -19,13 +19,13 @@ import hashlib
 import importlib.resources
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from analyzer import onnx_export, runtime
+from analyzer.detection import Detection
 from analyzer.geometry import nms
 
 log = logging.getLogger(__name__)
@@ -35,13 +35,6 @@ SSD_HEADS = [
     f"BoxPredictor_{i}/{kind}/BiasAdd" for i in range(6) for kind in ("BoxEncodingPredictor", "ClassPredictor")
 ]
 SSD_SIZE = 300
-
-
-@dataclass(frozen=True)
-class Detection:
-    label: str
-    box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
-    score: float
 
 
 def ssd_anchors(grids: list[tuple[int, int]], min_scale: float = 0.2, max_scale: float = 0.95) -> np.ndarray:

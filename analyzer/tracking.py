@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from analyzer.geometry import iou
-from analyzer.persons import Detection
+from analyzer.detection import Detection
 
 
 @dataclass

