@@ -20,9 +20,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from analyzer.detection import Detection
 from analyzer.faces import FaceDetector, faces_near_people
 from analyzer.metrics import Quality, average_precision, face_quality, read_face_shots
-from analyzer.detection import Detection
 from analyzer.persons import PersonDetector
 from analyzer.tracking import Tracker
 from shared.settings import load_settings

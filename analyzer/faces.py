@@ -33,7 +33,9 @@ def builtin_model() -> Path:
     try:
         path = Path(str(importlib.resources.files(MODEL_PACKAGE).joinpath(MODEL_FILE)))
     except ModuleNotFoundError as e:
-        raise RuntimeError(f"the face model comes from the PyPI package {MODEL_PACKAGE}: install camstream again") from e
+        raise RuntimeError(
+            f"the face model comes from the PyPI package {MODEL_PACKAGE}: install camstream again"
+        ) from e
     if not path.is_file():
         raise RuntimeError(f"the face model is missing from the {MODEL_PACKAGE} package ({path})")
     return path

@@ -13,7 +13,8 @@ import numpy as np
 
 from analyzer.faces import FaceDetector, faces_near_people
 from analyzer.motion import MotionDetector
-from analyzer.persons import Detection, PersonDetector
+from analyzer.detection import Detection
+from analyzer.persons import PersonDetector
 from analyzer.tracking import Track, TrackChanges, Tracker
 from shared.cameras import AnalysisConfig
 from shared.detections import Box, DetectedObject, Event, EventPhase, EventType

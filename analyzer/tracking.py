@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from analyzer.geometry import iou
 from analyzer.detection import Detection
+from analyzer.geometry import iou
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 import re
 
-# Greedy up to the last "@" before the path: a password may itself hold an unescaped "@".
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.\-]*://)[^\s/?#@]*(?:@[^\s/?#@]*)*@")
+# The user info of a URL is everything from `://` to the LAST "@" before the next whitespace:
+# a password may hold any reserved character unescaped (`#`, `/`, `?`, `@`, `:` ...), so no
+# other character can be trusted to end it. Masking a path that holds an "@" too is the safe error.
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.\-]*://)\S*@")
 _SECRET_PARAM = re.compile(r"(?P<name>\b(?:password|passwd|pwd|pass|token|secret)=)[^&\s'\"]*", re.I)
 
 MASK = "***"

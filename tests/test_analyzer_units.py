@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analyzer.detection import Detection
 from analyzer.leases import assignment
 from analyzer.motion import MotionDetector
-from analyzer.detection import Detection
 from analyzer.persons import PersonDetector, ssd_anchors, tiles
 from analyzer.tracking import Tracker
 from analyzer.watchdog import DetectorHung, Watchdog

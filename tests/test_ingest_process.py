@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from shared import keys
 from shared.status import CameraState
 from tests.support import DATA, ROOT, ServiceRun, camera_status, pid_alive, read_frames, wait_until, write_camera_file
 from tests.test_ingest_rtsp import _camera_pids
@@ -29,6 +30,30 @@ def test_malformed_camera_file_exits_with_the_bad_field(ingest: StartIngest, tmp
     log = run.log_text()
     assert "cameras[1].fps" in log
     assert "Hunter2pw" not in log
+
+
+def test_passwords_with_reserved_characters_never_show(ingest: StartIngest, rdb: redis.Redis, tmp_path: Path) -> None:
+    """Seen leaking before: `#` and `/` ended the masked part early."""
+    passwords = {"PW_HASH": "Hh#LEAKH", "PW_SLASH": "Ab/LEAKS", "PW_MIXED": "q?@:LEAKQ#"}
+    cameras = write_camera_file(tmp_path, [
+        {"id": i, "name": name, "source": f"rtsp://admin:${{{name}}}@127.0.0.1:9/Streaming/Channels/101"}
+        for i, name in enumerate(passwords, start=1)
+    ])  # fmt: skip
+    env = {**os.environ, **passwords, "CAMSTREAM_CAMERAS_FILE": str(cameras)}
+    checked = subprocess.run([sys.executable, "-m", "ingest", "--validate-config"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    assert checked.stdout.count("rtsp://***@127.0.0.1:9/Streaming/Channels/101") == 3, checked.stdout
+    run = ingest(cameras, env=passwords)
+
+    def failures() -> list[bytes] | None:
+        raw = [rdb.get(keys.camera_status(c)) for c in (1, 2, 3)]
+        reported = all(r and camera_status(rdb, c).last_error for c, r in zip((1, 2, 3), raw, strict=True))
+        return [r for r in raw if r] if reported else None
+
+    statuses = wait_until(failures, 20.0, what="every camera to report its failure")
+    shown = checked.stdout + checked.stderr + run.log_text() + b"".join(statuses).decode()
+    assert "LEAK" not in shown
+    assert "rtsp://***@127.0.0.1:9/Streaming/Channels/101" in run.log_text()
 
 
 def test_file_and_demo_sources_stream(ingest: StartIngest, rdb: redis.Redis, tmp_path: Path) -> None:

@@ -25,6 +25,19 @@ def test_mask_credentials(text: str, masked: str) -> None:
     assert mask_credentials(text) == masked
 
 
+# RFC 3986's reserved characters, and the percent sign: any of them may sit unescaped in a password.
+RESERVED = ":/?#[]@!$&'()*+,;=%"
+
+
+@pytest.mark.parametrize("char", list(RESERVED))
+def test_a_password_with_any_reserved_character_is_masked(char: str) -> None:
+    url = f"rtsp://admin:Pw{char}LEAK{char}z@127.0.0.1:554/Streaming/Channels/101"
+    for text in (url, f"camera 1 failed: cannot open '{url}' (timeout)", f"{url} and redis://:Re{char}LEAK@h:6379/0"):
+        masked = mask_credentials(text)
+        assert "LEAK" not in masked, masked
+        assert "rtsp://***@127.0.0.1:554/Streaming/Channels/101" in masked
+
+
 def test_log_filter_masks_arguments_and_tracebacks() -> None:
     record_holder: list[logging.LogRecord] = []
 
