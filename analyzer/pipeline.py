@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from analyzer.detection import Detection
 from analyzer.faces import FaceDetector, faces_near_people
 from analyzer.motion import MotionDetector
-from analyzer.detection import Detection
 from analyzer.persons import PersonDetector
 from analyzer.tracking import Track, TrackChanges, Tracker
 from shared.cameras import AnalysisConfig
