@@ -38,11 +38,32 @@ class FrameResult:
     motion: list[Box]
     objects: list[DetectedObject]
     events: list[EventOut]
-    ran_objects: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-class CameraPipeline:
+@dataclass
+class MotionEvent:
+    """The motion event in progress: one movement, from hysteresis start to end."""
+
+    id: str
+    started_s: float
+    snapshot: bool
+    frames: int = 0
+    last_s: float | None = None
+    box: Box | None = None  # the union of everything that moved
+
+    def saw(self, boxes: list[Box], t_s: float) -> None:
+        self.frames += 1
+        self.last_s = t_s
+        self.box = _union(boxes if self.box is None else [self.box, *boxes])
+
+    def message(self, camera_id: int, phase: EventPhase, now_s: float) -> Event:
+        ended_s = (self.last_s or self.started_s) if phase is EventPhase.END else None
+        return Event(self.id, camera_id, EventType.MOTION, phase, self.started_s, ended_s, None, self.box,
+                     self.frames, self.snapshot, now_s)  # fmt: skip
+
+
+class CameraAnalysis:
     def __init__(
         self,
         camera_id: int,
@@ -63,7 +84,7 @@ class CameraPipeline:
         )
         self.tracker = Tracker()
         self._event_ids: dict[int, str] = {}
-        self._motion_event: dict[str, Any] | None = None
+        self._motion_event: MotionEvent | None = None
         self._last_objects_s = float("-inf")
 
     def analyse(self, image: np.ndarray, scale: float, t_s: float, jpeg: bytes, now_s: float) -> FrameResult:
@@ -95,46 +116,41 @@ class CameraPipeline:
                 started = time.perf_counter()
                 faces = self.guard(faces_near_people, self.faces, image, persons, self.config.face_min_score)
                 timings["face"] = _since(started)
-                found += [_scaled(d, scale) for d in faces]
-            found = [_scaled(d, scale) for d in persons] + found
+                found += [d.scaled(scale) for d in faces]
+            found = [d.scaled(scale) for d in persons] + found
         changes = self.tracker.update(found, t_s, jpeg) if run_objects else TrackChanges()
         for track in changes.started:
             events.append(self._track_event(track, EventPhase.START, now_s))
         for track in changes.ended:
             events.append(self._track_event(track, EventPhase.END, now_s))
         objects = [DetectedObject(d.label, d.score, Box(*d.box), changes.assigned.get(i)) for i, d in enumerate(found)]
-        return FrameResult(motion_boxes, objects, events, run_objects, timings)
+        return FrameResult(motion_boxes, objects, events, timings)
 
     def close(self, now_s: float) -> list[EventOut]:
         """End whatever is running: the worker is giving the camera up."""
         ended = [self._track_event(t, EventPhase.END, now_s) for t in self.tracker.end_all()]
         if self._motion_event is not None:
-            ended += self._motion_events(False, True, [], self._motion_event["last_s"], None, now_s)
+            ended.append(EventOut(self._motion_event.message(self.camera_id, EventPhase.END, now_s), None))
+            self._motion_event = None
         return ended
 
     def _motion_events(
-        self, started: bool, ended: bool, boxes: list[Box], t_s: float, jpeg: bytes | None, now_s: float
+        self, started: bool, ended: bool, boxes: list[Box], t_s: float, jpeg: bytes, now_s: float
     ) -> list[EventOut]:
         out: list[EventOut] = []
-        state = self._motion_event
         if started:
-            state = self._motion_event = {
-                "id": _event_id(self.camera_id), "start_s": t_s, "frames": 0, "box": None, "snapshot": jpeg is not None
-            }  # fmt: skip
-        if state is not None and boxes:
-            state["frames"] += 1
-            state["last_s"] = t_s
-            state["box"] = _union([state["box"], *boxes] if state["box"] else boxes)
-        if started and state is not None:
-            out.append(EventOut(self._motion(state, EventPhase.START, None, now_s), jpeg))
-        if ended and state is not None:
-            out.append(EventOut(self._motion(state, EventPhase.END, state.get("last_s", t_s), now_s), None))
+            self._motion_event = MotionEvent(_event_id(self.camera_id), t_s, snapshot=True)
+        event = self._motion_event
+        if event is None:
+            return out
+        if boxes:
+            event.saw(boxes, t_s)
+        if started:
+            out.append(EventOut(event.message(self.camera_id, EventPhase.START, now_s), jpeg))
+        if ended:
+            out.append(EventOut(event.message(self.camera_id, EventPhase.END, now_s), None))
             self._motion_event = None
         return out
-
-    def _motion(self, state: dict[str, Any], phase: EventPhase, end_s: float | None, now_s: float) -> Event:
-        return Event(state["id"], self.camera_id, EventType.MOTION, phase, state["start_s"], end_s, None,
-                     state["box"], state["frames"], state["snapshot"], now_s)  # fmt: skip
 
     def _track_event(self, track: Track, phase: EventPhase, now_s: float) -> EventOut:
         event_id = self._event_ids.setdefault(track.id, _event_id(self.camera_id))
@@ -154,10 +170,6 @@ def _event_id(camera_id: int) -> str:
 
 def _box(box: tuple[int, int, int, int], scale: float) -> Box:
     return Box(*(round(v / scale) for v in box))
-
-
-def _scaled(detection: Detection, scale: float) -> Detection:
-    return Detection(detection.label, tuple(round(v / scale) for v in detection.box), detection.score)  # type: ignore[arg-type]
 
 
 def _union(boxes: list[Box]) -> Box:

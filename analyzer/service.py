@@ -1,30 +1,36 @@
 """An analyzer worker: holds leases on its share of the cameras and analyses each at its rate.
 
 For each camera it holds, at each analysis slot, it reads the newest frame (never a
-backlog), decodes the JPEG at about 640 px wide, runs the camera's pipeline, and publishes
+backlog), decodes the JPEG at about 640 px wide, runs the camera's analysis, and publishes
 the frame's detections and any events. Bad messages and JPEGs are counted and skipped.
+
+Redis may go away (killed, restarted empty, frozen): the worker rides it out. It keeps
+trying every tick; once it has not renewed its leases for their TTL it gives its cameras
+up (their open events end, and the end messages wait in the publisher's outbox), and it
+takes its share again when Redis answers.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
 import redis
-import simplejpeg
 
 from analyzer.faces import FaceDetector
+from analyzer.frames import decode_for_analysis
 from analyzer.identity import new_worker_id
 from analyzer.leases import Leases
 from analyzer.persons import PersonDetector
-from analyzer.pipeline import CameraPipeline, EventOut, FrameResult
+from analyzer.pipeline import CameraAnalysis, FrameResult
+from analyzer.publisher import Publisher
 from analyzer.watchdog import DetectorHung, Watchdog
 from shared import keys
 from shared.cameras import Camera
@@ -36,15 +42,15 @@ from shared.status import AnalysisCounters, WorkerStatus
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_WIDTH = 640
 TICK_S = 1.0
 EXIT_RESTART = 3
+TIMING_WEIGHT = 0.1  # of the newest sample in each stage's moving average
 
 
 @dataclass
 class _Camera:
     camera: Camera
-    pipeline: CameraPipeline
+    analysis: CameraAnalysis
     counters: AnalysisCounters
     interval_s: float
     next_due: float
@@ -59,6 +65,7 @@ class AnalyzerService:
         self.cameras = {c.id: c for c in cameras if c.enabled and c.analysis.enabled}
         self.client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
         self.leases = Leases(self.client, self.worker_id, sorted(self.cameras), settings.analyzer_lease_ttl_s)
+        self.publisher = Publisher(self.client, settings)
         self.watchdog = Watchdog(settings.analyzer_detector_timeout_s)
         self.persons = (
             self._person_detector(settings) if any(c.analysis.person for c in self.cameras.values()) else None
@@ -66,6 +73,8 @@ class AnalyzerService:
         self.faces = FaceDetector() if any(c.analysis.face for c in self.cameras.values()) else None
         self.active: dict[int, _Camera] = {}
         self.exit_code = 0
+        self._redis_ok = True
+        self._renewed_at = time.monotonic()  # last time the leases were known to be ours
 
     @staticmethod
     def _person_detector(settings: Settings) -> PersonDetector:
@@ -85,10 +94,10 @@ class AnalyzerService:
             while not self.stop.is_set():
                 now = time.monotonic()
                 if now >= next_tick:
-                    self._tick()
+                    self._with_redis(self._tick)
                     next_tick = now + TICK_S
                 for state in [s for s in self.active.values() if s.next_due <= time.monotonic()]:
-                    self._analyse(state)
+                    self._with_redis(self._analyse, state)
                 if self.watchdog.needs_restart:
                     log.error("too many hung detector calls: exiting to be restarted")
                     self.exit_code = EXIT_RESTART
@@ -99,17 +108,36 @@ class AnalyzerService:
             self._shutdown()
         return self.exit_code
 
-    def _tick(self) -> None:
+    def _with_redis(self, step: Callable[..., None], *args: object) -> None:
+        """Run one step; a Redis error ends the step, never the worker."""
         try:
-            gained, lost = self.leases.tick()
+            step(*args)
         except redis.RedisError as e:
-            log.warning("worker %s cannot reach Redis: %s", self.worker_id, e)
+            if self._redis_ok:  # log the change, not every failed call
+                log.warning("worker %s cannot reach Redis; carrying on: %s", self.worker_id, e)
+            self._redis_ok = False
+            self._give_up_lapsed_cameras()
             return
+        if not self._redis_ok:
+            log.info("worker %s reaches Redis again", self.worker_id)
+        self._redis_ok = True
+
+    def _give_up_lapsed_cameras(self) -> None:
+        """Leases not renewed for their TTL have lapsed: another worker may own those cameras now."""
+        if self.active and time.monotonic() - self._renewed_at > self.leases.ttl_s:
+            for camera_id in list(self.active):
+                self._drop(camera_id, "leases lapsed while Redis was unreachable")
+            self.leases.held.clear()
+
+    def _tick(self) -> None:
+        self.publisher.flush()
+        gained, lost = self.leases.tick()
+        self._renewed_at = time.monotonic()
         for camera_id in lost:
             self._drop(camera_id, "reassigned")
         for camera_id in gained:
             camera = self.cameras[camera_id]
-            pipeline = CameraPipeline(
+            analysis = CameraAnalysis(
                 camera_id,
                 camera.analysis,
                 self.persons,
@@ -118,16 +146,17 @@ class AnalyzerService:
                 self.watchdog,
             )
             interval = 1.0 / camera.analysis.fps
-            self.active[camera_id] = _Camera(camera, pipeline, AnalysisCounters(), interval, time.monotonic())
+            self.active[camera_id] = _Camera(camera, analysis, AnalysisCounters(), interval, time.monotonic())
             log.info("worker %s now analyses camera=%d", self.worker_id, camera_id)
         self._write_status()
 
     def _drop(self, camera_id: int, why: str) -> None:
+        """Give a camera up: its open events end (the messages wait in the outbox if Redis is away)."""
         state = self.active.pop(camera_id, None)
         if state is None:
             return
         log.info("worker %s gives up camera=%d (%s)", self.worker_id, camera_id, why)
-        self._publish_events(camera_id, state.pipeline.close(time.time()))
+        self.publisher.events(state.analysis.close(time.time()))
 
     def _analyse(self, state: _Camera) -> None:
         camera_id = state.camera.id
@@ -136,11 +165,7 @@ class AnalyzerService:
         if late > state.interval_s:  # behind: skip to the newest frame, count the slots missed
             state.counters.frames_skipped += int(late / state.interval_s)
         state.next_due = max(state.next_due + state.interval_s, now)
-        try:
-            entries = self.client.xrevrange(keys.frame_stream(camera_id), count=1)
-        except redis.RedisError as e:
-            log.warning("camera=%d frame read failed: %s", camera_id, e)
-            return
+        entries = self.client.xrevrange(keys.frame_stream(camera_id), count=1)
         if not entries or entries[0][0] == state.last_entry:
             state.next_due = now + min(state.interval_s, 0.05)  # no new frame yet: look again soon
             return
@@ -152,7 +177,7 @@ class AnalyzerService:
             return
         message, image = decoded
         try:
-            result = state.pipeline.analyse(
+            result = state.analysis.analyse(
                 image, image.shape[1] / message.width, message.captured_at_s, message.jpeg, time.time()
             )
         except DetectorHung:
@@ -160,20 +185,16 @@ class AnalyzerService:
             return
         if not self.leases.renew(camera_id):  # our lease lapsed (we stalled): someone else may own it now
             self.leases.held.discard(camera_id)
-            self.active.pop(camera_id, None)
-            log.warning("worker %s lost the lease of camera=%d", self.worker_id, camera_id)
+            self._drop(camera_id, "its lease lapsed")
             return
         self._publish(state, message, result)
 
     def _decode(self, state: _Camera, fields: dict[bytes, bytes]) -> tuple[FrameMessage, np.ndarray] | None:
         try:
-            message = FrameMessage.decode(fields.get(keys.FRAME_FIELD.encode(), b""))
+            message = FrameMessage.from_entry(fields)
             if message.camera_id != state.camera.id:
                 raise MessageError(f"frame of camera {message.camera_id} on the stream of camera {state.camera.id}")
-            image = simplejpeg.decode_jpeg(
-                message.jpeg, colorspace="BGR", fastdct=True, fastupsample=True,
-                min_width=min(ANALYSIS_WIDTH, message.width), min_height=0,
-            )  # fmt: skip
+            image = decode_for_analysis(message.jpeg, message.width)
         except (MessageError, ValueError) as e:
             state.counters.frames_bad += 1
             log.warning("camera=%d bad frame skipped (%d so far): %s", state.camera.id, state.counters.frames_bad, e)
@@ -181,46 +202,16 @@ class AnalyzerService:
         return message, image
 
     def _publish(self, state: _Camera, message: FrameMessage, result: FrameResult) -> None:
-        camera_id = state.camera.id
         now = time.time()
-        detections = FrameDetections(
-            camera_id, message.seq, message.captured_at_s, now, message.width, message.height, self.worker_id,
-            result.motion, result.objects,
-        )  # fmt: skip
         counters = state.counters
         counters.frames_analysed += 1
         counters.lag_ms = round((now - message.captured_at_s) * 1000.0, 1)
-        counters.timed(result.timings_ms)
-        try:
-            self.client.xadd(
-                keys.detections_stream(camera_id), {keys.FRAME_FIELD: detections.encode()},
-                maxlen=self.settings.detections_stream_len, approximate=True,
-            )  # fmt: skip
-        except redis.RedisError as e:
-            log.warning("camera=%d detections not published: %s", camera_id, e)
-        self._publish_events(camera_id, result.events)
-
-    def _publish_events(self, camera_id: int, events: list[EventOut]) -> None:
-        if not events:
-            return
-        ttl_ms = int(self.settings.event_ttl_s * 1000)
-        pipe = self.client.pipeline(transaction=False)
-        for out in events:
-            event = dataclasses.replace(out.event, published_at_s=time.time())
-            text = event.encode()
-            if out.snapshot is not None:
-                pipe.set(keys.event_snapshot(event.id), out.snapshot, px=ttl_ms)
-            pipe.set(keys.event_record(event.id), text, px=ttl_ms)
-            pipe.xadd(
-                keys.EVENTS_STREAM, {keys.EVENT_FIELD: text}, maxlen=self.settings.events_history_len, approximate=True
-            )
-            pipe.publish(keys.camera_events_channel(camera_id), text)
-            pipe.publish(keys.EVENTS_CHANNEL, text)
-            log.info("camera=%d %s %s %s", camera_id, event.type, event.phase, event.id)
-        try:
-            pipe.execute()
-        except redis.RedisError as e:
-            log.warning("camera=%d %d event message(s) not published: %s", camera_id, len(events), e)
+        _moving_average(counters.inference_ms, result.timings_ms)
+        self.publisher.events(result.events)  # first: a Redis error below must not lose them
+        self.publisher.detections(FrameDetections(
+            state.camera.id, message.seq, message.captured_at_s, now, message.width, message.height, self.worker_id,
+            result.motion, result.objects,
+        ))  # fmt: skip
 
     def _write_status(self) -> None:
         status = WorkerStatus(
@@ -232,10 +223,7 @@ class AnalyzerService:
             live_workers=self.leases.live_workers,
             updated_at_s=time.time(),
         )
-        try:
-            self.client.set(keys.analyzer_status(self.worker_id), status.encode(), px=self.leases.ttl_ms)
-        except redis.RedisError as e:
-            log.warning("worker status not written: %s", e)
+        self.client.set(keys.analyzer_status(self.worker_id), status.encode(), px=self.leases.ttl_ms)
 
     def _shutdown(self) -> None:
         for camera_id in list(self.active):
@@ -245,6 +233,14 @@ class AnalyzerService:
             self.client.delete(keys.analyzer_status(self.worker_id))
         except redis.RedisError:
             pass
+        if self.publisher.outbox:
+            log.warning("stopping with %d event message(s) Redis never took", len(self.publisher.outbox))
         self.watchdog.close()
         self.client.close()
         log.info("analyzer worker %s stopped", self.worker_id)
+
+
+def _moving_average(averages: dict[str, float], timings_ms: dict[str, float]) -> None:
+    for stage, ms in timings_ms.items():
+        before = averages.get(stage)
+        averages[stage] = round(ms if before is None else (1 - TIMING_WEIGHT) * before + TIMING_WEIGHT * ms, 2)

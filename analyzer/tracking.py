@@ -38,7 +38,6 @@ class Track:
 class TrackChanges:
     started: list[Track] = field(default_factory=list)
     ended: list[Track] = field(default_factory=list)
-    improved: list[Track] = field(default_factory=list)  # confirmed tracks whose best score rose
     assigned: dict[int, int] = field(default_factory=dict)  # detection index -> track id
 
 
@@ -99,8 +98,6 @@ class Tracker:
             track.box, track.last_s, track.frames, track.misses = detection.box, t_s, track.frames + 1, 0
             if detection.score > track.best_score:
                 track.best_score, track.best_box, track.best_frame = detection.score, detection.box, frame
-                if track.confirmed:
-                    changes.improved.append(track)
             self._maybe_confirm(track, changes)
             changes.assigned[candidates[di]] = track.id
             unmatched.remove(candidates[di])

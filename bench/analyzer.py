@@ -34,9 +34,10 @@ import redis
 import simplejpeg
 
 from analyzer.faces import FaceDetector
+from analyzer.frames import decode_for_analysis
 from analyzer.motion import MotionDetector
 from analyzer.persons import PersonDetector
-from analyzer.pipeline import CameraPipeline
+from analyzer.pipeline import CameraAnalysis
 from bench.common import machine, write_section
 from shared import keys
 from shared.cameras import AnalysisConfig
@@ -44,8 +45,6 @@ from shared.detections import Event, EventPhase
 from shared.embedded_redis import EmbeddedRedis
 from shared.settings import load_settings
 from tests.support import DATA, ServiceRun, read_detections, wait_until, write_camera_file
-
-ANALYSIS_WIDTH = 640
 
 
 def frames(name: str, limit: int, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
@@ -55,13 +54,6 @@ def frames(name: str, limit: int, size: tuple[int, int] | None = None) -> Iterat
                 return
             image = frame.to_ndarray(format="bgr24")
             yield cv2.resize(image, size) if size else image
-
-
-def decode(jpeg: bytes, width: int) -> np.ndarray:
-    image: np.ndarray = simplejpeg.decode_jpeg(
-        jpeg, colorspace="BGR", fastdct=True, fastupsample=True, min_width=min(ANALYSIS_WIDTH, width)
-    )
-    return image
 
 
 def stage_costs(persons: PersonDetector, faces: FaceDetector) -> dict[str, dict[str, float]]:
@@ -75,7 +67,7 @@ def stage_costs(persons: PersonDetector, faces: FaceDetector) -> dict[str, dict[
         times: dict[str, list[float]] = {"decode": [], "motion": [], "person": [], "face": []}
         for i, jpeg in enumerate(jpegs):
             t0 = time.perf_counter()
-            image = decode(jpeg, size[0])
+            image = decode_for_analysis(jpeg, size[0])
             t1 = time.perf_counter()
             motion.update(image, i / 5)
             t2 = time.perf_counter()
@@ -102,10 +94,10 @@ def frames_per_core(persons: PersonDetector, faces: FaceDetector) -> dict[str, f
     }
     results = {}
     for name, jpegs in scenes.items():
-        pipeline = CameraPipeline(1, AnalysisConfig(), persons, faces, idle_detect_s=5.0)
+        pipeline = CameraAnalysis(1, AnalysisConfig(), persons, faces, idle_detect_s=5.0)
         start = time.process_time()
         for i, jpeg in enumerate(jpegs):
-            image = decode(jpeg, 640)
+            image = decode_for_analysis(jpeg, 640)
             pipeline.analyse(image, 1.0, i / 5, jpeg, time.time())
         results[name] = len(jpegs) / (time.process_time() - start)
     return results

@@ -61,7 +61,7 @@ def measure(redis_url: str, server: RtspServer, cameras: int, seconds: float, fo
             time.sleep(0.5)
             for i in ids:
                 for _id, fields in client.xrevrange(keys.frame_stream(i), count=1):
-                    sizes.append(len(FrameMessage.decode(fields[keys.FRAME_FIELD.encode()]).jpeg))
+                    sizes.append(len(FrameMessage.from_entry(fields).jpeg))
         elapsed = time.monotonic() - t0
         cpu = sum(cpu_seconds(p) for p in pids) - cpu0
         server_cpu = cpu_seconds(server_pid) - server0

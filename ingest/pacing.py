@@ -16,8 +16,6 @@ class FramePacer:
         self.interval_s = 1.0 / target_fps
         self._next_s: float | None = None
         self._last_s: float | None = None
-        self.kept = 0
-        self.dropped = 0
 
     def reset(self) -> None:
         self._next_s = None
@@ -28,11 +26,8 @@ class FramePacer:
         discontinuity = last is not None and not 0 <= media_time_s - last < 2.0
         if self._next_s is None or discontinuity or media_time_s > self._next_s + self.interval_s:
             self._next_s = media_time_s + self.interval_s
-            self.kept += 1
             return True
         if media_time_s >= self._next_s - self.interval_s / 4:
             self._next_s += self.interval_s
-            self.kept += 1
             return True
-        self.dropped += 1
         return False

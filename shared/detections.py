@@ -8,13 +8,23 @@ the camera's full frame. Versioning as in shared.messages: additive within a ver
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import msgpack
 
-from shared.messages import MessageError, dump_json_record, load_json_record, require_field, unpack_map
+from shared import keys
+from shared.messages import (
+    MessageError,
+    dump_json_record,
+    entry_payload,
+    load_json_record,
+    malformed,
+    require_field,
+    unpack_map,
+)
 
 DETECTIONS_VERSION = 1
 EVENT_VERSION = 1
@@ -65,7 +75,7 @@ class FrameDetections:
         fields = unpack_map(data, "detections")
         if require_field(fields, "v", int) != DETECTIONS_VERSION:
             raise MessageError(f"detections: unsupported version {fields['v']}")
-        try:
+        with malformed("detections"):
             objects = [
                 DetectedObject(
                     label=require_field(o, "label", str),
@@ -86,8 +96,11 @@ class FrameDetections:
                 motion=[Box.from_map(b) for b in require_field(fields, "motion", list)],
                 objects=objects,
             )
-        except (TypeError, AttributeError) as e:
-            raise MessageError(f"detections: bad object ({e})") from e
+
+    @classmethod
+    def from_entry(cls, fields: Mapping[bytes, bytes]) -> FrameDetections:
+        """The detections in an entry of a detections stream (new field name, or the old one)."""
+        return cls.decode(entry_payload(fields, keys.DETECTIONS_FIELD, keys.DETECTIONS_FIELD_OLD))
 
 
 class EventType(StrEnum):
@@ -121,11 +134,14 @@ class Event:
     @classmethod
     def decode(cls, data: str | bytes) -> Event:
         record = load_json_record(data, "event", EVENT_VERSION)
-        try:
+        with malformed("event"):
             known = {name: record[name] for name in cls.__dataclass_fields__}
             known["type"] = EventType(known["type"])
             known["phase"] = EventPhase(known["phase"])
-            known["box"] = Box(**known["box"]) if known["box"] is not None else None
+            known["box"] = Box.from_map(known["box"]) if known["box"] is not None else None
             return cls(**known)
-        except (KeyError, TypeError, ValueError) as e:
-            raise MessageError(f"event: bad record ({e})") from e
+
+    @classmethod
+    def from_entry(cls, fields: Mapping[bytes, bytes]) -> Event:
+        """The event in an entry of the events history stream."""
+        return cls.decode(entry_payload(fields, keys.EVENT_FIELD))

@@ -96,6 +96,13 @@ class EmbeddedRedis:
         finally:
             client.close()
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: everything in it is lost. `start()` again gives an empty one on the same port."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
     def stop(self) -> None:
         if self._process and self._process.poll() is None:
             self._process.terminate()

@@ -6,8 +6,12 @@ All keys share one prefix so that a Redis used by other software too stays reada
 
 PREFIX = "camstream"
 
-# Field of a frame stream entry that holds the msgpack envelope (shared.messages.FrameMessage).
-FRAME_FIELD = "msg"
+# The field of a stream entry that holds its message (shared.messages.entry_payload reads them).
+FRAME_FIELD = "msg"  # frame streams: the msgpack FrameMessage
+DETECTIONS_FIELD = "detections"  # detections streams: the msgpack FrameDetections
+# Detections entries written before version 0.2 used the frame streams' field; still readable.
+DETECTIONS_FIELD_OLD = FRAME_FIELD
+EVENT_FIELD = "event"  # the events history stream: the JSON Event
 
 
 def frame_stream(camera_id: int) -> str:
@@ -41,13 +45,12 @@ def analyzer_workers() -> str:
 
 
 def analyzer_status(worker_id: str) -> str:
-    """JSON status of one analyzer worker (shared.detections.WorkerStatus), with a TTL."""
+    """JSON status of one analyzer worker (shared.status.WorkerStatus), with a TTL."""
     return f"{PREFIX}:analyzer:worker:{worker_id}"
 
 
 EVENTS_CHANNEL = f"{PREFIX}:events"  # pub/sub: every event of every camera
 EVENTS_STREAM = f"{PREFIX}:events:history"  # capped stream of every event message
-EVENT_FIELD = "event"  # field of an events-stream entry that holds the JSON message
 
 
 def camera_events_channel(camera_id: int) -> str:

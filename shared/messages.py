@@ -9,10 +9,14 @@ Anything a reader cannot use raises MessageError, which readers count and skip.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import msgpack
+
+from shared import keys
 
 FRAME_VERSION = 1
 
@@ -68,6 +72,32 @@ class FrameMessage:
         if not message.jpeg:
             raise MessageError("frame: empty jpeg")
         return message
+
+    @classmethod
+    def from_entry(cls, fields: Mapping[bytes, bytes]) -> FrameMessage:
+        """The frame in an entry of a frame stream."""
+        return cls.decode(entry_payload(fields, keys.FRAME_FIELD))
+
+
+def entry_payload(fields: Mapping[bytes, bytes], *names: str) -> bytes:
+    """The message held by a stream entry (fields as a client that does not decode returns them):
+    the first of `names` present, so a reader can name a field's older spelling after it."""
+    for name in names:
+        value = fields.get(name.encode())
+        if value is not None:
+            return value
+    raise MessageError(f"stream entry without a {names[0]!r} field")
+
+
+@contextmanager
+def malformed(kind: str) -> Iterator[None]:
+    """Turn what building a record from decoded fields may raise into the one MessageError."""
+    try:
+        yield
+    except MessageError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise MessageError(f"{kind}: bad record ({type(e).__name__}: {e})") from e
 
 
 def unpack_map(data: bytes, kind: str) -> dict[str, Any]:

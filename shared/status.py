@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
-from shared.messages import MessageError, dump_json_record, load_json_record
+from shared.messages import dump_json_record, load_json_record, malformed
 
 STATUS_VERSION = 1
 
@@ -51,11 +51,9 @@ class CameraStatus:
     def decode(cls, data: str | bytes) -> CameraStatus:
         record = load_json_record(data, "camera status", STATUS_VERSION)
         known = {name: record[name] for name in cls.__dataclass_fields__ if name in record}
-        try:
+        with malformed("camera status"):
             known["state"] = CameraState(known["state"])
             return cls(**known)
-        except (KeyError, TypeError, ValueError) as e:
-            raise MessageError(f"camera status: bad record ({e})") from e
 
 
 WORKER_STATUS_VERSION = 1
@@ -63,17 +61,14 @@ WORKER_STATUS_VERSION = 1
 
 @dataclass
 class AnalysisCounters:
+    """One camera's counters in a worker's status (the analyzer keeps them up to date)."""
+
     frames_analysed: int = 0
     frames_skipped: int = 0  # analysis slots missed because the worker was behind
     frames_bad: int = 0  # undecodable messages or JPEGs, counted and skipped
     detector_timeouts: int = 0
     lag_ms: float = 0.0  # capture to analysis done, of the last frame
     inference_ms: dict[str, float] = field(default_factory=dict)  # moving average per stage
-
-    def timed(self, timings: dict[str, float]) -> None:
-        for stage, ms in timings.items():
-            before = self.inference_ms.get(stage)
-            self.inference_ms[stage] = round(ms if before is None else 0.9 * before + 0.1 * ms, 2)
 
 
 @dataclass
@@ -92,8 +87,6 @@ class WorkerStatus:
     @classmethod
     def decode(cls, data: str | bytes) -> WorkerStatus:
         record = load_json_record(data, "analyzer status", WORKER_STATUS_VERSION)
-        try:
+        with malformed("analyzer status"):
             record["cameras"] = {k: AnalysisCounters(**v) for k, v in record["cameras"].items()}
             return cls(**{k: record[k] for k in cls.__dataclass_fields__})
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise MessageError(f"analyzer status: bad record ({e})") from e

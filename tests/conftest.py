@@ -30,6 +30,13 @@ def redis_server() -> Iterator[EmbeddedRedis]:
 
 
 @pytest.fixture
+def private_redis() -> Iterator[EmbeddedRedis]:
+    """A redis-server of one test's own, for tests that freeze or kill it."""
+    with EmbeddedRedis() as server:
+        yield server
+
+
+@pytest.fixture
 def redis_url(redis_server: EmbeddedRedis) -> str:
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()

@@ -62,7 +62,7 @@ def test_people_make_person_events_and_a_still_scene_makes_none(
     wait_until(person_started, 30.0, interval_s=0.0, what="a person event on pub/sub")
     person = next(e for e in received if e.type is EventType.PERSON)
     assert person.camera_id == 1 and person.score is not None and person.score >= 0.5 and person.box is not None
-    history = [Event.decode(f[keys.EVENT_FIELD.encode()]) for _id, f in rdb.xrange(keys.EVENTS_STREAM)]
+    history = [Event.from_entry(f) for _id, f in rdb.xrange(keys.EVENTS_STREAM)]
     assert person.id in {e.id for e in history}
     assert json.loads(rdb.get(keys.event_record(person.id)) or b"{}")["camera_id"] == 1
     snapshot = rdb.get(keys.event_snapshot(person.id))
@@ -71,7 +71,7 @@ def test_people_make_person_events_and_a_still_scene_makes_none(
 
     wait_until(lambda: len(read_detections(rdb, 2)) >= 25, 20.0, what="five seconds of the still scene analysed")
     still_events = [e for _id, f in rdb.xrange(keys.EVENTS_STREAM)
-                    if (e := Event.decode(f[keys.EVENT_FIELD.encode()])).camera_id == 2]  # fmt: skip
+                    if (e := Event.from_entry(f)).camera_id == 2]  # fmt: skip
     assert still_events == [], still_events
     assert all(not d.motion for d in read_detections(rdb, 2))
 

@@ -20,7 +20,6 @@ def test_pacer_keeps_the_target_rate_evenly(source_fps: int, target_fps: int) ->
     gaps = [b - a for a, b in itertools.pairwise(kept)]
     # Even: no gap is more than one source frame longer than the ideal interval.
     assert max(gaps) <= max(1 / target_fps, 1 / source_fps) + 1 / source_fps + 1e-9
-    assert pacer.dropped == source_fps * 20 - len(kept)
 
 
 def test_pacer_restarts_after_a_jump_instead_of_bursting() -> None:

@@ -181,7 +181,7 @@ def read_frames(client: Any, camera_id: int, duration_s: float, start_id: str = 
         for _name, entries in reply or []:
             for entry_id, fields in entries:
                 last_id = entry_id
-                frames.append(FrameMessage.decode(fields[keys.FRAME_FIELD.encode()]))
+                frames.append(FrameMessage.from_entry(fields))
     return frames
 
 
@@ -199,7 +199,7 @@ def read_detections(client: Any, camera_id: int) -> list[Any]:
     from shared.detections import FrameDetections  # noqa: PLC0415
 
     entries = client.xrange(keys.detections_stream(camera_id))
-    return [FrameDetections.decode(fields[keys.FRAME_FIELD.encode()]) for _id, fields in entries]
+    return [FrameDetections.from_entry(fields) for _id, fields in entries]
 
 
 def worker_statuses(client: Any) -> dict[str, Any]:

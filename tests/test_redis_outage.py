@@ -1,0 +1,87 @@
+"""Redis frozen or killed and restarted empty: every process rides it out and comes back by itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import redis
+
+from shared import keys
+from shared.detections import Event, EventPhase
+from shared.embedded_redis import EmbeddedRedis
+from tests.support import ServiceRun, camera_status, read_detections, read_frames, wait_until, write_camera_file
+
+
+def test_camera_survives_a_frozen_redis(private_redis: EmbeddedRedis, tmp_path: Path) -> None:
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "demo", "source": "demo:?size=320x240", "fps": 10}])
+    run = ServiceRun("ingest", private_redis.url, cameras, tmp_path / "ingest.log")
+    client = redis.Redis.from_url(private_redis.url, socket_timeout=5)
+    try:
+        before = wait_until(lambda: read_frames(client, 1, 0.3), 10.0, what="frames")[-1]
+        assert private_redis.pid is not None
+        os.kill(private_redis.pid, signal.SIGSTOP)
+        time.sleep(3.0)
+        os.kill(private_redis.pid, signal.SIGCONT)
+        after = wait_until(lambda: read_frames(client, 1, 0.3), 5.0, what="frames after Redis came back")[0]
+        # The source loop kept its pace while Redis was frozen: about 30 frames were made (and dropped).
+        assert after.seq - before.seq >= 20, (before.seq, after.seq)
+        status = wait_until(lambda: (s := camera_status(client, 1)) and s.frames_failed > 0 and s, 5.0)
+        assert status.pid is not None and run.process.poll() is None
+        assert "Redis unavailable" in run.log_text()
+    finally:
+        client.close()
+        assert run.stop() == 0
+
+
+def test_analyzer_rides_out_redis_killed_and_frozen(private_redis: EmbeddedRedis, tmp_path: Path) -> None:
+    """Seen before: both workers exited with status 1 during a 30 s outage."""
+    cameras = write_camera_file(tmp_path, [
+        {"id": 1, "name": "demo", "source": "demo:?size=320x240", "fps": 10, "analysis": {"fps": 5}},
+    ])  # fmt: skip
+    env = {"CAMSTREAM_ANALYZER_LEASE_TTL_S": "2"}
+    ingest = ServiceRun("ingest", private_redis.url, cameras, tmp_path / "ingest.log", env=env)
+    worker = ServiceRun("analyzer", private_redis.url, cameras, tmp_path / "analyzer.log", env=env)
+    client = redis.Redis.from_url(private_redis.url, socket_timeout=5)
+    try:
+        wait_until(lambda: read_detections(client, 1), 30.0, interval_s=0.2, what="the first analysed frame")
+        subscriber = client.pubsub()
+        subscriber.subscribe(keys.EVENTS_CHANNEL)
+        assert private_redis.pid is not None
+        for outage in ("killed", "frozen"):
+            if outage == "killed":
+                private_redis.kill()
+                time.sleep(4.0)  # past the lease TTL: the worker gives its camera up
+                private_redis.start()
+                subscriber = client.pubsub()
+                subscriber.subscribe(keys.EVENTS_CHANNEL)
+            else:
+                assert private_redis.pid is not None
+                os.kill(private_redis.pid, signal.SIGSTOP)
+                time.sleep(4.0)
+                os.kill(private_redis.pid, signal.SIGCONT)
+            back = time.time()
+            fresh = wait_until(
+                lambda b=back: [d for d in read_detections(client, 1) if d.analysed_at_s > b], 10.0, interval_s=0.2,
+                what=f"analysis to resume after Redis was {outage}",
+            )  # fmt: skip
+            assert fresh[0].analysed_at_s - back <= 10.0
+            assert worker.process.poll() is None, f"the worker exited when Redis was {outage}"
+            assert ingest.process.poll() is None
+        # The walker's motion event was open when the camera was given up: its end was kept and sent.
+        ended: list[Event] = []
+
+        def motion_ended() -> bool:
+            while (message := subscriber.get_message(timeout=0.1)) is not None:
+                if message["type"] == "message":
+                    ended.append(Event.decode(message["data"]))
+            return any(e.phase is EventPhase.END for e in ended)
+
+        wait_until(motion_ended, 15.0, interval_s=0.0, what="an event end after the outages")
+        assert "cannot reach Redis; carrying on" in worker.log_text()
+    finally:
+        client.close()
+        assert worker.stop() == 0
+        assert ingest.stop() == 0
