@@ -38,7 +38,7 @@ from shared.detections import FrameDetections
 from shared.messages import FrameMessage, MessageError
 from shared.redis_client import sync_client
 from shared.settings import Settings
-from shared.status import AnalysisCounters, WorkerStatus
+from shared.status import INFERENCE_BUCKETS_MS, AnalysisCounters, WorkerStatus
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ class AnalyzerService:
         counters = state.counters
         counters.frames_analysed += 1
         counters.lag_ms = round((now - message.captured_at_s) * 1000.0, 1)
-        _moving_average(counters.inference_ms, result.timings_ms)
+        _record_timings(counters, result.timings_ms)
         self.publisher.events(result.events)  # first: a Redis error below must not lose them
         self.publisher.detections(FrameDetections(
             state.camera.id, message.seq, message.captured_at_s, now, message.width, message.height, self.worker_id,
@@ -240,7 +240,13 @@ class AnalyzerService:
         log.info("analyzer worker %s stopped", self.worker_id)
 
 
-def _moving_average(averages: dict[str, float], timings_ms: dict[str, float]) -> None:
+def _record_timings(counters: AnalysisCounters, timings_ms: dict[str, float]) -> None:
+    """Each stage's moving average, and its histogram (cumulative counts per bucket, and the sum)."""
     for stage, ms in timings_ms.items():
-        before = averages.get(stage)
-        averages[stage] = round(ms if before is None else (1 - TIMING_WEIGHT) * before + TIMING_WEIGHT * ms, 2)
+        before = counters.inference_ms.get(stage)
+        average = ms if before is None else (1 - TIMING_WEIGHT) * before + TIMING_WEIGHT * ms
+        counters.inference_ms[stage] = round(average, 2)
+        counts = counters.inference_counts.setdefault(stage, [0] * (len(INFERENCE_BUCKETS_MS) + 1))
+        for i, bound in enumerate([*INFERENCE_BUCKETS_MS, float("inf")]):
+            counts[i] += ms <= bound
+        counters.inference_sum_ms[stage] = round(counters.inference_sum_ms.get(stage, 0.0) + ms, 1)

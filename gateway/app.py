@@ -1,54 +1,80 @@
 """The gateway's FastAPI application: `create_app(settings, cameras)`.
 
-The lifespan opens the Redis pool (and, with WebRTC, every peer connection and source)
-and closes them on shutdown; routes get that state through a typed dependency.
+The lifespan opens the Redis pool, the shared readers, one feed per camera and the session
+registry, and closes them all on shutdown; routes get that state through a typed dependency.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI, Request
+import swagger_ui_bundle
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from redis.exceptions import RedisError
 
+from gateway.hubs import Hubs
 from gateway.limits import BodyLimit
+from gateway.metrics import Metrics, RequestTimer
 from gateway.routes import cameras, events, health, pages, webrtc
 from gateway.state import Gateway
 from gateway.store import Store
+from gateway.webrtc.compat import quiet_failed_connects, use_host_addresses
 from gateway.webrtc.feed import CameraFeed
-from gateway.webrtc.sessions import Sessions, use_host_addresses
+from gateway.webrtc.sessions import Sessions
 from shared.cameras import CameraFile
 from shared.redact import mask_credentials
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Redis connections for API requests at once, besides one per watched camera and one for events.
+# Past it, a request waits up to the Redis timeout for a free one (then 503): no client behaviour
+# can open more, so none can starve the feeds.
+API_CONNECTIONS = 32
+
+
+def redis_pool(settings: Settings, camera_count: int) -> aioredis.Redis:
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url_or_local(),
+        max_connections=API_CONNECTIONS + camera_count + 1,
+        timeout=settings.redis_timeout_s,
+        socket_timeout=settings.redis_timeout_s * 5,  # above the readers' 1 s blocking reads
+        socket_connect_timeout=settings.redis_timeout_s,
+    )
+    return aioredis.Redis.from_pool(pool)  # owns the pool: closing the client closes its connections
+
 
 def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
+    metrics = Metrics()
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Gateway]]:
-        client = aioredis.Redis.from_url(
-            settings.redis_url_or_local(), socket_timeout=settings.redis_timeout_s * 5,
-            socket_connect_timeout=settings.redis_timeout_s,
-        )  # fmt: skip
-        store = Store(client)
+        store = Store(redis_pool(settings, len(camera_file.cameras)))
+        hubs = Hubs(
+            store, [c.id for c in camera_file.cameras], settings.mjpeg_max_clients + 2, settings.events_max_clients
+        )
         use_host_addresses([h.strip() for h in settings.webrtc_hosts.split(",") if h.strip()])
-        # One persistent source per camera (and overlay choice); each encodes only while watched.
+        quiet_failed_connects(asyncio.get_running_loop())
+        # One persistent feed per camera (and overlay choice); each encodes only while watched.
         feeds = {
-            (c.id, overlay): CameraFeed(c.id, store, overlay, fps=c.fps)
+            (c.id, overlay): CameraFeed(c.id, hubs.frames[c.id], store, overlay, fps=c.fps)
             for c in camera_file.cameras
             for overlay in (False, True)
         }
-        sessions = Sessions(feeds, settings.webrtc_ice_servers, settings.webrtc_negotiation_timeout_s)
+        sessions = Sessions(
+            feeds, settings.webrtc_ice_servers, settings.webrtc_negotiation_timeout_s,
+            settings.webrtc_max_pending, settings.webrtc_max_pending_per_client,
+        )  # fmt: skip
         sessions.start()
-        gateway = Gateway(settings, camera_file, client, store, time.time(), feeds, sessions)
+        gateway = Gateway(settings, camera_file, store, hubs, feeds, sessions, metrics)
         log_cameras(camera_file)
         try:
             yield {"gateway": gateway}
@@ -56,7 +82,8 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             await sessions.close_all()
             for feed in feeds.values():
                 await feed.close()
-            await client.aclose()
+            await hubs.close()
+            await store.close()
             log.info("gateway stopped")
 
     app = FastAPI(
@@ -64,8 +91,11 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
         version="0.1.0",
         summary="Cameras, live video over WebRTC, detections and events.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the gateway itself: nothing from a CDN
+        redoc_url=None,
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestTimer, metrics=metrics)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"], allow_headers=["*"]
@@ -73,12 +103,24 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
     for router in (cameras.router, events.router, health.router, webrtc.router, pages.router):
         app.include_router(router)
 
+    app.mount("/static/docs", StaticFiles(directory=str(swagger_ui_bundle.swagger_ui_path)), name="docs-assets")
     app.mount("/static", StaticFiles(packages=[("gateway", "static")]), name="static")
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="camstream API", swagger_js_url="/static/docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/docs/swagger-ui.css", swagger_favicon_url="/static/docs/favicon-32x32.png",
+        )  # fmt: skip
+
     @app.exception_handler(RedisError)
-    async def redis_down(request: Request, error: RedisError) -> JSONResponse:
-        log.warning("Redis unavailable on %s %s: %s", request.method, request.url.path, error)
-        return JSONResponse({"detail": f"Redis unavailable: {mask_credentials(str(error))}"}, status_code=503)
+    async def redis_down(connection: Request, error: RedisError) -> JSONResponse | None:
+        # Starlette hands WebSocket errors to the same handler, with the WebSocket: close it.
+        log.warning("Redis unavailable on %s: %s", connection.url.path, mask_credentials(str(error)))
+        if isinstance(connection, WebSocket):
+            await connection.close(code=1011, reason="Redis unavailable; try again shortly")
+            return None
+        return JSONResponse({"detail": "Redis unavailable; try again shortly"}, status_code=503)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

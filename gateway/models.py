@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from shared.detections import Event, EventPhase, EventType
+
 
 class ApiModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
@@ -30,7 +32,7 @@ class CameraOut(ApiModel):
     analyzer: str | None  # the worker analysing it, if any
 
 
-class CameraPipeline(ApiModel):
+class PipelineOut(ApiModel):
     camera_id: int
     ingest_state: str
     ingest_fps: float | None
@@ -52,11 +54,44 @@ class SessionOut(ApiModel):
 
 class StreamsStatus(ApiModel):
     sessions: list[SessionOut]
-    cameras: list[CameraPipeline]
+    cameras: list[PipelineOut]
+
+
+class BoxOut(ApiModel):
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+class EventOut(ApiModel):
+    """An event in its latest state, as /api/events and /ws/events give it."""
+
+    id: str
+    camera_id: int
+    type: EventType
+    phase: EventPhase  # start while it lasts, end once it is over
+    started_at: float  # Unix time of the first frame it was seen in
+    ended_at: float | None  # of the last; None while it lasts
+    score: float | None  # best score (None for motion)
+    box: BoxOut | None  # at the best score, in the camera's full-frame pixels
+    frames: int  # analysed frames it was seen in
+    snapshot_url: str | None  # the picture of its best moment, if one was kept
+    published_at: float
+
+    @classmethod
+    def of(cls, event: Event) -> EventOut:
+        box = BoxOut(x=event.box.x, y=event.box.y, w=event.box.w, h=event.box.h) if event.box else None
+        return cls(
+            id=event.id, camera_id=event.camera_id, type=event.type, phase=event.phase,
+            started_at=event.started_at_s, ended_at=event.ended_at_s, score=event.score, box=box,
+            frames=event.frames, snapshot_url=f"/api/events/{event.id}/snapshot.jpg" if event.snapshot else None,
+            published_at=event.published_at_s,
+        )  # fmt: skip
 
 
 class EventsPage(ApiModel):
-    events: list[dict[str, object]]  # event messages as in docs/redis-contract.md
+    events: list[EventOut]
     next_cursor: str | None  # pass as `cursor` for the next (older) page
 
 

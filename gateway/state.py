@@ -1,13 +1,15 @@
-"""The gateway's state for its lifetime: settings, cameras, Redis, sessions. Made in the lifespan."""
+"""The gateway's state for its lifetime: settings, cameras, the Redis store, shared readers,
+feeds and sessions, metrics. Made in the lifespan, handed to routes by a typed dependency."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
-import redis.asyncio as aioredis
 from fastapi import Depends, HTTPException, Request
 
+from gateway.hubs import Hubs
+from gateway.metrics import Metrics
 from gateway.store import Store
 from gateway.webrtc.feed import CameraFeed
 from gateway.webrtc.sessions import Sessions
@@ -19,12 +21,11 @@ from shared.settings import Settings
 class Gateway:
     settings: Settings
     cameras: CameraFile
-    client: aioredis.Redis
     store: Store
-    started_at_s: float
+    hubs: Hubs
     feeds: dict[tuple[int, bool], CameraFeed]
     sessions: Sessions
-    counters: dict[str, float] = field(default_factory=dict)
+    metrics: Metrics
 
     def camera(self, camera_id: int) -> Camera:
         camera = self.cameras.camera(camera_id)

@@ -1,9 +1,11 @@
-"""What the gateway reads from Redis: camera and worker status, frames, events."""
+"""The gateway's only door to Redis: status, frames, detections, events, the live event channel,
+health checks and the WebRTC session counter. Routes, feeds and hubs never call Redis themselves."""
 
 from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import cast
 
 import redis.asyncio as aioredis
@@ -15,8 +17,17 @@ from shared.status import CameraStatus, WorkerStatus
 
 STATUS_CACHE_S = 0.25
 MAX_EVENT_SCAN = 5000  # history entries one page may scan while filtering
+PUBSUB_POLL_S = 1.0
 
 Entry = tuple[bytes, dict[bytes, bytes]]
+
+# Session ids must never repeat one that may still be live, even after Redis lost the counter
+# (it keeps nothing on disk): a counter that is missing starts again from the clock in
+# milliseconds, far above any number handed out before (that would take 1,000 sessions a second).
+_NEXT_SESSION = """
+if redis.call('exists', KEYS[1]) == 0 then redis.call('set', KEYS[1], ARGV[1]) end
+return redis.call('incr', KEYS[1])
+"""
 
 
 def _entries(reply: object) -> list[Entry]:
@@ -28,6 +39,20 @@ class Store:
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
         self._status_cache: dict[tuple[int, ...], tuple[float, tuple[dict[int, CameraStatus], dict[int, str]]]] = {}
+        self._next_session = client.register_script(_NEXT_SESSION)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def ping(self) -> None:
+        """Raises redis.RedisError when Redis does not answer."""
+        await self.client.ping()
+
+    async def ingest_alive(self) -> bool:
+        return bool(await self.client.exists(keys.ingest_heartbeat()))
+
+    async def next_session_number(self) -> int:
+        return int(await self._next_session(keys=[keys.webrtc_session_counter()], args=[int(time.time() * 1000)]))
 
     async def workers(self) -> list[WorkerStatus]:
         ids = cast(list[bytes], await self.client.zrange(keys.analyzer_workers(), 0, -1))
@@ -37,10 +62,8 @@ class Store:
         found = []
         for record in records:
             if record is not None:
-                try:
+                with contextlib.suppress(MessageError):
                     found.append(WorkerStatus.decode(record))
-                except MessageError:
-                    continue
         return found
 
     async def cameras_and_owners(self, camera_ids: list[int]) -> tuple[dict[int, CameraStatus], dict[int, str]]:
@@ -70,8 +93,12 @@ class Store:
         return statuses, owners
 
     async def latest_frame(self, camera_id: int) -> tuple[str, FrameMessage] | None:
+        """The newest readable frame of the camera's stream, if any."""
         entries = _entries(await self.client.xrevrange(keys.frame_stream(camera_id), count=1))
-        return _frame(entries[0]) if entries else None
+        if not entries:
+            return None
+        entry_id, frame = _frame(entries[0])
+        return (entry_id, frame) if isinstance(frame, FrameMessage) else None
 
     async def next_frame(self, camera_id: int, after_id: str, block_ms: int) -> tuple[str, FrameMessage | None] | None:
         """The id and frame of the newest entry after `after_id` (frame None if unreadable), waiting
@@ -80,16 +107,15 @@ class Store:
         reply = cast(list[tuple[bytes, list[Entry]]], await self.client.xread({stream: after_id}, block=block_ms))
         if not reply or not reply[0][1]:
             return None
-        newest = reply[0][1][-1]
-        found = _frame(newest)
-        return found if found is not None else (newest[0].decode(), None)
+        entry_id, frame = _frame(reply[0][1][-1])
+        return entry_id, frame if isinstance(frame, FrameMessage) else None
 
     async def latest_detections(self, camera_id: int) -> FrameDetections | None:
         entries = _entries(await self.client.xrevrange(keys.detections_stream(camera_id), count=1))
         if not entries:
             return None
         try:
-            return FrameDetections.decode(entries[0][1].get(keys.FRAME_FIELD.encode(), b""))
+            return FrameDetections.from_entry(entries[0][1])
         except MessageError:
             return None
 
@@ -105,6 +131,22 @@ class Store:
     async def snapshot(self, event_id: str) -> bytes | None:
         raw = cast(bytes | None, await self.client.get(keys.event_snapshot(event_id)))
         return raw
+
+    async def event_messages(self) -> AsyncIterator[Event | MessageError]:
+        """Every event published from now on, as it comes (an unreadable one as its error).
+        Ends with redis.RedisError when Redis goes away: the caller subscribes again."""
+        pubsub = self.client.pubsub()
+        try:
+            await pubsub.subscribe(keys.EVENTS_CHANNEL)
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=PUBSUB_POLL_S)
+                if message is not None and message.get("type") == "message":
+                    try:
+                        yield Event.decode(message["data"])
+                    except MessageError as e:
+                        yield e
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def events(
         self, camera: int | None, kind: str | None, since_s: float | None, until_s: float | None,
@@ -127,7 +169,7 @@ class Store:
                 scanned += 1
                 last_id = entry_id.decode()
                 try:
-                    event = Event.decode(fields.get(keys.EVENT_FIELD.encode(), b""))
+                    event = Event.from_entry(fields)
                 except MessageError:
                     continue
                 if event.phase != "start" or (camera is not None and event.camera_id != camera):
@@ -153,9 +195,9 @@ class Store:
         return latest
 
 
-def _frame(entry: Entry) -> tuple[str, FrameMessage] | None:
+def _frame(entry: Entry) -> tuple[str, FrameMessage | MessageError]:
     entry_id, fields = entry
     try:
-        return entry_id.decode(), FrameMessage.decode(fields.get(keys.FRAME_FIELD.encode(), b""))
-    except MessageError:
-        return None
+        return entry_id.decode(), FrameMessage.from_entry(fields)
+    except MessageError as e:
+        return entry_id.decode(), e

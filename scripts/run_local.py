@@ -11,8 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-import aioice.ice
-
+from gateway.webrtc.compat import host_addresses
 from shared.config import load_config_or_exit
 from shared.embedded_redis import find_redis_server, free_port
 from shared.redact import mask_credentials
@@ -55,7 +54,7 @@ def main() -> int:
         redis_line = mask_credentials(settings.redis_url_or_local())
     if not settings.webrtc_hosts:
         # A browser on this machine reaches the gateway on loopback, which aioice leaves out by itself.
-        os.environ["CAMSTREAM_WEBRTC_HOSTS"] = ",".join(["127.0.0.1", *aioice.ice.get_host_addresses(True, False)])
+        os.environ["CAMSTREAM_WEBRTC_HOSTS"] = ",".join(["127.0.0.1", *host_addresses()])
     workers = max(1, settings.analyzer_workers)
     config = run_dir / "supervisord.conf"
     config.write_text(render(run_dir, workers, redis_program))

@@ -96,6 +96,16 @@ class Settings(BaseSettings):
     webrtc_negotiation_timeout_s: float = Field(
         default=30.0, gt=0, le=600, description="A viewer that has not connected by then is dropped."
     )
+    webrtc_max_pending: int = Field(
+        default=64, ge=1, le=10000, description="WebRTC sessions still connecting, at most; past it 429."
+    )
+    webrtc_max_pending_per_client: int = Field(
+        default=8, ge=1, le=10000, description="WebRTC sessions still connecting from one client address; past it 429."
+    )
+    mjpeg_max_clients: int = Field(default=256, ge=1, le=100000, description="MJPEG clients per camera; past it 503.")
+    events_max_clients: int = Field(
+        default=1000, ge=1, le=100000, description="Clients of /ws/events at once; past it the socket closes (1013)."
+    )
     max_body_bytes: int = Field(default=65536, ge=1024, description="Larger request bodies are refused (413).")
 
     def redis_url_or_local(self) -> str:

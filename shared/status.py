@@ -57,6 +57,8 @@ class CameraStatus:
 
 
 WORKER_STATUS_VERSION = 1
+# Upper bounds of the inference-time histogram's buckets; a last one, +Inf, follows.
+INFERENCE_BUCKETS_MS = (2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
 
 
 @dataclass
@@ -69,6 +71,9 @@ class AnalysisCounters:
     detector_timeouts: int = 0
     lag_ms: float = 0.0  # capture to analysis done, of the last frame
     inference_ms: dict[str, float] = field(default_factory=dict)  # moving average per stage
+    # Per stage: how many calls took at most each of INFERENCE_BUCKETS_MS (and +Inf), cumulative; and their sum.
+    inference_counts: dict[str, list[int]] = field(default_factory=dict)
+    inference_sum_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

@@ -80,7 +80,7 @@ def test_events_reach_the_websocket_and_the_history(
         ingest(cameras)
         analyzer(cameras)
         message = json.loads(live.recv(timeout=40))
-    assert message["camera_id"] == 3 and message["phase"] == "start"
+    assert message["cameraId"] == 3 and message["phase"] == "start" and message["snapshotUrl"]
 
     def listed() -> list[dict[str, object]]:
         return httpx.get(f"{base}/api/events", params={"camera": 3, "type": "person"}).json()["events"]
@@ -107,7 +107,7 @@ def test_bad_input_gets_a_clear_answer_and_nothing_breaks(gateway: Callable[...,
         ("GET", "/api/cameras/1/snapshot.jpg", None, 503, "no recent frame"),
         ("GET", "/api/events?limit=0", None, 422, "greater than or equal"),
         ("GET", "/api/events?type=dragon", None, 422, "motion"),
-        ("GET", "/api/events?cursor=drop%20table", None, 422, "pattern"),
+        ("GET", "/api/events?cursor=drop%20table", None, 422, "nextCursor"),
         ("GET", "/api/events?since=10&until=5", None, 400, "since is after until"),
         ("GET", "/api/events?camera=99", None, 404, "no camera"),
         ("GET", "/api/events/nope", None, 404, "no event nope"),

@@ -19,7 +19,7 @@ import websockets
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from gateway.webrtc.sessions import use_host_addresses
+from gateway.webrtc.compat import use_host_addresses
 from tests.support import DATA, ROOT, RtspServer, ServiceRun, read_detections, wait_until, write_camera_file
 
 pytestmark = pytest.mark.rtsp

@@ -9,8 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from gateway.models import CameraOut, CameraPipeline, SessionOut, StreamsStatus
-from gateway.state import Gateway, GatewayDep
+from gateway.fanout import Fanout, Listener, TooManyListeners
+from gateway.hubs import Frame
+from gateway.models import CameraOut, PipelineOut, SessionOut, StreamsStatus
+from gateway.state import GatewayDep
 from shared.cameras import Camera
 from shared.status import CameraState, CameraStatus
 
@@ -78,27 +80,34 @@ async def camera_mjpeg(
     camera_id: int, request: Request, gateway: GatewayDep,
     fps: Annotated[float, Query(gt=0, le=30, description="Most frames per second to send")] = 10.0,
 ) -> StreamingResponse:  # fmt: skip
-    """Live MJPEG, for networks where WebRTC cannot connect. Put the URL in an <img>."""
+    """Live MJPEG, for networks where WebRTC cannot connect. Put the URL in an <img>.
+
+    Every client of a camera shares one reader; a slow client skips to the newest frame.
+    The stream pauses while Redis is away and goes on by itself when it is back."""
     gateway.camera(camera_id)
+    frames = gateway.hubs.frames[camera_id]
+    try:
+        listener = frames.listen()
+    except TooManyListeners:
+        raise HTTPException(status_code=503, detail=f"camera {camera_id} has too many live viewers") from None
     return StreamingResponse(
-        _mjpeg(gateway, camera_id, request, 1.0 / fps), media_type="multipart/x-mixed-replace; boundary=frame"
+        _mjpeg(frames, listener, request, 1.0 / fps), media_type="multipart/x-mixed-replace; boundary=frame"
     )
 
 
-async def _mjpeg(gateway: Gateway, camera_id: int, request: Request, interval_s: float) -> AsyncIterator[bytes]:
-    last_id = "$"
-    latest = await gateway.store.latest_frame(camera_id)
-    if latest is not None:
-        last_id = latest[0]
-        yield _part(latest[1].jpeg)
-    while not await request.is_disconnected():
-        found = await gateway.store.next_frame(camera_id, last_id, block_ms=1000)
-        if found is None:
-            continue
-        last_id, frame = found  # the newest wins: a slow viewer skips frames
-        if frame is not None:
+async def _mjpeg(
+    frames: Fanout[Frame], listener: Listener[Frame], request: Request, interval_s: float
+) -> AsyncIterator[bytes]:
+    try:
+        while not await request.is_disconnected():
+            try:
+                _entry_id, frame = await asyncio.wait_for(listener.get(), 1.0)
+            except TimeoutError:
+                continue
             yield _part(frame.jpeg)
             await asyncio.sleep(interval_s)
+    finally:
+        frames.leave(listener)
 
 
 def _part(jpeg: bytes) -> bytes:
@@ -117,7 +126,7 @@ async def streams_status(gateway: GatewayDep) -> StreamsStatus:
     for camera_id in ids:
         status = statuses.get(camera_id)
         worker, counters = analysis.get(camera_id, (None, None))
-        pipelines.append(CameraPipeline(
+        pipelines.append(PipelineOut(
             camera_id=camera_id,
             ingest_state=status.state if status else CameraState.OFFLINE,
             ingest_fps=status.fps if status else None,

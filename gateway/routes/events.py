@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Query, WebSocket
 from fastapi.responses import Response
+from starlette.websockets import WebSocketState
 
-from gateway.models import EventsPage
+from gateway.fanout import TooManyListeners
+from gateway.models import EventOut, EventsPage
 from gateway.state import GatewayDep, get_gateway
-from shared import keys
 from shared.detections import EventType
 
 router = APIRouter(tags=["events"])
+
+# Times are Unix seconds; past year 5138 is a mistake, and stream ids hold milliseconds in 64 bits.
+LATEST_TIME_S = 1e11
+STREAM_ID_PART = 2**64 - 1
+
+
+def _cursor(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    parts = cursor.split("-")
+    if len(parts) != 2 or not all(p.isdigit() and len(p) <= 20 and int(p) <= STREAM_ID_PART for p in parts):
+        raise HTTPException(status_code=422, detail="cursor must be a nextCursor from a previous page")
+    return cursor
 
 
 @router.get("/api/events", response_model=EventsPage)
@@ -22,26 +36,30 @@ async def list_events(
     gateway: GatewayDep,
     camera: Annotated[int | None, Query(description="Only this camera's events")] = None,
     type: Annotated[EventType | None, Query(description="motion, person or face")] = None,
-    since: Annotated[float | None, Query(description="Started at or after this Unix time")] = None,
-    until: Annotated[float | None, Query(description="Started at or before this Unix time")] = None,
+    since: Annotated[
+        float | None, Query(ge=0, le=LATEST_TIME_S, allow_inf_nan=False, description="Started at or after (Unix time)")
+    ] = None,
+    until: Annotated[
+        float | None, Query(ge=0, le=LATEST_TIME_S, allow_inf_nan=False, description="Started at or before (Unix time)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(pattern=r"^\d+-\d+$", description="nextCursor of the previous page")] = None,
+    cursor: Annotated[str | None, Query(max_length=41, description="nextCursor of the previous page")] = None,
 ) -> EventsPage:
-    """Events, newest first, each in its latest state (an `end` message once it is over)."""
+    """Events, newest first, each in its latest state (`phase` end once it is over)."""
     if camera is not None:
         gateway.camera(camera)
     if since is not None and until is not None and since > until:
         raise HTTPException(status_code=400, detail="since is after until")
-    events, next_cursor = await gateway.store.events(camera, type, since, until, limit, cursor)
-    return EventsPage(events=[_public(e.encode()) for e in events], next_cursor=next_cursor)
+    events, next_cursor = await gateway.store.events(camera, type, since, until, limit, _cursor(cursor))
+    return EventsPage(events=[EventOut.of(e) for e in events], next_cursor=next_cursor)
 
 
-@router.get("/api/events/{event_id}", responses={404: {"description": "Unknown or expired event"}})
-async def get_event(event_id: str, gateway: GatewayDep) -> dict[str, Any]:
+@router.get("/api/events/{event_id}", response_model=EventOut, responses={404: {"description": "Unknown or expired"}})
+async def get_event(event_id: str, gateway: GatewayDep) -> EventOut:
     event = await gateway.store.event(event_id)
     if event is None:
-        raise HTTPException(status_code=404, detail=f"no event {event_id} (unknown, or expired)")
-    return _public(event.encode())
+        raise HTTPException(status_code=404, detail=f"no event {event_id[:80]} (unknown, or expired)")
+    return EventOut.of(event)
 
 
 @router.get(
@@ -52,45 +70,50 @@ async def get_event(event_id: str, gateway: GatewayDep) -> dict[str, Any]:
 async def event_snapshot(event_id: str, gateway: GatewayDep) -> Response:
     snapshot = await gateway.store.snapshot(event_id)
     if snapshot is None:
-        raise HTTPException(status_code=404, detail=f"no snapshot for event {event_id}")
+        raise HTTPException(status_code=404, detail=f"no snapshot for event {event_id[:80]}")
     return Response(snapshot, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
 
 @router.websocket("/ws/events")
 async def live_events(websocket: WebSocket, camera: int | None = None) -> None:
-    """Every event message as it is published (JSON text frames); `?camera=ID` for one camera."""
+    """Every event as it is published, as /api/events shows it (JSON text frames); `?camera=ID` for one camera.
+
+    All clients share the gateway's one subscription; a client that reads too slowly loses its
+    oldest events rather than holding anything up. What a client sends is read and ignored."""
     gateway = get_gateway(websocket)  # type: ignore[arg-type]
     await websocket.accept()  # before any close, so that the client gets its code and reason
     if camera is not None and gateway.cameras.camera(camera) is None:
-        await websocket.close(code=4404, reason=f"no camera with id {camera}")
+        await websocket.close(code=4404, reason=f"no camera with id {camera}"[:120])
         return
-    channel = keys.camera_events_channel(camera) if camera is not None else keys.EVENTS_CHANNEL
-    pubsub = gateway.client.pubsub()
-    await pubsub.subscribe(channel)
+    try:
+        listener = gateway.hubs.events.listen()
+    except TooManyListeners:
+        await websocket.close(code=1013, reason="too many event listeners; try again later")
+        return
     receiving = asyncio.create_task(_until_closed(websocket))
     try:
         while not receiving.done():
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            if message is not None:
-                await websocket.send_text(message["data"].decode())
-    except WebSocketDisconnect:
+            getting = asyncio.ensure_future(listener.get())
+            done, _ = await asyncio.wait({getting, receiving}, return_when=asyncio.FIRST_COMPLETED)
+            if getting not in done:
+                getting.cancel()
+                break
+            event = getting.result()
+            if camera is None or event.camera_id == camera:
+                await websocket.send_text(EventOut.of(event).model_dump_json(by_alias=True))
+    except (OSError, RuntimeError):  # the client went away while we wrote
         pass
     finally:
+        gateway.hubs.events.leave(listener)
         receiving.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await receiving
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        if WebSocketState.DISCONNECTED not in (websocket.application_state, websocket.client_state):
+            with contextlib.suppress(RuntimeError, OSError):
+                await websocket.close()
 
 
 async def _until_closed(websocket: WebSocket) -> None:
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            await websocket.receive_text()
-
-
-def _public(text: str) -> dict[str, Any]:
-    import json  # noqa: PLC0415
-
-    record: dict[str, Any] = json.loads(text)
-    record["snapshotUrl"] = f"/api/events/{record['id']}/snapshot.jpg" if record.get("snapshot") else None
-    return record
+    """Read (and ignore) whatever the client sends, text or binary, until it closes."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass

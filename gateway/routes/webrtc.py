@@ -6,16 +6,21 @@ import contextlib
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Body, HTTPException, Path, Request, WebSocket
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.websockets import WebSocketState
 
 from gateway.state import Gateway, GatewayDep, get_gateway
-from gateway.webrtc.sessions import Session, SignallingError
-from shared import keys
+from gateway.webrtc.compat import SignallingError
+from gateway.webrtc.sessions import Session, TooManySessions
 
 router = APIRouter(tags=["webrtc"])
 
 MAX_SDP = 32768
+MAX_MESSAGE = MAX_SDP + 4096  # a signalling message: an SDP and a little JSON around it
+MAX_JSON_DEPTH = 8
+SESSION_ID = r"^\d{1,9}_\d{1,20}$"
+SessionId = Annotated[str, Path(max_length=40, pattern=SESSION_ID, description="`{camera_id}_{n}`")]
 
 
 class StreamRequest(BaseModel):
@@ -63,12 +68,17 @@ class CandidateIn(BaseModel):
     candidate: dict[str, Any]
 
 
-async def _new_session(gateway: Gateway, camera_id: int, overlay: bool) -> Session:
+async def _new_session(gateway: Gateway, camera_id: int, overlay: bool, request: Request) -> Session:
     camera = gateway.camera(camera_id)
     if not camera.enabled:
         raise HTTPException(status_code=409, detail=f"camera {camera_id} is disabled")
-    n = await gateway.client.incr(keys.webrtc_session_counter())
-    return await gateway.sessions.create(f"{camera_id}_{n}", camera_id, overlay)
+    client = request.client.host if request.client else "unknown"
+    try:
+        gateway.sessions.check_capacity(client)  # before the counter: a refused request costs nothing
+        n = await gateway.store.next_session_number()
+        return await gateway.sessions.create(f"{camera_id}_{n}", camera_id, overlay, client)
+    except TooManySessions as e:
+        raise HTTPException(status_code=429, detail=str(e), headers={"Retry-After": "5"}) from None
 
 
 def _session(gateway: Gateway, session_id: str, token: str | None) -> Session:
@@ -82,11 +92,12 @@ def _session(gateway: Gateway, session_id: str, token: str | None) -> Session:
 
 @router.post("/api/webrtc/stream/{camera_id}", status_code=201, response_model=StreamCreated)
 async def create_stream(
-    camera_id: int, gateway: GatewayDep, request: Annotated[StreamRequest | None, Body()] = None
+    camera_id: int, gateway: GatewayDep, request: Request, body: Annotated[StreamRequest | None, Body()] = None
 ) -> StreamCreated:
-    """Start a session; negotiate over the signalling WebSocket (or HTTP with server_offer)."""
-    options = request or StreamRequest()
-    session = await _new_session(gateway, camera_id, options.overlay)
+    """Start a session; negotiate over the signalling WebSocket (or HTTP with server_offer).
+    429 while too many sessions are still connecting."""
+    options = body or StreamRequest()
+    session = await _new_session(gateway, camera_id, options.overlay, request)
     offer = None
     if options.server_offer:
         description = await gateway.sessions.server_offer(session)
@@ -96,9 +107,9 @@ async def create_stream(
 
 
 @router.post("/api/webrtc/offer", response_model=AnswerOut)
-async def client_offer(offer: OfferIn, gateway: GatewayDep) -> AnswerOut:
+async def client_offer(offer: OfferIn, gateway: GatewayDep, request: Request) -> AnswerOut:
     """The viewer's offer in, the gateway's answer out, in one round trip."""
-    session = await _new_session(gateway, offer.camera_id, offer.overlay)
+    session = await _new_session(gateway, offer.camera_id, offer.overlay, request)
     try:
         answer = await gateway.sessions.answer(session, offer.sdp)
     except SignallingError as e:
@@ -130,7 +141,7 @@ async def client_candidate(candidate: CandidateIn, gateway: GatewayDep) -> dict[
 
 
 @router.delete("/api/webrtc/sessions/{session_id}", status_code=204)
-async def end_session(session_id: str, token: str, gateway: GatewayDep) -> None:
+async def end_session(session_id: SessionId, token: str, gateway: GatewayDep) -> None:
     """Hang up."""
     _session(gateway, session_id, token)
     await gateway.sessions.close(session_id, "viewer hung up")
@@ -144,32 +155,30 @@ async def signalling(websocket: WebSocket, session_id: str, token: str | None = 
     try:
         session = gateway.sessions.get(session_id, token)
     except KeyError:
-        await websocket.close(code=4404, reason=f"no session {session_id}")
+        await websocket.close(code=4404, reason="no such session")  # a reason is at most 123 bytes
         return
     except PermissionError:
         await websocket.close(code=4403, reason="wrong or missing session token")
         return
     try:
         while True:
-            text = await websocket.receive_text()
-            reply = await _handle(gateway, session, text)
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            reply = await _handle(gateway, session, message.get("text"))
             if reply is None:
                 break
             if reply:
                 await websocket.send_text(json.dumps(reply))
-    except WebSocketDisconnect:
-        pass
     finally:
         await gateway.sessions.close(session.id, "signalling closed")
-    await _close_quietly(websocket)
+        await _close_quietly(websocket)
 
 
-async def _handle(gateway: Gateway, session: Session, text: str) -> dict[str, Any] | None:
+async def _handle(gateway: Gateway, session: Session, text: str | None) -> dict[str, Any] | None:
     """The reply to one message ({} for none), or None to hang up."""
     try:
-        message = json.loads(text)
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            raise SignallingError('a message is a JSON object with a "type"')
+        message = _parse(text)
         kind = message["type"]
         if kind == "bye":
             return None
@@ -190,11 +199,47 @@ async def _handle(gateway: Gateway, session: Session, text: str) -> dict[str, An
                 raise SignallingError("candidate must be an object")
             await gateway.sessions.add_candidate(session, candidate)
             return {}
-        raise SignallingError(f"unknown message type {kind!r}")
-    except (json.JSONDecodeError, SignallingError) as e:
-        return {"type": "error", "message": f"not JSON: {e}" if isinstance(e, json.JSONDecodeError) else str(e)}
+        raise SignallingError(f"unknown message type {kind[:40]!r}")
+    except SignallingError as e:
+        return {"type": "error", "message": str(e)}
+
+
+def _parse(text: str | None) -> dict[str, Any]:
+    """A signalling message: a small, shallow JSON object with a string "type"."""
+    if text is None:
+        raise SignallingError("messages are JSON text frames, not binary")
+    if len(text) > MAX_MESSAGE:
+        raise SignallingError(f"message larger than {MAX_MESSAGE} characters")
+    if _depth(text) > MAX_JSON_DEPTH:  # a 100k-deep array would take the parser into recursion
+        raise SignallingError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise SignallingError(f"not JSON: {e}") from None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise SignallingError('a message is a JSON object with a "type"')
+    return message
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in JSON text, brackets inside strings left out."""
+    deepest = depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 async def _close_quietly(websocket: WebSocket) -> None:
-    with contextlib.suppress(RuntimeError):  # already closed by the viewer
-        await websocket.close(code=1000, reason="bye")
+    states = (websocket.application_state, websocket.client_state)
+    if WebSocketState.DISCONNECTED not in states:
+        with contextlib.suppress(RuntimeError, OSError):  # the viewer hung up at the same moment
+            await websocket.close(code=1000, reason="bye")

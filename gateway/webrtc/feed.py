@@ -1,10 +1,14 @@
-"""A camera's live feed for WebRTC: read the newest frame, encode it once, hand the packets to every viewer.
+"""A camera's live feed for WebRTC: take the newest frame, encode it once, hand the packets to every viewer.
 
 aiortc encodes separately for each peer connection; its sender also accepts pre-encoded
 `av.Packet`s from a track and then only packetizes them. So each camera has one H.264
 encoder (per overlay choice), run only while someone watches, and each viewer's track
 gets the same packets. A viewer that joins, or falls behind, waits for a keyframe, which
 the encoder makes at once on request and otherwise every second.
+
+Frames come from the camera's shared reader (gateway.hubs), which rides out Redis outages.
+The feed itself never ends while anyone watches: a frame it cannot decode or encode is
+counted and skipped, and an unexpected error starts a fresh encoder; viewers see a pause.
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ from dataclasses import dataclass, field
 
 import av
 import numpy as np
+import redis
 import simplejpeg
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.video.codeccontext import VideoCodecContext
 
+from gateway.fanout import Fanout
+from gateway.hubs import Frame
 from gateway.store import Store
 from gateway.webrtc.codec import TIME_BASE, EncodedPacket, JpegDecoder, h264_encoder
 from gateway.webrtc.overlay import draw_detections
@@ -32,6 +39,7 @@ log = logging.getLogger(__name__)
 KEYFRAME_INTERVAL_S = 1.0
 QUEUE_PACKETS = 8
 OVERLAY_MAX_AGE_S = 1.0
+FRAME_WAIT_S = 1.0
 
 
 @dataclass
@@ -40,6 +48,8 @@ class EncoderStats:
     encode_ms_total: float = 0.0
     keyframes: int = 0
     packets_sent: int = 0
+    frames_bad: int = 0  # frames that could not be decoded or encoded: skipped
+    restarts: int = 0  # unexpected errors after which the encoder started afresh
 
 
 class PacketTrack(MediaStreamTrack):
@@ -85,6 +95,7 @@ class PacketTrack(MediaStreamTrack):
 @dataclass
 class CameraFeed:
     camera_id: int
+    frames: Fanout[Frame]
     store: Store
     overlay: bool = False
     fps: float = 15.0
@@ -122,36 +133,35 @@ class CameraFeed:
 
     async def _run(self) -> None:
         """Encode the newest frame while anyone watches; stop when the last viewer leaves."""
-        last_id = "$"
-        latest = await self.store.latest_frame(self.camera_id)
-        if latest is not None:
-            last_id = latest[0]
-            await self._encode_and_send(latest[1])
+        listener = self.frames.listen()
         try:
             while self.viewers:
-                found = await self.store.next_frame(self.camera_id, last_id, block_ms=1000)
-                if found is None:
+                try:
+                    _entry_id, frame = await asyncio.wait_for(listener.get(), FRAME_WAIT_S)
+                except TimeoutError:
                     continue
-                last_id, frame = found
-                if frame is not None:
+                try:
                     await self._encode_and_send(frame)
-        except Exception:
-            log.exception("camera=%d WebRTC feed failed; viewers will reconnect", self.camera_id)
-            for track in list(self.viewers):
-                track.stop()
+                except Exception:  # a bug or a codec quirk: start a fresh encoder (with a keyframe), keep going
+                    self.stats.restarts += 1
+                    log.exception("camera=%d WebRTC encoder failed; starting afresh", self.camera_id)
+                    self._encoder = None
+                    self.want_keyframe()
         finally:
+            self.frames.leave(listener)
             self._encoder = None
 
     async def _encode_and_send(self, frame: FrameMessage) -> None:
-        detections = None
-        if self.overlay:  # the newest analysis, if it is recent: boxes lag the picture by the analysis time
-            latest = await self.store.latest_detections(self.camera_id)
-            if latest is not None and frame.captured_at_s - latest.captured_at_s <= OVERLAY_MAX_AGE_S:
-                detections = latest
+        detections = await self._detections(frame) if self.overlay else None
         now = time.monotonic()
         keyframe = self._keyframe_wanted or now - self._last_keyframe_s >= KEYFRAME_INTERVAL_S
         started = time.perf_counter()
-        packets = await asyncio.to_thread(self._encode, frame, keyframe, detections)
+        try:
+            packets = await asyncio.to_thread(self._encode, frame, keyframe, detections)
+        except (ValueError, av.FFmpegError) as e:  # a JPEG that does not decode: skip this frame only
+            self.stats.frames_bad += 1
+            log.warning("camera=%d frame %d skipped: %s", self.camera_id, frame.seq, e)
+            return
         self.stats.encode_ms_total += (time.perf_counter() - started) * 1000.0
         self.stats.frames_encoded += 1
         if keyframe:
@@ -162,11 +172,24 @@ class CameraFeed:
                 track.offer(packet)
                 self.stats.packets_sent += 1
 
+    async def _detections(self, frame: FrameMessage) -> FrameDetections | None:
+        """The newest analysis, if it is recent: boxes lag the picture by the analysis time."""
+        try:
+            latest = await self.store.latest_detections(self.camera_id)
+        except redis.RedisError:
+            return None
+        if latest is not None and frame.captured_at_s - latest.captured_at_s <= OVERLAY_MAX_AGE_S:
+            return latest
+        return None
+
     def _encode(self, message: FrameMessage, keyframe: bool, detections: FrameDetections | None) -> list[EncodedPacket]:
         width, height = message.width - message.width % 2, message.height - message.height % 2
+        if width < 2 or height < 2:
+            raise ValueError(f"frame too small to encode: {message.width}x{message.height}")
         if self._encoder is None or self._size != (width, height):
             self._encoder = h264_encoder(width, height, self.bitrate, self.fps)
             self._size = (width, height)
+            keyframe = True
         if detections is not None:
             image = simplejpeg.decode_jpeg(message.jpeg, colorspace="BGR")[:height, :width]
             draw_detections(image, detections)

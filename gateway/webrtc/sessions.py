@@ -3,6 +3,9 @@
 Sessions are created by the signalling routes, closed on `bye`, when the peer connection
 fails or closes, when the signalling WebSocket goes away, or by the reaper when a viewer
 never finishes negotiating. Only H.264 is offered: it is what the shared encoder makes.
+
+Sessions still negotiating cost a peer connection each and prove nothing yet, so they are
+capped, overall and per client address: past the cap a new one is refused (429).
 """
 
 from __future__ import annotations
@@ -15,12 +18,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import aioice.ice
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
-from aiortc.exceptions import InvalidAccessError, InvalidStateError
-from aiortc.rtcpeerconnection import filter_preferred_codecs
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
+from gateway.webrtc.compat import SignallingError, close_peer, narrow_to_h264, viewer_input
 from gateway.webrtc.feed import CameraFeed, PacketTrack
 
 log = logging.getLogger(__name__)
@@ -28,10 +29,11 @@ log = logging.getLogger(__name__)
 # A connected viewer's receiver reports back (RTCP) about once a second; silence this long
 # means it is gone (ICE consent would notice only after ~30 s).
 VIEWER_SILENT_S = 10.0
+NEGOTIATING = ("new", "connecting")
 
 
-class SignallingError(ValueError):
-    """The viewer sent something we cannot use: a 400 with this message."""
+class TooManySessions(Exception):
+    """Too many sessions are still negotiating (overall, or from this client): a 429."""
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Session:
     created_at_s: float
     pc: RTCPeerConnection
     track: PacketTrack
+    client: str  # the viewer's address, for the per-client cap
     connected_at_s: float | None = None
 
     @property
@@ -50,18 +53,20 @@ class Session:
         return str(self.pc.connectionState)
 
 
-def use_host_addresses(hosts: list[str]) -> None:
-    """Offer exactly these host candidates. aioice leaves out 127.0.0.1, which loopback viewers need."""
-    if hosts:
-        aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: list(hosts)
-
-
 class Sessions:
     def __init__(
-        self, feeds: dict[tuple[int, bool], CameraFeed], ice_servers: list[dict[str, Any]], negotiation_timeout_s: float
+        self,
+        feeds: dict[tuple[int, bool], CameraFeed],
+        ice_servers: list[dict[str, Any]],
+        negotiation_timeout_s: float,
+        max_pending: int,
+        max_pending_per_client: int,
     ) -> None:
         self.feeds = feeds
         self.negotiation_timeout_s = negotiation_timeout_s
+        self.max_pending = max_pending
+        self.max_pending_per_client = max_pending_per_client
+        self.refused = 0
         self.ice_servers = [RTCIceServer(**server) for server in ice_servers]
         self.sessions: dict[str, Session] = {}
         self._reaper: asyncio.Task[None] | None = None
@@ -69,10 +74,24 @@ class Sessions:
     def start(self) -> None:
         self._reaper = asyncio.create_task(self._reap(), name="webrtc-reaper")
 
-    async def create(self, session_id: str, camera_id: int, overlay: bool) -> Session:
+    def check_capacity(self, client: str) -> None:
+        """Raise TooManySessions when another negotiating session would pass a cap."""
+        pending = [s for s in self.sessions.values() if s.state in NEGOTIATING]
+        if len(pending) >= self.max_pending:
+            self.refused += 1
+            raise TooManySessions(f"{len(pending)} sessions are still connecting; try again shortly")
+        if sum(s.client == client for s in pending) >= self.max_pending_per_client:
+            self.refused += 1
+            raise TooManySessions(f"this client has {self.max_pending_per_client} sessions still connecting")
+
+    async def create(self, session_id: str, camera_id: int, overlay: bool, client: str) -> Session:
+        self.check_capacity(client)
+        if session_id in self.sessions:  # cannot happen with the store's counter; never hand out a live id
+            raise ValueError(f"session id {session_id} is in use")
         feed = self.feeds[(camera_id, overlay)]
         pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))  # none: no outside server
-        session = Session(session_id, camera_id, secrets.token_urlsafe(24), overlay, time.time(), pc, feed.subscribe())
+        token = secrets.token_urlsafe(24)
+        session = Session(session_id, camera_id, token, overlay, time.time(), pc, feed.subscribe(), client)
         self.sessions[session_id] = session
 
         @pc.on("connectionstatechange")
@@ -88,28 +107,31 @@ class Sessions:
         session = self.sessions.get(session_id)
         if session is None:
             raise KeyError(session_id)
-        if token is None or not secrets.compare_digest(token, session.token):
+        # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, seen as a 500).
+        if token is None or not secrets.compare_digest(token.encode(), session.token.encode()):
             raise PermissionError(session_id)
         return session
 
     async def server_offer(self, session: Session) -> RTCSessionDescription:
+        if session.pc.signalingState != "stable" or session.pc.getTransceivers():
+            raise SignallingError("this session has negotiated already; start a new session")
         transceiver = session.pc.addTransceiver(session.track, direction="sendonly")
-        _prefer_h264(transceiver)
+        narrow_to_h264(transceiver)
         await session.pc.setLocalDescription(await session.pc.createOffer())
         return session.pc.localDescription
 
     async def answer(self, session: Session, sdp: str) -> RTCSessionDescription:
         """Answer the viewer's offer, sending the camera on its video m-line."""
+        if session.pc.signalingState != "stable" or session.pc.getTransceivers():
+            raise SignallingError("this session has negotiated already; start a new session for another offer")
         await self._set_remote(session, sdp, "offer")
         transceivers = [t for t in session.pc.getTransceivers() if t.kind == "video"]
         if not transceivers:
             raise SignallingError("the offer has no video m-line (add a recvonly video transceiver)")
-        session.pc.addTrack(session.track)
-        _prefer_h264(transceivers[0])
-        try:
+        with viewer_input("cannot answer this offer"):
+            session.pc.addTrack(session.track)
+            narrow_to_h264(transceivers[0])
             await session.pc.setLocalDescription(await session.pc.createAnswer())
-        except (ValueError, RuntimeError) as e:
-            raise SignallingError(f"cannot answer this offer: {e}") from e
         if "H264" not in session.pc.localDescription.sdp:
             raise SignallingError("the offer has no H.264 (profile 42e01f), which this gateway sends")
         return session.pc.localDescription
@@ -128,18 +150,16 @@ class Sessions:
         body = text.split(":", 1)[1] if text.startswith("candidate:") else text
         if len(body.split()) < 8:  # foundation component transport priority address port "typ" type
             raise SignallingError("malformed ICE candidate: expected at least 8 fields")
-        try:
+        with viewer_input("malformed ICE candidate"):
             parsed = candidate_from_sdp(body)
-        except (ValueError, IndexError, AssertionError) as e:
-            raise SignallingError(f"malformed ICE candidate: {e}") from e
-        parsed.sdpMid = candidate.get("sdpMid")
-        parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
+        mid, index = candidate.get("sdpMid"), candidate.get("sdpMLineIndex")
+        if not (mid is None or isinstance(mid, str)) or not (index is None or type(index) is int):
+            raise SignallingError("candidate.sdpMid must be a string and sdpMLineIndex an integer")
+        parsed.sdpMid, parsed.sdpMLineIndex = mid, index
         if parsed.sdpMid is None and parsed.sdpMLineIndex is None:
             parsed.sdpMLineIndex = 0
-        try:
+        with viewer_input("cannot use this ICE candidate now"):
             await session.pc.addIceCandidate(parsed)
-        except (AssertionError, ValueError, KeyError, InvalidStateError) as e:  # aiortc asserts on what it cannot use
-            raise SignallingError(f"cannot use this ICE candidate now: {type(e).__name__} {e}".strip()) from e
 
     async def close(self, session_id: str, why: str) -> None:
         session = self.sessions.pop(session_id, None)
@@ -147,7 +167,7 @@ class Sessions:
             return
         log.info("session=%s closed: %s (%d frames sent)", session_id, why, session.track.frames_sent)
         session.track.stop()
-        await session.pc.close()
+        await close_peer(session.pc)
 
     async def close_all(self) -> None:
         if self._reaper is not None:
@@ -160,12 +180,8 @@ class Sessions:
     async def _set_remote(self, session: Session, sdp: str, kind: str) -> None:
         if "v=0" not in sdp or "m=" not in sdp:
             raise SignallingError(f"malformed SDP {kind}: no v= or m= line")
-        try:
+        with viewer_input(f"malformed SDP {kind}"):
             await session.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError, AssertionError) as e:
-            raise SignallingError(f"malformed SDP {kind}: {type(e).__name__}: {e}") from e
-        except (InvalidStateError, InvalidAccessError) as e:
-            raise SignallingError(f"SDP {kind} not acceptable now: {e}") from e
 
     async def _reap(self) -> None:
         """Close sessions whose viewer never finished connecting, or stopped answering."""
@@ -173,13 +189,14 @@ class Sessions:
             await asyncio.sleep(min(2.0, self.negotiation_timeout_s / 2))
             now = time.time()
             for session in list(self.sessions.values()):
-                stuck = (
-                    session.state in ("new", "connecting") and now - session.created_at_s > self.negotiation_timeout_s
-                )
-                if stuck:
-                    await self.close(session.id, "negotiation timed out")
-                elif session.state == "connected" and await self._silent_for(session) > VIEWER_SILENT_S:
-                    await self.close(session.id, "viewer stopped answering")
+                try:
+                    stuck = session.state in NEGOTIATING and now - session.created_at_s > self.negotiation_timeout_s
+                    if stuck:
+                        await self.close(session.id, "negotiation timed out")
+                    elif session.state == "connected" and await self._silent_for(session) > VIEWER_SILENT_S:
+                        await self.close(session.id, "viewer stopped answering")
+                except Exception:  # the reaper must outlive any one session's trouble
+                    log.exception("session=%s could not be checked", session.id)
 
     async def _silent_for(self, session: Session) -> float:
         """Seconds since the viewer's last receiver report (since connecting, if none yet)."""
@@ -191,12 +208,3 @@ class Sessions:
                 if stats.type == "remote-inbound-rtp":
                     last = max(last, stats.timestamp.timestamp())
         return time.time() - last
-
-
-def _prefer_h264(transceiver: Any) -> None:
-    codecs = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType in ("video/H264", "video/rtx")]
-    transceiver.setCodecPreferences(codecs)
-    # aiortc applies preferences when it reads a remote offer; the transceiver of a viewer's
-    # offer is created by that very read, so narrow its negotiated codecs here too.
-    if transceiver._codecs:
-        transceiver._codecs = filter_preferred_codecs(transceiver._codecs, transceiver._preferred_codecs)

@@ -13,7 +13,7 @@ import sys
 import httpx
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from gateway.webrtc.sessions import use_host_addresses
+from gateway.webrtc.compat import use_host_addresses
 
 
 async def main(base: str, camera_id: int, count: int) -> None:

@@ -1,0 +1,70 @@
+"""The gateway's shared readers: one per camera for its frames (every MJPEG client and WebRTC feed
+of the camera listens to it) and one for the event channel (every `/ws/events` client)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+
+from gateway.fanout import Fanout
+from gateway.store import Store
+from shared.detections import Event
+from shared.messages import FrameMessage
+
+log = logging.getLogger(__name__)
+
+FRAME_BLOCK_MS = 1000
+EVENT_QUEUE = 256  # a listener this far behind loses its oldest events (counted)
+
+Frame = tuple[str, FrameMessage]  # stream entry id, frame
+
+
+class Hubs:
+    def __init__(self, store: Store, camera_ids: list[int], max_frame_listeners: int, max_event_listeners: int) -> None:
+        self.store = store
+        self.frames_bad: Counter[int] = Counter()  # per camera: unreadable entries skipped
+        self.events_bad = 0
+        self.frames = {
+            camera_id: Fanout[Frame](
+                f"camera={camera_id} frames", self._frame_reader(camera_id), 1, max_frame_listeners
+            )
+            for camera_id in camera_ids
+        }
+        self.events = Fanout[Event]("events", self._read_events, EVENT_QUEUE, max_event_listeners)
+
+    async def close(self) -> None:
+        for frames in self.frames.values():
+            await frames.close()
+        await self.events.close()
+
+    def _frame_reader(self, camera_id: int) -> Callable[[Fanout[Frame]], Awaitable[None]]:
+        async def read(fanout: Fanout[Frame]) -> None:
+            """The newest frame, each time one comes; a bad entry is counted and skipped."""
+            last_id = "$"
+            latest = await self.store.latest_frame(camera_id)
+            if latest is not None:
+                last_id = latest[0]
+                fanout.publish(latest)
+            while fanout.listeners:
+                found = await self.store.next_frame(camera_id, last_id, block_ms=FRAME_BLOCK_MS)
+                if found is None:
+                    continue
+                last_id, frame = found
+                if frame is None:
+                    self.frames_bad[camera_id] += 1
+                    log.warning("camera=%d unreadable frame entry %s skipped", camera_id, last_id)
+                    continue
+                fanout.publish((last_id, frame))
+
+        return read
+
+    async def _read_events(self, fanout: Fanout[Event]) -> None:
+        async for event in self.store.event_messages():
+            if not fanout.listeners:
+                return
+            if isinstance(event, Event):
+                fanout.publish(event)
+            else:
+                self.events_bad += 1
+                log.warning("unreadable event message skipped: %s", event)

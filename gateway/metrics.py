@@ -1,0 +1,184 @@
+"""Prometheus metrics of the whole system, as the gateway sees it, written by prometheus_client.
+
+Ingest and the analyzer keep their numbers in their status records in Redis; at each scrape
+the gateway reads them once and a custom collector turns them into metric families (with
+labels escaped by the library). The gateway's own numbers (WebRTC feeds and sessions, its
+shared readers, request times) and the process's (CPU, memory, file descriptors) come too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import redis
+from prometheus_client import CollectorRegistry, Histogram, PlatformCollector, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.status import INFERENCE_BUCKETS_MS, CameraStatus, WorkerStatus
+
+if TYPE_CHECKING:
+    from gateway.state import Gateway
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+
+@dataclass
+class _Reading:
+    redis_up: bool = False
+    statuses: dict[int, CameraStatus] = field(default_factory=dict)
+    workers: list[WorkerStatus] = field(default_factory=list)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        self.requests = Histogram(
+            "camstream_http_request_seconds", "HTTP requests to the gateway, to the start of the response.",
+            ["method", "route", "status"], registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )  # fmt: skip
+        self._system = _SystemCollector()
+        self.registry.register(self._system)
+
+    async def render(self, gateway: Gateway) -> bytes:
+        reading = _Reading()
+        try:
+            reading.statuses, _owners = await gateway.store.cameras_and_owners([c.id for c in gateway.cameras.cameras])
+            reading.workers = await gateway.store.workers()
+            reading.redis_up = True
+        except redis.RedisError:
+            pass
+        self._system.gateway, self._system.reading = gateway, reading
+        return generate_latest(self.registry)
+
+
+class _SystemCollector(Collector):
+    def __init__(self) -> None:
+        self.gateway: Gateway | None = None
+        self.reading = _Reading()
+
+    def collect(self) -> Iterator[Metric]:
+        if self.gateway is None:
+            return
+        yield from _ingest(self.gateway, self.reading)
+        yield from _analyzer(self.reading.workers)
+        yield from _gateway(self.gateway)
+
+
+def _gauge(name: str, text: str, labels: list[str]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(f"camstream_{name}", text, labels=labels)
+
+
+def _counter(name: str, text: str, labels: list[str]) -> CounterMetricFamily:
+    return CounterMetricFamily(f"camstream_{name}", text, labels=labels)
+
+
+def _ingest(gateway: Gateway, reading: _Reading) -> Iterator[Metric]:
+    up = _gauge("redis_up", "1 when the gateway's last read of Redis worked.", [])
+    up.add_metric([], 1.0 if reading.redis_up else 0.0)
+    fps = _gauge("ingest_fps", "Frames per second written by ingest.", ["camera"])
+    dropped = _counter("ingest_frames_dropped", "Frames left out to hold the target fps.", ["camera"])
+    failed = _counter("ingest_frames_failed", "Frames not written to Redis in time.", ["camera"])
+    camera_up = _gauge("camera_up", "1 while ingest reports the camera streaming.", ["camera"])
+    for camera in gateway.cameras.cameras:
+        label = [str(camera.id)]
+        status = reading.statuses.get(camera.id)
+        camera_up.add_metric(label, 1.0 if status is not None and status.state == "streaming" else 0.0)
+        if status is not None:
+            fps.add_metric(label, status.fps)
+            dropped.add_metric(label, status.frames_dropped)
+            failed.add_metric(label, status.frames_failed)
+    yield from (up, fps, dropped, failed, camera_up)
+
+
+def _analyzer(workers: list[WorkerStatus]) -> Iterator[Metric]:
+    alive = _gauge("analyzer_workers", "Analyzer workers alive.", [])
+    alive.add_metric([], float(len(workers)))
+    lag = _gauge("analyzer_lag_ms", "Capture to end of analysis of the last frame.", ["camera"])
+    skipped = _counter("analyzer_frames_skipped", "Analysis slots missed because a worker was behind.", ["camera"])
+    bad = _counter("analyzer_frames_bad", "Bad frames counted and skipped.", ["camera"])
+    average = _gauge("analyzer_inference_ms", "Moving average of each detector stage.", ["camera", "stage"])
+    inference = HistogramMetricFamily(
+        "camstream_analyzer_inference_seconds", "Time of each detector stage per analysed frame, since the "
+        "worker took the camera.", labels=["camera", "stage"],
+    )  # fmt: skip
+    for worker in workers:
+        for camera, counters in worker.cameras.items():
+            lag.add_metric([camera], counters.lag_ms)
+            skipped.add_metric([camera], counters.frames_skipped)
+            bad.add_metric([camera], counters.frames_bad)
+            for stage, ms in counters.inference_ms.items():
+                average.add_metric([camera, stage], ms)
+            for stage, counts in counters.inference_counts.items():
+                if len(counts) != len(INFERENCE_BUCKETS_MS) + 1:
+                    continue  # a worker of another version
+                bounds = [*(str(b / 1000) for b in INFERENCE_BUCKETS_MS), "+Inf"]
+                total_s = counters.inference_sum_ms.get(stage, 0.0) / 1000
+                inference.add_metric([camera, stage], list(zip(bounds, counts, strict=True)), total_s)
+    yield from (alive, lag, skipped, bad, average, inference)
+
+
+def _gateway(gateway: Gateway) -> Iterator[Metric]:
+    sessions = gateway.sessions.sessions
+    open_sessions = _gauge("webrtc_sessions", "WebRTC sessions open.", [])
+    open_sessions.add_metric([], float(len(sessions)))
+    refused = _counter("webrtc_sessions_refused", "New sessions refused while too many were connecting.", [])
+    refused.add_metric([], gateway.sessions.refused)
+    sent = _counter("webrtc_frames_sent", "Frames sent, over all open sessions.", [])
+    sent.add_metric([], float(sum(s.track.frames_sent for s in sessions.values())))
+    labels = ["camera", "overlay"]
+    encoded = _counter("webrtc_frames_encoded", "Frames encoded by the shared per-camera encoder.", labels)
+    encode_ms = _counter("webrtc_encode_ms", "Time spent encoding, in milliseconds.", labels)
+    packets = _counter("webrtc_packets_sent", "Encoded packets handed to viewers (one per viewer).", labels)
+    keyframes = _counter("webrtc_keyframes", "Keyframes made (a viewer joined, or once a second).", labels)
+    feed_bad = _counter("webrtc_frames_bad", "Frames the WebRTC encoder could not use: skipped.", labels)
+    for (camera_id, overlay), feed in gateway.feeds.items():
+        label = [str(camera_id), str(overlay).lower()]
+        encoded.add_metric(label, feed.stats.frames_encoded)
+        encode_ms.add_metric(label, round(feed.stats.encode_ms_total, 1))
+        packets.add_metric(label, feed.stats.packets_sent)
+        keyframes.add_metric(label, feed.stats.keyframes)
+        feed_bad.add_metric(label, feed.stats.frames_bad)
+    listeners = _gauge("live_listeners", "Clients of the gateway's shared readers (MJPEG, feeds, /ws/events).",
+                       ["reader"])  # fmt: skip
+    for camera_id, frames in gateway.hubs.frames.items():
+        listeners.add_metric([f"camera={camera_id}"], float(len(frames.listeners)))
+    listeners.add_metric(["events"], float(len(gateway.hubs.events.listeners)))
+    unreadable = _counter("gateway_frames_bad", "Unreadable frame entries the gateway skipped.", ["camera"])
+    for camera_id, count in gateway.hubs.frames_bad.items():
+        unreadable.add_metric([str(camera_id)], count)
+    yield from (open_sessions, refused, sent, encoded, encode_ms, packets, keyframes, feed_bad, listeners, unreadable)
+
+
+class RequestTimer:
+    """ASGI middleware: time from request to response start, by method, route template and status."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route = scope.get("route")
+                path = getattr(route, "path", "unmatched")  # the template: bounded label values
+                method = scope["method"] if scope["method"] in METHODS else "other"
+                self.metrics.requests.labels(method, path, str(message["status"])).observe(
+                    time.perf_counter() - started
+                )
+            await send(message)
+
+        await self.app(scope, receive, timed_send)

@@ -1,0 +1,44 @@
+"""The gateway app in the test's own process, against the test's real redis-server: API behaviour
+in milliseconds. HTTP goes through httpx's ASGI transport (with the app's lifespan run by
+asgi-lifespan); WebSockets through Starlette's TestClient, which runs the app in a thread."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+from pydantic import SecretStr
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from shared.cameras import Camera, CameraFile
+from shared.settings import Settings
+
+CAMERAS = CameraFile(cameras=[
+    Camera(id=1, name="Front Door Camera", location="Front Door", channel=101, source=SecretStr("demo:front")),
+    Camera(id=2, name="Garage Camera", location="Garage", channel=301, source=SecretStr("demo:garage")),
+])  # fmt: skip
+
+
+def settings(redis_url: str, **overrides: Any) -> Settings:
+    return Settings(redis_url=SecretStr(redis_url), webrtc_hosts="127.0.0.1", **overrides)
+
+
+@asynccontextmanager
+async def api(redis_url: str, cameras: CameraFile = CAMERAS, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client of a gateway app running in this event loop."""
+    app = create_app(settings(redis_url, **overrides), cameras)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield client
+
+
+@contextmanager
+def sockets(redis_url: str, cameras: CameraFile = CAMERAS, **overrides: Any) -> Iterator[TestClient]:
+    """A TestClient (HTTP and WebSockets) of a gateway app running in a thread of this process."""
+    with TestClient(create_app(settings(redis_url, **overrides), cameras), base_url="http://gateway") as client:
+        yield client
