@@ -100,12 +100,13 @@ def ingest(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., ServiceRun]
 
 @pytest.fixture
 def gateway(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., str]]:
-    """Start `python -m gateway` on a free loopback port; returns its base URL once /healthz answers."""
+    """Start `python -m gateway` on a free loopback port (against the test Redis, or `redis=URL`);
+    returns its base URL once /healthz answers."""
     runs: list[ServiceRun] = []
 
-    def start(cameras_file: Path | None, env: dict[str, str] | None = None) -> str:
+    def start(cameras_file: Path | None, env: dict[str, str] | None = None, redis: str | None = None) -> str:
         port = free_port()
-        run = ServiceRun("gateway", redis_url, cameras_file, tmp_path / f"gateway-{len(runs)}.log",
+        run = ServiceRun("gateway", redis or redis_url, cameras_file, tmp_path / f"gateway-{len(runs)}.log",
                          "--host", "127.0.0.1", "--port", str(port), env=env)  # fmt: skip
         runs.append(run)
         base = f"http://127.0.0.1:{port}"

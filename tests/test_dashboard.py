@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +13,13 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+import redis
 
+from analyzer.pipeline import EventOut
+from analyzer.publisher import Publisher
+from shared.detections import Event, EventPhase, EventType
+from shared.embedded_redis import EmbeddedRedis
+from shared.settings import Settings
 from tests.support import DATA, ROOT, RtspServer, ServiceRun, wait_until, write_camera_file
 from tests.support.browser import browser_page
 
@@ -132,3 +141,88 @@ def test_badges_follow_the_camera_and_video_returns_without_reload(
                    interval_s=0.5, what="the MJPEG fallback showing frames")  # fmt: skip
         assert "MJPEG" in page.inner_text(".tile .note")
     assert httpx.get(f"{base}/healthz").status_code == 200
+
+
+MARKUP = """<img src=x onerror="document.title='pwned';window.pwned=1">"""
+
+
+def test_event_fields_are_shown_as_text_never_run(
+    chromium_available: None, gateway: Callable[..., str], redis_url: str, tmp_path: Path
+) -> None:  # fmt: skip
+    """Seen before: an event whose id held markup ran script in the page and changed its title."""
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "Door", "source": "demo:"}])
+    base = gateway(cameras, env=LOOPBACK)
+    client = redis.Redis.from_url(redis_url)
+    publisher = Publisher(client, Settings())
+
+    def publish(n: int) -> None:
+        event = Event(f"1-{MARKUP}{n}", 1, EventType.PERSON, EventPhase.START, time.time(), None, 0.9, None, 3, True, 0)
+        publisher.events([EventOut(event, b"not a jpeg")])
+
+    with browser_page() as page:
+        page.goto(base + "/")
+        wait_until(lambda: page.locator("#feed li.empty").count() == 1, 10.0, what="the empty feed")
+        page.wait_for_timeout(500)  # the live socket is open
+        publish(1)  # live, over /ws/events
+        wait_until(lambda: page.locator("#feed li .kind").count() == 1, 10.0, what="the live event in the feed")
+        page.reload()  # and from history, over /api/events
+        publish(2)
+        wait_until(lambda: page.locator("#feed li .kind").count() == 2, 10.0, what="both events in the feed")
+        page.wait_for_timeout(500)
+        assert page.title() == "camstream"
+        assert page.evaluate("window.pwned") is None
+        assert page.locator("#feed img[onerror]").count() == 0
+    client.close()
+
+
+def test_live_views_come_back_after_redis_restarts_without_a_reload(
+    chromium_available: None, gateway: Callable[..., str], tmp_path: Path
+) -> None:  # fmt: skip
+    """Seen before: 4 of 5 tiles, aiortc viewers and MJPEG clients stayed frozen until a reload."""
+    cameras = write_camera_file(tmp_path, [
+        {"id": i, "name": f"Demo {i}", "source": f"demo:cam{i}?size=320x240", "fps": 10} for i in (1, 2, 3)
+    ])  # fmt: skip
+    with EmbeddedRedis() as server:
+        ingest = ServiceRun("ingest", server.url, cameras, tmp_path / "ingest.log")
+        base = gateway(cameras, env=LOOPBACK, redis=server.url)
+        mjpeg_parts: list[float] = []
+        reading = threading.Event()
+
+        def read_mjpeg() -> None:
+            with httpx.stream("GET", f"{base}/api/cameras/1/mjpeg?fps=10", timeout=30) as live:
+                for chunk in live.iter_bytes():
+                    mjpeg_parts.extend([time.monotonic()] * chunk.count(b"--frame"))
+                    if reading.is_set():
+                        return
+
+        mjpeg = threading.Thread(target=read_mjpeg, daemon=True)
+        mjpeg.start()
+        try:
+            with browser_page() as page:
+                page.goto(base + "/")
+                wait_until(lambda: len(tiles_ready(page)) == 3 and min(tiles_ready(page)) > 10, 20.0, interval_s=0.5,
+                           what="three tiles decoding")  # fmt: skip
+                for outage in ("killed", "frozen"):
+                    if outage == "killed":
+                        server.kill()
+                        time.sleep(3.0)
+                        server.start()
+                    else:
+                        assert server.pid is not None
+                        os.kill(server.pid, signal.SIGSTOP)
+                        time.sleep(3.0)
+                        os.kill(server.pid, signal.SIGCONT)
+                    back = time.monotonic()
+                    decoded = tiles_ready(page)
+
+                    def decoding_again(before: list[int] = decoded) -> bool:
+                        return all(b > a + 10 for a, b in zip(before, tiles_ready(page), strict=True))
+
+                    # Within 10 s of Redis returning, with no reload.
+                    wait_until(decoding_again, 10.0, interval_s=0.5, what=f"every tile decoding after Redis {outage}")
+                    wait_until(lambda b=back: len([t for t in mjpeg_parts if t > b]) >= 5, 10.0,
+                               what=f"MJPEG frames again after Redis was {outage}")  # fmt: skip
+            assert ingest.process.poll() is None
+        finally:
+            reading.set()
+            ingest.stop()

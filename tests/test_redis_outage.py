@@ -63,11 +63,10 @@ def test_analyzer_rides_out_redis_killed_and_frozen(private_redis: EmbeddedRedis
                 time.sleep(4.0)
                 os.kill(private_redis.pid, signal.SIGCONT)
             back = time.time()
-            fresh = wait_until(
+            wait_until(
                 lambda b=back: [d for d in read_detections(client, 1) if d.analysed_at_s > b], 10.0, interval_s=0.2,
-                what=f"analysis to resume after Redis was {outage}",
+                what=f"analysis to resume within 10 s after Redis was {outage}",
             )  # fmt: skip
-            assert fresh[0].analysed_at_s - back <= 10.0
             assert worker.process.poll() is None, f"the worker exited when Redis was {outage}"
             assert ingest.process.poll() is None
         # The walker's motion event was open when the camera was given up: its end was kept and sent.

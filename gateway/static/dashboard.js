@@ -1,9 +1,12 @@
 // The camstream dashboard: every camera live over WebRTC (MJPEG when WebRTC cannot connect),
 // the event feed, and the system's health. Plain JavaScript module, served by the gateway.
+// Everything that comes from the API or the bus is inserted as text (textContent, properties),
+// never as HTML: an event is data, and data must not run in the page.
 import { Tile } from "/static/tile.js";
 
 const tiles = new Map();
 const cameraNames = new Map();
+const shown = new Map();  // event id -> its item in the feed
 const feed = document.getElementById("feed");
 const filterCamera = document.getElementById("filter-camera");
 const filterType = document.getElementById("filter-type");
@@ -44,39 +47,64 @@ async function refreshStatus() {
   }
 }
 
+function element(tag, className, text) {
+  const made = document.createElement(tag);
+  if (className) made.className = className;
+  if (text !== undefined) made.textContent = text;
+  return made;
+}
+
 async function refreshSystem() {
   const panel = document.getElementById("system");
-  const pill = (text, ok) => `<span class="pill ${ok ? "ok" : "bad"}">${text}</span>`;
+  const pill = (text, ok) => element("span", ok === undefined ? "pill" : `pill ${ok ? "ok" : "bad"}`, text);
   try {
     const system = await getJson("/api/system");
-    const providers = [...new Set(system.workers.map((w) => w.provider.replace("ExecutionProvider", "")))];
-    panel.innerHTML = [
+    const providers = [...new Set(system.workers.map((w) => String(w.provider).replace("ExecutionProvider", "")))];
+    panel.replaceChildren(
       pill(system.redis ? "Redis ✓" : "Redis unreachable", system.redis),
       pill(system.ingest ? "ingest ✓" : "ingest down", system.ingest),
       pill(`${system.workers.length} analyzer worker${system.workers.length === 1 ? "" : "s"}`, system.workers.length > 0),
       pill(`detector on ${providers.join(", ") || "—"}`, providers.length > 0),
-      `<span class="pill">${system.sessions} viewer session${system.sessions === 1 ? "" : "s"}</span>`,
-    ].join("");
+      pill(`${system.sessions} viewer session${system.sessions === 1 ? "" : "s"}`),
+    );
   } catch {
-    panel.innerHTML = pill("gateway unreachable", false);
+    panel.replaceChildren(pill("gateway unreachable", false));
   }
 }
 
 function wanted(event) {
-  return (!filterCamera.value || String(event.camera_id) === filterCamera.value)
+  return (!filterCamera.value || String(event.cameraId) === filterCamera.value)
     && (!filterType.value || event.type === filterType.value);
 }
 
+function cameraName(event) {
+  return cameraNames.get(event.cameraId) ?? `camera ${event.cameraId}`;
+}
+
+function snapshotUrl(event) {
+  // Built by the gateway; only ever one of its own paths.
+  return typeof event.snapshotUrl === "string" && event.snapshotUrl.startsWith("/api/") ? event.snapshotUrl : null;
+}
+
 function eventItem(event) {
-  const item = document.createElement("li");
-  item.dataset.id = event.id;
-  const when = new Date(event.started_at_s * 1000).toLocaleTimeString();
+  const item = element("li");
+  const when = new Date(event.startedAt * 1000).toLocaleTimeString();
   const score = event.score != null ? ` · ${Math.round(event.score * 100)} %` : "";
-  const ended = event.phase === "end" ? ` · ${Math.max(0, event.ended_at_s - event.started_at_s).toFixed(1)} s` : " · now";
-  const thumb = event.snapshot ? `<img loading="lazy" alt="" src="/api/events/${event.id}/snapshot.jpg">` : "<span></span>";
-  item.innerHTML = `${thumb}<div><div class="kind">${event.type}</div>
-    <div class="meta">${cameraNames.get(event.camera_id) ?? `camera ${event.camera_id}`} · ${when}${score}${ended}</div></div>`;
-  if (event.snapshot) item.onclick = () => openSnapshot(event);
+  const ended = event.phase === "end" ? ` · ${Math.max(0, event.endedAt - event.startedAt).toFixed(1)} s` : " · now";
+  const picture = snapshotUrl(event);
+  if (picture) {
+    const thumb = element("img");
+    thumb.loading = "lazy";
+    thumb.alt = "";
+    thumb.src = picture;
+    item.append(thumb);
+    item.onclick = () => openSnapshot(event);
+  } else {
+    item.append(element("span"));
+  }
+  const text = element("div");
+  text.append(element("div", "kind", String(event.type)), element("div", "meta", `${cameraName(event)} · ${when}${score}${ended}`));
+  item.append(text);
   return item;
 }
 
@@ -84,22 +112,25 @@ function showEvent(event) {
   if (!wanted(event)) return;
   feed.querySelector(".empty")?.remove();
   const item = eventItem(event);
-  const existing = feed.querySelector(`li[data-id="${event.id}"]`);
-  if (existing) existing.replaceWith(item);
+  const existing = shown.get(event.id);
+  if (existing?.isConnected) existing.replaceWith(item);
   else feed.prepend(item);
+  shown.set(event.id, item);
   while (feed.children.length > EVENTS_SHOWN) feed.lastElementChild.remove();
+  for (const [id, kept] of shown) if (!kept.isConnected) shown.delete(id);
 }
 
 async function loadEvents() {
   const query = new URLSearchParams({ limit: EVENTS_SHOWN });
   if (filterCamera.value) query.set("camera", filterCamera.value);
   if (filterType.value) query.set("type", filterType.value);
-  feed.innerHTML = "";
+  feed.replaceChildren();
+  shown.clear();
   try {
     const page = await getJson(`/api/events?${query}`);
     for (const event of page.events.reverse()) showEvent(event);
   } catch { /* the live feed fills it in */ }
-  if (!feed.children.length) feed.innerHTML = '<li class="empty">No events yet.</li>';
+  if (!feed.children.length) feed.replaceChildren(element("li", "empty", "No events yet."));
 }
 
 function followEvents() {
@@ -110,9 +141,9 @@ function followEvents() {
 
 function openSnapshot(event) {
   const dialog = document.getElementById("snapshot");
-  dialog.querySelector("img").src = `/api/events/${event.id}/snapshot.jpg`;
+  dialog.querySelector("img").src = snapshotUrl(event);
   dialog.querySelector("p").textContent =
-    `${event.type} · ${cameraNames.get(event.camera_id) ?? event.camera_id} · ${new Date(event.started_at_s * 1000).toLocaleString()}`;
+    `${event.type} · ${cameraName(event)} · ${new Date(event.startedAt * 1000).toLocaleString()}`;
   dialog.showModal();
 }
 

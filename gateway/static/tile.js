@@ -2,6 +2,7 @@
 // WebSocket), MJPEG when WebRTC has not connected in FALLBACK_MS, reconnection when it drops.
 const FALLBACK_MS = 5000;
 const RETRY_MS = [1000, 2000, 5000, 10000];
+const STALLED_CHECKS = 3;  // status checks (2 s apart) with no new frame while the camera streams
 
 export class Tile {
   constructor(camera) {
@@ -32,6 +33,20 @@ export class Tile {
     const state = camera.status ?? "offline";
     this.badge.className = `badge ${state}`;
     this.badge.textContent = state === "streaming" && camera.fps ? `streaming · ${camera.fps.toFixed(0)} fps` : state;
+    if (state === "streaming") this.checkStalled(); else this.stalled = 0;
+  }
+
+  async checkStalled() {
+    // The camera streams but no frame arrives (the gateway restarted, its feed broke): reconnect.
+    if (!this.pc || this.pc.connectionState !== "connected") return;
+    const decoded = await this.framesDecoded();
+    this.stalled = decoded === this.lastDecoded ? (this.stalled ?? 0) + 1 : 0;
+    this.lastDecoded = decoded;
+    if (this.stalled >= STALLED_CHECKS) {
+      this.stalled = 0;
+      console.warn(`camera ${this.camera.id}: no frames while streaming; reconnecting`);
+      this.connect();
+    }
   }
 
   toggleOverlay() {
