@@ -9,6 +9,8 @@
         fps: 15
 
 Errors name the field (`cameras[0].fps: ...`) and never echo a value, which may hold a password.
+Types are strict (`id: true` is not camera 1), and loading is bounded: a file of at most
+MAX_FILE_BYTES, whose YAML aliases expand to at most MAX_NODES values.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from shared.redact import mask_credentials
 from shared.settings import ConfigError
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+MAX_FILE_BYTES = 1024 * 1024
+MAX_NODES = 100_000  # values once YAML aliases are expanded; an alias bomb makes billions
 _DEMO_SIZE = re.compile(r"^(\d{2,4})x(\d{2,4})$")
 
 
@@ -45,7 +49,7 @@ Polygon = Annotated[
 class AnalysisConfig(BaseModel):
     """What the analyzer does with this camera."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     enabled: bool = Field(default=True, description="Run any detection on this camera.")
     fps: float = Field(default=5.0, gt=0, le=30, description="Frames analysed per second.")
@@ -66,7 +70,7 @@ class AnalysisConfig(BaseModel):
 
 
 class Camera(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     id: int = Field(ge=1, description="Camera id, used in API paths and Redis keys.")
     name: str = Field(min_length=1, max_length=200)
@@ -96,7 +100,7 @@ class Camera(BaseModel):
 
 
 class CameraFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     cameras: Annotated[list[Camera], Field(min_length=1)]
 
@@ -184,9 +188,17 @@ def load_cameras(path: Path | None, environ: Mapping[str, str]) -> CameraFile:
     if path is None:
         return demo_cameras()
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as e:
         raise ConfigError(f"camera file {path}: cannot read it ({e.strerror})") from e
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(f"camera file {path}: larger than {MAX_FILE_BYTES // 1024} KiB; is it the right file?")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"camera file {path}: not UTF-8 text (byte {e.start} cannot be read); save it as UTF-8"
+        ) from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -196,7 +208,10 @@ def load_cameras(path: Path | None, environ: Mapping[str, str]) -> CameraFile:
     if not isinstance(document, dict):
         raise ConfigError(f"camera file {path}: expected a mapping with a 'cameras:' list")
     problems: list[str] = []
-    document = _expand_placeholders(document, environ, problems)
+    budget = [MAX_NODES]
+    document = _expand_placeholders(document, environ, problems, budget)
+    if budget[0] < 0:
+        raise ConfigError(f"camera file {path}: more than {MAX_NODES} values once its YAML aliases are expanded")
     if problems:
         raise ConfigError(f"camera file {path}:\n  " + "\n  ".join(problems))
     try:
@@ -215,11 +230,19 @@ def describe_errors(error: ValidationError) -> list[str]:
     return lines
 
 
-def _expand_placeholders(node: Any, environ: Mapping[str, str], problems: list[str], where: str = "") -> Any:
+def _expand_placeholders(
+    node: Any, environ: Mapping[str, str], problems: list[str], budget: list[int], where: str = ""
+) -> Any:
+    """A copy of the document with `${VAR}`s filled in; stops (budget below 0) past MAX_NODES values."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        return None
     if isinstance(node, dict):
-        return {k: _expand_placeholders(v, environ, problems, f"{where}.{k}".lstrip(".")) for k, v in node.items()}
+        return {
+            k: _expand_placeholders(v, environ, problems, budget, f"{where}.{k}".lstrip(".")) for k, v in node.items()
+        }
     if isinstance(node, list):
-        return [_expand_placeholders(v, environ, problems, f"{where}[{i}]") for i, v in enumerate(node)]
+        return [_expand_placeholders(v, environ, problems, budget, f"{where}[{i}]") for i, v in enumerate(node)]
     if isinstance(node, str):
 
         def value_of(match: re.Match[str]) -> str:

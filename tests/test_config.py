@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,41 @@ def test_every_setting_and_camera_field_is_documented() -> None:
         assert f"`{name}" in doc, f"camera field {name} missing from docs/configuration.md"
     for name in AnalysisConfig.model_fields:
         assert f"analysis.{name}" in doc, f"analysis.{name} missing from docs/configuration.md"
+
+
+def test_a_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("cameras:\n  - id: 1\n    name: Caf\xe9\n    source: 'demo:'\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte 32 "):
+        load_cameras(path, {})
+
+
+def test_an_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    """Seen before: nine levels of nine aliases held the loader for more than 40 s."""
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for n in range(1, 9):
+        previous = chr(ord("a") + n - 1)
+        levels.append(f"{chr(ord('a') + n)}: &{chr(ord('a') + n)} [{', '.join(['*' + previous] * 9)}]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text(
+        "\n".join(levels) + "\ncameras:\n  - {id: 1, name: x, source: 'demo:', analysis: {motion_zones: *i}}\n"
+    )
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match="YAML aliases"):
+        load_cameras(path, {})
+    assert time.monotonic() - started < 2.0
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("# " + "x" * 2_000_000)
+    with pytest.raises(ConfigError, match="larger than 1024 KiB"):
+        load_cameras(huge, {})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("id", True), ("channel", 1.5), ("enabled", "yes"), ("fps", "15"), ("jpeg_quality", False), ("name", 7)],
+)
+def test_types_are_strict(tmp_path: Path, field: str, value: object) -> None:
+    """Seen before: `id: true` was accepted as camera 1."""
+    path = write_camera_file(tmp_path, [{"id": 1, "name": "x", "source": "demo:", field: value}])
+    with pytest.raises(ConfigError, match=rf"cameras\[0\]\.{field}: Input should be a valid"):
+        load_cameras(path, {})
