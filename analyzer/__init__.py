@@ -1,1 +1,1 @@
-"""Analyzer: to be built (see the issues)."""
+"""Analyzer: workers that share the cameras and run motion, person and face detection (see README.md)."""

@@ -38,10 +38,10 @@ def test_two_workers_share_four_cameras_and_survive_a_kill(
     wait_until(lambda: len(owners(rdb)) == 4, 20.0, interval_s=0.2, what="one worker to take all four cameras")
 
     second = analyzer(cameras, env=HISTORY)
-    joined = wait_until(lambda: len(worker_statuses(rdb)) == 2 and time.monotonic(), 20.0, what="second worker up")
+    wait_until(lambda: len(worker_statuses(rdb)) == 2, 20.0, what="second worker up")
+    # Within 10 s of the second worker's first heartbeat, the cameras are split evenly.
     wait_until(lambda: sorted(list(owners(rdb).values()).count(w) for w in set(owners(rdb).values())) == [2, 2],
-               10.0, interval_s=0.2, what="an even split")  # fmt: skip
-    assert time.monotonic() - joined <= 10.0
+               10.0, interval_s=0.2, what="an even split within 10 s")  # fmt: skip
     split = owners(rdb)
     for camera in (1, 2, 3, 4):
         wait_until(lambda c=camera: any(d.worker == split[c] for d in read_detections(rdb, c)), 10.0)

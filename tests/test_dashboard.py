@@ -123,10 +123,8 @@ def test_badges_follow_the_camera_and_video_returns_without_reload(
         page.goto(base + "/")
         wait_until(lambda: tiles_ready(page) and tiles_ready(page)[0] > 10, 20.0, interval_s=0.5, what="video")
         server.kill()
-        stopped = time.monotonic()
         wait_until(lambda: page.locator(".badge.reconnecting, .badge.offline").count() == 1, 10.0, interval_s=0.2,
-                   what="the badge to leave streaming")  # fmt: skip
-        assert time.monotonic() - stopped <= 10.0
+                   what="the badge to leave streaming within 10 s")  # fmt: skip
         server.start()
         frozen = tiles_ready(page)[0]
         wait_until(lambda: tiles_ready(page)[0] > frozen + 15, 30.0, interval_s=0.5, what="video back without a reload")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -93,31 +92,21 @@ def test_events_reach_the_websocket_and_the_history(
     assert picture.status_code == 200 and simplejpeg.decode_jpeg_header(picture.content)[:2] == (480, 640)
     page = httpx.get(f"{base}/api/events", params={"limit": 1}).json()
     assert len(page["events"]) == 1 and page["nextCursor"]
-    older = httpx.get(f"{base}/api/events", params={"limit": 1, "cursor": page["nextCursor"]}).json()
-    assert not older["events"] or older["events"][0]["id"] != page["events"][0]["id"]
+    everything = httpx.get(f"{base}/api/events", params={"limit": 500}).json()["events"]
+    older = httpx.get(f"{base}/api/events", params={"limit": 499, "cursor": page["nextCursor"]}).json()["events"]
+    assert [e["id"] for e in page["events"] + older] == [e["id"] for e in everything]  # each once, none lost
     assert httpx.get(f"{base}/readyz").status_code == 200
 
 
-def test_bad_input_gets_a_clear_answer_and_nothing_breaks(gateway: Callable[..., str], cameras: Path) -> None:
+def test_a_real_gateway_refuses_bad_input_and_stays_healthy(gateway: Callable[..., str], cameras: Path) -> None:
+    """Over a real socket (the full table of bad requests runs in-process: test_gateway_inprocess)."""
     base = gateway(cameras)
-    expectations = [
-        ("GET", "/api/cameras/99", None, 404, "no camera with id 99"),
-        ("GET", "/api/cameras/abc", None, 422, "int"),
-        ("GET", "/api/cameras/99/snapshot.jpg", None, 404, "no camera"),
-        ("GET", "/api/cameras/1/snapshot.jpg", None, 503, "no recent frame"),
-        ("GET", "/api/events?limit=0", None, 422, "greater than or equal"),
-        ("GET", "/api/events?type=dragon", None, 422, "motion"),
-        ("GET", "/api/events?cursor=drop%20table", None, 422, "nextCursor"),
-        ("GET", "/api/events?since=10&until=5", None, 400, "since is after until"),
-        ("GET", "/api/events?camera=99", None, 404, "no camera"),
-        ("GET", "/api/events/nope", None, 404, "no event nope"),
-        ("GET", "/api/events/nope/snapshot.jpg", None, 404, "no snapshot"),
-        ("POST", "/api/cameras", b"x" * 100_000, 413, "larger than"),
-    ]
-    for method, path, body, status, reason in expectations:
-        reply = httpx.request(method, f"{base}{path}", content=body)
-        assert reply.status_code == status, (path, reply.status_code, reply.text)
-        assert reason in reply.text, (path, reply.text)
+    for path, status, reason in [("/api/cameras/99", 404, "no camera with id 99"),
+                                 ("/api/events?until=-inf", 422, "until")]:  # fmt: skip
+        reply = httpx.get(f"{base}{path}")
+        assert (reply.status_code, reason in reply.text) == (status, True), (path, reply.text)
+    too_big = httpx.post(f"{base}/api/webrtc/offer", content=b"x" * 100_000)
+    assert too_big.status_code == 413 and "larger than" in too_big.text
     with (
         connect(base.replace("http", "ws") + "/ws/events?camera=99", open_timeout=5) as refused,
         pytest.raises(ConnectionClosed) as closed,
@@ -125,6 +114,6 @@ def test_bad_input_gets_a_clear_answer_and_nothing_breaks(gateway: Callable[...,
         refused.recv(timeout=5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
     assert "no camera" in closed.value.rcvd.reason
-    time.sleep(0.2)
     assert httpx.get(f"{base}/healthz").json() == {"status": "ok", "problems": []}
-    assert httpx.get(f"{base}/readyz").status_code == 503  # no ingest, no analyzer
+    not_ready = httpx.get(f"{base}/readyz")
+    assert not_ready.status_code == 503 and "no ingest manager heartbeat" in not_ready.text

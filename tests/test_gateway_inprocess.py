@@ -9,7 +9,6 @@ import logging
 import os
 import random
 import re
-import time
 
 import pytest
 import redis
@@ -24,6 +23,7 @@ from shared import keys
 from shared.detections import Box, Event, EventPhase, EventType
 from shared.settings import Settings
 from shared.status import AnalysisCounters, WorkerStatus
+from tests.support import wait_until_async
 from tests.support.inprocess import api, sockets
 
 
@@ -312,8 +312,9 @@ async def test_sessions_that_never_connect_give_back_their_sockets(redis_url: st
         for _ in range(60):  # each gathers ICE candidates: sockets of its own
             assert (await http.post("/api/webrtc/stream/1", json={"server_offer": True})).status_code == 201
         assert open_files() > before + 30
-        deadline = time.monotonic() + 10
-        while (await http.get("/api/streams/status")).json()["sessions"]:
-            assert time.monotonic() < deadline, "the reaper did not end sessions that never connected"
-            await asyncio.sleep(0.2)
+
+        async def all_reaped() -> bool:
+            return not (await http.get("/api/streams/status")).json()["sessions"]
+
+        await wait_until_async(all_reaped, 10.0, interval_s=0.2, what="the reaper to end sessions that never connected")
         assert open_files() <= before + 5, (before, open_files())

@@ -20,7 +20,16 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from gateway.webrtc.compat import use_host_addresses
-from tests.support import DATA, ROOT, RtspServer, ServiceRun, read_detections, wait_until, write_camera_file
+from tests.support import (
+    DATA,
+    ROOT,
+    RtspServer,
+    ServiceRun,
+    read_detections,
+    wait_until,
+    wait_until_async,
+    write_camera_file,
+)
 
 pytestmark = pytest.mark.rtsp
 LOOPBACK = {"CAMSTREAM_WEBRTC_HOSTS": "127.0.0.1"}
@@ -61,10 +70,10 @@ class Viewer:
         return self.pc.localDescription.sdp
 
     async def wait_frames(self, count: int, timeout_s: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while len(self.frames) < count:
-            assert time.monotonic() < deadline, f"only {len(self.frames)} frames in {timeout_s} s"
-            await asyncio.sleep(0.1)
+        async def enough() -> bool:
+            return len(self.frames) >= count
+
+        await wait_until_async(enough, timeout_s, what=f"{count} frames")
 
     def fps(self, last_s: float) -> float:
         recent = [t for t in self.times if t >= self.times[-1] - last_s]
@@ -175,10 +184,10 @@ def _encoded(metrics: httpx.Response) -> float:
 
 
 async def _no_sessions(http: httpx.AsyncClient, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while (await http.get("/api/streams/status")).json()["sessions"]:
-        assert time.monotonic() < deadline, "sessions were not freed"
-        await asyncio.sleep(0.2)
+    async def none_left() -> bool:
+        return not (await http.get("/api/streams/status")).json()["sessions"]
+
+    await wait_until_async(none_left, timeout_s, interval_s=0.2, what="every session to be freed")
 
 
 @pytest.fixture

@@ -14,8 +14,17 @@ import redis
 
 from shared import keys
 from shared.status import CameraState
-from tests.support import DATA, ROOT, ServiceRun, camera_status, pid_alive, read_frames, wait_until, write_camera_file
-from tests.test_ingest_rtsp import _camera_pids
+from tests.support import (
+    DATA,
+    ROOT,
+    ServiceRun,
+    camera_pids,
+    camera_status,
+    pid_alive,
+    read_frames,
+    wait_until,
+    write_camera_file,
+)
 
 StartIngest = Callable[..., ServiceRun]
 
@@ -77,10 +86,10 @@ def test_file_and_demo_sources_stream(ingest: StartIngest, rdb: redis.Redis, tmp
 
 def test_manager_restarts_a_camera_process_that_dies(ingest: StartIngest, rdb: redis.Redis, tmp_path: Path) -> None:
     run = ingest(write_camera_file(tmp_path, [{"id": 1, "name": "demo", "source": "demo:?size=320x240"}]))
-    first_pid = wait_until(lambda: _camera_pids(rdb, [1]), 10.0)[0]
+    first_pid = wait_until(lambda: camera_pids(rdb, [1]), 10.0)[0]
     os.kill(first_pid, signal.SIGKILL)
     second_pid = wait_until(
-        lambda: (p := _camera_pids(rdb, [1])) and p[0] != first_pid and p[0], 10.0, what="a new camera process"
+        lambda: (p := camera_pids(rdb, [1])) and p[0] != first_pid and p[0], 10.0, what="a new camera process"
     )
     assert pid_alive(second_pid)
     wait_until(lambda: read_frames(rdb, 1, 0.3), 5.0, what="frames from the restarted camera")

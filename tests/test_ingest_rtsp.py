@@ -13,7 +13,16 @@ import simplejpeg
 
 from shared.embedded_redis import free_port
 from shared.status import CameraState
-from tests.support import RtspServer, ServiceRun, camera_status, pid_alive, read_frames, wait_until, write_camera_file
+from tests.support import (
+    RtspServer,
+    ServiceRun,
+    camera_pids,
+    camera_status,
+    pid_alive,
+    read_frames,
+    wait_until,
+    write_camera_file,
+)
 
 pytestmark = pytest.mark.rtsp
 
@@ -67,8 +76,8 @@ def test_rtsp_server_killed_then_restarted(
     assert status.last_error
 
     server.start()
-    frames = wait_until(lambda: read_frames(rdb, 1, 0.5), 15.0, what="frames after the server came back")
-    assert frames
+    frames = wait_until(lambda: read_frames(rdb, 1, 1.0), 15.0, what="frames after the server came back")
+    assert {(f.width, f.height) for f in frames} == {(640, 360)} and frames[-1].seq > frames[0].seq
     after = wait_until(
         lambda: (s := camera_status(rdb, 1)) and s.state is CameraState.STREAMING and s, 5.0, what="streaming"
     )
@@ -138,7 +147,7 @@ def test_sigterm_stops_manager_and_every_camera_without_orphans(
         {"id": 3, "name": "demo", "source": "demo:?size=320x240"},
     ])  # fmt: skip
     run = ingest(cameras)
-    pids = wait_until(lambda: _camera_pids(rdb, [1, 2, 3]), 10.0, what="three camera processes")
+    pids = wait_until(lambda: camera_pids(rdb, [1, 2, 3]), 10.0, what="three camera processes")
     wait_until(lambda: (s := camera_status(rdb, 1)) and s.state is CameraState.STREAMING, 10.0)
 
     os.kill(run.pid, signal.SIGTERM)
@@ -146,13 +155,6 @@ def test_sigterm_stops_manager_and_every_camera_without_orphans(
     wait_until(lambda: not any(pid_alive(p) for p in pids), 5.0, what="camera processes to exit")
     assert run.process.returncode == 0
     assert camera_status(rdb, 1).state is CameraState.STOPPED
-
-
-def _camera_pids(client: redis.Redis, camera_ids: list[int]) -> list[int] | None:
-    statuses = [camera_status(client, cid) for cid in camera_ids]
-    if any(s is None or s.pid is None for s in statuses):
-        return None
-    return [s.pid for s in statuses]
 
 
 def test_h265_camera_streams(rtsp_server: StartRtsp, ingest: StartIngest, rdb: redis.Redis, tmp_path: Path) -> None:

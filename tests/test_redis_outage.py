@@ -33,7 +33,8 @@ def test_camera_survives_a_frozen_redis(private_redis: EmbeddedRedis, tmp_path: 
         assert "Redis unavailable" in run.log_text()
     finally:
         client.close()
-        assert run.stop() == 0
+        stopped = run.stop()
+    assert stopped == 0, "ingest did not stop cleanly"
 
 
 def test_analyzer_rides_out_redis_killed_and_frozen(private_redis: EmbeddedRedis, tmp_path: Path) -> None:
@@ -82,5 +83,5 @@ def test_analyzer_rides_out_redis_killed_and_frozen(private_redis: EmbeddedRedis
         assert "cannot reach Redis; carrying on" in worker.log_text()
     finally:
         client.close()
-        assert worker.stop() == 0
-        assert ingest.stop() == 0
+        codes = (worker.stop(), ingest.stop())
+    assert codes == (0, 0), f"exit codes of the worker and ingest: {codes}"

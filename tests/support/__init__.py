@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -10,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +37,20 @@ def wait_until(probe: Callable[[], T], timeout_s: float, interval_s: float = 0.0
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(interval_s)
+
+
+async def wait_until_async(
+    probe: Callable[[], Awaitable[T]], timeout_s: float, interval_s: float = 0.1, what: str = "condition"
+) -> T:
+    """wait_until for async probes, in the running event loop."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
+        await asyncio.sleep(interval_s)
 
 
 def rtsp_server_missing() -> str | None:
@@ -191,6 +206,14 @@ def camera_status(client: Any, camera_id: int) -> Any:
 
     raw = client.get(keys.camera_status(camera_id))
     return CameraStatus.decode(raw) if raw else None
+
+
+def camera_pids(client: Any, camera_ids: list[int]) -> list[int] | None:
+    """The pids of the cameras' processes, from their status records; None until all have one."""
+    statuses = [camera_status(client, cid) for cid in camera_ids]
+    if any(s is None or s.pid is None for s in statuses):
+        return None
+    return [s.pid for s in statuses]
 
 
 def read_detections(client: Any, camera_id: int) -> list[Any]:
