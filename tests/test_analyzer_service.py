@@ -21,16 +21,9 @@ from shared.detections import Event, EventPhase, EventType
 from shared.embedded_redis import EmbeddedRedis
 from shared.messages import FrameMessage
 from shared.settings import Settings
+from tests.support.scenes import scene
 
 MOTION_ONLY = AnalysisConfig(person=False, face=False, fps=5)
-
-
-def scene(t: int, square_at: int | None) -> np.ndarray:
-    rng = np.random.default_rng(t)
-    image = np.full((240, 320, 3), 90, np.uint8) + rng.integers(0, 4, (240, 320, 3), dtype=np.uint8)
-    if square_at is not None:
-        image[100:160, square_at : square_at + 40] = 230
-    return image
 
 
 # Still for 2 s, a square moving for 3 s, then still: one movement.

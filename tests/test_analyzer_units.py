@@ -14,14 +14,7 @@ from analyzer.motion import MotionDetector
 from analyzer.persons import PersonDetector, ssd_anchors, tiles
 from analyzer.tracking import Tracker
 from analyzer.watchdog import DetectorHung, Watchdog
-
-
-def scene(t: int, square_at: int | None) -> np.ndarray:
-    rng = np.random.default_rng(t)
-    image = np.full((240, 320, 3), 90, np.uint8) + rng.integers(0, 4, (240, 320, 3), dtype=np.uint8)
-    if square_at is not None:
-        image[100:160, square_at : square_at + 40] = 230
-    return image
+from tests.support.scenes import scene
 
 
 def test_still_scene_has_no_motion() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +18,7 @@ from analyzer.publisher import Publisher
 from shared.detections import Event, EventPhase, EventType
 from shared.embedded_redis import EmbeddedRedis
 from shared.settings import Settings
-from tests.support import DATA, ROOT, RtspServer, ServiceRun, wait_until, write_camera_file
+from tests.support import DATA, OUTAGES, ROOT, RtspServer, ServiceRun, redis_outage, wait_until, write_camera_file
 from tests.support.browser import browser_page
 
 pytestmark = pytest.mark.rtsp
@@ -200,16 +198,8 @@ def test_live_views_come_back_after_redis_restarts_without_a_reload(
                 page.goto(base + "/")
                 wait_until(lambda: len(tiles_ready(page)) == 3 and min(tiles_ready(page)) > 10, 20.0, interval_s=0.5,
                            what="three tiles decoding")  # fmt: skip
-                for outage in ("killed", "frozen"):
-                    if outage == "killed":
-                        server.kill()
-                        time.sleep(3.0)
-                        server.start()
-                    else:
-                        assert server.pid is not None
-                        os.kill(server.pid, signal.SIGSTOP)
-                        time.sleep(3.0)
-                        os.kill(server.pid, signal.SIGCONT)
+                for outage in OUTAGES:
+                    redis_outage(server, outage, 3.0)
                     back = time.monotonic()
                     decoded = tiles_ready(page)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from pathlib import Path
 
@@ -12,7 +10,16 @@ import redis
 from shared import keys
 from shared.detections import Event, EventPhase
 from shared.embedded_redis import EmbeddedRedis
-from tests.support import ServiceRun, camera_status, read_detections, read_frames, wait_until, write_camera_file
+from tests.support import (
+    OUTAGES,
+    ServiceRun,
+    camera_status,
+    read_detections,
+    read_frames,
+    redis_outage,
+    wait_until,
+    write_camera_file,
+)
 
 
 def test_camera_survives_a_frozen_redis(private_redis: EmbeddedRedis, tmp_path: Path) -> None:
@@ -21,10 +28,7 @@ def test_camera_survives_a_frozen_redis(private_redis: EmbeddedRedis, tmp_path: 
     client = redis.Redis.from_url(private_redis.url, socket_timeout=5)
     try:
         before = wait_until(lambda: read_frames(client, 1, 0.3), 10.0, what="frames")[-1]
-        assert private_redis.pid is not None
-        os.kill(private_redis.pid, signal.SIGSTOP)
-        time.sleep(3.0)
-        os.kill(private_redis.pid, signal.SIGCONT)
+        redis_outage(private_redis, "frozen", 3.0)
         after = wait_until(lambda: read_frames(client, 1, 0.3), 5.0, what="frames after Redis came back")[0]
         # The source loop kept its pace while Redis was frozen: about 30 frames were made (and dropped).
         assert after.seq - before.seq >= 20, (before.seq, after.seq)
@@ -50,19 +54,11 @@ def test_analyzer_rides_out_redis_killed_and_frozen(private_redis: EmbeddedRedis
         wait_until(lambda: read_detections(client, 1), 30.0, interval_s=0.2, what="the first analysed frame")
         subscriber = client.pubsub()
         subscriber.subscribe(keys.EVENTS_CHANNEL)
-        assert private_redis.pid is not None
-        for outage in ("killed", "frozen"):
-            if outage == "killed":
-                private_redis.kill()
-                time.sleep(4.0)  # past the lease TTL: the worker gives its camera up
-                private_redis.start()
+        for outage in OUTAGES:
+            redis_outage(private_redis, outage, 4.0)  # past the lease TTL: the worker gives its camera up
+            if outage == "killed":  # a new, empty Redis: subscribe again
                 subscriber = client.pubsub()
                 subscriber.subscribe(keys.EVENTS_CHANNEL)
-            else:
-                assert private_redis.pid is not None
-                os.kill(private_redis.pid, signal.SIGSTOP)
-                time.sleep(4.0)
-                os.kill(private_redis.pid, signal.SIGCONT)
             back = time.time()
             wait_until(
                 lambda b=back: [d for d in read_detections(client, 1) if d.analysed_at_s > b], 10.0, interval_s=0.2,

@@ -208,6 +208,25 @@ def camera_status(client: Any, camera_id: int) -> Any:
     return CameraStatus.decode(raw) if raw else None
 
 
+OUTAGES = ("killed", "frozen")
+
+
+def redis_outage(server: Any, kind: str, seconds: float) -> None:
+    """Take an EmbeddedRedis away for `seconds`: `killed` (SIGKILL, then started again empty) or
+    `frozen` (SIGSTOP, then SIGCONT: connections stay open and nothing answers)."""
+    if kind == "killed":
+        server.kill()
+        time.sleep(seconds)
+        server.start()
+        return
+    assert kind == "frozen" and server.pid is not None
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        time.sleep(seconds)
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+
+
 def camera_pids(client: Any, camera_ids: list[int]) -> list[int] | None:
     """The pids of the cameras' processes, from their status records; None until all have one."""
     statuses = [camera_status(client, cid) for cid in camera_ids]
