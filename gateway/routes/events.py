@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, WebSocket
+from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 from starlette.websockets import WebSocketState
 
@@ -101,7 +101,7 @@ async def live_events(websocket: WebSocket, camera: int | None = None) -> None:
             event = getting.result()
             if camera is None or event.camera_id == camera:
                 await websocket.send_text(EventOut.of(event).model_dump_json(by_alias=True))
-    except (OSError, RuntimeError):  # the client went away while we wrote
+    except (OSError, RuntimeError, WebSocketDisconnect):  # the client went away while we wrote
         pass
     finally:
         gateway.hubs.events.leave(listener)
@@ -109,7 +109,7 @@ async def live_events(websocket: WebSocket, camera: int | None = None) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await receiving
         if WebSocketState.DISCONNECTED not in (websocket.application_state, websocket.client_state):
-            with contextlib.suppress(RuntimeError, OSError):
+            with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
                 await websocket.close()
 
 

@@ -6,7 +6,7 @@ import contextlib
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Path, Request, WebSocket
+from fastapi import APIRouter, Body, HTTPException, Path, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketState
 
@@ -170,6 +170,8 @@ async def signalling(websocket: WebSocket, session_id: str, token: str | None = 
                 break
             if reply:
                 await websocket.send_text(json.dumps(reply))
+    except WebSocketDisconnect:  # the viewer hung up while we wrote: not an error
+        pass
     finally:
         await gateway.sessions.close(session.id, "signalling closed")
         await _close_quietly(websocket)
@@ -241,5 +243,5 @@ def _depth(text: str) -> int:
 async def _close_quietly(websocket: WebSocket) -> None:
     states = (websocket.application_state, websocket.client_state)
     if WebSocketState.DISCONNECTED not in states:
-        with contextlib.suppress(RuntimeError, OSError):  # the viewer hung up at the same moment
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):  # the viewer hung up meanwhile
             await websocket.close(code=1000, reason="bye")
