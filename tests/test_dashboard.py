@@ -185,6 +185,7 @@ def test_live_views_come_back_after_redis_restarts_without_a_reload(
         reading = threading.Event()
 
         def read_mjpeg() -> None:
+            """One MJPEG client for the whole test, never reconnected: its stream must carry on."""
             with httpx.stream("GET", f"{base}/api/cameras/1/mjpeg?fps=10", timeout=30) as live:
                 for chunk in live.iter_bytes():
                     mjpeg_parts.extend([time.monotonic()] * chunk.count(b"--frame"))
@@ -213,4 +214,6 @@ def test_live_views_come_back_after_redis_restarts_without_a_reload(
             assert ingest.process.poll() is None
         finally:
             reading.set()
+            mjpeg.join(5)  # it ends at its next frame
             ingest.stop()
+        assert not mjpeg.is_alive()
