@@ -98,7 +98,7 @@ class Store:
         if not entries:
             return None
         entry_id, frame = _frame(entries[0])
-        return (entry_id, frame) if isinstance(frame, FrameMessage) else None
+        return (entry_id, frame) if frame is not None else None
 
     async def next_frame(self, camera_id: int, after_id: str, block_ms: int) -> tuple[str, FrameMessage | None] | None:
         """The id and frame of the newest entry after `after_id` (frame None if unreadable), waiting
@@ -107,8 +107,7 @@ class Store:
         reply = cast(list[tuple[bytes, list[Entry]]], await self.client.xread({stream: after_id}, block=block_ms))
         if not reply or not reply[0][1]:
             return None
-        entry_id, frame = _frame(reply[0][1][-1])
-        return entry_id, frame if isinstance(frame, FrameMessage) else None
+        return _frame(reply[0][1][-1])
 
     async def latest_detections(self, camera_id: int) -> FrameDetections | None:
         entries = _entries(await self.client.xrevrange(keys.detections_stream(camera_id), count=1))
@@ -195,9 +194,10 @@ class Store:
         return latest
 
 
-def _frame(entry: Entry) -> tuple[str, FrameMessage | MessageError]:
+def _frame(entry: Entry) -> tuple[str, FrameMessage | None]:
+    """An entry's id and frame; None for a frame that cannot be read."""
     entry_id, fields = entry
     try:
         return entry_id.decode(), FrameMessage.from_entry(fields)
-    except MessageError as e:
-        return entry_id.decode(), e
+    except MessageError:
+        return entry_id.decode(), None
