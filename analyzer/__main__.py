@@ -13,7 +13,7 @@ import redis
 
 from analyzer.service import AnalyzerService
 from shared import keys
-from shared.config import load_config_or_exit
+from shared.config import cameras_or_exit, load_file_config_or_exit, load_settings_or_exit
 from shared.lifecycle import stop_on_signals
 from shared.logs import setup_logging
 from shared.messages import MessageError
@@ -30,19 +30,21 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--validate-config", action="store_true", help="check settings and camera file, then exit")
     mode.add_argument("--check", action="store_true", help="exit 0 if at least one analyzer worker is alive")
     args = parser.parse_args(argv)
-    settings, cameras = load_config_or_exit("analyzer")
     if args.validate_config:
+        _, cameras = load_file_config_or_exit("analyzer")
         for c in cameras.cameras:
             a = c.analysis
             what = ", ".join(k for k in ("motion", "person", "face") if getattr(a, k)) if a.enabled else "off"
             print(f"camera {c.id} {c.name!r}: analysis {what} at {a.fps:g} fps")
         return 0
+    settings = load_settings_or_exit("analyzer")
     if args.check:
         return check(settings)
     # OpenCV and OpenMP would take every core; a worker uses what it is given and more workers scale out.
     os.environ.setdefault("OMP_NUM_THREADS", str(settings.analyzer_threads))
     cv2.setNumThreads(settings.analyzer_threads)
     setup_logging(settings.log_level, "analyzer")
+    cameras = cameras_or_exit("analyzer", settings)
     stop = stop_on_signals()
     return AnalyzerService(settings, cameras.cameras, stop).run()
 

@@ -1,8 +1,9 @@
-"""What a worker writes to Redis: each analysed frame's detections, and events.
+"""What a worker publishes: each analysed frame's detections, and events.
 
-Detections are live data: one that Redis does not take is gone. Events are promised: a
-message Redis does not take (it is down, or frozen) waits in a bounded outbox and is sent
-again, in order, once Redis answers, so an event that started is also seen to end.
+Detections are live data on Redis: one that Redis does not take is gone. Events go two ways:
+to the database (analyzer.history), which is their durable history, and to Redis for whoever
+watches live; a message Redis does not take (it is down, or frozen) waits in a bounded outbox
+and is sent again, in order, once Redis answers, so an event that started is also seen to end.
 """
 
 from __future__ import annotations
@@ -15,27 +16,28 @@ from collections import deque
 
 import redis
 
+from analyzer.history import HistoryWriter
 from analyzer.pipeline import EventOut
 from shared import keys
-from shared.detections import FrameDetections
+from shared.db.events import StoredEvent
+from shared.detections import Event, FrameDetections
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# An outage of many minutes on a busy system; past either bound the oldest messages go first.
+# An outage of many minutes on a busy system (messages of ~500 bytes; snapshots go to the database
+# only); past it the oldest messages go first.
 OUTBOX_EVENTS = 5_000
-OUTBOX_BYTES = 64 * 1024 * 1024  # mostly snapshot JPEGs
 SEND_BATCH = 100
 
 
 class Publisher:
-    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+    def __init__(self, client: redis.Redis, settings: Settings, history: HistoryWriter | None) -> None:
         self.client = client
+        self.history = history  # None: live only (tests of the Redis side)
         self.detections_len = settings.detections_stream_len
         self.history_len = settings.events_history_len
-        self.ttl_ms = int(settings.event_ttl_s * 1000)
-        self.outbox: deque[EventOut] = deque()
-        self.outbox_bytes = 0
+        self.outbox: deque[Event] = deque()
         self.events_dropped = 0  # outbox overflow during a long outage
 
     def detections(self, detections: FrameDetections) -> None:
@@ -46,12 +48,16 @@ class Publisher:
         )  # fmt: skip
 
     def events(self, events: list[EventOut]) -> None:
-        """Queue the events and send everything waiting. Never raises: what is not sent waits."""
+        """Store the events and send everything waiting. Never raises: what is not sent waits."""
+        now_s = time.time()
+        # Stamped once, so that the database and the live channels carry the same message.
+        events = [EventOut(dataclasses.replace(out.event, published_at_s=now_s), out.snapshot) for out in events]
+        if self.history is not None and events:
+            self.history.put([StoredEvent(out.event, out.snapshot) for out in events])
         for out in events:
-            self.outbox.append(out)
-            self.outbox_bytes += _size(out)
-            while len(self.outbox) > OUTBOX_EVENTS or self.outbox_bytes > OUTBOX_BYTES:
-                self._pop()
+            self.outbox.append(out.event)
+            while len(self.outbox) > OUTBOX_EVENTS:
+                self.outbox.popleft()
                 self.events_dropped += 1
                 log.error("outbox full: an event message was dropped (%d so far)", self.events_dropped)
         self.flush()
@@ -66,27 +72,16 @@ class Publisher:
                 log.warning("%d event message(s) wait for Redis: %s", len(self.outbox), e)
                 return False
             for _ in batch:
-                self._pop()
+                self.outbox.popleft()
         return True
 
-    def _pop(self) -> None:
-        self.outbox_bytes -= _size(self.outbox.popleft())
-
-    def _send(self, batch: list[EventOut]) -> None:
+    def _send(self, batch: list[Event]) -> None:
         pipe = self.client.pipeline(transaction=False)
-        for out in batch:
-            event = dataclasses.replace(out.event, published_at_s=time.time())
+        for event in batch:
             text = event.encode()
-            if out.snapshot is not None:
-                pipe.set(keys.event_snapshot(event.id), out.snapshot, px=self.ttl_ms)
-            pipe.set(keys.event_record(event.id), text, px=self.ttl_ms)
             pipe.xadd(keys.EVENTS_STREAM, {keys.EVENT_FIELD: text}, maxlen=self.history_len, approximate=True)
             pipe.publish(keys.camera_events_channel(event.camera_id), text)
             pipe.publish(keys.EVENTS_CHANNEL, text)
         pipe.execute()
-        for out in batch:
-            log.info("camera=%d %s %s %s", out.event.camera_id, out.event.type, out.event.phase, out.event.id)
-
-
-def _size(out: EventOut) -> int:
-    return 512 + (len(out.snapshot) if out.snapshot is not None else 0)
+        for event in batch:
+            log.info("camera=%d %s %s %s", event.camera_id, event.type, event.phase, event.id)

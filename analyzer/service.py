@@ -26,6 +26,7 @@ import redis
 
 from analyzer.faces import FaceDetector
 from analyzer.frames import decode_for_analysis
+from analyzer.history import HistoryWriter
 from analyzer.identity import new_worker_id
 from analyzer.leases import Leases
 from analyzer.persons import PersonDetector
@@ -65,7 +66,8 @@ class AnalyzerService:
         self.cameras = {c.id: c for c in cameras if c.enabled and c.analysis.enabled}
         self.client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
         self.leases = Leases(self.client, self.worker_id, sorted(self.cameras), settings.analyzer_lease_ttl_s)
-        self.publisher = Publisher(self.client, settings)
+        self.history = HistoryWriter(settings).start()
+        self.publisher = Publisher(self.client, settings, self.history)
         self.watchdog = Watchdog(settings.analyzer_detector_timeout_s)
         self.persons = (
             self._person_detector(settings) if any(c.analysis.person for c in self.cameras.values()) else None
@@ -235,6 +237,7 @@ class AnalyzerService:
             pass
         if self.publisher.outbox:
             log.warning("stopping with %d event message(s) Redis never took", len(self.publisher.outbox))
+        self.history.close(self.settings.database_timeout_s)
         self.watchdog.close()
         self.client.close()
         log.info("analyzer worker %s stopped", self.worker_id)

@@ -9,7 +9,7 @@ import urllib.request
 import uvicorn
 
 from gateway.app import create_app
-from shared.config import load_config_or_exit
+from shared.config import cameras_or_exit, load_settings_or_exit
 from shared.logs import setup_logging
 
 
@@ -19,12 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="port (default: CAMSTREAM_GATEWAY_PORT, 8000)")
     parser.add_argument("--check", action="store_true", help="exit 0 if the gateway on this host answers /healthz")
     args = parser.parse_args(argv)
-    settings, cameras = load_config_or_exit("gateway")
+    settings = load_settings_or_exit("gateway")
     host = args.host or settings.gateway_host
     port = args.port or settings.gateway_port
     if args.check:
         return check("127.0.0.1" if host in ("0.0.0.0", "::") else host, port)  # noqa: S104
     setup_logging(settings.log_level, "gateway")
+    cameras = cameras_or_exit("gateway", settings)
     # uvicorn handles SIGTERM/SIGINT itself: it stops accepting, then runs the lifespan's shutdown.
     uvicorn.run(create_app(settings, cameras), host=host, port=port, log_config=None, access_log=False)
     return 0

@@ -1,7 +1,8 @@
 """The gateway's FastAPI application: `create_app(settings, cameras)`.
 
-The lifespan opens the Redis pool, the shared readers, one feed per camera and the session
-registry, and closes them all on shutdown; routes get that state through a typed dependency.
+The lifespan opens the Redis pool, the database (event history), the shared readers, one feed
+per camera and the session registry, and closes them all on shutdown; routes get that state
+through a typed dependency.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.hubs import Hubs
 from gateway.limits import BodyLimit
 from gateway.metrics import Metrics, RequestTimer
+from gateway.retention import keep_expiring
 from gateway.routes import cameras, events, health, pages, webrtc
 from gateway.state import Gateway
 from gateway.store import Store
@@ -30,6 +33,10 @@ from gateway.webrtc.compat import quiet_failed_connects, use_host_addresses
 from gateway.webrtc.feed import CameraFeed
 from gateway.webrtc.sessions import Sessions
 from shared.cameras import CameraFile
+from shared.db.engine import reason
+from shared.db.events import EventHistory
+from shared.db.startup import open_database
+from shared.db.url import database_url
 from shared.redact import mask_credentials
 from shared.settings import Settings
 
@@ -74,16 +81,21 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             settings.webrtc_max_pending, settings.webrtc_max_pending_per_client,
         )  # fmt: skip
         sessions.start()
-        gateway = Gateway(settings, camera_file, store, hubs, feeds, sessions, metrics)
+        engine = await open_database(database_url(settings), settings.database_timeout_s)
+        history = EventHistory(engine)
+        retention = asyncio.create_task(keep_expiring(history, settings.events_retain_days), name="retention")
+        gateway = Gateway(settings, camera_file, store, history, hubs, feeds, sessions, metrics)
         log_cameras(camera_file)
         try:
             yield {"gateway": gateway}
         finally:
+            retention.cancel()
             await sessions.close_all()
             for feed in feeds.values():
                 await feed.close()
             await hubs.close()
             await store.close()
+            await engine.dispose()
             log.info("gateway stopped")
 
     app = FastAPI(
@@ -121,6 +133,11 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             await connection.close(code=1011, reason="Redis unavailable; try again shortly")
             return None
         return JSONResponse({"detail": "Redis unavailable; try again shortly"}, status_code=503)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_down(request: Request, error: SQLAlchemyError) -> JSONResponse:
+        log.warning("database unavailable on %s: %s", request.url.path, reason(error))
+        return JSONResponse({"detail": "database unavailable; try again shortly"}, status_code=503)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -1,5 +1,6 @@
-"""The gateway's state for its lifetime: settings, cameras, the Redis store, shared readers,
-feeds and sessions, metrics. Made in the lifespan, handed to routes by a typed dependency."""
+"""The gateway's state for its lifetime: settings, cameras, the Redis store, the event history
+(database), shared readers, feeds and sessions, metrics. Made in the lifespan, handed to routes
+by a typed dependency."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from gateway.store import Store
 from gateway.webrtc.feed import CameraFeed
 from gateway.webrtc.sessions import Sessions
 from shared.cameras import Camera, CameraFile
+from shared.db.events import EventHistory
 from shared.settings import Settings
 
 
@@ -22,6 +24,7 @@ class Gateway:
     settings: Settings
     cameras: CameraFile
     store: Store
+    history: EventHistory
     hubs: Hubs
     feeds: dict[tuple[int, bool], CameraFeed]
     sessions: Sessions

@@ -1,5 +1,6 @@
-"""The gateway's only door to Redis: status, frames, detections, events, the live event channel,
-health checks and the WebRTC session counter. Routes, feeds and hubs never call Redis themselves."""
+"""The gateway's only door to Redis: status, frames, detections, the live event channel, health
+checks and the WebRTC session counter. Routes, feeds and hubs never call Redis themselves.
+Event history is in the database (shared.db.events), not here."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from shared.messages import FrameMessage, MessageError
 from shared.status import CameraStatus, WorkerStatus
 
 STATUS_CACHE_S = 0.25
-MAX_EVENT_SCAN = 5000  # history entries one page may scan while filtering
 PUBSUB_POLL_S = 1.0
 
 Entry = tuple[bytes, dict[bytes, bytes]]
@@ -118,19 +118,6 @@ class Store:
         except MessageError:
             return None
 
-    async def event(self, event_id: str) -> Event | None:
-        raw = await self.client.get(keys.event_record(event_id))
-        if raw is None:
-            return None
-        try:
-            return Event.decode(raw)
-        except MessageError:
-            return None
-
-    async def snapshot(self, event_id: str) -> bytes | None:
-        raw = cast(bytes | None, await self.client.get(keys.event_snapshot(event_id)))
-        return raw
-
     async def event_messages(self) -> AsyncIterator[Event | MessageError]:
         """Every event published from now on, as it comes (an unreadable one as its error).
         Ends with redis.RedisError when Redis goes away: the caller subscribes again."""
@@ -146,52 +133,6 @@ class Store:
                         yield e
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
-
-    async def events(
-        self, camera: int | None, kind: str | None, since_s: float | None, until_s: float | None,
-        limit: int, cursor: str | None,
-    ) -> tuple[list[Event], str | None]:  # fmt: skip
-        """Events newest first by start, each in its latest state, and the cursor of the next page.
-
-        Every event has exactly one `start` message in the history; listing those (and then
-        reading each event's latest record) gives each event once, whichever page it is on."""
-        newest = f"({cursor}" if cursor else (f"{int(until_s * 1000)}" if until_s is not None else "+")
-        oldest = f"{int(since_s * 1000)}" if since_s is not None else "-"
-        found: list[Event] = []
-        scanned = 0
-        last_id: str | None = None
-        while len(found) < limit and scanned < MAX_EVENT_SCAN:
-            batch = _entries(await self.client.xrevrange(keys.EVENTS_STREAM, max=newest, min=oldest, count=200))
-            if not batch:
-                return await self._latest(found), None
-            for entry_id, fields in batch:
-                scanned += 1
-                last_id = entry_id.decode()
-                try:
-                    event = Event.from_entry(fields)
-                except MessageError:
-                    continue
-                if event.phase != "start" or (camera is not None and event.camera_id != camera):
-                    continue
-                if kind is not None and event.type != kind:
-                    continue
-                found.append(event)
-                if len(found) == limit:
-                    return await self._latest(found), last_id
-            newest = f"({last_id}"
-        return await self._latest(found), last_id
-
-    async def _latest(self, events: list[Event]) -> list[Event]:
-        if not events:
-            return events
-        records = await self.client.mget([keys.event_record(e.id) for e in events])
-        latest = []
-        for event, record in zip(events, records, strict=True):
-            try:
-                latest.append(Event.decode(record) if record is not None else event)
-            except MessageError:
-                latest.append(event)
-        return latest
 
 
 def _frame(entry: Entry) -> tuple[str, FrameMessage | None]:

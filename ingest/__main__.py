@@ -13,7 +13,7 @@ from ingest.camera import CameraService
 from ingest.manager import IngestManager
 from shared import keys
 from shared.cameras import CameraFile
-from shared.config import EXIT_CONFIG, load_config_or_exit
+from shared.config import EXIT_CONFIG, cameras_or_exit, load_file_config_or_exit, load_settings_or_exit
 from shared.lifecycle import stop_on_signals
 from shared.logs import setup_logging
 from shared.messages import MessageError
@@ -32,27 +32,28 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--check", action="store_true", help="exit 0 if the ingest manager is alive in Redis")
     args = parser.parse_args(argv)
 
-    settings, cameras = load_config_or_exit("ingest")
-
     if args.validate_config:
+        _, cameras = load_file_config_or_exit("ingest")
         for c in cameras.cameras:
             print(f"camera {c.id} {c.name!r}: {c.source_masked} @ {c.fps:g} fps{'' if c.enabled else ' (disabled)'}")
         return 0
+    settings = load_settings_or_exit("ingest")
     if args.check:
-        return check(settings, cameras)
+        return check(settings, cameras_or_exit("ingest", settings))
 
     setup_logging(settings.log_level, "ingest" if args.camera is None else f"ingest-camera-{args.camera}")
+    cameras = cameras_or_exit("ingest", settings)
     stop = stop_on_signals()
     if args.camera is not None:
         camera = cameras.camera(args.camera)
         if camera is None:
-            print(f"camstream ingest: no camera with id {args.camera} in the camera file", file=sys.stderr)
+            print(f"camstream ingest: no camera with id {args.camera} in the database", file=sys.stderr)
             return EXIT_CONFIG
         CameraService(camera, settings, stop).run()
         return 0
     enabled = [c for c in cameras.cameras if c.enabled]
     if not enabled:
-        log.warning("no enabled camera in the camera file: nothing to ingest")
+        log.warning("no enabled camera: nothing to ingest")
     IngestManager(enabled, settings, settings.cameras_file).run(stop)
     return 0
 

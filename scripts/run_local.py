@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from gateway.webrtc.compat import host_addresses
-from shared.config import load_config_or_exit
+from shared.config import cameras_or_exit, load_settings_or_exit
+from shared.db.url import database_url, masked
 from shared.embedded_redis import find_redis_server, free_port
 from shared.redact import mask_credentials
 
@@ -40,9 +41,12 @@ def render(run_dir: Path, analyzers: int, redis_program: str) -> str:
 
 
 def main() -> int:
-    settings, cameras = load_config_or_exit("run")
     run_dir = Path(os.environ.get("CAMSTREAM_RUN_DIR", ROOT / ".run")).resolve()
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    # Durable state of a run from this checkout stays beside it, like its logs (an explicit setting wins).
+    os.environ.setdefault("CAMSTREAM_DATA_DIR", str(run_dir / "data"))
+    settings = load_settings_or_exit("run")
+    cameras = cameras_or_exit("run", settings)  # migrates and imports before any program starts
 
     redis_program = ""
     if settings.redis_url is None:
@@ -62,8 +66,10 @@ def main() -> int:
     control = f"{Path(sys.executable).parent / 'supervisorctl'} -c {config}"
     print("camstream is starting under supervisor:", flush=True)
     print(f"  redis     {redis_line}", flush=True)
-    print(f"  programs  ingest, {workers} analyzer worker(s), gateway; cameras: {len(cameras.cameras)} from "
-          f"{settings.cameras_file or 'the built-in demo set'}", flush=True)  # fmt: skip
+    print(f"  database  {masked(database_url(settings))}", flush=True)
+    print(f"  programs  ingest, {workers} analyzer worker(s), gateway; cameras: {len(cameras.cameras)} in the "
+          f"database (camera file: {settings.cameras_file or 'none, the built-in demo set on first start'})",
+          flush=True)  # fmt: skip
     print(f"  status    {control} status", flush=True)
     print(f"  logs      {control} tail -f gateway   (all logs: {run_dir}/logs)", flush=True)
     print(f"Open the dashboard: http://127.0.0.1:{settings.gateway_port}/   (API: /docs)", flush=True)

@@ -15,6 +15,7 @@ MAX_FILE_BYTES, whose YAML aliases expand to at most MAX_NODES values.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from enum import StrEnum
@@ -185,8 +186,59 @@ def demo_cameras() -> CameraFile:
 
 def load_cameras(path: Path | None, environ: Mapping[str, str]) -> CameraFile:
     """Read and validate the camera file (None: the demo set). Raises ConfigError."""
+    return load_camera_definitions(path, environ)[0]
+
+
+def load_camera_definitions(path: Path | None, environ: Mapping[str, str]) -> tuple[CameraFile, list[dict[str, Any]]]:
+    """The validated cameras, and each camera's mapping as written, for the database: `${VAR}`
+    placeholders stay placeholders (credentials stay in the environment), and relative file
+    sources are made absolute. Raises ConfigError."""
     if path is None:
-        return demo_cameras()
+        demo = demo_cameras()
+        return demo, [definition_of(c) for c in demo.cameras]
+    document = _read_document(path)
+    problems: list[str] = []
+    budget = [MAX_NODES]
+    expanded = _expand_placeholders(document, environ, problems, budget)
+    if budget[0] < 0:
+        raise ConfigError(f"camera file {path}: more than {MAX_NODES} values once its YAML aliases are expanded")
+    if problems:
+        raise ConfigError(f"camera file {path}:\n  " + "\n  ".join(problems))
+    try:
+        cameras = CameraFile.model_validate(expanded)
+    except ValidationError as e:
+        raise ConfigError(f"camera file {path}:\n  " + "\n  ".join(describe_errors(e))) from None
+    cameras = _resolve_files(cameras, path.parent)
+    definitions = []
+    for written, camera in zip(_plain(document)["cameras"], cameras.cameras, strict=True):
+        resolved = {"source": camera.source.get_secret_value()} if camera.source_kind is SourceKind.FILE else {}
+        definitions.append({**written, **resolved})
+    return cameras, definitions
+
+
+def definition_of(camera: Camera) -> dict[str, Any]:
+    """A camera as a mapping like one of a camera file's (the defaults left out)."""
+    return {**camera.model_dump(mode="json", exclude_defaults=True), "source": camera.source.get_secret_value()}
+
+
+def camera_from_definition(definition: Mapping[str, Any], environ: Mapping[str, str]) -> Camera:
+    """A stored camera mapping, its placeholders filled from `environ`. Raises ConfigError."""
+    problems: list[str] = []
+    expanded = _expand_placeholders(dict(definition), environ, problems, [MAX_NODES])
+    if problems:
+        raise ConfigError("; ".join(problems))
+    try:
+        return Camera.model_validate(expanded)
+    except ValidationError as e:
+        raise ConfigError("; ".join(describe_errors(e))) from None
+
+
+def _plain(document: Any) -> Any:
+    """The YAML document with aliases copied out, as JSON would hold it."""
+    return json.loads(json.dumps(document))
+
+
+def _read_document(path: Path) -> Any:
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -207,18 +259,7 @@ def load_cameras(path: Path | None, environ: Mapping[str, str]) -> CameraFile:
         raise ConfigError(f"camera file {path}: not valid YAML{line}") from None
     if not isinstance(document, dict):
         raise ConfigError(f"camera file {path}: expected a mapping with a 'cameras:' list")
-    problems: list[str] = []
-    budget = [MAX_NODES]
-    document = _expand_placeholders(document, environ, problems, budget)
-    if budget[0] < 0:
-        raise ConfigError(f"camera file {path}: more than {MAX_NODES} values once its YAML aliases are expanded")
-    if problems:
-        raise ConfigError(f"camera file {path}:\n  " + "\n  ".join(problems))
-    try:
-        cameras = CameraFile.model_validate(document)
-    except ValidationError as e:
-        raise ConfigError(f"camera file {path}:\n  " + "\n  ".join(describe_errors(e))) from None
-    return _resolve_files(cameras, path.parent)
+    return document
 
 
 def describe_errors(error: ValidationError) -> list[str]:

@@ -1,20 +1,55 @@
-"""Loading a process's whole configuration at start: settings, then the camera file."""
+"""Loading a process's whole configuration at start: settings, the database, the cameras."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 
 from shared.cameras import CameraFile, load_cameras
+from shared.db.engine import DatabaseUnavailable, create_engine
+from shared.db.startup import CameraSource, prepare
+from shared.db.url import database_url
 from shared.settings import ConfigError, Settings, load_settings
 
 EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 69  # sysexits' EX_UNAVAILABLE: a service it needs cannot be reached; try again later
 
 
-def load_config_or_exit(process: str) -> tuple[Settings, CameraFile]:
-    """Settings and cameras; on an error, print where and why, and exit with code 2."""
+def cameras_or_exit(process: str, settings: Settings) -> CameraFile:
+    """The cameras from the database (migrated, the camera file applied). On an error, print
+    where and why (the database URL masked) and exit: 2 for configuration, 69 for a database
+    that cannot be reached."""
     try:
-        settings = load_settings()
+        return asyncio.run(_prepare(settings, CameraSource.read(settings.cameras_file, os.environ)))
+    except ConfigError as e:
+        print(f"camstream {process}: configuration error in {e}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+    except DatabaseUnavailable as e:
+        print(f"camstream {process}: {e}", file=sys.stderr)
+        raise SystemExit(EXIT_UNAVAILABLE) from None
+
+
+async def _prepare(settings: Settings, source: CameraSource) -> CameraFile:
+    engine = create_engine(database_url(settings), settings.database_timeout_s)
+    try:
+        return await prepare(engine, source, os.environ)
+    finally:
+        await engine.dispose()
+
+
+def load_settings_or_exit(process: str) -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as e:
+        print(f"camstream {process}: configuration error in {e}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def load_file_config_or_exit(process: str) -> tuple[Settings, CameraFile]:
+    """Settings and the camera file alone, database untouched: for --validate-config."""
+    settings = load_settings_or_exit(process)
+    try:
         return settings, load_cameras(settings.cameras_file, os.environ)
     except ConfigError as e:
         print(f"camstream {process}: configuration error in {e}", file=sys.stderr)

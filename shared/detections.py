@@ -125,7 +125,7 @@ class Event:
     score: float | None  # best score over the event (None for motion)
     box: Box | None  # the box at the best score (motion: the union of moving areas)
     frames: int  # analysed frames in which it was seen
-    snapshot: bool  # whether a snapshot JPEG is stored under keys.event_snapshot(id)
+    snapshot: bool  # whether a snapshot JPEG is stored with it in the database (shared.db.events)
     published_at_s: float
 
     def encode(self) -> str:

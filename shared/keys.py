@@ -58,16 +58,6 @@ def camera_events_channel(camera_id: int) -> str:
     return f"{PREFIX}:events:camera:{camera_id}"
 
 
-def event_record(event_id: str) -> str:
-    """Latest JSON state of one event, with a TTL."""
-    return f"{PREFIX}:event:{event_id}"
-
-
-def event_snapshot(event_id: str) -> str:
-    """JPEG snapshot of one event, with a TTL."""
-    return f"{PREFIX}:event:{event_id}:snapshot"
-
-
 def webrtc_session_counter() -> str:
     """Counter behind WebRTC session ids `{camera_id}_{n}`: shared, so two gateways never collide."""
     return f"{PREFIX}:webrtc:session_counter"

@@ -30,3 +30,5 @@ def setup_logging(level: str, process: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.captureWarnings(True)
+    # Alembic narrates every migration context at INFO; shared.db says what changed in one line.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

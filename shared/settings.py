@@ -30,7 +30,24 @@ class Settings(BaseSettings):
         f"uses {LOCAL_REDIS_URL}.",
     )
     cameras_file: Path | None = Field(
-        default=None, description="YAML camera file; unset means the built-in demo cameras."
+        default=None,
+        description="YAML camera file, imported into the database on first start and applied again whenever "
+        "it changes; unset means the built-in demo cameras on first start.",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="Database of durable state: postgresql://USER:PASSWORD@HOST:PORT/NAME when processes run on "
+        "several hosts. Unset: the SQLite file camstream.db in CAMSTREAM_DATA_DIR.",
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".local" / "share" / "camstream",
+        description="Where durable files live: the SQLite database (when CAMSTREAM_DATABASE_URL is unset).",
+    )
+    database_timeout_s: float = Field(
+        default=5.0, gt=0, le=120, description="Longest wait for the database to connect or take a write."
+    )
+    events_retain_days: float = Field(
+        default=30.0, gt=0, le=36500, description="Events and their snapshots older than this are deleted."
     )
     log_level: str = Field(default="INFO", pattern=r"(?i)^(debug|info|warning|error|critical)$")
 
@@ -76,9 +93,6 @@ class Settings(BaseSettings):
     )
     detections_stream_len: int = Field(default=100, ge=10, le=100000, description="Entries kept per detections stream.")
     events_history_len: int = Field(default=10000, ge=100, le=10_000_000, description="Events kept in history.")
-    event_ttl_s: float = Field(
-        default=86400.0, gt=0, description="How long an event's record and snapshot JPEG stay in Redis."
-    )
 
     gateway_host: str = Field(default="0.0.0.0", description="Address the gateway listens on.")  # noqa: S104
     gateway_port: int = Field(default=8000, ge=1, le=65535)

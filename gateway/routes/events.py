@@ -1,4 +1,5 @@
-"""Events: history with filters and pages, one event, its snapshot, and a live WebSocket."""
+"""Events: history (from the database) with filters and pages, one event, its snapshot, and a
+live WebSocket (from Redis)."""
 
 from __future__ import annotations
 
@@ -13,22 +14,24 @@ from starlette.websockets import WebSocketState
 from gateway.fanout import TooManyListeners
 from gateway.models import EventOut, EventsPage
 from gateway.state import GatewayDep, get_gateway
+from shared.db.events import Cursor
 from shared.detections import EventType
 
 router = APIRouter(tags=["events"])
 
-# Times are Unix seconds; past year 5138 is a mistake, and stream ids hold milliseconds in 64 bits.
+# Times are Unix seconds; past year 5138 is a mistake. Cursors are `{started_us}-{seq}`, two
+# numbers a 64-bit database column holds.
 LATEST_TIME_S = 1e11
-STREAM_ID_PART = 2**64 - 1
+CURSOR_PART_MAX = 2**63 - 1
 
 
-def _cursor(cursor: str | None) -> str | None:
+def _cursor(cursor: str | None) -> Cursor | None:
     if cursor is None:
         return None
     parts = cursor.split("-")
-    if len(parts) != 2 or not all(p.isdigit() and len(p) <= 20 and int(p) <= STREAM_ID_PART for p in parts):
+    if len(parts) != 2 or not all(p.isdigit() and len(p) <= 19 and int(p) <= CURSOR_PART_MAX for p in parts):
         raise HTTPException(status_code=422, detail="cursor must be a nextCursor from a previous page")
-    return cursor
+    return int(parts[0]), int(parts[1])
 
 
 @router.get("/api/events", response_model=EventsPage)
@@ -50,15 +53,22 @@ async def list_events(
         gateway.camera(camera)
     if since is not None and until is not None and since > until:
         raise HTTPException(status_code=400, detail="since is after until")
-    events, next_cursor = await gateway.store.events(camera, type, since, until, limit, _cursor(cursor))
+    events, after = await gateway.history.page(camera, type, since, until, limit, _cursor(cursor))
+    next_cursor = f"{after[0]}-{after[1]}" if after is not None else None
     return EventsPage(events=[EventOut.of(e) for e in events], next_cursor=next_cursor)
 
 
-@router.get("/api/events/{event_id}", response_model=EventOut, responses={404: {"description": "Unknown or expired"}})
+@router.get(
+    "/api/events/{event_id}",
+    response_model=EventOut,
+    responses={404: {"description": "Unknown, or deleted by retention"}},
+)
 async def get_event(event_id: str, gateway: GatewayDep) -> EventOut:
-    event = await gateway.store.event(event_id)
+    event = await gateway.history.get(event_id)
     if event is None:
-        raise HTTPException(status_code=404, detail=f"no event {event_id[:80]} (unknown, or expired)")
+        raise HTTPException(
+            status_code=404, detail=f"no event {event_id[:80]} (unknown, or older than the retention period)"
+        )
     return EventOut.of(event)
 
 
@@ -68,7 +78,7 @@ async def get_event(event_id: str, gateway: GatewayDep) -> EventOut:
     responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "No snapshot"}},
 )
 async def event_snapshot(event_id: str, gateway: GatewayDep) -> Response:
-    snapshot = await gateway.store.snapshot(event_id)
+    snapshot = await gateway.history.snapshot(event_id)
     if snapshot is None:
         raise HTTPException(status_code=404, detail=f"no snapshot for event {event_id[:80]}")
     return Response(snapshot, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})

@@ -1,0 +1,69 @@
+"""Opening the database: one async engine per process, with the SQLite settings that make a
+file safe for several processes at once (WAL, a busy timeout, real transactions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from shared.db.url import masked, sqlite_path
+from shared.redact import mask_credentials
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or used; the message names it (masked) and says why."""
+
+
+def create_engine(url: URL, timeout_s: float = 5.0) -> AsyncEngine:
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, timeout_s)
+    connect_args: dict[str, Any] = {"timeout": timeout_s} if url.drivername.endswith("asyncpg") else {}
+    if url.drivername.endswith("psycopg"):
+        connect_args = {"connect_timeout": max(1, round(timeout_s))}
+    return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args)
+
+
+def _sqlite_engine(url: URL, timeout_s: float) -> AsyncEngine:
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": timeout_s})
+    busy_ms = int(timeout_s * 1000)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own transaction handling skips BEGIN before DDL and cannot wait on a lock;
+        # we turn it off and begin each transaction ourselves (SQLAlchemy's documented recipe).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL: readers never block the writer, nor it them. NORMAL: a commit survives the
+        # process being killed (only a power cut can cost the last commits).
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={busy_ms}", "foreign_keys=ON"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+async def check_connection(engine: AsyncEngine) -> None:
+    """Raises DatabaseUnavailable with the (masked) URL and the reason."""
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as e:
+        raise DatabaseUnavailable(f"database {masked(engine.url)}: cannot connect ({reason(e)})") from None
+
+
+def reason(error: BaseException) -> str:
+    """The driver's own words for an error, without SQL, parameters or credentials."""
+    cause = getattr(error, "orig", None) or error.__cause__ or error
+    words = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return mask_credentials(words)[:300]

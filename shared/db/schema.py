@@ -1,0 +1,86 @@
+"""The tables of durable state. Alembic migrations (shared/db/migrations) create and change them;
+these definitions are what the code queries, and a test checks the two agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+# Constraint names fixed by convention, so migrations can refer to them on both engines.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Sequence numbers: BIGINT on PostgreSQL, and SQLite's INTEGER PRIMARY KEY (its rowid) there.
+Seq = BigInteger().with_variant(Integer(), "sqlite")
+
+# One row per event, in its latest state. `seq` orders events that start in the same microsecond
+# and makes the page cursor; `id` is the analyzer's id, unique, which makes storing idempotent.
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("camera_id", Integer, nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("phase", String(8), nullable=False),
+    Column("started_at", Float, nullable=False),  # Unix seconds, exactly as published
+    Column("started_us", BigInteger, nullable=False),  # the same in whole microseconds: the order and the cursor
+    Column("ended_at", Float, nullable=True),
+    Column("score", Float, nullable=True),
+    Column("box", JSON, nullable=True),  # {"x", "y", "w", "h"} in the camera's full-frame pixels
+    Column("frames", Integer, nullable=False),
+    Column("has_snapshot", Boolean, nullable=False),
+    Column("published_at", Float, nullable=False),
+    Column("stored_at", Float, nullable=False),  # when this row was last written
+    Index("ix_events_started", "started_us", "seq"),
+    Index("ix_events_camera_started", "camera_id", "started_us", "seq"),
+    Index("ix_events_type_started", "type", "started_us", "seq"),
+)
+
+# Snapshot JPEGs, apart from the rows so that listing events never reads them.
+event_snapshots = Table(
+    "event_snapshots",
+    metadata,
+    Column("event_id", String(64), ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    Column("jpeg", LargeBinary, nullable=False),
+)
+
+# Camera definitions as written (credentials as `${VAR}` placeholders stay placeholders).
+cameras = Table(
+    "cameras",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("definition", JSON, nullable=False),  # the camera's mapping, as in the camera file
+    Column("revision", Integer, nullable=False),  # the value of meta "cameras_revision" when last changed
+    Column("updated_at", Float, nullable=False),
+)
+
+# Small named values: the cameras' revision, the hash of the camera file last applied.
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+CAMERAS_REVISION = "cameras_revision"
+CAMERAS_FILE_SHA256 = "cameras_file_sha256"
