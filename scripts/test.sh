@@ -37,6 +37,13 @@ if ! command -v docker-compose >/dev/null; then
     || echo "test: could not install docker-compose: the compose validation will be skipped" >&2
 fi
 
+# Debian's PostgreSQL: the storage tests start a server of their own (initdb, pg_ctl) on a free port.
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  echo "test: installing Debian's postgresql" >&2
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null \
+    || echo "test: could not install postgresql (not root?): the PostgreSQL tests will be skipped" >&2
+fi
+
 scripts/setup.sh dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -1,8 +1,11 @@
-"""Session-wide real parts: one redis-server on a free port (flushed before each test) and
-RTSP servers that each test starts as it needs and that stop when the test ends."""
+"""Session-wide real parts: one redis-server on a free port (flushed before each test), one
+PostgreSQL server (a database per test that asks), and RTSP servers that each test starts as it
+needs and that stop when the test ends. Every test has a data folder of its own (its SQLite)."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import redis
 from shared.embedded_redis import EmbeddedRedis, free_port
 from tests.support import RtspServer, ServiceRun, gateway_answers, rtsp_server_missing, wait_until
 from tests.support.browser import CHROMIUM
+from tests.support.postgres import PostgresServer, postgres_bin, postgres_server
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -21,6 +25,41 @@ def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     mp.setenv("CAMSTREAM_MODEL_CACHE_DIR", str(tmp_path_factory.mktemp("model-cache")))
     yield
     mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's processes share an SQLite database of the test's own, never a real one."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("CAMSTREAM_DATA_DIR", str(data))
+    monkeypatch.delenv("CAMSTREAM_DATABASE_URL", raising=False)
+    return data
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed (Debian package postgresql); scripts/test.sh installs it")
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> str:
+    """A new, empty PostgreSQL database for this test."""
+    return asyncio.run(postgres.create_database(f"test_{next(_DATABASES)}"))
+
+
+_DATABASES = itertools.count(1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each engine in turn: the storage tests run on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'param' / 'camstream.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture(scope="session")

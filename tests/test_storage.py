@@ -1,0 +1,206 @@
+"""The storage layer on both engines: every test here runs on SQLite and on a real PostgreSQL
+server (the `database_url` fixture), against the same expectations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from pydantic import SecretStr
+from sqlalchemy import inspect, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.retention import expire
+from shared.db import migrate
+from shared.db.cameras import revision
+from shared.db.engine import create_engine
+from shared.db.events import EventHistory, StoredEvent
+from shared.db.schema import cameras, metadata
+from shared.db.startup import CameraSource, prepare
+from shared.db.url import database_url as url_of
+from shared.detections import Box, Event, EventPhase, EventType
+from shared.settings import Settings
+from tests.support import write_camera_file
+
+DAY_S = 86400.0
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(url_of(Settings(database_url=SecretStr(database_url))))
+    yield engine
+    await engine.dispose()
+
+
+async def _prepared(engine: AsyncEngine, cameras_file: Path | None = None) -> EventHistory:
+    await prepare(engine, CameraSource.read(cameras_file, os.environ), os.environ)
+    return EventHistory(engine)
+
+
+def event(
+    event_id: str, phase: EventPhase = EventPhase.START, *, camera: int = 1, kind: EventType = EventType.PERSON,
+    started: float | None = None, frames: int = 1, snapshot: bool = True,
+) -> Event:  # fmt: skip
+    started_s = time.time() if started is None else started
+    ended = started_s + frames if phase is EventPhase.END else None
+    score = None if kind is EventType.MOTION else 0.5 + frames / 100
+    return Event(event_id, camera, kind, phase, started_s, ended, score, Box(10, 20, 30, 40), frames, snapshot,
+                 started_s + frames)  # fmt: skip
+
+
+async def test_an_empty_database_gets_the_current_schema_and_a_second_start_changes_nothing(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    await _prepared(engine)
+    assert "schema empty -> 0001" in caplog.text and "imported 4 camera(s)" in caplog.text
+    caplog.clear()
+    await _prepared(engine)
+    assert "schema" not in caplog.text and "camera" not in caplog.text, caplog.text
+    async with engine.connect() as connection:
+        assert await migrate.current(connection) == migrate.head()
+        names = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        # The tables the code queries are exactly what the migrations made.
+        diff = await connection.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), metadata))
+    assert {"events", "event_snapshots", "cameras", "meta", "alembic_version"} <= names
+    assert diff == [], diff
+
+
+def test_processes_starting_together_migrate_and_import_once(database_url: str, tmp_path: Path) -> None:
+    cameras_file = write_camera_file(tmp_path, [{"id": n, "name": f"camera {n}", "source": "demo:"} for n in (1, 2)])
+    env = {**os.environ, "CAMSTREAM_DATABASE_URL": database_url, "CAMSTREAM_CAMERAS_FILE": str(cameras_file)}
+    start = "from shared.config import *; print(len(cameras_or_exit('t', load_settings_or_exit('t')).cameras))"
+    commands = [[sys.executable, "-m", "shared.db", "upgrade"]] * 2 + [[sys.executable, "-c", start]] * 3
+    processes = [subprocess.Popen(c, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for c in commands]  # fmt: skip
+    results = [(p.wait(60), *p.communicate()) for p in processes]
+    assert all(code == 0 for code, _, _ in results), results
+    upgrades = [out for (_, out, _), c in zip(results, commands, strict=True) if "shared.db" in c]
+    started = [out.strip() for (_, out, _), c in zip(results, commands, strict=True) if "-c" in c]
+    assert sum("upgraded empty -> 0001" in out for out in upgrades) <= 1, upgrades
+    assert started == ["2", "2", "2"], results
+    assert sum("imported 2 camera(s)" in err for _, _, err in results) <= 1
+
+
+async def test_each_event_is_stored_once_whatever_is_sent_again(engine: AsyncEngine, database_url: str) -> None:
+    history = await _prepared(engine)
+    t = time.time()
+    start, end = event("1-a", started=t, frames=2), event("1-a", EventPhase.END, started=t, frames=9)
+    motion = event("1-m", kind=EventType.MOTION, started=t + 1)
+    await history.store([StoredEvent(start, b"first"), StoredEvent(motion, b"motion")])
+    await history.store([StoredEvent(start, b"first again")])  # a writer that retried
+    await history.store([StoredEvent(end, b"best")])
+    await history.store([StoredEvent(start, b"late start")])  # a start that arrived after its end
+    # Two writers (say, a worker and the one that took its camera over) sending the same messages at once.
+    other = create_engine(engine.url)
+    try:
+        await asyncio.gather(
+            history.store([StoredEvent(end, b"best"), StoredEvent(motion, None)]),
+            EventHistory(other).store([StoredEvent(motion, b"motion"), StoredEvent(end, b"best")]),
+        )
+    finally:
+        await other.dispose()
+
+    events, _ = await history.page(None, None, None, None, 50, None)
+    assert [e.id for e in events] == ["1-m", "1-a"]
+    assert await history.get("1-a") == end  # the end, every field as published
+    assert await history.snapshot("1-a") == b"best"
+    assert await history.snapshot("1-m") == b"motion"  # a start's snapshot is kept when no end brings one
+    assert await history.count() == 2
+
+
+async def test_pages_list_every_event_once_newest_first_with_filters(engine: AsyncEngine) -> None:
+    history = await _prepared(engine)
+    t0 = 1_700_000_000.0
+    stored = [
+        event(f"e{n:03d}", camera=1 + n % 2, kind=EventType.MOTION if n % 3 == 0 else EventType.PERSON,
+              started=t0 + n // 2)  # pairs share a start time: the cursor must still split them right
+        for n in range(130)
+    ]  # fmt: skip
+    await history.store([StoredEvent(e, None) for e in stored])
+
+    seen: list[Event] = []
+    cursor = None
+    while True:
+        page, cursor = await history.page(None, None, None, None, 50, cursor)
+        seen += page
+        if cursor is None:
+            break
+    assert len(seen) == 130 and len({e.id for e in seen}) == 130
+    assert [e.started_at_s for e in seen] == sorted((e.started_at_s for e in stored), reverse=True)
+
+    camera_2, _ = await history.page(2, None, None, None, 500, None)
+    assert {e.id for e in camera_2} == {e.id for e in stored if e.camera_id == 2}
+    motion, _ = await history.page(None, "motion", None, None, 500, None)
+    assert {e.id for e in motion} == {e.id for e in stored if e.type is EventType.MOTION}
+    window, _ = await history.page(None, None, t0 + 10, t0 + 20, 500, None)
+    assert {e.id for e in window} == {e.id for e in stored if t0 + 10 <= e.started_at_s <= t0 + 20}
+
+
+async def test_retention_deletes_what_is_older_than_the_limit_and_nothing_else(engine: AsyncEngine) -> None:
+    history = await _prepared(engine)
+    now = time.time()
+    old = [event(f"old{n}", started=now - 31 * DAY_S - n) for n in range(1203)]  # more than two batches
+    kept = [event("young", started=now - 29 * DAY_S), event("today", started=now - 60)]
+    await history.store([StoredEvent(e, b"jpeg") for e in old + kept])
+
+    assert await expire(history, retain_days=30) == len(old)
+    left, _ = await history.page(None, None, None, None, 500, None)
+    assert [e.id for e in left] == ["today", "young"]
+    assert await history.snapshot("young") == b"jpeg"
+    assert await history.snapshot("old0") is None and await history.get("old0") is None
+    async with engine.connect() as connection:
+        orphans = await connection.scalar(text("SELECT count(*) FROM event_snapshots"))
+    assert orphans == 2
+    assert await expire(history, retain_days=30) == 0
+
+
+async def test_cameras_are_imported_once_then_a_changed_file_is_applied(
+    engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    monkeypatch.setenv("YARD_PASSWORD", "pa55-w0rd-secret")
+    first = write_camera_file(tmp_path, [
+        {"id": 1, "name": "door", "source": "demo:"},
+        {"id": 2, "name": "yard", "source": "rtsp://admin:${YARD_PASSWORD}@127.0.0.1:8554/yard"},
+        {"id": 3, "name": "garage", "source": "demo:"},
+        {"id": 5, "name": "attic", "source": "demo:"},
+    ])  # fmt: skip
+    history = await _prepared(engine, first)
+    assert "imported 4 camera(s) from camera file" in caplog.text
+    async with engine.connect() as connection:
+        stored = [row.definition for row in await connection.execute(select(cameras.c.definition))]
+        first_revision = await revision(connection)
+    # The password stays in the environment; the database keeps the placeholder.
+    assert "pa55-w0rd-secret" not in json.dumps(stored) and "${YARD_PASSWORD}" in json.dumps(stored)
+    await history.store([StoredEvent(event("3-x", camera=3), None)])
+
+    caplog.clear()
+    await _prepared(engine, first)  # the same file again: nothing to do
+    assert "cameras:" not in caplog.text
+
+    second = write_camera_file(tmp_path, [
+        {"id": 1, "name": "front door", "source": "demo:"},
+        {"id": 2, "name": "yard", "source": "rtsp://admin:${YARD_PASSWORD}@127.0.0.1:8554/yard"},
+        {"id": 4, "name": "porch", "source": "demo:"},
+    ], name="cameras-2.yaml")  # fmt: skip
+    cameras_now = await prepare(engine, CameraSource.read(second, os.environ), os.environ)
+    assert "added camera(s) 4" in caplog.text and "updated camera(s) 1" in caplog.text
+    assert "deleted camera(s) 5 (no history)" in caplog.text
+    assert "camera(s) 3 left" in caplog.text and "kept with their history and disabled" in caplog.text
+    by_id = {c.id: c for c in cameras_now.cameras}
+    assert sorted(by_id) == [1, 2, 3, 4] and by_id[1].name == "front door" and not by_id[3].enabled
+    assert by_id[2].source.get_secret_value() == "rtsp://admin:pa55-w0rd-secret@127.0.0.1:8554/yard"
+    assert "pa55-w0rd-secret" not in caplog.text
+    async with engine.connect() as connection:
+        assert await revision(connection) > first_revision
