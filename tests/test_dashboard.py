@@ -11,14 +11,20 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-import redis
 
-from analyzer.pipeline import EventOut
-from analyzer.publisher import Publisher
 from shared.detections import Event, EventPhase, EventType
 from shared.embedded_redis import EmbeddedRedis
-from shared.settings import Settings
-from tests.support import DATA, OUTAGES, ROOT, RtspServer, ServiceRun, redis_outage, wait_until, write_camera_file
+from tests.support import (
+    DATA,
+    OUTAGES,
+    ROOT,
+    RtspServer,
+    ServiceRun,
+    publish_events,
+    redis_outage,
+    wait_until,
+    write_camera_file,
+)
 from tests.support.browser import browser_page
 
 pytestmark = pytest.mark.rtsp
@@ -148,12 +154,10 @@ def test_event_fields_are_shown_as_text_never_run(
     """Seen before: an event whose id held markup ran script in the page and changed its title."""
     cameras = write_camera_file(tmp_path, [{"id": 1, "name": "Door", "source": "demo:"}])
     base = gateway(cameras, env=LOOPBACK)
-    client = redis.Redis.from_url(redis_url)
-    publisher = Publisher(client, Settings())
 
     def publish(n: int) -> None:
         event = Event(f"1-{MARKUP}{n}", 1, EventType.PERSON, EventPhase.START, time.time(), None, 0.9, None, 3, True, 0)
-        publisher.events([EventOut(event, b"not a jpeg")])
+        publish_events(redis_url, [(event, b"not a jpeg")])
 
     with browser_page() as page:
         page.goto(base + "/")
@@ -168,7 +172,6 @@ def test_event_fields_are_shown_as_text_never_run(
         assert page.title() == "camstream"
         assert page.evaluate("window.pwned") is None
         assert page.locator("#feed img[onerror]").count() == 0
-    client.close()
 
 
 def test_live_views_come_back_after_redis_restarts_without_a_reload(

@@ -16,22 +16,12 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.websockets import WebSocketDisconnect
 
-from analyzer.pipeline import EventOut
-from analyzer.publisher import Publisher
 from gateway.routes.webrtc import MAX_JSON_DEPTH
 from shared import keys
 from shared.detections import Box, Event, EventPhase, EventType
-from shared.settings import Settings
 from shared.status import AnalysisCounters, WorkerStatus
-from tests.support import wait_until_async
+from tests.support import publish_events, wait_until_async
 from tests.support.inprocess import api, sockets
-
-
-def publish_events(redis_url: str, events: list[tuple[Event, bytes | None]]) -> None:
-    """Events as an analyzer worker publishes them."""
-    client = redis.Redis.from_url(redis_url)
-    Publisher(client, Settings()).events([EventOut(e, snapshot) for e, snapshot in events])
-    client.close()
 
 
 def event(n: int, phase: EventPhase = EventPhase.START, camera_id: int = 1, snapshot: bool = True) -> Event:

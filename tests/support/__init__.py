@@ -15,9 +15,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import redis
 import yaml
 
+from analyzer.history import HistoryWriter
+from analyzer.pipeline import EventOut
+from analyzer.publisher import Publisher
+from shared.db.engine import create_engine
+from shared.db.events import EventHistory
+from shared.db.url import database_url
+from shared.detections import Event
 from shared.embedded_redis import free_port
+from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
@@ -265,3 +274,29 @@ def gateway_answers(base: str) -> bool:
         return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def publish_events(redis_url: str, events: list[tuple[Event, bytes | None]]) -> None:
+    """Events as an analyzer worker publishes them: stored in the test's database (the one
+    CAMSTREAM_DATA_DIR or CAMSTREAM_DATABASE_URL names), then sent on Redis."""
+    client = redis.Redis.from_url(redis_url)
+    writer = HistoryWriter(Settings()).start()
+    try:
+        Publisher(client, Settings(), writer).events([EventOut(e, snapshot) for e, snapshot in events])
+    finally:
+        assert writer.close(timeout_s=20.0) == 0, "events not stored"
+        client.close()
+
+
+def stored_event(event_id: str, settings: Settings | None = None) -> tuple[Event | None, bytes | None]:
+    """An event and its snapshot as the test's database holds them."""
+
+    async def read() -> tuple[Event | None, bytes | None]:
+        engine = create_engine(database_url(settings or Settings()))
+        try:
+            history = EventHistory(engine)
+            return await history.get(event_id), await history.snapshot(event_id)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import asyncpg
 
@@ -61,8 +62,6 @@ class PostgresServer:
         return self
 
     def url(self, database: str = "postgres", driver: str = "postgresql") -> str:
-        from urllib.parse import quote
-
         return f"{driver}://{USER}:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{database}"
 
     async def create_database(self, name: str) -> str:
