@@ -19,9 +19,11 @@ COPY gateway ./gateway
 ENV CAMSTREAM_MODEL_CACHE_DIR=/app/model-cache
 RUN scripts/setup.sh \
  && .venv/bin/python -c "from pathlib import Path; from analyzer.persons import builtin_model; builtin_model(Path('/app/model-cache'))" \
- && chown -R camstream /app
+ && chown -R camstream /app \
+ && mkdir -p /data && chown camstream /data
 
-ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1
+# Durable state (the SQLite database) lives here; compose mounts a named volume on it.
+ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 CAMSTREAM_DATA_DIR=/data
 USER camstream
 EXPOSE 8000
 CMD ["python", "-m", "gateway"]

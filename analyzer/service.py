@@ -4,6 +4,9 @@ For each camera it holds, at each analysis slot, it reads the newest frame (neve
 backlog), decodes the JPEG at about 640 px wide, runs the camera's analysis, and publishes
 the frame's detections and any events. Bad messages and JPEGs are counted and skipped.
 
+Events are stored in the database by a thread of the worker's own (analyzer.history) and
+published on Redis (analyzer.publisher).
+
 Redis may go away (killed, restarted empty, frozen): the worker rides it out. It keeps
 trying every tick; once it has not renewed its leases for their TTL it gives its cameras
 up (their open events end, and the end messages wait in the publisher's outbox), and it

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.hubs import Hubs
 from gateway.limits import BodyLimit
 from gateway.metrics import Metrics, RequestTimer
+from gateway.pagecache import ShortCache
 from gateway.retention import keep_expiring
 from gateway.routes import cameras, events, health, pages, webrtc
 from gateway.state import Gateway
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 # Past it, a request waits up to the Redis timeout for a free one (then 503): no client behaviour
 # can open more, so none can starve the feeds.
 API_CONNECTIONS = 32
+# How long a rendered page of /api/events serves identical requests: a wall of dashboards polling
+# costs the database a few queries a second, and an event is still listed well within 200 ms.
+PAGE_CACHE_S = 0.1
 
 
 def redis_pool(settings: Settings, camera_count: int) -> aioredis.Redis:
@@ -84,7 +88,8 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
         engine = await open_database(database_url(settings), settings.database_timeout_s)
         history = EventHistory(engine)
         retention = asyncio.create_task(keep_expiring(history, settings.events_retain_days), name="retention")
-        gateway = Gateway(settings, camera_file, store, history, hubs, feeds, sessions, metrics)
+        pages = ShortCache[bytes](PAGE_CACHE_S)
+        gateway = Gateway(settings, camera_file, store, history, pages, hubs, feeds, sessions, metrics)
         log_cameras(camera_file)
         try:
             yield {"gateway": gateway}

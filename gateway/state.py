@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request
 
 from gateway.hubs import Hubs
 from gateway.metrics import Metrics
+from gateway.pagecache import ShortCache
 from gateway.store import Store
 from gateway.webrtc.feed import CameraFeed
 from gateway.webrtc.sessions import Sessions
@@ -25,6 +26,7 @@ class Gateway:
     cameras: CameraFile
     store: Store
     history: EventHistory
+    pages: ShortCache[bytes]  # rendered pages of /api/events
     hubs: Hubs
     feeds: dict[tuple[int, bool], CameraFeed]
     sessions: Sessions
