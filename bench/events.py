@@ -53,8 +53,9 @@ _ids = iter(range(10**12))
 
 def make_event(started_s: float, phase: EventPhase = EventPhase.START) -> Event:
     n = next(_ids)
-    return Event(f"{1 + n % 4}-{n:016x}", 1 + n % 4, EventType.PERSON, phase, started_s,
-                 started_s + 3 if phase is EventPhase.END else None, 0.9, Box(10, 20, 30, 40), 5, True, started_s)  # fmt: skip
+    ended_s = started_s + 3 if phase is EventPhase.END else None
+    return Event(f"{1 + n % 4}-{n:016x}", 1 + n % 4, EventType.PERSON, phase, started_s, ended_s, 0.9,
+                 Box(10, 20, 30, 40), 5, True, started_s)  # fmt: skip
 
 
 def settings_for(url: str) -> Settings:
@@ -146,7 +147,9 @@ def page_rate(redis_url: str, url: str, folder: Path, seconds: float, stored: in
         now = time.time()
         have = await history.count()
         for start in range(have, stored, 2000):
-            await history.store([StoredEvent(make_event(now - n * 5.0), None) for n in range(start, min(stored, start + 2000))])
+            await history.store(
+                [StoredEvent(make_event(now - n * 5.0), None) for n in range(start, min(stored, start + 2000))]
+            )
         await engine.dispose()
 
     asyncio.run(fill())
@@ -200,7 +203,8 @@ def main() -> int:
             f"{machine()}. SQLite: a file in a temporary folder (WAL, synchronous=NORMAL). PostgreSQL 15: a "
             "private server on loopback (fsync off, as in the tests).",
             "",
-            "| engine | stored by the writer (events/s) | one per transaction (events/s) | publication to readable p50 / p95 (ms) | `GET /api/events?limit=50`, 100,000 stored (requests/s) |",
+            "| engine | stored by the writer (events/s) | one per transaction (events/s) "
+            "| publication to readable p50 / p95 (ms) | `GET /api/events?limit=50`, 100,000 stored (requests/s) |",
             "| --- | --- | --- | --- | --- |",
             *[f"| {name} | {r['batched']:,.0f} | {r['single']:,.0f} | {r['p50']:.0f} / {r['p95']:.0f} "
               f"({r['samples']:.0f} events) | {r['page']:,.0f} |" for name, r in results.items()],

@@ -34,7 +34,7 @@ from gateway.webrtc.compat import quiet_failed_connects, use_host_addresses
 from gateway.webrtc.feed import CameraFeed
 from gateway.webrtc.sessions import Sessions
 from shared.cameras import CameraFile
-from shared.db.engine import reason
+from shared.db.engine import DatabaseUnavailable, reason
 from shared.db.events import EventHistory
 from shared.db.startup import open_database
 from shared.db.url import database_url
@@ -139,10 +139,12 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             return None
         return JSONResponse({"detail": "Redis unavailable; try again shortly"}, status_code=503)
 
-    @app.exception_handler(SQLAlchemyError)
-    async def database_down(request: Request, error: SQLAlchemyError) -> JSONResponse:
+    async def database_down(request: Request, error: Exception) -> JSONResponse:
         log.warning("database unavailable on %s: %s", request.url.path, reason(error))
         return JSONResponse({"detail": "database unavailable; try again shortly"}, status_code=503)
+
+    app.add_exception_handler(SQLAlchemyError, database_down)
+    app.add_exception_handler(DatabaseUnavailable, database_down)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

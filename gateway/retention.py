@@ -9,7 +9,7 @@ import time
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared.db.engine import reason
+from shared.db.engine import DatabaseUnavailable, reason
 from shared.db.events import EventHistory
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,6 @@ async def keep_expiring(history: EventHistory, retain_days: float) -> None:
             deleted = await expire(history, retain_days)
             if deleted:
                 log.info("retention: deleted %d event(s) older than %g day(s)", deleted, retain_days)
-        except (SQLAlchemyError, OSError) as e:
+        except (SQLAlchemyError, DatabaseUnavailable) as e:
             log.warning("retention: database unavailable (%s); trying again later", reason(e))
         await asyncio.sleep(INTERVAL_S)

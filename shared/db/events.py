@@ -7,9 +7,10 @@ event's `end` is stored, a late or repeated `start` changes nothing, and its sna
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared.db.engine import DatabaseUnavailable, reason
 from shared.db.schema import event_snapshots, events
+from shared.db.url import masked
 from shared.detections import Box, Event, EventPhase, EventType
 
 Cursor = tuple[int, int]  # (started_us, seq) of the last event of a page
@@ -63,15 +66,26 @@ def _event(row: Row[Any]) -> Event:
 
 
 class EventHistory:
+    """Raises SQLAlchemyError or DatabaseUnavailable when the database fails or cannot be reached."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+
+    @contextlib.asynccontextmanager
+    async def _connect(self, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        # Drivers raise a plain OSError when the server refuses the connection (asyncpg does).
+        try:
+            async with self.engine.begin() if write else self.engine.connect() as connection:
+                yield connection
+        except (OSError, TimeoutError) as e:
+            raise DatabaseUnavailable(f"database {masked(self.engine.url)}: {reason(e)}") from None
 
     async def store(self, batch: Sequence[StoredEvent]) -> None:
         """Store messages in the order given, in one transaction. Raises SQLAlchemyError."""
         if not batch:
             return
         now_s = time.time()
-        async with self.engine.begin() as connection:
+        async with self._connect(write=True) as connection:
             upsert = _insert(connection, events)
             upsert = upsert.on_conflict_do_update(
                 index_elements=[events.c.id],
@@ -96,12 +110,12 @@ class EventHistory:
                 await connection.execute(replace, [{"event_id": s.event.id, "jpeg": s.snapshot} for s in final])
 
     async def get(self, event_id: str) -> Event | None:
-        async with self.engine.connect() as connection:
+        async with self._connect() as connection:
             row = (await connection.execute(select(*_COLUMNS).where(events.c.id == event_id))).first()
         return _event(row) if row is not None else None
 
     async def snapshot(self, event_id: str) -> bytes | None:
-        async with self.engine.connect() as connection:
+        async with self._connect() as connection:
             jpeg = await connection.scalar(select(event_snapshots.c.jpeg).where(event_snapshots.c.event_id == event_id))
         return bytes(jpeg) if jpeg is not None else None
 
@@ -124,7 +138,7 @@ class EventHistory:
             query = query.where(
                 or_(events.c.started_us < started_us, and_(events.c.started_us == started_us, events.c.seq < seq))
             )
-        async with self.engine.connect() as connection:
+        async with self._connect() as connection:
             rows = (await connection.execute(query.limit(limit + 1))).all()
         more = len(rows) > limit
         rows = rows[:limit]
@@ -132,7 +146,7 @@ class EventHistory:
         return [_event(r) for r in rows], next_cursor
 
     async def count(self) -> int:
-        async with self.engine.connect() as connection:
+        async with self._connect() as connection:
             return int(await connection.scalar(select(func.count()).select_from(events)) or 0)
 
     async def delete_started_before(self, before_s: float, batch: int = 500) -> int:
@@ -142,7 +156,7 @@ class EventHistory:
             select(events.c.seq).where(events.c.started_us < math.floor(before_s * 1e6))
             .order_by(events.c.started_us, events.c.seq).limit(batch)
         )  # fmt: skip
-        async with self.engine.begin() as connection:
+        async with self._connect(write=True) as connection:
             expired_ids = select(events.c.id).where(events.c.seq.in_(oldest.scalar_subquery()))
             await connection.execute(delete(event_snapshots).where(event_snapshots.c.event_id.in_(expired_ids)))
             result = await connection.execute(delete(events).where(events.c.seq.in_(oldest.scalar_subquery())))

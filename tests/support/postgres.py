@@ -56,10 +56,18 @@ class PostgresServer:
         )  # fmt: skip
         password_file.unlink()
         # fsync off: the tests kill processes, never the machine; it makes the suite faster.
+        self.resume()
+        return self
+
+    def resume(self) -> None:
+        """Start the server (again, after `halt`)."""
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"),
                   "-w", "-t", "60", "start")  # fmt: skip
-        return self
+
+    def halt(self) -> None:
+        """Stop the server at once, as a crash would (immediate mode: no checkpoint)."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def url(self, database: str = "postgres", driver: str = "postgresql") -> str:
         return f"{driver}://{USER}:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{database}"
