@@ -109,6 +109,7 @@ class WorkerOut(ApiModel):
 
 class SystemOut(ApiModel):
     redis: bool
+    database: bool
     ingest: bool
     workers: list[WorkerOut]
     sessions: int

@@ -166,6 +166,7 @@ def test_event_fields_are_shown_as_text_never_run(
         publish(1)  # live, over /ws/events
         wait_until(lambda: page.locator("#feed li .kind").count() == 1, 10.0, what="the live event in the feed")
         page.reload()  # and from history, over /api/events
+        wait_until(lambda: page.locator("#feed li .kind").count() == 1, 10.0, what="the event from history")
         publish(2)
         wait_until(lambda: page.locator("#feed li .kind").count() == 2, 10.0, what="both events in the feed")
         page.wait_for_timeout(500)

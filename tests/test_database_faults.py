@@ -95,8 +95,12 @@ async def test_a_lost_database_is_a_503_and_the_gateway_recovers(own_postgres: P
             reply = await http.get(path)
             assert reply.status_code == 503 and reply.json()["detail"] == "database unavailable; try again shortly"
         assert (await http.get("/api/cameras")).status_code == 200  # the rest of the API goes on
+        assert (await http.get("/api/system")).json()["database"] is False
+        ready = await http.get("/readyz")
+        assert ready.status_code == 503 and "database unreachable" in ready.json()["problems"]
         await asyncio.to_thread(own_postgres.resume)
         await wait_until_async(lambda: _answers(http, "/api/events?limit=8", 200), 20.0, what="/api/events again")
+        assert (await http.get("/api/system")).json()["database"] is True
 
 
 async def _answers(http: httpx.AsyncClient, path: str, status: int) -> bool:

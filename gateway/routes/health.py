@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import RedisError
 
 from gateway.metrics import CONTENT_TYPE
 from gateway.models import Health, SystemOut, WorkerOut
-from gateway.state import GatewayDep
+from gateway.state import Gateway, GatewayDep
+from shared.db.engine import DatabaseUnavailable, check_connection
 
 router = APIRouter(tags=["operations"])
 
@@ -21,8 +24,11 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 async def readyz(gateway: GatewayDep) -> JSONResponse:
-    """Ready when Redis answers, ingest is alive and at least one analyzer worker is (if any camera is analysed)."""
+    """Ready when the database and Redis answer, ingest is alive and at least one analyzer worker is (if any
+    camera is analysed)."""
     problems = []
+    if not await _database_answers(gateway):
+        problems.append("database unreachable")
     try:
         await gateway.store.ping()
         if not await gateway.store.ingest_alive():
@@ -38,18 +44,28 @@ async def readyz(gateway: GatewayDep) -> JSONResponse:
 
 @router.get("/api/system", response_model=SystemOut)
 async def system(gateway: GatewayDep) -> SystemOut:
-    """For the dashboard's panel: Redis reachable, ingest alive, analyzer workers and their provider."""
+    """For the dashboard's panel: Redis and the database reachable, ingest alive, analyzer workers and their
+    provider."""
     sessions = len(gateway.sessions.sessions)
+    database = await _database_answers(gateway)
     try:
         ingest = await gateway.store.ingest_alive()
         workers = await gateway.store.workers()
     except RedisError:
-        return SystemOut(redis=False, ingest=False, workers=[], sessions=sessions)
+        return SystemOut(redis=False, database=database, ingest=False, workers=[], sessions=sessions)
     found = [
         WorkerOut(worker_id=w.worker_id, host=w.host, provider=w.provider, cameras=sorted(int(c) for c in w.cameras))
         for w in workers
     ]
-    return SystemOut(redis=True, ingest=ingest, workers=found, sessions=sessions)
+    return SystemOut(redis=True, database=database, ingest=ingest, workers=found, sessions=sessions)
+
+
+async def _database_answers(gateway: Gateway) -> bool:
+    try:
+        await asyncio.wait_for(check_connection(gateway.history.engine), gateway.settings.database_timeout_s)
+    except (DatabaseUnavailable, TimeoutError):
+        return False
+    return True
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})

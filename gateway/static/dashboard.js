@@ -35,8 +35,7 @@ async function start() {
   setInterval(refreshSystem, 5000);
   refreshSystem();
   filterCamera.onchange = filterType.onchange = loadEvents;
-  await loadEvents();
-  followEvents();
+  followEvents();  // history is loaded once the live socket is open: nothing falls between the two
 }
 
 async function refreshStatus() {
@@ -112,9 +111,14 @@ function showEvent(event) {
   if (!wanted(event)) return;
   feed.querySelector(".empty")?.remove();
   const item = eventItem(event);
+  item.dataset.startedAt = String(event.startedAt);
   const existing = shown.get(event.id);
   if (existing?.isConnected) existing.replaceWith(item);
-  else feed.prepend(item);
+  else {
+    // Newest first by start, whether it came live or from history.
+    const later = [...feed.children].find((li) => Number(li.dataset.startedAt) < event.startedAt);
+    feed.insertBefore(item, later ?? null);
+  }
   shown.set(event.id, item);
   while (feed.children.length > EVENTS_SHOWN) feed.lastElementChild.remove();
   for (const [id, kept] of shown) if (!kept.isConnected) shown.delete(id);
@@ -135,8 +139,15 @@ async function loadEvents() {
 
 function followEvents() {
   const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/events`);
+  let opened = false;
+  // History loads once the live socket is open, also after a reconnect: nothing published in
+  // between is missed. Without a socket the history still shows.
+  socket.onopen = () => { opened = true; loadEvents(); };
   socket.onmessage = (message) => showEvent(JSON.parse(message.data));
-  socket.onclose = () => setTimeout(followEvents, 3000);  // the gateway restarted: follow again
+  socket.onclose = () => {
+    if (!opened) loadEvents();
+    setTimeout(followEvents, 3000);  // the gateway restarted: follow again
+  };
 }
 
 function openSnapshot(event) {
