@@ -18,3 +18,4 @@ bench: install
 	.venv/bin/python -m bench.ingest
 	.venv/bin/python -m bench.analyzer
 	.venv/bin/python -m bench.gateway
+	.venv/bin/python -m bench.events
