@@ -1,8 +1,9 @@
 """The gateway's FastAPI application: `create_app(settings, cameras)`.
 
-The lifespan opens the Redis pool, the database (event history), the shared readers, one feed
-per camera and the session registry, and closes them all on shutdown; routes get that state
-through a typed dependency.
+The lifespan opens the Redis pool, the database (event history, accounts; the first admin is made
+here when there is no user), the shared readers, one feed per camera and the session registry,
+and closes them all on shutdown; routes get that state through a typed dependency. Every request
+passes gateway.auth.guard.Guard first.
 """
 
 from __future__ import annotations
@@ -16,24 +17,29 @@ import redis.asyncio as aioredis
 import swagger_ui_bundle
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.auth.bootstrap import ensure_admin, leave_for_admin
+from gateway.auth.credentials import Authenticator
+from gateway.auth.guard import Guard
+from gateway.auth.limiter import LoginLimiter
 from gateway.hubs import Hubs
 from gateway.limits import BodyLimit
 from gateway.metrics import Metrics, RequestTimer
+from gateway.openapi import document_security
 from gateway.pagecache import ShortCache
 from gateway.retention import keep_expiring
-from gateway.routes import cameras, events, health, pages, webrtc
+from gateway.routes import accounts, auth, cameras, events, health, pages, webrtc
 from gateway.state import Gateway
 from gateway.store import Store
 from gateway.webrtc.compat import quiet_failed_connects, use_host_addresses
 from gateway.webrtc.feed import CameraFeed
 from gateway.webrtc.sessions import Sessions
 from shared.cameras import CameraFile
+from shared.db.accounts import Accounts
 from shared.db.engine import DatabaseUnavailable, reason
 from shared.db.events import EventHistory
 from shared.db.startup import open_database
@@ -87,9 +93,18 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
         sessions.start()
         engine = await open_database(database_url(settings), settings.database_timeout_s)
         history = EventHistory(engine)
-        retention = asyncio.create_task(keep_expiring(history, settings.events_retain_days), name="retention")
+        accounts_store = Accounts(engine)
+        generated = await ensure_admin(accounts_store, settings)
+        if generated is not None:
+            leave_for_admin(settings.data_dir, settings.admin_user, generated)
+        retention = asyncio.create_task(
+            keep_expiring(history, accounts_store, settings.events_retain_days), name="retention"
+        )
         pages = ShortCache[bytes](PAGE_CACHE_S)
-        gateway = Gateway(settings, camera_file, store, history, pages, hubs, feeds, sessions, metrics)
+        gateway = Gateway(
+            settings, camera_file, store, history, pages, hubs, feeds, sessions, metrics, accounts_store,
+            Authenticator(accounts_store, settings.session_hours), LoginLimiter(settings.login_attempts_per_minute),
+        )  # fmt: skip
         log_cameras(camera_file)
         try:
             yield {"gateway": gateway}
@@ -112,23 +127,30 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Every request and WebSocket passes the Guard: Host, Origin, credentials, security headers.
+    app.add_middleware(Guard, settings=settings)
     app.add_middleware(RequestTimer, metrics=metrics)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"], allow_headers=["*"]
-        )
-    for router in (cameras.router, events.router, health.router, webrtc.router, pages.router):
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["authorization", "content-type"],
+        )  # fmt: skip
+    routers = (auth.login_router, auth.router, accounts.router, cameras.router, events.router, health.router,
+               webrtc.router, pages.router)  # fmt: skip
+    for router in routers:
         app.include_router(router)
+    document_security(app)
+    add_error_handlers(app)
 
     app.mount("/static/docs", StaticFiles(directory=str(swagger_ui_bundle.swagger_ui_path)), name="docs-assets")
     app.mount("/static", StaticFiles(packages=[("gateway", "static")]), name="static")
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="camstream API", swagger_js_url="/static/docs/swagger-ui-bundle.js",
-            swagger_css_url="/static/docs/swagger-ui.css", swagger_favicon_url="/static/docs/favicon-32x32.png",
-        )  # fmt: skip
+    return app
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Redis or the database away: 503 with a reason (a WebSocket closes with 1011). Anything else: a
+    logged 500 that says no more."""
 
     @app.exception_handler(RedisError)
     async def redis_down(connection: Request, error: RedisError) -> JSONResponse | None:
@@ -150,8 +172,6 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
         return JSONResponse({"detail": "internal error; see the gateway's log"}, status_code=500)
-
-    return app
 
 
 def log_cameras(camera_file: CameraFile) -> None:

@@ -1,5 +1,6 @@
 """Deleting events (and their snapshots) older than CAMSTREAM_EVENTS_RETAIN_DAYS, in the
-background, in small batches, so that a long backlog never holds the database for long."""
+background, in small batches, so that a long backlog never holds the database for long; and
+login sessions past their expiry."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from shared.db.accounts import Accounts
 from shared.db.engine import DatabaseUnavailable, reason
 from shared.db.events import EventHistory
 
@@ -32,14 +34,16 @@ async def expire(history: EventHistory, retain_days: float, now_s: float | None 
         await asyncio.sleep(PAUSE_S)
 
 
-async def keep_expiring(history: EventHistory, retain_days: float) -> None:
-    """Run `expire` now and then, for ever (cancel to stop). Two gateways may both run it: harmless."""
+async def keep_expiring(history: EventHistory, accounts: Accounts, retain_days: float) -> None:
+    """Run `expire` now and then, and delete expired login sessions, for ever (cancel to stop).
+    Two gateways may both run it: harmless."""
     await asyncio.sleep(FIRST_PASS_S)
     while True:
         try:
             deleted = await expire(history, retain_days)
             if deleted:
                 log.info("retention: deleted %d event(s) older than %g day(s)", deleted, retain_days)
+            await accounts.delete_expired_sessions(time.time())
         except (SQLAlchemyError, DatabaseUnavailable) as e:
             log.warning("retention: database unavailable (%s); trying again later", reason(e))
         await asyncio.sleep(INTERVAL_S)

@@ -1,6 +1,6 @@
 """The gateway's state for its lifetime: settings, cameras, the Redis store, the event history
-(database), shared readers, feeds and sessions, metrics. Made in the lifespan, handed to routes
-by a typed dependency."""
+and accounts (database), shared readers, feeds and sessions, metrics, who is logged in. Made in
+the lifespan, handed to routes by a typed dependency."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from gateway.auth.credentials import Authenticator
+from gateway.auth.limiter import LoginLimiter
 from gateway.hubs import Hubs
 from gateway.metrics import Metrics
 from gateway.pagecache import ShortCache
@@ -16,6 +18,7 @@ from gateway.store import Store
 from gateway.webrtc.feed import CameraFeed
 from gateway.webrtc.sessions import Sessions
 from shared.cameras import Camera, CameraFile
+from shared.db.accounts import Accounts
 from shared.db.events import EventHistory
 from shared.settings import Settings
 
@@ -31,6 +34,9 @@ class Gateway:
     feeds: dict[tuple[int, bool], CameraFeed]
     sessions: Sessions
     metrics: Metrics
+    accounts: Accounts
+    auth: Authenticator
+    limiter: LoginLimiter
 
     def camera(self, camera_id: int) -> Camera:
         camera = self.cameras.camera(camera_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Where a process looks for Redis when CAMSTREAM_REDIS_URL is unset and it is started alone.
@@ -99,6 +99,30 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description='Browser origins allowed to call the API, as JSON: ["https://a.example"].'
     )
+    admin_user: str = Field(
+        default="admin",
+        pattern=r"^[A-Za-z0-9_.@-]{1,64}$",
+        description="Name of the admin created on the first start (when there is no user at all).",
+    )
+    admin_password: SecretStr | None = Field(
+        default=None,
+        description="Password of that first admin. Unset: a strong one is generated and printed once by the run "
+        "command (a gateway started alone writes it to CAMSTREAM_DATA_DIR/initial-admin-password).",
+    )
+    session_hours: float = Field(
+        default=24.0, gt=0, le=24 * 366, description="A login lasts this long after the session's last use."
+    )
+    login_attempts_per_minute: int = Field(
+        default=5, ge=1, le=1000, description="Failed logins allowed per user name and per client address a minute."
+    )
+    metrics_public: bool = Field(default=False, description="Serve /metrics without credentials.")
+    allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated names the gateway answers to in the Host header (against DNS rebinding); "
+        "unset: loopback names and this machine's own names and addresses; * answers any.",
+    )
+    tls_cert: Path | None = Field(default=None, description="PEM certificate (chain): the gateway serves HTTPS.")
+    tls_key: Path | None = Field(default=None, description="PEM private key of CAMSTREAM_TLS_CERT.")
     webrtc_ice_servers: list[dict[str, Any]] = Field(
         default_factory=list,
         description='STUN/TURN servers as JSON, e.g. [{"urls": "stun:stun.example:3478"}]. None by default: '
@@ -122,6 +146,12 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=65536, ge=1024, description="Larger request bodies are refused (413).")
 
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("CAMSTREAM_TLS_CERT and CAMSTREAM_TLS_KEY go together: set both or neither")
+        return self
+
     def redis_url_or_local(self) -> str:
         return self.redis_url.get_secret_value() if self.redis_url else LOCAL_REDIS_URL
 
@@ -133,6 +163,8 @@ def load_settings() -> Settings:
     except ValidationError as e:
         lines = [
             f"CAMSTREAM_{'_'.join(str(p) for p in item['loc']).upper()}: {item['msg']}"
+            if item["loc"]
+            else str(item["msg"]).removeprefix("Value error, ")
             for item in e.errors(include_input=False, include_url=False)
         ]
         raise ConfigError("settings:\n  " + "\n  ".join(lines)) from None

@@ -3,12 +3,14 @@ file safe for several processes at once (WAL, a busy timeout, real transactions)
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from shared.db.url import masked, sqlite_path
 from shared.redact import mask_credentials
@@ -67,3 +69,14 @@ def reason(error: BaseException) -> str:
     cause = getattr(error, "orig", None) or error.__cause__ or error
     words = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
     return mask_credentials(words)[:300]
+
+
+@contextlib.asynccontextmanager
+async def connect(engine: AsyncEngine, write: bool = False) -> AsyncIterator[AsyncConnection]:
+    """A connection (in a transaction that commits on exit when `write`). Raises SQLAlchemyError,
+    or DatabaseUnavailable where the driver raises a plain OSError (asyncpg does when refused)."""
+    try:
+        async with engine.begin() if write else engine.connect() as connection:
+            yield connection
+    except (OSError, TimeoutError) as e:
+        raise DatabaseUnavailable(f"database {masked(engine.url)}: {reason(e)}") from None

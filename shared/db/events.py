@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.db.engine import DatabaseUnavailable, reason
+from shared.db.engine import connect
 from shared.db.schema import event_snapshots, events
-from shared.db.url import masked
 from shared.detections import Box, Event, EventPhase, EventType
 
 Cursor = tuple[int, int]  # (started_us, seq) of the last event of a page
@@ -71,14 +70,8 @@ class EventHistory:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    @contextlib.asynccontextmanager
-    async def _connect(self, write: bool = False) -> AsyncIterator[AsyncConnection]:
-        # Drivers raise a plain OSError when the server refuses the connection (asyncpg does).
-        try:
-            async with self.engine.begin() if write else self.engine.connect() as connection:
-                yield connection
-        except (OSError, TimeoutError) as e:
-            raise DatabaseUnavailable(f"database {masked(self.engine.url)}: {reason(e)}") from None
+    def _connect(self, write: bool = False) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        return connect(self.engine, write)
 
     async def store(self, batch: Sequence[StoredEvent]) -> None:
         """Store messages in the order given, in one transaction. Raises SQLAlchemyError."""

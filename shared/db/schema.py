@@ -84,3 +84,55 @@ meta = Table(
 
 CAMERAS_REVISION = "cameras_revision"
 CAMERAS_FILE_SHA256 = "cameras_file_sha256"
+
+# People who log in. `role` is "admin" or "viewer"; the password is an Argon2id hash (PHC string).
+users = Table(
+    "users",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("password_changed_at", Float, nullable=False),
+)
+
+# Browser sessions, by the SHA-256 of the cookie's secret (the secret itself is never stored).
+# Deleting a user, or changing their password, deletes their sessions: they end at once.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", Seq, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),  # slides forward while the session is used
+    Column("client", String(64), nullable=True),
+)
+
+# API tokens for programs, by the SHA-256 of the secret. A token acts as its user, with a role
+# no higher than the one it was given (and no higher than the user's own, checked at each use).
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("user_id", Seq, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+)
+
+# Who did what, when, from where: logins (and failed ones), user, token and camera changes.
+audit = Table(
+    "audit",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(64), nullable=True),  # the user name, or None before a login succeeded
+    Column("action", String(32), nullable=False),
+    Column("target", String(128), nullable=True),
+    Column("client", String(64), nullable=True),
+    Column("detail", JSON, nullable=True),
+    Index("ix_audit_at", "at"),
+)

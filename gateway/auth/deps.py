@@ -1,0 +1,31 @@
+"""Route dependencies: who is asking (set by the Guard), and the admin-only check that routers
+carry as a whole (`APIRouter(dependencies=[AdminOnly])`), never route by route."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException
+from starlette.requests import HTTPConnection
+
+from gateway.auth.credentials import Principal
+
+
+def signed_in(connection: HTTPConnection) -> Principal:
+    principal: Principal | None = getattr(connection.state, "principal", None)
+    if principal is None:  # the Guard lets no such request through; a second lock costs nothing
+        raise HTTPException(status_code=401, detail="log in first")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(signed_in)]
+
+
+def admin(principal: PrincipalDep) -> Principal:
+    if not principal.is_admin:
+        raise HTTPException(status_code=403, detail="only an admin may do this")
+    return principal
+
+
+SignedIn = Depends(signed_in)
+AdminOnly = Depends(admin)

@@ -1,0 +1,25 @@
+// The login page: posts the form to /api/auth/login (which sets the session cookie) and goes on
+// to where the visitor was sent from. Only same-site paths are followed, never another site.
+const form = document.getElementById("login");
+const message = document.getElementById("message");
+
+function nextPath() {
+  const next = new URLSearchParams(location.search).get("next") || "/";
+  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  message.textContent = "";
+  const body = { username: form.username.value, password: form.password.value };
+  try {
+    const reply = await fetch("/api/auth/login", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    if (reply.ok) { location.assign(nextPath()); return; }
+    const answer = await reply.json().catch(() => ({}));
+    message.textContent = typeof answer.detail === "string" ? answer.detail : `login failed (${reply.status})`;
+  } catch (error) {
+    message.textContent = `the gateway does not answer (${error})`;
+  }
+});

@@ -1,0 +1,39 @@
+// One camera over WebRTC: /player?camera=1[&overlay=1]. The gateway answers our offer in one round trip.
+const params = new URLSearchParams(location.search);
+const camera = Number(params.get("camera") || 1);
+const overlay = params.get("overlay") === "1";
+const status = document.getElementById("status");
+
+function gathered(pc) {
+  return new Promise((done) => {
+    if (pc.iceGatheringState === "complete") return done();
+    pc.addEventListener("icegatheringstatechange", () => pc.iceGatheringState === "complete" && done());
+    setTimeout(done, 2000);
+  });
+}
+
+async function start() {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  window.pc = pc;
+  pc.addTransceiver("video", { direction: "recvonly" });
+  pc.ontrack = (e) => { document.getElementById("video").srcObject = e.streams[0] || new MediaStream([e.track]); };
+  pc.onconnectionstatechange = () => { status.textContent = `camera ${camera}: ${pc.connectionState}`; };
+  await pc.setLocalDescription(await pc.createOffer());
+  await gathered(pc);
+  const reply = await fetch("/api/webrtc/offer", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ camera_id: camera, sdp: pc.localDescription.sdp, type: "offer", overlay }),
+  });
+  const body = await reply.json();
+  if (!reply.ok) { status.textContent = `error: ${JSON.stringify(body.detail)}`; return; }
+  await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
+}
+
+// For tests and the curious: frames the browser has decoded so far.
+window.framesDecoded = async () => {
+  let decoded = 0;
+  if (window.pc) (await window.pc.getStats()).forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") decoded = s.framesDecoded || 0; });
+  return decoded;
+};
+start().catch((e) => { status.textContent = `error: ${e}`; });
