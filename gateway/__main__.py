@@ -1,16 +1,25 @@
-"""`python -m gateway [--host H] [--port P]`: the HTTP/WebRTC gateway on uvicorn."""
+"""`python -m gateway [--host H] [--port P]`: the HTTP/WebRTC gateway on uvicorn (HTTPS when
+CAMSTREAM_TLS_CERT and CAMSTREAM_TLS_KEY are set).
+
+Also: `python -m gateway users ...` manages users, `python -m gateway make-cert` writes a
+self-signed certificate, `python -m gateway --check` asks a running gateway for /healthz."""
 
 from __future__ import annotations
 
 import argparse
+import ssl
 import sys
 import urllib.request
+from pathlib import Path
 
 import uvicorn
 
+from gateway import users_cli
 from gateway.app import create_app
+from gateway.certs import make_certificate
 from shared.config import cameras_or_exit, load_settings_or_exit
 from shared.logs import setup_logging
+from shared.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,22 +27,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", help="address to listen on (default: CAMSTREAM_GATEWAY_HOST, 0.0.0.0)")
     parser.add_argument("--port", type=int, help="port (default: CAMSTREAM_GATEWAY_PORT, 8000)")
     parser.add_argument("--check", action="store_true", help="exit 0 if the gateway on this host answers /healthz")
+    commands = parser.add_subparsers(dest="command")
+    users_cli.add_parser(commands)
+    cert = commands.add_parser("make-cert", help="write a self-signed certificate and key for HTTPS")
+    cert.add_argument("--host", dest="names", action="append", default=[], help="a name or address it is for")
+    cert.add_argument("--out", type=Path, help="folder (default: CAMSTREAM_DATA_DIR/tls)")
     args = parser.parse_args(argv)
     settings = load_settings_or_exit("gateway")
+    if args.command == "users":
+        setup_logging("WARNING", "gateway")
+        return users_cli.run(args, settings)
+    if args.command == "make-cert":
+        cert_path, key_path = make_certificate(args.out or settings.data_dir / "tls", args.names)
+        print(f"CAMSTREAM_TLS_CERT={cert_path}\nCAMSTREAM_TLS_KEY={key_path}")
+        return 0
     host = args.host or settings.gateway_host
     port = args.port or settings.gateway_port
     if args.check:
-        return check("127.0.0.1" if host in ("0.0.0.0", "::") else host, port)  # noqa: S104
+        return check("127.0.0.1" if host in ("0.0.0.0", "::") else host, port, settings)  # noqa: S104
     setup_logging(settings.log_level, "gateway")
     cameras = cameras_or_exit("gateway", settings)
     # uvicorn handles SIGTERM/SIGINT itself: it stops accepting, then runs the lifespan's shutdown.
-    uvicorn.run(create_app(settings, cameras), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        create_app(settings, cameras), host=host, port=port, log_config=None, access_log=False,
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+    )  # fmt: skip
     return 0
 
 
-def check(host: str, port: int) -> int:
+def check(host: str, port: int, settings: Settings) -> int:
+    scheme = "https" if settings.tls_cert else "http"
+    # Our own gateway on this host, maybe with a self-signed certificate: no verification to do.
+    context = ssl._create_unverified_context() if settings.tls_cert else None  # noqa: S323
     try:
-        with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=3) as reply:
+        url = f"{scheme}://{host}:{port}/healthz"
+        with urllib.request.urlopen(url, timeout=3, context=context) as reply:  # noqa: S310 - http(s) only
             print(f"healthy: gateway answers on {host}:{port}")
             return 0 if reply.status == 200 else 1
     except OSError as e:

@@ -14,7 +14,9 @@ import redis
 
 from shared.embedded_redis import EmbeddedRedis, free_port
 from tests.support import RtspServer, ServiceRun, gateway_answers, rtsp_server_missing, wait_until
+from tests.support import web
 from tests.support.browser import CHROMIUM
+from tests.support.inprocess import ADMIN_PASSWORD
 from tests.support.postgres import PostgresServer, postgres_bin, postgres_server
 
 
@@ -29,10 +31,12 @@ def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test's processes share an SQLite database of the test's own, never a real one."""
+    """Each test's processes share an SQLite database of the test's own, never a real one, whose
+    first admin has the suite's password."""
     data = tmp_path / "data"
     monkeypatch.setenv("CAMSTREAM_DATA_DIR", str(data))
     monkeypatch.delenv("CAMSTREAM_DATABASE_URL", raising=False)
+    monkeypatch.setenv("CAMSTREAM_ADMIN_PASSWORD", ADMIN_PASSWORD)  # the first admin of every test's gateway
     return data
 
 
@@ -142,6 +146,7 @@ def gateway(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., str]]:
     """Start `python -m gateway` on a free loopback port (against the test Redis, or `redis=URL`);
     returns its base URL once /healthz answers."""
     runs: list[ServiceRun] = []
+    bases: list[str] = []
 
     def start(cameras_file: Path | None, env: dict[str, str] | None = None, redis: str | None = None) -> str:
         port = free_port()
@@ -150,11 +155,14 @@ def gateway(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., str]]:
         runs.append(run)
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: gateway_answers(base), 20.0, what="the gateway to answer")
+        bases.append(base)
         return base
 
     yield start
     for run in runs:
         run.stop()
+    for base in bases:
+        web.forget(base)
     # Viewers hanging up, bad input, Redis going away: none of it is an error of the gateway's.
     for run in runs:
         errors = [line for line in run.log_text().splitlines() if " ERROR gateway[" in line or "Traceback" in line]

@@ -23,6 +23,7 @@ from tests.support import (
     publish_events,
     redis_outage,
     wait_until,
+    web,
     write_camera_file,
 )
 from tests.support.browser import browser_page
@@ -52,8 +53,7 @@ def test_demo_cameras_play_and_the_page_fits_desktop_and_phone(
     ingest(None)  # the built-in demo cameras
     analyzer(None)
     base = gateway(None, env=LOOPBACK)
-    with browser_page() as page:
-        page.goto(base + "/")
+    with browser_page(login=base) as page:
         wait_until(lambda: len(tiles_ready(page)) == 4 and min(tiles_ready(page)) > 0, 20.0, interval_s=0.5,
                    what="four tiles decoding")  # fmt: skip
         before = tiles_ready(page)
@@ -68,12 +68,10 @@ def test_demo_cameras_play_and_the_page_fits_desktop_and_phone(
         ARTIFACTS.mkdir(exist_ok=True)
         page.wait_for_timeout(3000)  # let a few motion events arrive in the feed
         page.screenshot(path=str(ARTIFACTS / "dashboard-desktop.png"), full_page=True)
-    with browser_page(width=390, height=844) as phone:
-        phone.goto(base + "/")
+    with browser_page(width=390, height=844, login=base) as phone:
         wait_until(lambda: len(tiles_ready(phone)) == 4 and min(tiles_ready(phone)) > 0, 20.0, interval_s=0.5)
         phone.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
-    with browser_page(colour_scheme="dark") as dark:
-        dark.goto(base + "/")
+    with browser_page(colour_scheme="dark", login=base) as dark:
         wait_until(lambda: len(tiles_ready(dark)) == 4 and min(tiles_ready(dark)) > 0, 20.0, interval_s=0.5)
         dark.screenshot(path=str(ARTIFACTS / "dashboard-desktop-dark.png"), full_page=True)
 
@@ -91,8 +89,7 @@ def test_events_snapshots_and_the_overlay(
     ingest(cameras)
     analyzer(cameras)
     base = gateway(cameras, env=LOOPBACK)
-    with browser_page() as page:
-        page.goto(base + "/")
+    with browser_page(login=base) as page:
         wait_until(lambda: tiles_ready(page) and tiles_ready(page)[0] > 10, 20.0, interval_s=0.5, what="the tile")
         person = page.locator(".feed li", has_text="person").first
         person.wait_for(timeout=30000)
@@ -123,8 +120,7 @@ def test_badges_follow_the_camera_and_video_returns_without_reload(
     cameras = write_camera_file(tmp_path, [{"id": 3, "name": "Gate", "source": server.url(), "fps": 15}])
     ingest(cameras)
     base = gateway(cameras, env=LOOPBACK)
-    with browser_page() as page:
-        page.goto(base + "/")
+    with browser_page(login=base) as page:
         wait_until(lambda: tiles_ready(page) and tiles_ready(page)[0] > 10, 20.0, interval_s=0.5, what="video")
         server.kill()
         wait_until(lambda: page.locator(".badge.reconnecting, .badge.offline").count() == 1, 10.0, interval_s=0.2,
@@ -136,8 +132,7 @@ def test_badges_follow_the_camera_and_video_returns_without_reload(
 
     # A network where WebRTC cannot connect: the tile falls back to MJPEG and says so.
     blocked = "window.RTCPeerConnection = function () { throw new Error('WebRTC blocked by policy'); };"
-    with browser_page(init_script=blocked) as page:
-        page.goto(base + "/")
+    with browser_page(init_script=blocked, login=base) as page:
         mjpeg = page.locator(".tile img.mjpeg")
         wait_until(lambda: mjpeg.is_visible() and mjpeg.evaluate("(img) => img.naturalWidth") == 640, 15.0,
                    interval_s=0.5, what="the MJPEG fallback showing frames")  # fmt: skip
@@ -159,8 +154,7 @@ def test_event_fields_are_shown_as_text_never_run(
         event = Event(f"1-{MARKUP}{n}", 1, EventType.PERSON, EventPhase.START, time.time(), None, 0.9, None, 3, True, 0)
         publish_events(redis_url, [(event, b"not a jpeg")])
 
-    with browser_page() as page:
-        page.goto(base + "/")
+    with browser_page(login=base) as page:
         wait_until(lambda: page.locator("#feed li.empty").count() == 1, 10.0, what="the empty feed")
         page.wait_for_timeout(500)  # the live socket is open
         publish(1)  # live, over /ws/events
@@ -190,7 +184,7 @@ def test_live_views_come_back_after_redis_restarts_without_a_reload(
 
         def read_mjpeg() -> None:
             """One MJPEG client for the whole test, never reconnected: its stream must carry on."""
-            with httpx.stream("GET", f"{base}/api/cameras/1/mjpeg?fps=10", timeout=30) as live:
+            with web.stream("GET", f"{base}/api/cameras/1/mjpeg?fps=10", timeout=30) as live:
                 for chunk in live.iter_bytes():
                     mjpeg_parts.extend([time.monotonic()] * chunk.count(b"--frame"))
                     if reading.is_set():
@@ -199,8 +193,7 @@ def test_live_views_come_back_after_redis_restarts_without_a_reload(
         mjpeg = threading.Thread(target=read_mjpeg, daemon=True)
         mjpeg.start()
         try:
-            with browser_page() as page:
-                page.goto(base + "/")
+            with browser_page(login=base) as page:
                 wait_until(lambda: len(tiles_ready(page)) == 3 and min(tiles_ready(page)) > 10, 20.0, interval_s=0.5,
                            what="three tiles decoding")  # fmt: skip
                 for outage in OUTAGES:

@@ -11,21 +11,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+
 import pytest
 import redis
 
 from shared import keys
 from shared.detections import Event
 from shared.embedded_redis import EmbeddedRedis
-from tests.support import DATA, ServiceRun, pid_alive, wait_until, write_camera_file
+from tests.support import DATA, ServiceRun, pid_alive, wait_until, write_camera_file, web
 
 Start = Callable[..., ServiceRun]
 CLIP = DATA / "TUD-Campus.mp4"
 
 
 def listed(base: str) -> list[dict[str, Any]]:
-    page = httpx.get(f"{base}/api/events", params={"limit": 500}, timeout=10).json()
+    page = web.get(f"{base}/api/events", params={"limit": 500}, timeout=10).json()
     events: list[dict[str, Any]] = page["events"]
     return events
 
@@ -91,7 +91,7 @@ def test_history_survives_redis_and_every_process_killed(
 
     # Then everything at once, as a power cut would (bar the disk).
     before = listed(base)
-    snapshots = {e["id"]: httpx.get(base + e["snapshotUrl"]).content for e in before if e["snapshotUrl"]}
+    snapshots = {e["id"]: web.get(base + e["snapshotUrl"]).content for e in before if e["snapshotUrl"]}
     assert snapshots, "no event with a snapshot"
     gateway_pid = int(re.findall(r" gateway\[(\d+)\]", (tmp_path / "gateway-0.log").read_text())[0])
     for process in processes:
@@ -106,7 +106,7 @@ def test_history_survives_redis_and_every_process_killed(
     for event in before:
         assert after[event["id"]] == event, "an event changed across the restart"
     for event_id, jpeg in snapshots.items():
-        assert httpx.get(f"{base}/api/events/{event_id}/snapshot.jpg").content == jpeg
+        assert web.get(f"{base}/api/events/{event_id}/snapshot.jpg").content == jpeg
     # And the restarted pipeline adds to the same history, each event once.
     ingest(cameras, env=env)
     analyzer(cameras, env=env)

@@ -6,13 +6,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
+
 import pytest
 import simplejpeg
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.support import DATA, ServiceRun, wait_until, write_camera_file
+from tests.support import DATA, ServiceRun, wait_until, write_camera_file, web
 
 Start = Callable[..., ServiceRun]
 PASSWORD = "Gw-S3cret-9"
@@ -33,9 +33,9 @@ def test_camera_api_shows_status_and_never_credentials(
 ) -> None:
     ingest(cameras)
     base = gateway(cameras)
-    wait_until(lambda: (c := httpx.get(f"{base}/api/cameras/1").json())["status"] == "streaming" and c["fps"] > 5,
+    wait_until(lambda: (c := web.get(f"{base}/api/cameras/1").json())["status"] == "streaming" and c["fps"] > 5,
                15.0, what="camera 1 streaming")  # fmt: skip
-    listed = httpx.get(f"{base}/api/cameras")
+    listed = web.get(f"{base}/api/cameras")
     assert listed.status_code == 200 and PASSWORD not in listed.text
     front, garage = listed.json()
     assert (front["id"], front["name"], front["location"], front["channel"]) == (
@@ -48,11 +48,11 @@ def test_camera_api_shows_status_and_never_credentials(
     assert (front["width"], front["height"]) == (320, 240) and front["fps"] > 5
     assert garage["analysisEnabled"] is False and garage["status"] in ("connecting", "reconnecting", "offline")
 
-    snapshot = httpx.get(f"{base}/api/cameras/1/snapshot.jpg")
+    snapshot = web.get(f"{base}/api/cameras/1/snapshot.jpg")
     assert snapshot.headers["content-type"] == "image/jpeg"
     assert simplejpeg.decode_jpeg_header(snapshot.content)[:2] == (240, 320)
 
-    with httpx.stream("GET", f"{base}/api/cameras/1/mjpeg", timeout=10) as live:
+    with web.stream("GET", f"{base}/api/cameras/1/mjpeg", timeout=10) as live:
         assert live.headers["content-type"].startswith("multipart/x-mixed-replace")
         received = b""
         for chunk in live.iter_bytes():
@@ -61,9 +61,9 @@ def test_camera_api_shows_status_and_never_credentials(
                 break
     assert received.count(b"Content-Type: image/jpeg") >= 2
 
-    metrics = httpx.get(f"{base}/metrics").text
+    metrics = web.get(f"{base}/metrics").text
     assert 'camstream_ingest_fps{camera="1"}' in metrics and PASSWORD not in metrics
-    assert httpx.get(f"{base}/openapi.json").json()["paths"]["/api/cameras"]
+    assert web.get(f"{base}/openapi.json").json()["paths"]["/api/cameras"]
 
 
 def test_events_reach_the_websocket_and_the_history(
@@ -75,27 +75,28 @@ def test_events_reach_the_websocket_and_the_history(
     cameras = write_camera_file(tmp_path, [{"id": 3, "name": "campus", "source": str(clip), "fps": 10}])
     base = gateway(cameras)
     ws_url = base.replace("http", "ws") + "/ws/events?camera=3"
-    with connect(ws_url, open_timeout=5) as live:
+    with connect(ws_url, open_timeout=5, additional_headers=web.headers(base)) as live:
         ingest(cameras)
         analyzer(cameras)
         message = json.loads(live.recv(timeout=40))
     assert message["cameraId"] == 3 and message["phase"] == "start" and message["snapshotUrl"]
 
     def listed() -> list[dict[str, object]]:
-        return httpx.get(f"{base}/api/events", params={"camera": 3, "type": "person"}).json()["events"]
+        return web.get(f"{base}/api/events", params={"camera": 3, "type": "person"}).json()["events"]
 
     events = wait_until(listed, 20.0, what="a person event in /api/events")
     event = events[0]
     assert event["type"] == "person" and event["snapshotUrl"] == f"/api/events/{event['id']}/snapshot.jpg"
-    assert httpx.get(f"{base}/api/events/{event['id']}").json()["id"] == event["id"]
-    picture = httpx.get(f"{base}{event['snapshotUrl']}")
+    assert web.get(f"{base}/api/events/{event['id']}").json()["id"] == event["id"]
+    picture = web.get(f"{base}{event['snapshotUrl']}")
     assert picture.status_code == 200 and simplejpeg.decode_jpeg_header(picture.content)[:2] == (480, 640)
-    page = httpx.get(f"{base}/api/events", params={"limit": 1}).json()
+    wait_until(lambda: len(web.get(f"{base}/api/events").json()["events"]) >= 2, 20.0, what="two events to page")
+    page = web.get(f"{base}/api/events", params={"limit": 1}).json()
     assert len(page["events"]) == 1 and page["nextCursor"]
-    everything = httpx.get(f"{base}/api/events", params={"limit": 500}).json()["events"]
-    older = httpx.get(f"{base}/api/events", params={"limit": 499, "cursor": page["nextCursor"]}).json()["events"]
+    everything = web.get(f"{base}/api/events", params={"limit": 500}).json()["events"]
+    older = web.get(f"{base}/api/events", params={"limit": 499, "cursor": page["nextCursor"]}).json()["events"]
     assert [e["id"] for e in page["events"] + older] == [e["id"] for e in everything]  # each once, none lost
-    assert httpx.get(f"{base}/readyz").status_code == 200
+    assert web.get(f"{base}/readyz").status_code == 200
 
 
 def test_a_real_gateway_refuses_bad_input_and_stays_healthy(gateway: Callable[..., str], cameras: Path) -> None:
@@ -103,17 +104,18 @@ def test_a_real_gateway_refuses_bad_input_and_stays_healthy(gateway: Callable[..
     base = gateway(cameras)
     for path, status, reason in [("/api/cameras/99", 404, "no camera with id 99"),
                                  ("/api/events?until=-inf", 422, "until")]:  # fmt: skip
-        reply = httpx.get(f"{base}{path}")
+        reply = web.get(f"{base}{path}")
         assert (reply.status_code, reason in reply.text) == (status, True), (path, reply.text)
-    too_big = httpx.post(f"{base}/api/webrtc/offer", content=b"x" * 100_000)
+    too_big = web.post(f"{base}/api/webrtc/offer", content=b"x" * 100_000)
     assert too_big.status_code == 413 and "larger than" in too_big.text
     with (
-        connect(base.replace("http", "ws") + "/ws/events?camera=99", open_timeout=5) as refused,
+        connect(base.replace("http", "ws") + "/ws/events?camera=99", open_timeout=5,
+                additional_headers=web.headers(base)) as refused,
         pytest.raises(ConnectionClosed) as closed,
     ):
         refused.recv(timeout=5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
     assert "no camera" in closed.value.rcvd.reason
-    assert httpx.get(f"{base}/healthz").json() == {"status": "ok", "problems": []}
-    not_ready = httpx.get(f"{base}/readyz")
+    assert web.get(f"{base}/healthz").json() == {"status": "ok", "problems": []}
+    not_ready = web.get(f"{base}/readyz")
     assert not_ready.status_code == 503 and "no ingest manager heartbeat" in not_ready.text

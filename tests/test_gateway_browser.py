@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
+
 import pytest
 
-from tests.support import ROOT, RtspServer, ServiceRun, wait_until, write_camera_file
+from tests.support import ROOT, RtspServer, ServiceRun, wait_until, write_camera_file, web
 from tests.support.browser import browser_page
 
 pytestmark = pytest.mark.rtsp
@@ -22,10 +22,9 @@ def test_chromium_plays_a_camera(
     cameras = write_camera_file(tmp_path, [{"id": 1, "name": "live", "source": server.url(), "fps": 15}])
     ingest(cameras)
     base = gateway(cameras, env={"CAMSTREAM_WEBRTC_HOSTS": "127.0.0.1"})
-    wait_until(lambda: httpx.get(f"{base}/api/cameras/1").json()["fps"], 15.0, what="camera 1 streaming")
+    wait_until(lambda: web.get(f"{base}/api/cameras/1").json()["fps"], 15.0, what="camera 1 streaming")
 
-    with browser_page(width=960, height=600) as page:
-        page.goto(f"{base}/player?camera=1")
+    with browser_page(width=960, height=600, login=base, then="/player?camera=1") as page:
         first = wait_until(lambda: (n := page.evaluate("window.framesDecoded()")) >= 10 and n, 20.0, interval_s=0.25,
                            what="Chromium to decode 10 frames")  # fmt: skip
         page.wait_for_timeout(2000)
@@ -35,5 +34,5 @@ def test_chromium_plays_a_camera(
         artifacts = ROOT / "test-artifacts"
         artifacts.mkdir(exist_ok=True)
         page.screenshot(path=str(artifacts / "player.png"))
-    wait_until(lambda: not httpx.get(f"{base}/api/streams/status").json()["sessions"], 20.0, interval_s=0.5,
+    wait_until(lambda: not web.get(f"{base}/api/streams/status").json()["sessions"], 20.0, interval_s=0.5,
                what="the browser's session to be freed")  # fmt: skip
