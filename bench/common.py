@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import platform
+import re
+import statistics
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,3 +39,27 @@ def write_section(name: str, lines: list[str]) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     DOC.write_text(text)
+
+
+def gateway_env(folder: Path) -> dict[str, str]:
+    """A benchmark's gateway: quiet, its data in `folder`, the test suite's admin (tests.support.web)."""
+    from tests.support.inprocess import ADMIN_PASSWORD  # noqa: PLC0415
+
+    return {"CAMSTREAM_LOG_LEVEL": "WARNING", "CAMSTREAM_DATA_DIR": str(folder / "data"),
+            "CAMSTREAM_ADMIN_PASSWORD": ADMIN_PASSWORD}  # fmt: skip
+
+
+def wrk_rate(url: str, seconds: float, headers: dict[str, str], runs: int = 3) -> float:
+    """Requests a second (median of `runs`) from wrk, 1 thread, 32 connections. The headers (a
+    credential) go in a Lua script file, never on wrk's command line, which `ps` shows."""
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "headers.lua"
+        script.write_text("".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items()))
+        rates = []
+        for _ in range(runs):
+            out = subprocess.run(["wrk", "-t1", "-c32", f"-d{seconds:g}s", "-s", str(script), url],
+                                 capture_output=True, text=True, check=True).stdout  # fmt: skip
+            if "Non-2xx" in out:
+                raise RuntimeError(f"errors under load:\n{out}")
+            rates.append(float(re.search(r"Requests/sec:\s+([0-9.]+)", out)[1]))  # type: ignore[index]
+    return statistics.median(rates)

@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,7 +33,7 @@ from pydantic import SecretStr
 from analyzer.history import HistoryWriter
 from analyzer.pipeline import EventOut
 from analyzer.publisher import Publisher
-from bench.common import machine, write_section
+from bench.common import gateway_env, machine, write_section, wrk_rate
 from shared.db.engine import create_engine
 from shared.db.events import EventHistory, StoredEvent
 from shared.db.startup import open_database
@@ -43,7 +41,7 @@ from shared.db.url import database_url
 from shared.detections import Box, Event, EventPhase, EventType
 from shared.embedded_redis import EmbeddedRedis, free_port
 from shared.settings import Settings
-from tests.support import ServiceRun, gateway_answers, wait_until
+from tests.support import ServiceRun, gateway_answers, wait_until, web
 from tests.support.postgres import postgres_bin, postgres_server
 
 SNAPSHOT = b"\xff\xd8" + os.urandom(30_000)
@@ -104,7 +102,7 @@ async def _migrate(settings: Settings) -> None:
 def gateway_process(redis_url: str, url: str, folder: Path) -> Iterator[str]:
     port = free_port()
     run = ServiceRun("gateway", redis_url, None, folder / "gateway.log", "--host", "127.0.0.1", "--port", str(port),
-                     env={**QUIET, "CAMSTREAM_DATABASE_URL": url})  # fmt: skip
+                     env={**gateway_env(folder), "CAMSTREAM_DATABASE_URL": url})  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: gateway_answers(base), 30.0, what="the gateway")
@@ -130,7 +128,10 @@ def readable_delay(redis_url: str, url: str, folder: Path, seconds: float) -> li
             published[event.id] = publisher.outbox[-1].published_at_s if publisher.outbox else time.time()
             stop.wait(0.05)
 
-    with gateway_process(redis_url, url, folder) as base, httpx.Client(base_url=base) as http:
+    with (
+        gateway_process(redis_url, url, folder) as base,
+        httpx.Client(base_url=base, headers=web.headers(base)) as http,
+    ):
         thread = threading.Thread(target=publish)
         thread.start()
         deadline = time.monotonic() + seconds
@@ -166,14 +167,7 @@ def page_rate(redis_url: str, url: str, folder: Path, seconds: float, stored: in
 
     query_ms = asyncio.run(fill())
     with gateway_process(redis_url, url, folder) as base:
-        rates = []
-        for _ in range(3):
-            out = subprocess.run(["wrk", "-t1", "-c32", f"-d{seconds:g}s", f"{base}/api/events?limit=50"],
-                                 capture_output=True, text=True, check=True).stdout  # fmt: skip
-            if "Non-2xx" in out:
-                raise RuntimeError(f"errors under load:\n{out}")
-            rates.append(float(re.search(r"Requests/sec:\s+([0-9.]+)", out)[1]))  # type: ignore[index]
-        return statistics.median(rates), query_ms
+        return wrk_rate(f"{base}/api/events?limit=50", seconds, web.headers(base)), query_ms
 
 
 def measure(engine: str, url: str, redis_url: str, folder: Path, count: int, seconds: float) -> dict[str, float]:

@@ -13,8 +13,7 @@ import pytest
 import redis
 
 from shared.embedded_redis import EmbeddedRedis, free_port
-from tests.support import RtspServer, ServiceRun, gateway_answers, rtsp_server_missing, wait_until
-from tests.support import web
+from tests.support import RtspServer, ServiceRun, gateway_answers, rtsp_server_missing, wait_until, web
 from tests.support.browser import CHROMIUM
 from tests.support.inprocess import ADMIN_PASSWORD
 from tests.support.postgres import PostgresServer, postgres_bin, postgres_server

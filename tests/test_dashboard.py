@@ -35,7 +35,9 @@ DECODED = "Promise.all([...window.camstream.tiles.values()].map((t) => t.framesD
 
 
 def tiles_ready(page: Any) -> list[int]:
-    page.wait_for_function("window.camstream && window.camstream.tiles.size > 0", timeout=20000)
+    # Polled from here: Playwright's wait_for_function evaluates a string, which the page's CSP forbids.
+    wait_until(lambda: page.evaluate("() => !!(window.camstream && window.camstream.tiles.size > 0)"), 20.0,
+               interval_s=0.2, what="the dashboard's tiles")  # fmt: skip
     return [int(n) for n in page.evaluate(DECODED)]
 
 

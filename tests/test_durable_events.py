@@ -11,14 +11,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-
 import pytest
 import redis
 
 from shared import keys
 from shared.detections import Event
 from shared.embedded_redis import EmbeddedRedis
-from tests.support import DATA, ServiceRun, pid_alive, wait_until, write_camera_file, web
+from tests.support import DATA, ServiceRun, pid_alive, wait_until, web, write_camera_file
 
 Start = Callable[..., ServiceRun]
 CLIP = DATA / "TUD-Campus.mp4"

@@ -6,13 +6,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-
 import pytest
 import simplejpeg
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.support import DATA, ServiceRun, wait_until, write_camera_file, web
+from tests.support import DATA, ServiceRun, wait_until, web, write_camera_file
 
 Start = Callable[..., ServiceRun]
 PASSWORD = "Gw-S3cret-9"
@@ -109,8 +108,9 @@ def test_a_real_gateway_refuses_bad_input_and_stays_healthy(gateway: Callable[..
     too_big = web.post(f"{base}/api/webrtc/offer", content=b"x" * 100_000)
     assert too_big.status_code == 413 and "larger than" in too_big.text
     with (
-        connect(base.replace("http", "ws") + "/ws/events?camera=99", open_timeout=5,
-                additional_headers=web.headers(base)) as refused,
+        connect(
+            base.replace("http", "ws") + "/ws/events?camera=99", open_timeout=5, additional_headers=web.headers(base)
+        ) as refused,
         pytest.raises(ConnectionClosed) as closed,
     ):
         refused.recv(timeout=5)

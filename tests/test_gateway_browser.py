@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-
 import pytest
 
-from tests.support import ROOT, RtspServer, ServiceRun, wait_until, write_camera_file, web
+from tests.support import ROOT, RtspServer, ServiceRun, wait_until, web, write_camera_file
 from tests.support.browser import browser_page
 
 pytestmark = pytest.mark.rtsp

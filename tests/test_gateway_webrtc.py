@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from tests.support import (
     read_detections,
     wait_until,
     wait_until_async,
+    web,
     write_camera_file,
 )
 
@@ -99,13 +101,13 @@ def live_camera(rtsp_server: Callable[..., RtspServer], ingest: Callable[..., Se
     cameras = write_camera_file(tmp_path, [{"id": 1, "name": "live", "source": server.url(), "fps": 15}])
     ingest(cameras)
     base = gateway(cameras, env=LOOPBACK)
-    wait_until(lambda: httpx.get(f"{base}/api/cameras/1").json()["fps"], 15.0, what="camera 1 streaming")
+    wait_until(lambda: web.get(f"{base}/api/cameras/1").json()["fps"], 15.0, what="camera 1 streaming")
     return base
 
 
 async def test_client_offer_in_one_round_trip(live_camera: str) -> None:
     viewer = Viewer()
-    async with httpx.AsyncClient(base_url=live_camera) as http:
+    async with web.client(live_camera) as http:
         reply = await http.post(
             "/api/webrtc/offer", json={"camera_id": 1, "sdp": await viewer.offer(), "type": "offer"}
         )
@@ -123,11 +125,11 @@ async def test_client_offer_in_one_round_trip(live_camera: str) -> None:
 
 async def test_server_offer_over_the_websocket(live_camera: str) -> None:
     viewer = Viewer()
-    async with httpx.AsyncClient(base_url=live_camera) as http:
+    async with web.client(live_camera) as http:
         created = (await http.post("/api/webrtc/stream/1")).json()
         assert len(created["token"]) >= 24
         url = live_camera.replace("http", "ws") + created["signaling_url"]
-        async with websockets.connect(url) as signalling:
+        async with websockets.connect(url, additional_headers=web.headers(live_camera)) as signalling:
             await signalling.send(json.dumps({"type": "request-offer"}))
             offer = json.loads(await asyncio.wait_for(signalling.recv(), 10))
             assert offer["type"] == "offer"
@@ -141,7 +143,7 @@ async def test_server_offer_over_the_websocket(live_camera: str) -> None:
 
 async def test_server_offer_over_http(live_camera: str) -> None:
     viewer = Viewer()
-    async with httpx.AsyncClient(base_url=live_camera) as http:
+    async with web.client(live_camera) as http:
         created = (await http.post("/api/webrtc/stream/1", json={"server_offer": True})).json()
         answer_sdp = await viewer.answer(created["offer"]["sdp"])
         body = {"session_id": created["session_id"], "token": created["token"], "sdp": answer_sdp, "type": "answer"}
@@ -155,7 +157,7 @@ async def test_server_offer_over_http(live_camera: str) -> None:
 
 async def test_four_viewers_share_one_encoder(live_camera: str) -> None:
     viewers = [Viewer() for _ in range(4)]
-    async with httpx.AsyncClient(base_url=live_camera) as http:
+    async with web.client(live_camera) as http:
         for viewer in viewers:
             offer = {"camera_id": 1, "sdp": await viewer.offer(), "type": "offer"}
             answer = (await http.post("/api/webrtc/offer", json=offer)).json()
@@ -200,7 +202,7 @@ def quick_gateway(gateway: Callable[..., str], tmp_path: Path) -> str:
 async def test_bad_signalling_gets_clear_answers_and_frees_everything(quick_gateway: str) -> None:
     base = quick_gateway
     ws_base = base.replace("http", "ws")
-    async with httpx.AsyncClient(base_url=base) as http:
+    async with web.client(base) as http:
         spare = Viewer()
         good_offer = await spare.offer()
         await spare.close()
@@ -243,13 +245,14 @@ async def test_bad_signalling_gets_clear_answers_and_frees_everything(quick_gate
 
         for url, code in [(f"{ws_base}/ws/webrtc/{sid}?token=guess", 4403), (f"{ws_base}/ws/webrtc/{sid}", 4403),
                           (f"{ws_base}/ws/webrtc/1_999?token=x", 4404)]:  # fmt: skip
-            async with websockets.connect(url) as refused:
+            async with websockets.connect(url, additional_headers=web.headers(base)) as refused:
                 with pytest.raises(websockets.ConnectionClosed) as closed:
                     await refused.recv()
             assert closed.value.rcvd is not None and closed.value.rcvd.code == code
 
         other = (await http.post("/api/webrtc/stream/1")).json()
-        async with websockets.connect(ws_base + other["signaling_url"]) as signalling:
+        signalling_url = ws_base + other["signaling_url"]
+        async with websockets.connect(signalling_url, additional_headers=web.headers(base)) as signalling:
             nonsense = [
                 ("{oops", "not JSON"),
                 ('{"type": "dance"}', "unknown message type"),
@@ -268,7 +271,8 @@ async def test_bad_signalling_gets_clear_answers_and_frees_everything(quick_gate
 
 def test_a_viewer_that_vanishes_mid_stream_is_freed(live_camera: str) -> None:
     command = [sys.executable, "-m", "tests.support.viewer", live_camera, "1"]
-    viewer = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, "CAMSTREAM_API_TOKEN": web.token(live_camera)}
+    viewer = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
     assert viewer.stdout is not None
     try:
         while not (line := viewer.stdout.readline()).startswith("FRAMES 20"):
@@ -277,8 +281,8 @@ def test_a_viewer_that_vanishes_mid_stream_is_freed(live_camera: str) -> None:
         viewer.kill()  # no goodbye: the process is simply gone
         viewer.wait()
         viewer.stdout.close()
-    assert httpx.get(f"{live_camera}/api/streams/status").json()["sessions"]
-    wait_until(lambda: not httpx.get(f"{live_camera}/api/streams/status").json()["sessions"], 20.0,
+    assert web.get(f"{live_camera}/api/streams/status").json()["sessions"]
+    wait_until(lambda: not web.get(f"{live_camera}/api/streams/status").json()["sessions"], 20.0,
                interval_s=0.5, what="the vanished viewer's session to be freed")  # fmt: skip
 
 
@@ -297,7 +301,7 @@ def test_overlay_draws_the_analyzers_boxes(
 
     async def watch(overlay: bool) -> list[np.ndarray]:
         viewer = Viewer(colour=True)
-        async with httpx.AsyncClient(base_url=base) as http:
+        async with web.client(base) as http:
             offer = {"camera_id": 2, "sdp": await viewer.offer(), "type": "offer", "overlay": overlay}
             answer = (await http.post("/api/webrtc/offer", json=offer)).json()
         await viewer.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))

@@ -106,7 +106,8 @@ class Guard:
         if moved is not None and cookie is not None and not websocket:
             principal = moved
             send = _with_headers(send, [(b"set-cookie", session_cookie(cookie, scope, self.session_s))])
-        scope = {**scope, "state": {**scope["state"], "principal": principal}}
+        # In place (the request's own copy of the lifespan state): outer middleware reads the scope after.
+        scope["state"] = {**scope["state"], "principal": principal}
         await self.app(scope, receive, send)
 
 

@@ -34,8 +34,13 @@ def csp_violations(page: Any) -> list[str]:
 
 @contextmanager
 def browser_page(
-    width: int = 1280, height: int = 860, init_script: str | None = None, colour_scheme: str = "light",
-    login: str | None = None, then: str = "/", extra_args: tuple[str, ...] = (),
+    width: int = 1280,
+    height: int = 860,
+    init_script: str | None = None,
+    colour_scheme: str = "light",
+    login: str | None = None,
+    then: str = "/",
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[Any]:
     """A page in a fresh headless Chromium, closed on exit; with `login` (a gateway's base URL),
     logged in there as the admin and on the page `then`.

@@ -25,13 +25,14 @@ CAMERAS = CameraFile(cameras=[
     Camera(id=2, name="Garage Camera", location="Garage", channel=301, source=SecretStr("demo:garage")),
 ])  # fmt: skip
 ADMIN_USER = "admin"
-ADMIN_PASSWORD = "test-admin-Passw0rd"  # noqa: S105 - the test suite's own
+ADMIN_PASSWORD = "test-admin-Passw0rd"
 BASE = "http://localhost"
 
 
 def settings(redis_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"redis_url": SecretStr(redis_url), "webrtc_hosts": "127.0.0.1",
-                              "admin_password": SecretStr(ADMIN_PASSWORD), **overrides}  # fmt: skip
+                              "admin_password": SecretStr(ADMIN_PASSWORD), "allowed_hosts": "localhost,testserver",
+                              **overrides}  # fmt: skip
     return Settings(**values)
 
 
@@ -51,10 +52,13 @@ async def api(
 
 
 @contextmanager
-def sockets(redis_url: str, cameras: CameraFile = CAMERAS, login: bool = True, **overrides: Any) -> Iterator[TestClient]:
+def sockets(
+    redis_url: str, cameras: CameraFile = CAMERAS, login: bool = True, **overrides: Any
+) -> Iterator[TestClient]:
     """A TestClient (HTTP and WebSockets) of a gateway app running in a thread of this process."""
     app = create_app(settings(redis_url, **overrides), cameras)
-    with TestClient(app, base_url=BASE, headers={"Origin": BASE}) as client:
+    # Starlette's TestClient opens WebSockets at ws://testserver, whatever its base URL.
+    with TestClient(app, base_url="http://testserver", headers={"Origin": "http://testserver"}) as client:
         if login:
             client.post("/api/auth/login", json={"username": ADMIN_USER, "password": ADMIN_PASSWORD}).raise_for_status()
         yield client

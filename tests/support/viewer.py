@@ -2,12 +2,14 @@
 
     python -m tests.support.viewer http://127.0.0.1:8000 CAMERA_ID [COUNT]
 
-Prints `FRAMES n` (frames received by all its viewers together) as frames come.
+Prints `FRAMES n` (frames received by all its viewers together) as frames come. The API token
+comes from the environment, CAMSTREAM_API_TOKEN (never the command line, which `ps` shows).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 import httpx
@@ -32,7 +34,8 @@ async def main(base: str, camera_id: int, count: int) -> None:
 
         readers.add(asyncio.ensure_future(read()))
 
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+    token = os.environ["CAMSTREAM_API_TOKEN"]
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"}) as http:
         for _ in range(count):
             pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
             pc.addTransceiver("video", direction="recvonly")
