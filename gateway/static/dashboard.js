@@ -3,6 +3,7 @@
 // Everything that comes from the API or the bus is inserted as text (textContent, properties),
 // never as HTML: an event is data, and data must not run in the page.
 import { Tile } from "/static/tile.js";
+import { api, startAccount } from "/static/account.js";
 
 const tiles = new Map();
 const cameraNames = new Map();
@@ -12,13 +13,10 @@ const filterCamera = document.getElementById("filter-camera");
 const filterType = document.getElementById("filter-type");
 const EVENTS_SHOWN = 50;
 
-async function getJson(path) {
-  const reply = await fetch(path, { cache: "no-store" });
-  if (!reply.ok) throw new Error(`${path}: ${reply.status}`);
-  return reply.json();
-}
+const getJson = (path) => api(path);  // a lapsed session goes back to the login page
 
 async function start() {
+  await startAccount();
   const cameras = await getJson("/api/cameras");
   const grid = document.getElementById("grid");
   for (const camera of cameras) {
