@@ -44,6 +44,10 @@ def _routes() -> list[Any]:
     return [context.original_route for context in iter_route_contexts(app.routes)]
 
 
+def _credentials(user: dict[str, str]) -> dict[str, str]:
+    return {"username": user["username"], "password": user["password"]}
+
+
 def _beside(http: httpx.AsyncClient) -> httpx.AsyncClient:
     """Another client, without cookies, of the same gateway app."""
     return httpx.AsyncClient(transport=http._transport, base_url=BASE, headers={"Origin": BASE})
