@@ -26,7 +26,7 @@ from tests.support import (
     web,
     write_camera_file,
 )
-from tests.support.browser import browser_page
+from tests.support.browser import browser_page, csp_violations
 
 pytestmark = pytest.mark.rtsp
 ARTIFACTS = ROOT / "test-artifacts"
@@ -67,6 +67,8 @@ def test_demo_cameras_play_and_the_page_fits_desktop_and_phone(
         wait_until(lambda: page.locator(".badge.streaming").count() == 4, 10.0, what="four streaming badges")
         wait_until(lambda: "analyzer worker" in page.inner_text("#system"), 10.0, what="the system panel")
         assert "CPU" in page.inner_text("#system") or "CUDA" in page.inner_text("#system")
+        assert page.inner_text("#who") == "admin (admin)"
+        assert csp_violations(page) == []  # the page works under the gateway's Content-Security-Policy
         ARTIFACTS.mkdir(exist_ok=True)
         page.wait_for_timeout(3000)  # let a few motion events arrive in the feed
         page.screenshot(path=str(ARTIFACTS / "dashboard-desktop.png"), full_page=True)

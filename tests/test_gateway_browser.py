@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import ROOT, RtspServer, ServiceRun, wait_until, web, write_camera_file
-from tests.support.browser import browser_page
+from tests.support.browser import browser_page, csp_violations
 
 pytestmark = pytest.mark.rtsp
 
@@ -30,6 +30,7 @@ def test_chromium_plays_a_camera(
         later = page.evaluate("window.framesDecoded()")
         assert later - first >= 20, (first, later)  # about 30 at 15 fps
         assert page.evaluate("document.getElementById('video').videoWidth") == 640
+        assert csp_violations(page) == []
         artifacts = ROOT / "test-artifacts"
         artifacts.mkdir(exist_ok=True)
         page.screenshot(path=str(artifacts / "player.png"))
