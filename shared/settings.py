@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,12 @@ class Settings(BaseSettings):
         description="Redis to use, redis:// or rediss:// (may hold a password). "
         "Unset: the run script starts an embedded redis-server; a process started alone "
         f"uses {LOCAL_REDIS_URL}.",
+    )
+    redis_username: str | None = Field(
+        default=None, description="Redis ACL user, put into CAMSTREAM_REDIS_URL (instead of writing it there)."
+    )
+    redis_password: SecretStr | None = Field(
+        default=None, description="Redis password, put into CAMSTREAM_REDIS_URL (instead of writing it there)."
     )
     cameras_file: Path | None = Field(
         default=None,
@@ -153,7 +160,14 @@ class Settings(BaseSettings):
         return self
 
     def redis_url_or_local(self) -> str:
-        return self.redis_url.get_secret_value() if self.redis_url else LOCAL_REDIS_URL
+        url = self.redis_url.get_secret_value() if self.redis_url else LOCAL_REDIS_URL
+        if self.redis_password is None and self.redis_username is None:
+            return url
+        parts = urlsplit(url)
+        user = quote(self.redis_username or parts.username or "", safe="")
+        password = quote(self.redis_password.get_secret_value(), safe="") if self.redis_password else ""
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
 
 
 def load_settings() -> Settings:
