@@ -9,6 +9,7 @@ passes gateway.auth.guard.Guard first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -110,6 +111,9 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             yield {"gateway": gateway}
         finally:
             retention.cancel()
+            # Awaited, so that a pass cut short hands its connection back before the engine goes.
+            with contextlib.suppress(asyncio.CancelledError):
+                await retention
             await sessions.close_all()
             for feed in feeds.values():
                 await feed.close()
