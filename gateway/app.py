@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
-import swagger_ui_bundle
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -146,7 +145,8 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
     document_security(app)
     add_error_handlers(app)
 
-    app.mount("/static/docs", StaticFiles(directory=str(swagger_ui_bundle.swagger_ui_path)), name="docs-assets")
+    # Swagger UI 5 (it renders OpenAPI 3.1) from the swagger-ui-py package: nothing from a CDN.
+    app.mount("/static/docs", StaticFiles(packages=[("swagger_ui", "static")]), name="docs-assets")
     app.mount("/static", StaticFiles(packages=[("gateway", "static")]), name="static")
 
     return app

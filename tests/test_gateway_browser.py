@@ -31,6 +31,9 @@ def test_chromium_plays_a_camera(
         assert later - first >= 20, (first, later)  # about 30 at 15 fps
         assert page.evaluate("document.getElementById('video').videoWidth") == 640
         assert csp_violations(page) == []
+        page.goto(f"{base}/docs")  # Swagger UI 5, from the gateway's own files, renders the OpenAPI 3.1 schema
+        page.wait_for_selector(".opblock", timeout=15000)
+        assert page.locator(".opblock").count() > 20 and csp_violations(page) == []
         artifacts = ROOT / "test-artifacts"
         artifacts.mkdir(exist_ok=True)
         page.screenshot(path=str(artifacts / "player.png"))
