@@ -138,8 +138,9 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["authorization", "content-type"],
         )  # fmt: skip
-    routers = (auth.login_router, auth.router, accounts.router, cameras.router, events.router, health.router,
-               webrtc.router, pages.router)  # fmt: skip
+    # Busiest first: a request is matched against the routers in this order (each costs a few µs).
+    routers = (cameras.router, events.router, health.router, webrtc.router, pages.router, auth.login_router,
+               auth.router, accounts.router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     document_security(app)

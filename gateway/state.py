@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from starlette.requests import HTTPConnection
 
 from gateway.auth.credentials import Authenticator
 from gateway.auth.limiter import LoginLimiter
@@ -45,9 +46,15 @@ class Gateway:
         return camera
 
 
-def get_gateway(request: Request) -> Gateway:
-    gateway: Gateway = request.state.gateway
+def gateway_of(connection: HTTPConnection) -> Gateway:
+    gateway: Gateway = connection.state.gateway
     return gateway
+
+
+async def get_gateway(request: Request) -> Gateway:
+    """A coroutine, because FastAPI runs a plain `def` dependency in its thread pool: a thread hop
+    on every request."""
+    return gateway_of(request)
 
 
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]

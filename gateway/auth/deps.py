@@ -11,7 +11,7 @@ from starlette.requests import HTTPConnection
 from gateway.auth.credentials import Principal
 
 
-def signed_in(connection: HTTPConnection) -> Principal:
+async def signed_in(connection: HTTPConnection) -> Principal:  # async: no thread pool hop
     principal: Principal | None = getattr(connection.state, "principal", None)
     if principal is None:  # the Guard lets no such request through; a second lock costs nothing
         raise HTTPException(status_code=401, detail="log in first")
@@ -21,7 +21,7 @@ def signed_in(connection: HTTPConnection) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(signed_in)]
 
 
-def admin(principal: PrincipalDep) -> Principal:
+async def admin(principal: PrincipalDep) -> Principal:
     if not principal.is_admin:
         raise HTTPException(status_code=403, detail="only an admin may do this")
     return principal

@@ -13,7 +13,7 @@ from starlette.websockets import WebSocketState
 
 from gateway.fanout import TooManyListeners
 from gateway.models import EventOut, EventsPage
-from gateway.state import GatewayDep, get_gateway
+from gateway.state import GatewayDep, gateway_of
 from shared.db.events import Cursor
 from shared.detections import EventType
 
@@ -99,7 +99,7 @@ async def live_events(websocket: WebSocket, camera: int | None = None) -> None:
 
     All clients share the gateway's one subscription; a client that reads too slowly loses its
     oldest events rather than holding anything up. What a client sends is read and ignored."""
-    gateway = get_gateway(websocket)  # type: ignore[arg-type]
+    gateway = gateway_of(websocket)
     await websocket.accept()  # before any close, so that the client gets its code and reason
     if camera is not None and gateway.cameras.camera(camera) is None:
         await websocket.close(code=4404, reason=f"no camera with id {camera}"[:120])

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, HTTPException, Path, Request, WebSocket, We
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketState
 
-from gateway.state import Gateway, GatewayDep, get_gateway
+from gateway.state import Gateway, GatewayDep, gateway_of
 from gateway.webrtc.compat import SignallingError
 from gateway.webrtc.sessions import Session, TooManySessions
 
@@ -150,7 +150,7 @@ async def end_session(session_id: SessionId, token: str, gateway: GatewayDep) ->
 @router.websocket("/ws/webrtc/{session_id}")
 async def signalling(websocket: WebSocket, session_id: str, token: str | None = None) -> None:
     """JSON messages both ways: offer, answer, candidate, error, bye; {"type": "request-offer"} asks for ours."""
-    gateway = get_gateway(websocket)  # type: ignore[arg-type]
+    gateway = gateway_of(websocket)
     await websocket.accept()
     try:
         session = gateway.sessions.get(session_id, token)
