@@ -38,7 +38,7 @@ from analyzer.frames import decode_for_analysis
 from analyzer.motion import MotionDetector
 from analyzer.persons import PersonDetector
 from analyzer.pipeline import CameraAnalysis
-from bench.common import machine, write_section
+from bench.common import gateway_env, machine, write_section
 from shared import keys
 from shared.cameras import AnalysisConfig
 from shared.detections import Event, EventPhase
@@ -109,7 +109,7 @@ def event_latency(workers: int, seconds: float) -> dict[str, float]:
             {"id": i, "name": f"bench {i}", "source": str(DATA / clip), "fps": 10, "analysis": {"fps": 5}}
             for i, clip in enumerate(["vtest_PETS09-S2L1_480x360.avi", "TUD-Campus.mp4"] * 2, start=1)
         ])  # fmt: skip
-        env = {"CAMSTREAM_LOG_LEVEL": "WARNING", "CAMSTREAM_DETECTIONS_STREAM_LEN": "100000"}
+        env = {**gateway_env(Path(folder)), "CAMSTREAM_DETECTIONS_STREAM_LEN": "100000"}
         runs = [ServiceRun("ingest", server.url, cameras, Path(folder) / "ingest.log", env=env)]
         runs += [
             ServiceRun("analyzer", server.url, cameras, Path(folder) / f"an{i}.log", env=env) for i in range(workers)

@@ -42,7 +42,8 @@ def write_section(name: str, lines: list[str]) -> None:
 
 
 def gateway_env(folder: Path) -> dict[str, str]:
-    """A benchmark's gateway: quiet, its data in `folder`, the test suite's admin (tests.support.web)."""
+    """A benchmark's processes: quiet, their database in `folder` (never the user's own), the test
+    suite's admin (tests.support.web)."""
     from tests.support.inprocess import ADMIN_PASSWORD  # noqa: PLC0415
 
     return {"CAMSTREAM_LOG_LEVEL": "WARNING", "CAMSTREAM_DATA_DIR": str(folder / "data"),

@@ -63,7 +63,9 @@ def api_rates(seconds: float) -> dict[str, float]:
         print("wrk not found (apt-get install wrk): skipping the API rate", file=sys.stderr)
         return {"cookie": math.nan, "bearer": math.nan, "open": math.nan, "login_ms": math.nan}
     with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as folder:
-        ingest = ServiceRun("ingest", server.url, None, Path(folder) / "ingest.log", env=QUIET)
+        ingest = ServiceRun(
+            "ingest", server.url, None, Path(folder) / "ingest.log", env={**QUIET, **gateway_env(Path(folder))}
+        )
         gateway, base = start_gateway(server.url, None, Path(folder))
         try:
             wait_until(lambda: web.get(f"{base}/api/cameras/1").json()["status"] == "streaming", 30.0)
@@ -90,7 +92,9 @@ def viewer_cpu(seconds: float, counts: tuple[int, ...]) -> dict[int, float]:
     with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as folder:
         rtsp = RtspServer(size="1280x720", fps=15).start()
         cameras = write_camera_file(Path(folder), [{"id": 1, "name": "bench", "source": rtsp.url(), "fps": 15}])
-        ingest = ServiceRun("ingest", server.url, cameras, Path(folder) / "ingest.log", env=QUIET)
+        ingest = ServiceRun(
+            "ingest", server.url, cameras, Path(folder) / "ingest.log", env={**QUIET, **gateway_env(Path(folder))}
+        )
         gateway, base = start_gateway(server.url, cameras, Path(folder))
         try:
             wait_until(lambda: web.get(f"{base}/api/cameras/1").json()["fps"], 30.0)
@@ -145,7 +149,9 @@ def glass_to_glass(seconds: float) -> dict[str, float]:
     with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as folder:
         rtsp = RtspServer(size="1280x720", fps=15, clock=True).start()
         cameras = write_camera_file(Path(folder), [{"id": 1, "name": "clock", "source": rtsp.url(), "fps": 15}])
-        ingest = ServiceRun("ingest", server.url, cameras, Path(folder) / "ingest.log", env=QUIET)
+        ingest = ServiceRun(
+            "ingest", server.url, cameras, Path(folder) / "ingest.log", env={**QUIET, **gateway_env(Path(folder))}
+        )
         gateway, base = start_gateway(server.url, cameras, Path(folder))
         try:
             wait_until(lambda: web.get(f"{base}/api/cameras/1").json()["fps"], 30.0)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import redis
 
-from bench.common import DOC, cpu_seconds, machine, write_section
+from bench.common import DOC, cpu_seconds, gateway_env, machine, write_section
 from shared import keys
 from shared.embedded_redis import EmbeddedRedis
 from shared.messages import FrameMessage
@@ -47,7 +47,7 @@ def measure(redis_url: str, server: RtspServer, cameras: int, seconds: float, fo
     camera_file = write_camera_file(
         folder, [{"id": i, "name": f"bench {i}", "source": server.url(), "fps": FPS} for i in range(1, cameras + 1)]
     )
-    run = ServiceRun("ingest", redis_url, camera_file, folder / "ingest.log", env={"CAMSTREAM_LOG_LEVEL": "WARNING"})
+    run = ServiceRun("ingest", redis_url, camera_file, folder / "ingest.log", env=gateway_env(folder))
     try:
         ids = range(1, cameras + 1)
         wait_until(lambda: all((s := camera_status(client, i)) and s.frames_sent > 0 for i in ids), 20.0)
