@@ -81,9 +81,12 @@ class RtspServer:
     """GStreamer's RTSP server in its own process, serving live H.264 at rtsp://127.0.0.1:PORT/cam."""
 
     def __init__(
-        self, size: str = "640x360", fps: int = 15, refuse_login: bool = False, codec: str = "h264", clock: bool = False
-    ) -> None:
+        self, size: str = "640x360", fps: int = 15, refuse_login: bool = False, codec: str = "h264",
+        clock: bool = False, login: tuple[str, str, str] | None = None,
+    ) -> None:  # fmt: skip
+        """`login`: (basic or digest, user, password) the server requires."""
         self.port = free_port()
+        self.login = login
         self.codec = codec
         self.clock = clock
         self.size = size
@@ -102,10 +105,15 @@ class RtspServer:
             command.append("--refuse-login")
         if self.clock:
             command.append("--clock")
+        if self.login:
+            command += ["--login", self.login[0]]
         # The server runs Debian's python with Debian's GObject bindings, not our virtualenv's.
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
-        assert self._process.stdout is not None
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True, env=env)
+        assert self._process.stdout is not None and self._process.stdin is not None
+        if self.login:  # the credentials go through a pipe, never the command line
+            self._process.stdin.write(f"{self.login[1]}:{self.login[2]}\n")
+        self._process.stdin.close()
         line = self._process.stdout.readline()
         if line.strip() != "READY":
             self.kill()

@@ -27,6 +27,9 @@ def main() -> int:
     parser.add_argument("--mount", default="/cam")
     parser.add_argument("--codec", choices=["h264", "h265"], default="h264")
     parser.add_argument("--refuse-login", action="store_true")
+    parser.add_argument(
+        "--login", choices=["basic", "digest"], help="require this login (user and password from stdin)"
+    )
     parser.add_argument("--clock", action="store_true", help="paint the wall-clock time into each frame (latency)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
@@ -50,6 +53,9 @@ def main() -> int:
     factory.set_shared(True)
     if args.clock:
         factory.connect("media-configure", lambda _f, media: _start_clock(media, width, height, args.fps))
+    if args.login:
+        user, _, password = sys.stdin.readline().rstrip("\n").partition(":")  # never on the command line
+        _require_login(server, factory, args.login, user, password)
     if args.refuse_login:
         # An auth with no user and no default token: every request needs a login none has.
         server.set_auth(GstRtspServer.RTSPAuth())
@@ -64,6 +70,26 @@ def main() -> int:
     print("READY", flush=True)
     loop.run()
     return 0
+
+
+def _require_login(server: object, factory: object, method: str, user: str, password: str) -> None:
+    gi.require_version("GstRtsp", "1.0")
+    from gi.repository import GstRtsp  # noqa: PLC0415
+
+    auth = GstRtspServer.RTSPAuth()
+    token = GstRtspServer.RTSPToken()
+    token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "user")
+    if method == "basic":
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
+    else:
+        auth.add_digest(user, password, token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+    server.set_auth(auth)
+    permissions = GstRtspServer.RTSPPermissions()
+    for permission in (GstRtspServer.RTSP_PERM_MEDIA_FACTORY_ACCESS, GstRtspServer.RTSP_PERM_MEDIA_FACTORY_CONSTRUCT):
+        permissions.add_permission_for_role("user", permission, True)
+    factory.set_permissions(permissions)
 
 
 CLOCK_BITS = 32
