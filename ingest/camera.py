@@ -46,7 +46,9 @@ class CameraService:
         )
 
     def run(self) -> None:
-        log.info("camera=%d starting: source %s, %.1f fps", self.camera.id, self.camera.source_masked, self.camera.fps)
+        detect = f", decoding its detect stream {self.camera.detect_source_masked}" if self.camera.detect_source else ""
+        log.info("camera=%d starting: source %s%s, %.1f fps", self.camera.id, self.camera.source_masked, detect,
+                 self.camera.fps)  # fmt: skip
         self._publisher.start()
         try:
             while not self.stop.is_set():

@@ -19,7 +19,7 @@ import numpy as np
 from ingest.demo import DemoScene
 from ingest.rtsp.client import RtspClient, RtspError
 from ingest.rtsp.depacketize import Depacketizer
-from shared.cameras import Camera, SourceKind, demo_options
+from shared.cameras import Camera, SourceKind, demo_options, source_kind
 from shared.redact import mask_credentials
 
 
@@ -53,8 +53,9 @@ class Source(Protocol):
 
 
 def open_source(camera: Camera, stop: threading.Event, open_timeout_s: float, read_timeout_s: float) -> Source:
-    url = camera.source.get_secret_value()
-    match camera.source_kind:
+    """The stream ingest decodes: the camera's detect stream when it has one, else its main stream."""
+    url = camera.decoded_source.get_secret_value()
+    match source_kind(url):
         case SourceKind.RTSP:
             return RtspSource(url, open_timeout_s, read_timeout_s)
         case SourceKind.FILE:

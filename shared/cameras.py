@@ -80,16 +80,27 @@ class Camera(BaseModel):
     source: SecretStr = Field(
         description="rtsp:// or rtsps:// URL, a video file path (looped), or demo:[scene][?size=WxH&fps=N]."
     )
+    detect_source: SecretStr | None = Field(
+        default=None,
+        description="The camera's second, smaller stream (its sub stream), for analysis: ingest decodes only this "
+        "one and never the main `source` (same forms as `source`).",
+    )
     enabled: bool = True
     fps: float = Field(default=15.0, gt=0, le=60, description="Target frames per second into Redis.")
     jpeg_quality: int = Field(default=80, ge=1, le=100)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
 
-    @field_validator("source")
+    @field_validator("source", "detect_source")
     @classmethod
-    def _known_scheme(cls, source: SecretStr) -> SecretStr:
-        source_kind(source.get_secret_value())
+    def _known_scheme(cls, source: SecretStr | None) -> SecretStr | None:
+        if source is not None:
+            source_kind(source.get_secret_value())
         return source
+
+    @property
+    def decoded_source(self) -> SecretStr:
+        """What ingest decodes into frames: the detect stream when there is one."""
+        return self.detect_source or self.source
 
     @property
     def source_kind(self) -> SourceKind:
@@ -98,6 +109,10 @@ class Camera(BaseModel):
     @property
     def source_masked(self) -> str:
         return mask_credentials(self.source.get_secret_value())
+
+    @property
+    def detect_source_masked(self) -> str | None:
+        return mask_credentials(self.detect_source.get_secret_value()) if self.detect_source else None
 
 
 class CameraFile(BaseModel):
@@ -211,14 +226,21 @@ def load_camera_definitions(path: Path | None, environ: Mapping[str, str]) -> tu
     cameras = _resolve_files(cameras, path.parent)
     definitions = []
     for written, camera in zip(_plain(document)["cameras"], cameras.cameras, strict=True):
-        resolved = {"source": camera.source.get_secret_value()} if camera.source_kind is SourceKind.FILE else {}
+        resolved = {
+            name: value.get_secret_value()
+            for name, value in (("source", camera.source), ("detect_source", camera.detect_source))
+            if value is not None and source_kind(value.get_secret_value()) is SourceKind.FILE
+        }
         definitions.append({**written, **resolved})
     return cameras, definitions
 
 
 def definition_of(camera: Camera) -> dict[str, Any]:
     """A camera as a mapping like one of a camera file's (the defaults left out)."""
-    return {**camera.model_dump(mode="json", exclude_defaults=True), "source": camera.source.get_secret_value()}
+    secrets = {"source": camera.source.get_secret_value()}
+    if camera.detect_source is not None:
+        secrets["detect_source"] = camera.detect_source.get_secret_value()
+    return {**camera.model_dump(mode="json", exclude_defaults=True), **secrets}
 
 
 def camera_from_definition(definition: Mapping[str, Any], environ: Mapping[str, str]) -> Camera:
@@ -301,9 +323,10 @@ def _resolve_files(cameras: CameraFile, base_dir: Path) -> CameraFile:
     """Relative file sources are relative to the camera file's folder."""
     resolved = []
     for camera in cameras.cameras:
-        if camera.source_kind is SourceKind.FILE:
-            path = file_path(camera.source.get_secret_value(), base_dir)
-            resolved.append(camera.model_copy(update={"source": SecretStr(str(path))}))
-        else:
-            resolved.append(camera)
+        update = {
+            name: SecretStr(str(file_path(value.get_secret_value(), base_dir)))
+            for name, value in (("source", camera.source), ("detect_source", camera.detect_source))
+            if value is not None and source_kind(value.get_secret_value()) is SourceKind.FILE
+        }
+        resolved.append(camera.model_copy(update=update) if update else camera)
     return CameraFile(cameras=resolved)

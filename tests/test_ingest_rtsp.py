@@ -164,3 +164,19 @@ def test_h265_camera_streams(rtsp_server: StartRtsp, ingest: StartIngest, rdb: r
     frames = wait_until(lambda: read_frames(rdb, 1, 1.0, start_id="0"), 10.0, what="H.265 frames in Redis")
     height, width, _, _ = simplejpeg.decode_jpeg_header(frames[-1].jpeg)
     assert (width, height) == (640, 360)
+
+
+def test_with_a_detect_stream_only_that_stream_is_decoded(
+    rtsp_server: StartRtsp, ingest: StartIngest, rdb: redis.Redis, tmp_path: Path
+) -> None:
+    main = rtsp_server(size="1280x720", fps=15)
+    detect = rtsp_server(size="320x180", fps=15, login=("digest", "cam", "Sub-Pw-1"))
+    cameras = write_camera_file(tmp_path, [
+        rtsp_camera(1, main.url(), detect_source=detect.url("cam:${SUB_PASSWORD}")),
+    ])  # fmt: skip
+    run = ingest(cameras, env={"SUB_PASSWORD": "Sub-Pw-1"})
+    frames = wait_until(lambda: read_frames(rdb, 1, 0.5, start_id="0"), 10.0, what="frames of the detect stream")
+    assert {(f.width, f.height) for f in frames} == {(320, 180)}  # the main stream's 1280x720 is never decoded
+    status = camera_status(rdb, 1)
+    assert status is not None and (status.width, status.height) == (320, 180) and status.state is CameraState.STREAMING
+    assert "decoding its detect stream rtsp://***@127.0.0.1" in run.log_text() and "Sub-Pw-1" not in run.log_text()
