@@ -14,10 +14,12 @@ import time
 from ingest.backoff import Backoff
 from ingest.jpeg import JpegEncoder
 from ingest.pacing import FramePacer
+from ingest.packets import PacketPublisher
 from ingest.publisher import Publisher
+from ingest.relay import MainStreamRelay
 from ingest.sources import Source, SourceError, SourceFrame, open_source
 from ingest.stats import CameraStats
-from shared.cameras import Camera
+from shared.cameras import Camera, SourceKind
 from shared.messages import FrameMessage
 from shared.redis_client import sync_client
 from shared.settings import Settings
@@ -37,6 +39,14 @@ class CameraService:
         self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s, settings.backoff_reset_after_s)
         self._seq = 0
         self._client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
+        # The camera's own access units go onto its packet stream (passthrough viewers): read with the
+        # frames when the main stream is the decoded one, by a relay thread when a detect stream is.
+        self._packets: PacketPublisher | None = None
+        self._relay: MainStreamRelay | None = None
+        if camera.source_kind is SourceKind.RTSP:
+            self._packets = PacketPublisher(self._client, camera.id, settings.packet_stream_s)
+            if camera.detect_source is not None:
+                self._relay = MainStreamRelay(camera.source.get_secret_value(), self._packets, settings, stop)
         self._publisher = Publisher(
             self._client,
             self.stats,
@@ -50,11 +60,19 @@ class CameraService:
         log.info("camera=%d starting: source %s%s, %.1f fps", self.camera.id, self.camera.source_masked, detect,
                  self.camera.fps)  # fmt: skip
         self._publisher.start()
+        if self._packets is not None:
+            self._packets.start()
+        if self._relay is not None:
+            self._relay.start()
         try:
             while not self.stop.is_set():
                 self._stream_once()
         finally:
             self._set_state(CameraState.STOPPED)
+            if self._relay is not None:
+                self._relay.join(self.settings.rtsp_read_timeout_s + 1)
+            if self._packets is not None:
+                self._packets.stop()
             self._publisher.stop()
             self._client.close()
             log.info("camera=%d stopped after %d frames", self.camera.id, self.stats.frames_sent)
@@ -63,8 +81,16 @@ class CameraService:
         self._set_state(CameraState.RECONNECTING if self.stats.reconnects else CameraState.CONNECTING)
         source: Source | None = None
         try:
+            relay_here = self._packets is not None and self._relay is None
+            if relay_here:
+                assert self._packets is not None
+                self._packets.restart()
             source = open_source(
-                self.camera, self.stop, self.settings.rtsp_open_timeout_s, self.settings.rtsp_read_timeout_s
+                self.camera,
+                self.stop,
+                self.settings.rtsp_open_timeout_s,
+                self.settings.rtsp_read_timeout_s,
+                self._packets.offer if relay_here and self._packets is not None else None,
             )
             self._pacer.reset()
             for frame in source.frames():

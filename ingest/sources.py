@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, cast
@@ -18,7 +18,7 @@ import numpy as np
 
 from ingest.demo import DemoScene
 from ingest.rtsp.client import RtspClient, RtspError
-from ingest.rtsp.depacketize import Depacketizer
+from ingest.rtsp.depacketize import AccessUnit, Depacketizer
 from shared.cameras import Camera, SourceKind, demo_options, source_kind
 from shared.redact import mask_credentials
 
@@ -52,12 +52,19 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
-def open_source(camera: Camera, stop: threading.Event, open_timeout_s: float, read_timeout_s: float) -> Source:
+# Called with each access unit of an RTSP stream, its time (s) and when it arrived, before decoding.
+UnitHandler = Callable[[AccessUnit, float, float], None]
+
+
+def open_source(
+    camera: Camera, stop: threading.Event, open_timeout_s: float, read_timeout_s: float,
+    on_unit: UnitHandler | None = None,
+) -> Source:  # fmt: skip
     """The stream ingest decodes: the camera's detect stream when it has one, else its main stream."""
     url = camera.decoded_source.get_secret_value()
     match source_kind(url):
         case SourceKind.RTSP:
-            return RtspSource(url, open_timeout_s, read_timeout_s)
+            return RtspSource(url, open_timeout_s, read_timeout_s, on_unit)
         case SourceKind.FILE:
             return FileSource(Path(url), stop)
         case SourceKind.DEMO:
@@ -75,7 +82,10 @@ class RtspSource:
     """A camera over RTSP, read by our own client (ingest/rtsp): each access unit is decoded the
     moment its last RTP packet arrives, one frame interval sooner than FFmpeg's RTSP demuxer."""
 
-    def __init__(self, url: str, open_timeout_s: float, read_timeout_s: float) -> None:
+    def __init__(
+        self, url: str, open_timeout_s: float, read_timeout_s: float, on_unit: UnitHandler | None = None
+    ) -> None:
+        self._on_unit = on_unit
         try:
             self._client = RtspClient(url, open_timeout_s, read_timeout_s)
             tracks = self._client.open(("video",))
@@ -100,6 +110,8 @@ class RtspSource:
             for packet in self._client.packets():
                 for unit in self._depacketizer.push(packet.payload, packet.sequence, packet.timestamp, packet.marker):
                     media = self._clock.seconds(unit.rtp_timestamp)
+                    if self._on_unit is not None:
+                        self._on_unit(unit, media, packet.received_at_s)
                     for frame in self._decoder.decode(av.Packet(unit.data)):
                         yield SourceFrame(packet.received_at_s, media, video=frame)
         except RtspError as e:

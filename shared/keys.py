@@ -12,11 +12,18 @@ DETECTIONS_FIELD = "detections"  # detections streams: the msgpack FrameDetectio
 # Detections entries written before version 0.2 used the frame streams' field; still readable.
 DETECTIONS_FIELD_OLD = FRAME_FIELD
 EVENT_FIELD = "event"  # the events history stream: the JSON Event
+PACKET_FIELD = "au"  # packet streams: the msgpack PacketMessage (shared.packets)
 
 
 def frame_stream(camera_id: int) -> str:
     """Stream of JPEG frames of one camera, written by its ingest process, trimmed to ~2 s."""
     return f"{PREFIX}:camera:{camera_id}:frames"
+
+
+def packet_stream(camera_id: int) -> str:
+    """Stream of one camera's own access units (main stream, compressed), written by its ingest
+    process, trimmed by time to at least its last keyframe."""
+    return f"{PREFIX}:camera:{camera_id}:packets"
 
 
 def camera_status(camera_id: int) -> str:

@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     frame_stream_s: float = Field(
         default=2.0, gt=0, le=60, description="Seconds of frames each camera's frame stream keeps."
     )
+    packet_stream_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Seconds of a camera's own access units its packet stream keeps (and never less than "
+        "everything since its last keyframe).",
+    )
     status_interval_s: float = Field(default=1.0, gt=0, le=10)
     status_ttl_s: float = Field(
         default=5.0, gt=0, le=120, description="A camera whose status is older shows as offline."

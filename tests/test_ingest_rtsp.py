@@ -7,11 +7,14 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+import av
 import pytest
 import redis
 import simplejpeg
 
+from shared import keys
 from shared.embedded_redis import free_port
+from shared.packets import PacketMessage
 from shared.status import CameraState
 from tests.support import (
     RtspServer,
@@ -180,3 +183,41 @@ def test_with_a_detect_stream_only_that_stream_is_decoded(
     status = camera_status(rdb, 1)
     assert status is not None and (status.width, status.height) == (320, 180) and status.state is CameraState.STREAMING
     assert "decoding its detect stream rtsp://***@127.0.0.1" in run.log_text() and "Sub-Pw-1" not in run.log_text()
+
+
+def _units(client: redis.Redis, camera_id: int) -> list[PacketMessage]:
+    entries = client.xrange(keys.packet_stream(camera_id))
+    return [PacketMessage.from_entry(fields) for _entry_id, fields in entries]
+
+
+def _decoded_sizes(units: list[PacketMessage]) -> list[tuple[int, int]]:
+    decoder = av.CodecContext.create(units[0].codec, "r")
+    return [(f.width, f.height) for u in units for f in decoder.decode(av.Packet(u.data))]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("codec", ["h264", "h265"])
+def test_the_cameras_own_access_units_are_on_its_packet_stream(
+    rtsp_server: StartRtsp, ingest: StartIngest, rdb: redis.Redis, tmp_path: Path, codec: str
+) -> None:
+    main = rtsp_server(size="640x360", fps=15, codec=codec)
+    cameras = write_camera_file(tmp_path, [rtsp_camera(1, main.url())])
+    ingest(cameras, env={"CAMSTREAM_PACKET_STREAM_S": "1"})
+    wait_until(lambda: (u := _units(rdb, 1)) and u[-1].seq >= 60, 15.0, what="four seconds of access units")
+    units = _units(rdb, 1)
+    assert units[0].keyframe and {u.codec for u in units} == {"hevc" if codec == "h265" else "h264"}
+    assert [u.seq for u in units] == list(range(units[0].seq, units[0].seq + len(units)))  # none missing
+    assert _decoded_sizes(units) == [(640, 360)] * len(units)  # every one decodes, from the first keyframe on
+    # Trimmed by time, but never past the last keyframe: the stream always starts at one.
+    assert len(units) <= 15 * (1 + 2) + 10 and sum(u.keyframe for u in units) <= 3
+
+
+def test_a_detect_streams_camera_relays_its_main_stream_undecoded(
+    rtsp_server: StartRtsp, ingest: StartIngest, rdb: redis.Redis, tmp_path: Path
+) -> None:
+    main = rtsp_server(size="1280x720", fps=15)
+    detect = rtsp_server(size="320x180", fps=15)
+    cameras = write_camera_file(tmp_path, [rtsp_camera(1, main.url(), detect_source=detect.url())])
+    ingest(cameras)
+    wait_until(lambda: rdb.xlen(keys.packet_stream(1)) >= 20, 15.0, what="the main stream's access units")
+    assert set(_decoded_sizes(_units(rdb, 1))) == {(1280, 720)}
+    assert {(f.width, f.height) for f in read_frames(rdb, 1, 0.5, start_id="0")} == {(320, 180)}

@@ -9,6 +9,7 @@ import pytest
 
 from shared.detections import Box, DetectedObject, Event, EventPhase, EventType, FrameDetections
 from shared.messages import FrameMessage, MessageError
+from shared.packets import PacketMessage
 from shared.status import CameraState, CameraStatus
 
 GOLDEN = Path(__file__).with_name("golden") / "frame_v1.msgpack"
@@ -110,3 +111,18 @@ def test_malformed_detections_raise_message_error(data: bytes) -> None:
 def test_malformed_events_raise_message_error(text: str) -> None:
     with pytest.raises(MessageError):
         Event.decode(text)
+
+
+PACKET_GOLDEN = Path(__file__).with_name("golden") / "packet_v1.msgpack"
+PACKET = PacketMessage(camera_id=3, seq=7, codec="h264", keyframe=True, pts_s=12.5, captured_at_s=1795000000.25,
+                       data=b"\x00\x00\x00\x01\x67sps\x00\x00\x00\x01\x65idr")  # fmt: skip
+
+
+def test_the_packet_message_matches_its_golden_sample_and_refuses_bad_input() -> None:
+    assert PACKET.encode() == PACKET_GOLDEN.read_bytes()
+    assert PacketMessage.decode(PACKET_GOLDEN.read_bytes()) == PACKET
+    fields = msgpack.unpackb(PACKET.encode())
+    for change in ({"v": 2}, {"codec": "vp8"}, {"keyframe": 1}, {"data": b"no start code"}, {"seq": "7"}):
+        with pytest.raises(MessageError):
+            PacketMessage.decode(msgpack.packb({**fields, **change}))
+    assert PacketMessage.decode(msgpack.packb({**fields, "later": 1})) == PACKET

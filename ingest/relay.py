@@ -1,0 +1,69 @@
+"""The main stream of a camera that has a detect stream: read and relayed as access units, never
+decoded (ingest decodes only the detect stream). Its own thread, its own reconnects."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from ingest.backoff import Backoff
+from ingest.packets import PacketPublisher
+from ingest.rtsp.client import RtspClient, RtspError
+from ingest.rtsp.depacketize import Depacketizer
+from ingest.sources import RtpClock
+from shared.redact import mask_credentials
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class MainStreamRelay(threading.Thread):
+    def __init__(self, url: str, packets: PacketPublisher, settings: Settings, stop: threading.Event) -> None:
+        super().__init__(name=f"relay-{packets.camera_id}", daemon=True)
+        self._url = url
+        self._packets = packets
+        self._settings = settings
+        self._stop = stop
+        self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s, settings.backoff_reset_after_s)
+        self.last_error: str | None = None
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._relay_once()
+            except RtspError as e:
+                self.last_error = mask_credentials(str(e))
+            except Exception as e:  # never end the camera's process for its main stream
+                log.exception("camera=%d main stream: unexpected error", self._packets.camera_id)
+                self.last_error = f"internal error: {type(e).__name__}"
+            if self._stop.is_set():
+                return
+            delay = self._backoff.next_delay(time.monotonic())
+            log.warning("camera=%d main stream: %s; retrying in %.1f s", self._packets.camera_id, self.last_error,
+                        delay)  # fmt: skip
+            self._stop.wait(delay)
+
+    def _relay_once(self) -> None:
+        client = RtspClient(self._url, self._settings.rtsp_open_timeout_s, self._settings.rtsp_read_timeout_s)
+        try:
+            track = client.open(("video",))[0]
+            assert track.codec is not None
+            depacketizer = Depacketizer(track.codec, track.parameter_sets())
+            clock = RtpClock(track.clock_rate)
+            self._packets.restart()
+            started = False
+            for packet in client.packets():
+                if self._stop.is_set():
+                    return
+                for unit in depacketizer.push(packet.payload, packet.sequence, packet.timestamp, packet.marker):
+                    if not started:
+                        started = True
+                        self._backoff.succeeded_at(time.monotonic())
+                        self.last_error = None
+                        log.info("camera=%d main stream: relaying %s access units", self._packets.camera_id,
+                                 track.codec)  # fmt: skip
+                    self._packets.offer(unit, clock.seconds(unit.rtp_timestamp), packet.received_at_s)
+            raise RtspError("main stream ended")
+        finally:
+            client.close()
