@@ -37,8 +37,9 @@ from gateway.state import Gateway
 from gateway.store import Store
 from gateway.webrtc.compat import quiet_failed_connects, use_host_addresses
 from gateway.webrtc.feed import CameraFeed
+from gateway.webrtc.passthrough import PassthroughFeed
 from gateway.webrtc.sessions import Sessions
-from shared.cameras import CameraFile
+from shared.cameras import CameraFile, SourceKind
 from shared.db.accounts import Accounts
 from shared.db.engine import DatabaseUnavailable, reason
 from shared.db.events import EventHistory
@@ -75,9 +76,11 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Gateway]]:
         store = Store(redis_pool(settings, len(camera_file.cameras)))
+        relayed = [c.id for c in camera_file.cameras if c.enabled and c.source_kind is SourceKind.RTSP]
         hubs = Hubs(
-            store, [c.id for c in camera_file.cameras], settings.mjpeg_max_clients + 2, settings.events_max_clients
-        )
+            store, [c.id for c in camera_file.cameras], settings.mjpeg_max_clients + 2, settings.events_max_clients,
+            relayed,
+        )  # fmt: skip
         use_host_addresses([h.strip() for h in settings.webrtc_hosts.split(",") if h.strip()])
         quiet_failed_connects(asyncio.get_running_loop())
         # One persistent feed per camera (and overlay choice); each encodes only while watched.
@@ -86,9 +89,10 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             for c in camera_file.cameras
             for overlay in (False, True)
         }
+        passthrough = {camera_id: PassthroughFeed(camera_id, hubs.packets[camera_id]) for camera_id in relayed}
         sessions = Sessions(
             feeds, settings.webrtc_ice_servers, settings.webrtc_negotiation_timeout_s,
-            settings.webrtc_max_pending, settings.webrtc_max_pending_per_client,
+            settings.webrtc_max_pending, settings.webrtc_max_pending_per_client, passthrough,
         )  # fmt: skip
         sessions.start()
         engine = await open_database(database_url(settings), settings.database_timeout_s)
@@ -116,6 +120,8 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             await sessions.close_all()
             for feed in feeds.values():
                 await feed.close()
+            for relay in passthrough.values():
+                await relay.close()
             await hubs.close()
             await store.close()
             await engine.dispose()

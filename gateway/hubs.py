@@ -11,6 +11,7 @@ from gateway.fanout import Fanout
 from gateway.store import Store
 from shared.detections import Event
 from shared.messages import FrameMessage
+from shared.packets import PacketMessage
 
 log = logging.getLogger(__name__)
 
@@ -18,10 +19,15 @@ FRAME_BLOCK_MS = 1000
 EVENT_QUEUE = 256  # a listener this far behind loses its oldest events (counted)
 
 Frame = tuple[str, FrameMessage]  # stream entry id, frame
+Packet = tuple[str, PacketMessage]  # stream entry id, a camera's own access unit
+PACKET_QUEUE = 64  # access units a passthrough feed may fall behind (4 s at 15 fps); past it, a gap
 
 
 class Hubs:
-    def __init__(self, store: Store, camera_ids: list[int], max_frame_listeners: int, max_event_listeners: int) -> None:
+    def __init__(
+        self, store: Store, camera_ids: list[int], max_frame_listeners: int, max_event_listeners: int,
+        packet_camera_ids: list[int] | None = None,
+    ) -> None:  # fmt: skip
         self.store = store
         self.frames_bad: Counter[int] = Counter()  # per camera: unreadable entries skipped
         self.events_bad = 0
@@ -32,10 +38,17 @@ class Hubs:
             for camera_id in camera_ids
         }
         self.events = Fanout[Event]("events", self._read_events, EVENT_QUEUE, max_event_listeners)
+        # One reader of each RTSP camera's packet stream, for its passthrough feed.
+        self.packets = {
+            camera_id: Fanout[Packet](f"camera={camera_id} packets", self._packet_reader(camera_id), PACKET_QUEUE, 1)
+            for camera_id in packet_camera_ids or []
+        }
 
     async def close(self) -> None:
         for frames in self.frames.values():
             await frames.close()
+        for packets in self.packets.values():
+            await packets.close()
         await self.events.close()
 
     def _frame_reader(self, camera_id: int) -> Callable[[Fanout[Frame]], Awaitable[None]]:
@@ -56,6 +69,21 @@ class Hubs:
                     log.warning("camera=%d unreadable frame entry %s skipped", camera_id, last_id)
                     continue
                 fanout.publish((last_id, frame))
+
+        return read
+
+    def _packet_reader(self, camera_id: int) -> Callable[[Fanout[Packet]], Awaitable[None]]:
+        async def read(fanout: Fanout[Packet]) -> None:
+            """Every access unit from now on, in order; an unreadable entry is counted and skipped."""
+            last_id = "$"
+            while fanout.listeners:
+                for entry_id, unit in await self.store.next_packets(camera_id, last_id, block_ms=FRAME_BLOCK_MS):
+                    last_id = entry_id
+                    if unit is None:
+                        self.frames_bad[camera_id] += 1
+                        log.warning("camera=%d unreadable packet entry %s skipped", camera_id, entry_id)
+                    else:
+                        fanout.publish((entry_id, unit))
 
         return read
 

@@ -50,6 +50,7 @@ class SessionOut(ApiModel):
     frames_sent: int
     overlay: bool
     codec: str | None
+    mode: str  # "passthrough" (the camera's own stream) or "transcoded" (the shared encoder)
 
 
 class StreamsStatus(ApiModel):

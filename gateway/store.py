@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from shared import keys
 from shared.detections import Event, FrameDetections
 from shared.messages import FrameMessage, MessageError
+from shared.packets import PacketMessage
 from shared.status import CameraStatus, WorkerStatus
 
 STATUS_CACHE_S = 0.25
@@ -108,6 +109,23 @@ class Store:
         if not reply or not reply[0][1]:
             return None
         return _frame(reply[0][1][-1])
+
+    async def next_packets(
+        self, camera_id: int, after_id: str, block_ms: int
+    ) -> list[tuple[str, PacketMessage | None]]:
+        """Every entry of the camera's packet stream after `after_id`, in order (a passthrough decoder
+        needs them all), waiting up to block_ms; a unit None where an entry is unreadable."""
+        stream = keys.packet_stream(camera_id)
+        reply = cast(list[tuple[bytes, list[Entry]]], await self.client.xread({stream: after_id}, block=block_ms))
+        if not reply:
+            return []
+        found: list[tuple[str, PacketMessage | None]] = []
+        for entry_id, fields in reply[0][1]:
+            try:
+                found.append((entry_id.decode(), PacketMessage.from_entry(fields)))
+            except MessageError:
+                found.append((entry_id.decode(), None))
+        return found
 
     async def latest_detections(self, camera_id: int) -> FrameDetections | None:
         entries = _entries(await self.client.xrevrange(keys.detections_stream(camera_id), count=1))

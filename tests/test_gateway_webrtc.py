@@ -155,20 +155,20 @@ async def test_server_offer_over_http(live_camera: str) -> None:
         await _no_sessions(http)
 
 
-async def test_four_viewers_share_one_encoder(live_camera: str) -> None:
+async def test_four_overlay_viewers_share_one_encoder(live_camera: str) -> None:
     viewers = [Viewer() for _ in range(4)]
     async with web.client(live_camera) as http:
         for viewer in viewers:
-            offer = {"camera_id": 1, "sdp": await viewer.offer(), "type": "offer"}
+            offer = {"camera_id": 1, "sdp": await viewer.offer(), "type": "offer", "overlay": True}
             answer = (await http.post("/api/webrtc/offer", json=offer)).json()
             await viewer.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
         for viewer in viewers:
             await viewer.wait_frames(20)
-        before, started = _encoded(await http.get("/metrics")), time.monotonic()
+        before, started = _encoded(await http.get("/metrics"), "true"), time.monotonic()
         received_before = sum(len(v.frames) for v in viewers)
         await asyncio.sleep(4.0)
         elapsed = time.monotonic() - started
-        encoded = (_encoded(await http.get("/metrics")) - before) / elapsed
+        encoded = (_encoded(await http.get("/metrics"), "true") - before) / elapsed
         received = (sum(len(v.frames) for v in viewers) - received_before) / elapsed
         for viewer in viewers:
             assert viewer.fps(3.0) >= 12, f"a viewer got {viewer.fps(3.0):.1f} fps"
@@ -179,8 +179,43 @@ async def test_four_viewers_share_one_encoder(live_camera: str) -> None:
         await _no_sessions(http)
 
 
-def _encoded(metrics: httpx.Response) -> float:
-    match = re.search(r'camstream_webrtc_frames_encoded_total\{camera="1",overlay="false"\} ([0-9.]+)', metrics.text)
+async def test_viewers_get_the_cameras_own_stream_after_a_first_transcoded_picture(
+    rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun], gateway: Callable[..., str],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    main = rtsp_server(size="640x360", fps=15)
+    detect = rtsp_server(size="320x180", fps=15)  # the transcoder sends the detect stream's size: told apart
+    cameras = write_camera_file(tmp_path, [
+        {"id": 1, "name": "two streams", "source": main.url(), "detect_source": detect.url(), "fps": 15},
+    ])  # fmt: skip
+    ingest(cameras)
+    base = gateway(cameras, env=LOOPBACK)
+    wait_until(lambda: web.get(f"{base}/api/cameras/1").json()["fps"], 15.0, what="camera 1 streaming")
+    viewers = [Viewer() for _ in range(2)]
+    async with web.client(base) as http:
+        for viewer in viewers:
+            offer = {"camera_id": 1, "sdp": await viewer.offer(), "type": "offer"}
+            answer = (await http.post("/api/webrtc/offer", json=offer)).json()
+            await viewer.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        for viewer in viewers:
+            await viewer.wait_frames(60)
+            sizes = [f.shape for f in viewer.frames]
+            assert sizes[0] == (180, 320), "the first picture comes from the transcoder, at once"
+            assert sizes[-1] == (360, 640) and sizes.index((360, 640)) < 45, "then the camera's own, at its keyframe"
+        modes = [s["mode"] for s in (await http.get("/api/streams/status")).json()["sessions"]]
+        assert modes == ["passthrough", "passthrough"]
+        before = _encoded(await http.get("/metrics"))
+        await asyncio.sleep(2.0)
+        assert _encoded(await http.get("/metrics")) == before  # nobody left on the transcoder: it stopped
+        assert all(v.fps(1.5) >= 12 for v in viewers)
+        for viewer in viewers:
+            await viewer.close()
+        await _no_sessions(http)
+
+
+def _encoded(metrics: httpx.Response, overlay: str = "false") -> float:
+    pattern = rf'camstream_webrtc_frames_encoded_total\{{camera="1",overlay="{overlay}"\}} ([0-9.]+)'
+    match = re.search(pattern, metrics.text)
     assert match, metrics.text
     return float(match[1])
 

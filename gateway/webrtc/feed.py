@@ -64,6 +64,10 @@ class PacketTrack(MediaStreamTrack):
         self.waiting_keyframe = True
         self.frames_sent = 0
 
+    @property
+    def mode(self) -> str:
+        return "transcoded"
+
     def offer(self, packet: EncodedPacket) -> None:
         if self.waiting_keyframe and not packet.is_keyframe:
             return
@@ -109,8 +113,9 @@ class CameraFeed:
     _size: tuple[int, int] | None = None
     _jpeg: JpegDecoder = field(default_factory=JpegDecoder)
 
-    def subscribe(self) -> PacketTrack:
-        track = PacketTrack(self)
+    def subscribe(self, track: PacketTrack | None = None) -> PacketTrack:
+        """A new viewer's track (or `track`, made by a passthrough feed), fed from the next keyframe."""
+        track = track or PacketTrack(self)
         self.viewers.add(track)
         self.want_keyframe()
         if self._task is None or self._task.done():

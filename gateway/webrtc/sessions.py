@@ -23,6 +23,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from gateway.webrtc.compat import SignallingError, close_peer, narrow_to_h264, viewer_input
 from gateway.webrtc.feed import CameraFeed, PacketTrack
+from gateway.webrtc.passthrough import PassthroughFeed
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,10 @@ class Sessions:
         negotiation_timeout_s: float,
         max_pending: int,
         max_pending_per_client: int,
+        passthrough: dict[int, PassthroughFeed] | None = None,
     ) -> None:
         self.feeds = feeds
+        self.passthrough = passthrough or {}
         self.negotiation_timeout_s = negotiation_timeout_s
         self.max_pending = max_pending
         self.max_pending_per_client = max_pending_per_client
@@ -91,7 +94,11 @@ class Sessions:
         feed = self.feeds[(camera_id, overlay)]
         pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))  # none: no outside server
         token = secrets.token_urlsafe(24)
-        session = Session(session_id, camera_id, token, overlay, time.time(), pc, feed.subscribe(), client)
+        # Without the server-drawn overlay, an RTSP camera's viewers get its own stream (after a first
+        # transcoded keyframe); with it, or for other sources, the shared transcoder.
+        passthrough = self.passthrough.get(camera_id) if not overlay else None
+        track = passthrough.subscribe(feed) if passthrough is not None else feed.subscribe()
+        session = Session(session_id, camera_id, token, overlay, time.time(), pc, track, client)
         self.sessions[session_id] = session
 
         @pc.on("connectionstatechange")
