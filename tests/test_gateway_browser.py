@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,3 +40,29 @@ def test_chromium_plays_a_camera(
         page.screenshot(path=str(artifacts / "player.png"))
     wait_until(lambda: not web.get(f"{base}/api/streams/status").json()["sessions"], 20.0, interval_s=0.5,
                what="the browser's session to be freed")  # fmt: skip
+
+
+def test_a_picture_within_a_second_though_the_camera_keyframes_every_4_s(
+    chromium_available: None, rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun],
+    gateway: Callable[..., str], tmp_path: Path,
+) -> None:  # fmt: skip
+    server = rtsp_server(size="640x360", fps=15, gop=60)
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "slow keyframes", "source": server.url(), "fps": 15}])
+    ingest(cameras)
+    base = gateway(cameras, env={"CAMSTREAM_WEBRTC_HOSTS": "127.0.0.1"})
+    wait_until(lambda: web.get(f"{base}/api/cameras/1").json()["fps"], 15.0, what="camera 1 streaming")
+    with browser_page(login=base) as page:
+        waits = []
+        for _ in range(3):
+            started = time.monotonic()
+            page.goto(f"{base}/player?camera=1")
+            wait_until(lambda: page.evaluate("window.framesDecoded ? window.framesDecoded() : 0") > 0, 5.0,
+                       interval_s=0.02, what="the first picture")  # fmt: skip
+            waits.append(time.monotonic() - started)
+        assert sorted(waits)[1] <= 1.0, waits  # the transcoder's keyframe first, the camera's own later
+        print("first picture after", [round(w, 2) for w in waits], "s")
+        page.wait_for_timeout(4500)  # past the camera's next keyframe
+        live = [
+            s for s in web.get(f"{base}/api/streams/status").json()["sessions"] if s["connectionState"] == "connected"
+        ]
+        assert live and live[-1]["mode"] == "passthrough"

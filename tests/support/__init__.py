@@ -82,11 +82,12 @@ class RtspServer:
 
     def __init__(
         self, size: str = "640x360", fps: int = 15, refuse_login: bool = False, codec: str = "h264",
-        clock: bool = False, login: tuple[str, str, str] | None = None,
+        clock: bool = False, login: tuple[str, str, str] | None = None, gop: int = 30,
     ) -> None:  # fmt: skip
         """`login`: (basic or digest, user, password) the server requires."""
         self.port = free_port()
         self.login = login
+        self.gop = gop
         self.codec = codec
         self.clock = clock
         self.size = size
@@ -107,6 +108,8 @@ class RtspServer:
             command.append("--clock")
         if self.login:
             command += ["--login", self.login[0]]
+        if self.gop != 30:
+            command += ["--gop", str(self.gop)]
         # The server runs Debian's python with Debian's GObject bindings, not our virtualenv's.
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True, env=env)

@@ -27,6 +27,7 @@ def main() -> int:
     parser.add_argument("--mount", default="/cam")
     parser.add_argument("--codec", choices=["h264", "h265"], default="h264")
     parser.add_argument("--refuse-login", action="store_true")
+    parser.add_argument("--gop", type=int, default=30, help="frames from one keyframe to the next")
     parser.add_argument(
         "--login", choices=["basic", "digest"], help="require this login (user and password from stdin)"
     )
@@ -47,7 +48,7 @@ def main() -> int:
     )
     factory.set_launch(
         f"( {source} "
-        f"! {args.codec.replace('h', 'x')}enc tune=zerolatency speed-preset=ultrafast key-int-max=30 "
+        f"! {args.codec.replace('h', 'x')}enc tune=zerolatency speed-preset=ultrafast key-int-max={args.gop} "
         f"! rtp{args.codec}pay name=pay0 pt=96 config-interval=1 )"
     )
     factory.set_shared(True)
