@@ -66,3 +66,20 @@ def test_a_picture_within_a_second_though_the_camera_keyframes_every_4_s(
             s for s in web.get(f"{base}/api/streams/status").json()["sessions"] if s["connectionState"] == "connected"
         ]
         assert live and live[-1]["mode"] == "passthrough"
+
+
+def test_an_h265_camera_plays_in_chromium_through_the_transcoder(
+    chromium_available: None, rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun],
+    gateway: Callable[..., str], tmp_path: Path,
+) -> None:  # fmt: skip
+    server = rtsp_server(size="640x360", fps=15, codec="h265")
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "hevc", "source": server.url(), "fps": 15}])
+    ingest(cameras)
+    base = gateway(cameras, env={"CAMSTREAM_WEBRTC_HOSTS": "127.0.0.1"})
+    wait_until(lambda: web.get(f"{base}/api/cameras/1").json()["fps"], 15.0, what="camera 1 streaming")
+    with browser_page(login=base, then="/player?camera=1") as page:
+        wait_until(lambda: page.evaluate("window.framesDecoded ? window.framesDecoded() : 0") >= 30, 20.0,
+                   interval_s=0.25, what="Chromium to decode 30 frames")  # fmt: skip
+        assert page.evaluate("document.getElementById('video').videoWidth") == 640
+        sessions = web.get(f"{base}/api/streams/status").json()["sessions"]
+        assert [s["mode"] for s in sessions] == ["transcoded"]  # browsers take no H.265 over WebRTC
