@@ -8,10 +8,12 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import av
 import httpx
 import numpy as np
 import pytest
@@ -21,6 +23,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from gateway.webrtc.compat import use_host_addresses
+from ingest.rtsp.client import RtspClient
+from ingest.rtsp.depacketize import Depacketizer
 from tests.support import (
     DATA,
     ROOT,
@@ -349,3 +353,68 @@ def test_overlay_draws_the_analyzers_boxes(
 
     plain, drawn = asyncio.run(watch(False)), asyncio.run(watch(True))
     assert green(drawn) > 200 + 5 * green(plain), (green(drawn), green(plain))
+
+
+def _clock(luma: np.ndarray) -> int:
+    """The milliseconds the clock server painted into a frame (32 blocks in the top band)."""
+    block = luma.shape[1] // 32
+    return int("".join("1" if luma[16, i * block + block // 2] > 128 else "0" for i in range(32)), 2)
+
+
+def _reference_frames(url: str, stop: threading.Event, found: dict[int, np.ndarray]) -> None:
+    """The camera's frames decoded straight from its RTSP stream, by clock value."""
+    client = RtspClient(url, 5, 3)
+    try:
+        track = client.open()[0]
+        assert track.codec is not None
+        depacketizer = Depacketizer(track.codec, track.parameter_sets())
+        decoder = av.CodecContext.create(track.codec, "r")
+        for packet in client.packets():
+            for unit in depacketizer.push(packet.payload, packet.sequence, packet.timestamp, packet.marker):
+                for frame in decoder.decode(av.Packet(unit.data)):  # type: ignore[attr-defined]
+                    luma = frame.to_ndarray(format="gray")
+                    found[_clock(luma)] = luma
+            if stop.is_set():
+                return
+    finally:
+        client.close()
+
+
+async def test_passthrough_frames_are_bit_identical_to_the_cameras(
+    rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun], gateway: Callable[..., str],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    server = rtsp_server(size="640x360", fps=15, clock=True)
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "clock", "source": server.url(), "fps": 15}])
+    ingest(cameras)
+    base = gateway(cameras, env=LOOPBACK)
+    wait_until(lambda: web.get(f"{base}/api/cameras/1").json()["fps"], 15.0, what="camera 1 streaming")
+    reference: dict[int, np.ndarray] = {}
+    stop = threading.Event()
+    reader = threading.Thread(target=_reference_frames, args=(server.url(), stop, reference), daemon=True)
+    reader.start()
+    viewer = Viewer()
+    try:
+        async with web.client(base) as http:
+            offer = {"camera_id": 1, "sdp": await viewer.offer(), "type": "offer"}
+            answer = (await http.post("/api/webrtc/offer", json=offer)).json()
+            await viewer.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+
+            async def switched() -> bool:
+                return [s["mode"] for s in (await http.get("/api/streams/status")).json()["sessions"]] == [
+                    "passthrough"
+                ]
+
+            await wait_until_async(switched, 10.0, interval_s=0.1, what="the switch to passthrough")
+            start = len(viewer.frames) + 2  # frames from the camera's own stream on
+            await viewer.wait_frames(start + 45)
+            frames = viewer.frames[start : start + 45]
+            await viewer.close()
+            await _no_sessions(http)
+    finally:
+        stop.set()
+        reader.join(5)
+    matched = [(f, reference.get(_clock(f))) for f in frames]
+    compared = [(f, r) for f, r in matched if r is not None]
+    assert len(compared) >= 40, f"only {len(compared)} of 45 frames found in the reference"
+    assert all(np.array_equal(f, r) for f, r in compared), "a passthrough frame differs from the camera's"

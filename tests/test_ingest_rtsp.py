@@ -180,8 +180,8 @@ def test_with_a_detect_stream_only_that_stream_is_decoded(
     run = ingest(cameras, env={"SUB_PASSWORD": "Sub-Pw-1"})
     frames = wait_until(lambda: read_frames(rdb, 1, 0.5, start_id="0"), 10.0, what="frames of the detect stream")
     assert {(f.width, f.height) for f in frames} == {(320, 180)}  # the main stream's 1280x720 is never decoded
-    status = camera_status(rdb, 1)
-    assert status is not None and (status.width, status.height) == (320, 180) and status.state is CameraState.STREAMING
+    status = wait_until(lambda: (s := camera_status(rdb, 1)) and s.width and s, 5.0, what="the status with a size")
+    assert (status.width, status.height) == (320, 180) and status.state is CameraState.STREAMING
     assert "decoding its detect stream rtsp://***@127.0.0.1" in run.log_text() and "Sub-Pw-1" not in run.log_text()
 
 

@@ -122,4 +122,5 @@ def test_fragments_aggregates_and_a_lost_packet() -> None:
     again = _fu_a(idr, 1000)
     units = [u for i, p in enumerate(again) for u in depacketizer.push(p, 7 + i, 21000, i == len(again) - 1)]
     assert len(units) == 1 and units[0].keyframe and depacketizer.lost == 2
+    assert Depacketizer("h264").push(slice_, 0, 0, True) == []  # nothing before a first keyframe
     assert depacketizer.push(b"\x7c", 10, 24000, True) == []  # a truncated fragment does not break it

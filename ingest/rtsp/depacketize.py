@@ -82,7 +82,8 @@ CODECS: dict[str, _Codec] = {"h264": _H264(), "hevc": _H265()}
 
 
 class Depacketizer:
-    """Feed it RTP packets of one video track in order; it returns each access unit once complete.
+    """Feed it RTP packets of one video track in order; it returns each access unit once complete,
+    from the first keyframe on.
 
     A gap in sequence numbers loses the access unit being built and everything up to the next
     keyframe (a decoder fed a half picture shows garbage until then)."""
@@ -94,7 +95,8 @@ class Depacketizer:
         self._timestamp: int | None = None
         self._last_seq: int | None = None
         self._broken = False
-        self._waiting_for_keyframe = False
+        # A camera may start anywhere in a GOP: what comes before the first keyframe cannot decode.
+        self._waiting_for_keyframe = True
         self._parameters: dict[int, bytes] = {}
         for nal in parameter_sets or []:
             if nal:
