@@ -32,7 +32,7 @@ from gateway.metrics import Metrics, RequestTimer
 from gateway.openapi import document_security
 from gateway.pagecache import ShortCache
 from gateway.retention import keep_expiring
-from gateway.routes import accounts, auth, cameras, events, health, pages, webrtc
+from gateway.routes import accounts, auth, cameras, events, health, pages, webrtc, whep
 from gateway.state import Gateway
 from gateway.store import Store
 from gateway.webrtc.compat import quiet_failed_connects, use_host_addresses
@@ -145,8 +145,8 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             allow_headers=["authorization", "content-type"],
         )  # fmt: skip
     # Busiest first: a request is matched against the routers in this order (each costs a few µs).
-    routers = (cameras.router, events.router, health.router, webrtc.router, pages.router, auth.login_router,
-               auth.router, accounts.router)  # fmt: skip
+    routers = (cameras.router, events.router, health.router, webrtc.router, whep.router, pages.router,
+               auth.login_router, auth.router, accounts.router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     document_security(app)

@@ -418,3 +418,26 @@ async def test_passthrough_frames_are_bit_identical_to_the_cameras(
     compared = [(f, r) for f, r in matched if r is not None]
     assert len(compared) >= 40, f"only {len(compared)} of 45 frames found in the reference"
     assert all(np.array_equal(f, r) for f, r in compared), "a passthrough frame differs from the camera's"
+
+
+async def test_whep_pulls_a_camera_and_delete_ends_it(live_camera: str) -> None:
+    viewer = Viewer()
+    async with web.client(live_camera) as http:
+        offer = await viewer.offer()
+        wrong = await http.post("/api/whep/1", content=offer, headers={"Content-Type": "application/json"})
+        assert wrong.status_code == 415
+        async with httpx.AsyncClient(base_url=live_camera) as anonymous:
+            refused = await anonymous.post("/api/whep/1", content=offer, headers={"Content-Type": "application/sdp"})
+            assert refused.status_code == 401
+        reply = await http.post("/api/whep/1", content=offer, headers={"Content-Type": "application/sdp"})
+        assert reply.status_code == 201 and reply.headers["content-type"].startswith("application/sdp")
+        location = reply.headers["location"]
+        assert re.fullmatch(r"/api/whep/1/1_\d+\?token=[\w-]{24,}", location), location
+        await viewer.pc.setRemoteDescription(RTCSessionDescription(reply.text, "answer"))
+        await viewer.wait_frames(30)
+        assert_live_video(viewer)
+        assert (await http.delete(location.split("?")[0] + "?token=guess")).status_code == 403
+        assert (await http.delete(location)).status_code == 204
+        await _no_sessions(http, 5.0)
+        assert (await http.delete(location)).status_code == 404
+        await viewer.close()

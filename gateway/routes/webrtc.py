@@ -68,7 +68,7 @@ class CandidateIn(BaseModel):
     candidate: dict[str, Any]
 
 
-async def _new_session(gateway: Gateway, camera_id: int, overlay: bool, request: Request) -> Session:
+async def new_session(gateway: Gateway, camera_id: int, overlay: bool, request: Request) -> Session:
     camera = gateway.camera(camera_id)
     if not camera.enabled:
         raise HTTPException(status_code=409, detail=f"camera {camera_id} is disabled")
@@ -97,7 +97,7 @@ async def create_stream(
     """Start a session; negotiate over the signalling WebSocket (or HTTP with server_offer).
     429 while too many sessions are still connecting."""
     options = body or StreamRequest()
-    session = await _new_session(gateway, camera_id, options.overlay, request)
+    session = await new_session(gateway, camera_id, options.overlay, request)
     offer = None
     if options.server_offer:
         description = await gateway.sessions.server_offer(session)
@@ -109,7 +109,7 @@ async def create_stream(
 @router.post("/api/webrtc/offer", response_model=AnswerOut)
 async def client_offer(offer: OfferIn, gateway: GatewayDep, request: Request) -> AnswerOut:
     """The viewer's offer in, the gateway's answer out, in one round trip."""
-    session = await _new_session(gateway, offer.camera_id, offer.overlay, request)
+    session = await new_session(gateway, offer.camera_id, offer.overlay, request)
     try:
         answer = await gateway.sessions.answer(session, offer.sdp)
     except SignallingError as e:
