@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from gateway.fanout import Fanout
 from gateway.store import Store
-from shared.detections import Event
+from shared.detections import Event, FrameDetections
 from shared.messages import FrameMessage
 from shared.packets import PacketMessage
 
@@ -38,6 +38,13 @@ class Hubs:
             for camera_id in camera_ids
         }
         self.events = Fanout[Event]("events", self._read_events, EVENT_QUEUE, max_event_listeners)
+        # One reader of each camera's detections, for viewers whose browser draws the boxes.
+        self.detections = {
+            camera_id: Fanout[FrameDetections](
+                f"camera={camera_id} detections", self._detections_reader(camera_id), 4, max_frame_listeners
+            )
+            for camera_id in camera_ids
+        }
         # One reader of each RTSP camera's packet stream, for its passthrough feed.
         self.packets = {
             camera_id: Fanout[Packet](f"camera={camera_id} packets", self._packet_reader(camera_id), PACKET_QUEUE, 1)
@@ -49,6 +56,8 @@ class Hubs:
             await frames.close()
         for packets in self.packets.values():
             await packets.close()
+        for detections in self.detections.values():
+            await detections.close()
         await self.events.close()
 
     def _frame_reader(self, camera_id: int) -> Callable[[Fanout[Frame]], Awaitable[None]]:
@@ -69,6 +78,20 @@ class Hubs:
                     log.warning("camera=%d unreadable frame entry %s skipped", camera_id, last_id)
                     continue
                 fanout.publish((last_id, frame))
+
+        return read
+
+    def _detections_reader(self, camera_id: int) -> Callable[[Fanout[FrameDetections]], Awaitable[None]]:
+        async def read(fanout: Fanout[FrameDetections]) -> None:
+            """Each analysis as it is published; an unreadable one is skipped."""
+            last_id = "$"
+            while fanout.listeners:
+                found = await self.store.next_detections(camera_id, last_id, block_ms=FRAME_BLOCK_MS)
+                if found is None:
+                    continue
+                last_id, record = found
+                if record is not None:
+                    fanout.publish(record)
 
         return read
 

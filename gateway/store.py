@@ -127,6 +127,21 @@ class Store:
                 found.append((entry_id.decode(), None))
         return found
 
+    async def next_detections(
+        self, camera_id: int, after_id: str, block_ms: int
+    ) -> tuple[str, FrameDetections | None] | None:
+        """The id and record of the newest detections entry after `after_id` (None if unreadable),
+        waiting up to block_ms; older entries are skipped. None if nothing came."""
+        stream = keys.detections_stream(camera_id)
+        reply = cast(list[tuple[bytes, list[Entry]]], await self.client.xread({stream: after_id}, block=block_ms))
+        if not reply or not reply[0][1]:
+            return None
+        entry_id, fields = reply[0][1][-1]
+        try:
+            return entry_id.decode(), FrameDetections.from_entry(fields)
+        except MessageError:
+            return entry_id.decode(), None
+
     async def latest_detections(self, camera_id: int) -> FrameDetections | None:
         entries = _entries(await self.client.xrevrange(keys.detections_stream(camera_id), count=1))
         if not entries:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from typing import Annotated, Any, Literal
@@ -13,6 +14,7 @@ from starlette.websockets import WebSocketState
 from gateway.state import Gateway, GatewayDep, gateway_of
 from gateway.webrtc.compat import SignallingError
 from gateway.webrtc.sessions import Session, TooManySessions
+from shared.detections import Box, FrameDetections
 
 router = APIRouter(tags=["webrtc"])
 
@@ -149,7 +151,8 @@ async def end_session(session_id: SessionId, token: str, gateway: GatewayDep) ->
 
 @router.websocket("/ws/webrtc/{session_id}")
 async def signalling(websocket: WebSocket, session_id: str, token: str | None = None) -> None:
-    """JSON messages both ways: offer, answer, candidate, error, bye; {"type": "request-offer"} asks for ours."""
+    """JSON messages both ways: offer, answer, candidate, error, bye; {"type": "request-offer"} asks for ours;
+    {"type": "detections", "on": true} has the analyzer's boxes sent as they come (the browser draws them)."""
     gateway = gateway_of(websocket)
     await websocket.accept()
     try:
@@ -160,6 +163,7 @@ async def signalling(websocket: WebSocket, session_id: str, token: str | None = 
     except PermissionError:
         await websocket.close(code=4403, reason="wrong or missing session token")
         return
+    boxes: asyncio.Task[None] | None = None
     try:
         while True:
             message = await websocket.receive()
@@ -168,13 +172,47 @@ async def signalling(websocket: WebSocket, session_id: str, token: str | None = 
             reply = await _handle(gateway, session, message.get("text"))
             if reply is None:
                 break
+            if reply.get("type") == "detections":  # the viewer's browser draws the boxes: send them as they come
+                if boxes is not None:
+                    boxes.cancel()
+                boxes = asyncio.create_task(_send_detections(gateway, session, websocket)) if reply["on"] else None
+                continue
             if reply:
                 await websocket.send_text(json.dumps(reply))
     except WebSocketDisconnect:  # the viewer hung up while we wrote: not an error
         pass
     finally:
+        if boxes is not None:
+            boxes.cancel()
         await gateway.sessions.close(session.id, "signalling closed")
         await _close_quietly(websocket)
+
+
+async def _send_detections(gateway: Gateway, session: Session, websocket: WebSocket) -> None:
+    """Every analysis of the session's camera, as a {"type": "detections", ...} message."""
+    hub = gateway.hubs.detections[session.camera_id]
+    listener = hub.listen()
+    try:
+        while True:
+            record = await listener.get()
+            await websocket.send_text(json.dumps(detections_message(record)))
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass  # the viewer went away
+    finally:
+        hub.leave(listener)
+
+
+def detections_message(record: FrameDetections) -> dict[str, Any]:
+    """What a browser needs to draw an analysis: boxes in the analysed frame's pixels."""
+
+    def box(b: Box) -> dict[str, int]:
+        return {"x": b.x, "y": b.y, "w": b.w, "h": b.h}
+
+    return {
+        "type": "detections", "capturedAt": record.captured_at_s, "analysedAt": record.analysed_at_s,
+        "width": record.width, "height": record.height, "motion": [box(b) for b in record.motion],
+        "objects": [{"label": o.label, "score": round(o.score, 3), "box": box(o.box)} for o in record.objects],
+    }  # fmt: skip
 
 
 async def _handle(gateway: Gateway, session: Session, text: str | None) -> dict[str, Any] | None:
@@ -192,16 +230,18 @@ async def _handle(gateway: Gateway, session: Session, text: str | None) -> dict[
         if kind == "offer":
             answer = await gateway.sessions.answer(session, message["sdp"])
             return {"type": "answer", "sdp": answer.sdp}
+        if kind == "detections":  # {"type": "detections", "on": true}: boxes for the browser to draw
+            return {"type": "detections", "on": message.get("on") is True}
         if kind == "answer":
             await gateway.sessions.accept_answer(session, message["sdp"])
-            return {}
-        if kind == "candidate":
+        elif kind == "candidate":
             candidate = message.get("candidate")
             if not isinstance(candidate, dict):
                 raise SignallingError("candidate must be an object")
             await gateway.sessions.add_candidate(session, candidate)
-            return {}
-        raise SignallingError(f"unknown message type {kind[:40]!r}")
+        else:
+            raise SignallingError(f"unknown message type {kind[:40]!r}")
+        return {}
     except SignallingError as e:
         return {"type": "error", "message": str(e)}
 

@@ -1,4 +1,7 @@
-// One camera over WebRTC: /player?camera=1[&overlay=1]. The gateway answers our offer in one round trip.
+// One camera over WebRTC: /player?camera=1[&overlay=1]. The gateway answers our offer in one round trip;
+// with overlay=1 the page opens the session's signalling socket for the analyzer's boxes and draws them.
+import { Boxes } from "/static/boxes.js";
+
 const params = new URLSearchParams(location.search);
 const camera = Number(params.get("camera") || 1);
 const overlay = params.get("overlay") === "1";
@@ -23,11 +26,25 @@ async function start() {
   const reply = await fetch("/api/webrtc/offer", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ camera_id: camera, sdp: pc.localDescription.sdp, type: "offer", overlay }),
+    body: JSON.stringify({ camera_id: camera, sdp: pc.localDescription.sdp, type: "offer", overlay: false }),
   });
   const body = await reply.json();
   if (!reply.ok) { status.textContent = `error: ${JSON.stringify(body.detail)}`; return; }
   await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
+  if (overlay) drawBoxes(body);
+}
+
+function drawBoxes(session) {
+  const video = document.getElementById("video");
+  const boxes = (window.boxes = new Boxes(video));
+  video.after(boxes.canvas);
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/webrtc/${session.session_id}?token=${session.token}`);
+  socket.onopen = () => socket.send(JSON.stringify({ type: "detections", on: true }));
+  socket.onmessage = (message) => {
+    const reply = JSON.parse(message.data);
+    if (reply.type === "detections") boxes.draw(reply);
+  };
 }
 
 // For tests and the curious: frames the browser has decoded so far.

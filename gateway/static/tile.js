@@ -1,5 +1,8 @@
+import { Boxes } from "/static/boxes.js";
+
 // One camera tile: WebRTC through the gateway's signalling (POST /api/webrtc/stream/{id}, then the
 // WebSocket), MJPEG when WebRTC has not connected in FALLBACK_MS, reconnection when it drops.
+// "Detections" asks the signalling socket for the analyzer's boxes and draws them (boxes.js).
 const FALLBACK_MS = 5000;
 const RETRY_MS = [1000, 2000, 5000, 10000];
 const STALLED_CHECKS = 3;  // status checks (2 s apart) with no new frame while the camera streams
@@ -19,6 +22,8 @@ export class Tile {
       <button class="overlay" type="button" aria-pressed="false" title="Show what the analyzer detects">Detections</button>
       <figcaption><span class="name"></span><span class="where"></span><span class="badge">…</span></figcaption>`;
     this.video = this.element.querySelector("video");
+    this.boxes = new Boxes(this.video);
+    this.video.after(this.boxes.canvas);
     this.mjpeg = this.element.querySelector("img.mjpeg");
     this.note = this.element.querySelector(".note");
     this.badge = this.element.querySelector(".badge");
@@ -50,9 +55,15 @@ export class Tile {
   }
 
   toggleOverlay() {
+    // The boxes are drawn here, over the camera's own picture: no new session, no server encoder.
     this.overlay = !this.overlay;
     this.element.querySelector("button.overlay").setAttribute("aria-pressed", String(this.overlay));
-    if (this.usingMjpeg) this.useMjpeg(); else this.connect();
+    this.askForBoxes();
+  }
+
+  askForBoxes() {
+    if (!this.overlay) this.boxes.clear();
+    if (this.socket?.readyState === 1) this.socket.send(JSON.stringify({ type: "detections", on: this.overlay }));
   }
 
   async framesDecoded() {
@@ -76,7 +87,7 @@ export class Tile {
     if (!this.usingMjpeg) this.fallbackTimer = setTimeout(() => this.useMjpeg(), FALLBACK_MS);
     try {
       const reply = await fetch(`/api/webrtc/stream/${this.camera.id}`, {
-        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ overlay: this.overlay }),
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ overlay: false }),
       });
       if (!reply.ok) throw new Error(`stream: ${reply.status}`);
       const session = await reply.json();
@@ -90,10 +101,12 @@ export class Tile {
       socket.onopen = async () => {
         await pc.setLocalDescription(await pc.createOffer());
         socket.send(JSON.stringify({ type: "offer", sdp: pc.localDescription.sdp }));
+        if (this.overlay) this.askForBoxes();
       };
       socket.onmessage = async (message) => {
         const reply = JSON.parse(message.data);
-        if (reply.type === "answer") await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
+        if (reply.type === "detections") { if (this.overlay) this.boxes.draw(reply); }
+        else if (reply.type === "answer") await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
         else if (reply.type === "error") console.warn(`camera ${this.camera.id}: ${reply.message}`);
       };
       socket.onclose = () => { if (this.pc === pc && pc.connectionState !== "connected") this.retry(); };
@@ -125,9 +138,8 @@ export class Tile {
 
   useMjpeg() {
     // WebRTC did not connect in time (a firewall, a proxy): show MJPEG, and keep trying WebRTC behind it.
-    if (this.usingMjpeg && !this.mjpeg.hidden && this.mjpegOverlay === this.overlay) return this.retry();
+    if (this.usingMjpeg && !this.mjpeg.hidden) return this.retry();
     this.usingMjpeg = true;
-    this.mjpegOverlay = this.overlay;
     this.video.hidden = true;
     this.mjpeg.hidden = false;
     this.mjpeg.src = `/api/cameras/${this.camera.id}/mjpeg?fps=5&t=${Date.now()}`;
