@@ -5,6 +5,8 @@ import { Boxes } from "/static/boxes.js";
 const params = new URLSearchParams(location.search);
 const camera = Number(params.get("camera") || 1);
 const overlay = params.get("overlay") === "1";
+// transcode=1: the shared server encoder (with its drawn boxes) instead of the camera's own stream.
+const transcode = params.get("transcode") === "1";
 const status = document.getElementById("status");
 
 function gathered(pc) {
@@ -26,7 +28,7 @@ async function start() {
   const reply = await fetch("/api/webrtc/offer", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ camera_id: camera, sdp: pc.localDescription.sdp, type: "offer", overlay: false }),
+    body: JSON.stringify({ camera_id: camera, sdp: pc.localDescription.sdp, type: "offer", overlay: transcode }),
   });
   const body = await reply.json();
   if (!reply.ok) { status.textContent = `error: ${JSON.stringify(body.detail)}`; return; }

@@ -3,7 +3,8 @@
     python -m tests.support.viewer http://127.0.0.1:8000 CAMERA_ID [COUNT]
 
 Prints `FRAMES n` (frames received by all its viewers together) as frames come. The API token
-comes from the environment, CAMSTREAM_API_TOKEN (never the command line, which `ps` shows).
+comes from the environment, CAMSTREAM_API_TOKEN (never the command line, which `ps` shows);
+CAMSTREAM_VIEWER_TRANSCODED=1 asks for the shared transcoder instead of the camera's own stream.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ async def main(base: str, camera_id: int, count: int) -> None:
             pc.addTransceiver("video", direction="recvonly")
             pc.on("track", on_track)
             await pc.setLocalDescription(await pc.createOffer())
-            offer = {"camera_id": camera_id, "sdp": pc.localDescription.sdp, "type": "offer"}
+            offer = {"camera_id": camera_id, "sdp": pc.localDescription.sdp, "type": "offer",
+                     "overlay": os.environ.get("CAMSTREAM_VIEWER_TRANSCODED") == "1"}  # fmt: skip
             answer = (await http.post("/api/webrtc/offer", json=offer)).json()
             await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
             peers.append(pc)
