@@ -198,7 +198,8 @@ def main() -> int:
             "",
             "| path | bit-identical frames | PSNR of the others (dB, median) |",
             "| --- | --- | --- |",
-            *[f"| {mode} | {100 * quality[f'{mode}_identical']:.0f} % | {quality[mode]:.1f} |"
+            *[f"| {mode} | {100 * quality[f'{mode}_identical']:.0f} % | "
+              f"{'none differ' if quality[mode] == float('inf') else f'{quality[mode]:.1f}'} |"
               for mode in ("passthrough", "transcoded")],
             "",
             f"First picture in Chromium with the camera keyframing every 4 s: **{first:.2f} s** from opening "
