@@ -23,7 +23,6 @@ import threading
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 import redis
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -31,33 +30,9 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from bench.common import cpu_seconds, gateway_env, machine, write_section
 from bench.gateway import QUIET, start_gateway
 from gateway.webrtc.compat import use_host_addresses
-from ingest.rtsp.client import RtspClient
-from ingest.rtsp.depacketize import Depacketizer
 from shared.embedded_redis import EmbeddedRedis
 from tests.support import RtspServer, ServiceRun, camera_pids, rtsp_server_missing, wait_until, web, write_camera_file
-
-
-def _clock(luma: np.ndarray) -> int:
-    block = luma.shape[1] // 32
-    return int("".join("1" if luma[16, i * block + block // 2] > 128 else "0" for i in range(32)), 2)
-
-
-def _reference(url: str, stop: threading.Event, found: dict[int, np.ndarray]) -> None:
-    client = RtspClient(url, 5, 3)
-    try:
-        track = client.open()[0]
-        assert track.codec is not None
-        depacketizer = Depacketizer(track.codec, track.parameter_sets())
-        decoder = av.CodecContext.create(track.codec, "r")
-        for packet in client.packets():
-            for unit in depacketizer.push(packet.payload, packet.sequence, packet.timestamp, packet.marker):
-                for frame in decoder.decode(av.Packet(unit.data)):  # type: ignore[attr-defined]
-                    luma = frame.to_ndarray(format="gray")
-                    found[_clock(luma)] = luma
-            if stop.is_set():
-                return
-    finally:
-        client.close()
+from tests.support.clock import painted_ms, read_reference
 
 
 async def _received(base: str, transcoded: bool, seconds: float) -> list[np.ndarray]:
@@ -99,13 +74,13 @@ def psnr(seconds: float) -> dict[str, float]:
         gateway, base = start_gateway(server.url, cameras, Path(folder))
         reference: dict[int, np.ndarray] = {}
         stop = threading.Event()
-        reader = threading.Thread(target=_reference, args=(rtsp.url(), stop, reference), daemon=True)
+        reader = threading.Thread(target=read_reference, args=(rtsp.url(), stop, reference), daemon=True)
         try:
             wait_until(lambda: web.get(f"{base}/api/cameras/1").json()["fps"], 30.0)
             reader.start()
             for mode in ("passthrough", "transcoded"):
                 frames = asyncio.run(_received(base, mode == "transcoded", seconds))
-                pairs = [(f, reference[_clock(f)]) for f in frames if _clock(f) in reference]
+                pairs = [(f, reference[painted_ms(f)]) for f in frames if painted_ms(f) in reference]
                 errors = [float(np.mean((f.astype(np.float64) - r) ** 2)) for f, r in pairs if f.shape == r.shape]
                 identical = sum(e == 0.0 for e in errors)
                 finite = [10 * np.log10(255.0**2 / e) for e in errors if e > 0]

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import av
 import httpx
 import numpy as np
 import pytest
@@ -23,8 +22,6 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from gateway.webrtc.compat import use_host_addresses
-from ingest.rtsp.client import RtspClient
-from ingest.rtsp.depacketize import Depacketizer
 from tests.support import (
     DATA,
     ROOT,
@@ -36,6 +33,7 @@ from tests.support import (
     web,
     write_camera_file,
 )
+from tests.support.clock import painted_ms, read_reference
 
 pytestmark = pytest.mark.rtsp
 LOOPBACK = {"CAMSTREAM_WEBRTC_HOSTS": "127.0.0.1"}
@@ -355,31 +353,6 @@ def test_overlay_draws_the_analyzers_boxes(
     assert green(drawn) > 200 + 5 * green(plain), (green(drawn), green(plain))
 
 
-def _clock(luma: np.ndarray) -> int:
-    """The milliseconds the clock server painted into a frame (32 blocks in the top band)."""
-    block = luma.shape[1] // 32
-    return int("".join("1" if luma[16, i * block + block // 2] > 128 else "0" for i in range(32)), 2)
-
-
-def _reference_frames(url: str, stop: threading.Event, found: dict[int, np.ndarray]) -> None:
-    """The camera's frames decoded straight from its RTSP stream, by clock value."""
-    client = RtspClient(url, 5, 3)
-    try:
-        track = client.open()[0]
-        assert track.codec is not None
-        depacketizer = Depacketizer(track.codec, track.parameter_sets())
-        decoder = av.CodecContext.create(track.codec, "r")
-        for packet in client.packets():
-            for unit in depacketizer.push(packet.payload, packet.sequence, packet.timestamp, packet.marker):
-                for frame in decoder.decode(av.Packet(unit.data)):  # type: ignore[attr-defined]
-                    luma = frame.to_ndarray(format="gray")
-                    found[_clock(luma)] = luma
-            if stop.is_set():
-                return
-    finally:
-        client.close()
-
-
 async def test_passthrough_frames_are_bit_identical_to_the_cameras(
     rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun], gateway: Callable[..., str],
     tmp_path: Path,
@@ -391,7 +364,7 @@ async def test_passthrough_frames_are_bit_identical_to_the_cameras(
     wait_until(lambda: web.get(f"{base}/api/cameras/1").json()["fps"], 15.0, what="camera 1 streaming")
     reference: dict[int, np.ndarray] = {}
     stop = threading.Event()
-    reader = threading.Thread(target=_reference_frames, args=(server.url(), stop, reference), daemon=True)
+    reader = threading.Thread(target=read_reference, args=(server.url(), stop, reference), daemon=True)
     reader.start()
     viewer = Viewer()
     try:
@@ -414,7 +387,7 @@ async def test_passthrough_frames_are_bit_identical_to_the_cameras(
     finally:
         stop.set()
         reader.join(5)
-    matched = [(f, reference.get(_clock(f))) for f in frames]
+    matched = [(f, reference.get(painted_ms(f))) for f in frames]
     compared = [(f, r) for f, r in matched if r is not None]
     assert len(compared) >= 40, f"only {len(compared)} of 45 frames found in the reference"
     assert all(np.array_equal(f, r) for f, r in compared), "a passthrough frame differs from the camera's"
