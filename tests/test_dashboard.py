@@ -125,6 +125,11 @@ def test_events_snapshots_and_the_overlay(
                    what="the overlay's green person boxes")  # fmt: skip
         # Drawn by the browser on its canvas (the picture itself is not re-encoded with them).
         assert page.evaluate(CANVAS_GREEN) > 100
+        page.wait_for_timeout(3000)
+        late = page.evaluate("() => [...window.camstream.tiles.values()][0].boxes.lateness")
+        # The picture shows some 20-30 ms after capture: boxes drawn within 150 ms of capture are at most
+        # 150 ms later than the frame they were computed from (measured here: 55 ms).
+        assert len(late) >= 5 and sorted(late)[len(late) // 2] <= 150, late
 
 
 def test_badges_follow_the_camera_and_video_returns_without_reload(

@@ -20,6 +20,9 @@ export class Boxes {
 
   draw(message) {
     this.latest = message;
+    // How long after its frame was captured a box is drawn (for tests and the curious).
+    this.lateness = this.lateness ?? [];
+    this.lateness.push(Date.now() - message.capturedAt * 1000);
     clearTimeout(this.clearTimer);
     this.clearTimer = setTimeout(() => this.clear(), MAX_AGE_MS);
     const { clientWidth: width, clientHeight: height } = this.video;
