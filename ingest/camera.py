@@ -11,6 +11,7 @@ import math
 import threading
 import time
 
+from ingest.audio import AudioPublisher
 from ingest.backoff import Backoff
 from ingest.jpeg import JpegEncoder
 from ingest.pacing import FramePacer
@@ -42,11 +43,15 @@ class CameraService:
         # The camera's own access units go onto its packet stream (passthrough viewers): read with the
         # frames when the main stream is the decoded one, by a relay thread when a detect stream is.
         self._packets: PacketPublisher | None = None
+        self._audio: AudioPublisher | None = None
         self._relay: MainStreamRelay | None = None
         if camera.source_kind is SourceKind.RTSP:
             self._packets = PacketPublisher(self._client, camera.id, settings.packet_stream_s)
+            self._audio = AudioPublisher(self._client, camera.id) if camera.audio else None
             if camera.detect_source is not None:
-                self._relay = MainStreamRelay(camera.source.get_secret_value(), self._packets, settings, stop)
+                self._relay = MainStreamRelay(
+                    camera.source.get_secret_value(), self._packets, settings, stop, self._audio
+                )
         self._publisher = Publisher(
             self._client,
             self.stats,
@@ -62,6 +67,8 @@ class CameraService:
         self._publisher.start()
         if self._packets is not None:
             self._packets.start()
+        if self._audio is not None:
+            self._audio.start()
         if self._relay is not None:
             self._relay.start()
         try:
@@ -73,6 +80,8 @@ class CameraService:
                 self._relay.join(self.settings.rtsp_read_timeout_s + 1)
             if self._packets is not None:
                 self._packets.stop()
+            if self._audio is not None:
+                self._audio.stop()
             self._publisher.stop()
             self._client.close()
             log.info("camera=%d stopped after %d frames", self.camera.id, self.stats.frames_sent)
@@ -91,6 +100,7 @@ class CameraService:
                 self.settings.rtsp_open_timeout_s,
                 self.settings.rtsp_read_timeout_s,
                 self._packets.offer if relay_here and self._packets is not None else None,
+                self._audio.offer if relay_here and self._audio is not None else None,
             )
             self._pacer.reset()
             for frame in source.frames():

@@ -7,11 +7,12 @@ import logging
 import threading
 import time
 
+from ingest.audio import AudioPublisher
 from ingest.backoff import Backoff
 from ingest.packets import PacketPublisher
 from ingest.rtsp.client import RtspClient, RtspError
 from ingest.rtsp.depacketize import Depacketizer
-from ingest.sources import RtpClock
+from ingest.sources import RtpClock, audio_of
 from shared.redact import mask_credentials
 from shared.settings import Settings
 
@@ -19,10 +20,14 @@ log = logging.getLogger(__name__)
 
 
 class MainStreamRelay(threading.Thread):
-    def __init__(self, url: str, packets: PacketPublisher, settings: Settings, stop: threading.Event) -> None:
+    def __init__(
+        self, url: str, packets: PacketPublisher, settings: Settings, stop: threading.Event,
+        audio: AudioPublisher | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(name=f"relay-{packets.camera_id}", daemon=True)
         self._url = url
         self._packets = packets
+        self._audio_out = audio
         self._settings = settings
         self._stop = stop
         self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s, settings.backoff_reset_after_s)
@@ -47,7 +52,8 @@ class MainStreamRelay(threading.Thread):
     def _relay_once(self) -> None:
         client = RtspClient(self._url, self._settings.rtsp_open_timeout_s, self._settings.rtsp_read_timeout_s)
         try:
-            track = client.open(("video",))[0]
+            track = client.open(("video", "audio") if self._audio_out else ("video",))[0]
+            audio = audio_of(client)
             assert track.codec is not None
             depacketizer = Depacketizer(track.codec, track.parameter_sets())
             clock = RtpClock(track.clock_rate)
@@ -56,6 +62,12 @@ class MainStreamRelay(threading.Thread):
             for packet in client.packets():
                 if self._stop.is_set():
                     return
+                if client.channels[packet.channel] is not track:
+                    if audio is not None and self._audio_out is not None:
+                        for sound in audio[0].push(packet.payload, packet.timestamp):
+                            self._audio_out.offer(sound, audio[0], audio[1].seconds(sound.rtp_timestamp),
+                                                  packet.received_at_s)  # fmt: skip
+                    continue
                 for unit in depacketizer.push(packet.payload, packet.sequence, packet.timestamp, packet.marker):
                     if not started:
                         started = True

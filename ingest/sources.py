@@ -17,6 +17,7 @@ import av
 import numpy as np
 
 from ingest.demo import DemoScene
+from ingest.rtsp.audio import AudioDepacketizer, AudioUnit
 from ingest.rtsp.client import RtspClient, RtspError
 from ingest.rtsp.depacketize import AccessUnit, Depacketizer
 from shared.cameras import Camera, SourceKind, demo_options, source_kind
@@ -54,17 +55,19 @@ class Source(Protocol):
 
 # Called with each access unit of an RTSP stream, its time (s) and when it arrived, before decoding.
 UnitHandler = Callable[[AccessUnit, float, float], None]
+# Called with each audio unit of an RTSP stream, its track, its time (s) and when it arrived.
+AudioHandler = Callable[[AudioUnit, AudioDepacketizer, float, float], None]
 
 
 def open_source(
     camera: Camera, stop: threading.Event, open_timeout_s: float, read_timeout_s: float,
-    on_unit: UnitHandler | None = None,
+    on_unit: UnitHandler | None = None, on_audio: AudioHandler | None = None,
 ) -> Source:  # fmt: skip
     """The stream ingest decodes: the camera's detect stream when it has one, else its main stream."""
     url = camera.decoded_source.get_secret_value()
     match source_kind(url):
         case SourceKind.RTSP:
-            return RtspSource(url, open_timeout_s, read_timeout_s, on_unit)
+            return RtspSource(url, open_timeout_s, read_timeout_s, on_unit, on_audio)
         case SourceKind.FILE:
             return FileSource(Path(url), stop)
         case SourceKind.DEMO:
@@ -83,12 +86,14 @@ class RtspSource:
     moment its last RTP packet arrives, one frame interval sooner than FFmpeg's RTSP demuxer."""
 
     def __init__(
-        self, url: str, open_timeout_s: float, read_timeout_s: float, on_unit: UnitHandler | None = None
-    ) -> None:
+        self, url: str, open_timeout_s: float, read_timeout_s: float, on_unit: UnitHandler | None = None,
+        on_audio: AudioHandler | None = None,
+    ) -> None:  # fmt: skip
         self._on_unit = on_unit
+        self._on_audio = on_audio
         try:
             self._client = RtspClient(url, open_timeout_s, read_timeout_s)
-            tracks = self._client.open(("video",))
+            tracks = self._client.open(("video", "audio") if on_audio else ("video",))
         except RtspError as e:
             self.close()
             if e.status == 401:
@@ -98,7 +103,8 @@ class RtspSource:
                                   permanent=True) from None  # fmt: skip
             raise SourceError(f"cannot open RTSP stream: {e}") from None
         self.track = tracks[0]
-        assert self.track.codec is not None
+        assert self.track.codec is not None and self.track.kind == "video"
+        self._audio = audio_of(self._client)
         self._depacketizer = Depacketizer(self.track.codec, self.track.parameter_sets())
         self._decoder = cast(av.VideoCodecContext, av.CodecContext.create(self.track.codec, "r"))
         # Frame threading holds back two frames (+133 ms at 15 fps); slice threading holds none.
@@ -108,6 +114,12 @@ class RtspSource:
     def frames(self) -> Iterator[SourceFrame]:
         try:
             for packet in self._client.packets():
+                if self._client.channels[packet.channel] is not self.track:
+                    if self._audio is not None and self._on_audio is not None:
+                        audio, clock = self._audio
+                        for sound in audio.push(packet.payload, packet.timestamp):
+                            self._on_audio(sound, audio, clock.seconds(sound.rtp_timestamp), packet.received_at_s)
+                    continue
                 for unit in self._depacketizer.push(packet.payload, packet.sequence, packet.timestamp, packet.marker):
                     media = self._clock.seconds(unit.rtp_timestamp)
                     if self._on_unit is not None:
@@ -126,6 +138,14 @@ class RtspSource:
         client = getattr(self, "_client", None)
         if client is not None:
             client.close()
+
+
+def audio_of(client: RtspClient) -> tuple[AudioDepacketizer, RtpClock] | None:
+    """The depacketizer and clock of the audio track the client set up, if any."""
+    for track in client.tracks:
+        if track.kind == "audio":
+            return AudioDepacketizer(track), RtpClock(track.clock_rate)
+    return None
 
 
 class RtpClock:

@@ -86,6 +86,7 @@ class Camera(BaseModel):
         "one and never the main `source` (same forms as `source`).",
     )
     enabled: bool = True
+    audio: bool = Field(default=True, description="Pass the camera's audio on (RTSP cameras that send any).")
     fps: float = Field(default=15.0, gt=0, le=60, description="Target frames per second into Redis.")
     jpeg_quality: int = Field(default=80, ge=1, le=100)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)

@@ -26,6 +26,12 @@ def packet_stream(camera_id: int) -> str:
     return f"{PREFIX}:camera:{camera_id}:packets"
 
 
+def audio_stream(camera_id: int) -> str:
+    """Stream of one camera's audio as it sent it (shared.packets.AudioMessage), written by its
+    ingest process, trimmed to a few seconds."""
+    return f"{PREFIX}:camera:{camera_id}:audio"
+
+
 def camera_status(camera_id: int) -> str:
     """JSON status record of one camera's ingest process (shared.status.CameraStatus), with a TTL."""
     return f"{PREFIX}:camera:{camera_id}:status"

@@ -66,3 +66,55 @@ class PacketMessage:
     @classmethod
     def from_entry(cls, fields: Mapping[bytes, bytes]) -> PacketMessage:
         return cls.decode(entry_payload(fields, keys.PACKET_FIELD))
+
+
+AUDIO_VERSION = 1
+AUDIO_CODECS = ("pcm_mulaw", "pcm_alaw", "aac")
+
+
+@dataclass(frozen=True, slots=True)
+class AudioMessage:
+    """A camera's audio as it sent it: one G.711 packet, or one AAC frame (raw, no ADTS header)."""
+
+    camera_id: int
+    seq: int
+    codec: str  # FFmpeg's name: pcm_mulaw, pcm_alaw or aac
+    sample_rate: int
+    channels: int
+    config: bytes  # AAC's AudioSpecificConfig (from the camera's SDP); empty for G.711
+    pts_s: float
+    captured_at_s: float
+    data: bytes
+
+    def encode(self) -> bytes:
+        packed: bytes = msgpack.packb(
+            {
+                "v": AUDIO_VERSION, "camera_id": self.camera_id, "seq": self.seq, "codec": self.codec,
+                "sample_rate": self.sample_rate, "channels": self.channels, "config": self.config,
+                "pts_s": self.pts_s, "captured_at_s": self.captured_at_s, "data": self.data,
+            },
+            use_bin_type=True,
+        )  # fmt: skip
+        return packed
+
+    @classmethod
+    def decode(cls, data: bytes) -> AudioMessage:
+        fields = unpack_map(data, "audio")
+        version = require_field(fields, "v", int)
+        if version < 1 or version > AUDIO_VERSION:
+            raise MessageError(f"audio: unsupported version {version} (this reader knows 1..{AUDIO_VERSION})")
+        message = cls(
+            camera_id=require_field(fields, "camera_id", int), seq=require_field(fields, "seq", int),
+            codec=require_field(fields, "codec", str), sample_rate=require_field(fields, "sample_rate", int),
+            channels=require_field(fields, "channels", int), config=require_field(fields, "config", bytes),
+            pts_s=float(require_field(fields, "pts_s", (float, int))),
+            captured_at_s=float(require_field(fields, "captured_at_s", (float, int))),
+            data=require_field(fields, "data", bytes),
+        )  # fmt: skip
+        if message.codec not in AUDIO_CODECS or not 1 <= message.channels <= 8 or message.sample_rate <= 0:
+            raise MessageError("audio: unknown codec or bad format")
+        return message
+
+    @classmethod
+    def from_entry(cls, fields: Mapping[bytes, bytes]) -> AudioMessage:
+        return cls.decode(entry_payload(fields, keys.PACKET_FIELD))

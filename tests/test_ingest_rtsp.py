@@ -8,13 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 import redis
 import simplejpeg
 
 from shared import keys
 from shared.embedded_redis import free_port
-from shared.packets import PacketMessage
+from shared.packets import AudioMessage, PacketMessage
 from shared.status import CameraState
 from tests.support import (
     RtspServer,
@@ -221,3 +222,27 @@ def test_a_detect_streams_camera_relays_its_main_stream_undecoded(
     wait_until(lambda: rdb.xlen(keys.packet_stream(1)) >= 20, 15.0, what="the main stream's access units")
     assert set(_decoded_sizes(_units(rdb, 1))) == {(1280, 720)}
     assert {(f.width, f.height) for f in read_frames(rdb, 1, 0.5, start_id="0")} == {(320, 180)}
+
+
+@pytest.mark.parametrize("audio", ["pcmu", "aac"])
+def test_a_cameras_audio_goes_onto_its_audio_stream_as_sent(
+    rtsp_server: StartRtsp, ingest: StartIngest, rdb: redis.Redis, tmp_path: Path, audio: str
+) -> None:
+    server, quiet = rtsp_server(audio=audio), rtsp_server(audio=audio)  # the test server answers one DESCRIBE at a time
+    cameras = write_camera_file(tmp_path, [rtsp_camera(1, server.url()), rtsp_camera(2, quiet.url(), audio=False)])
+    ingest(cameras)
+    wait_until(lambda: rdb.xlen(keys.audio_stream(1)) >= 8, 15.0, what="audio units")
+    wait_until(lambda: camera_status(rdb, 2) and camera_status(rdb, 2).state is CameraState.STREAMING, 10.0)
+    units = [AudioMessage.from_entry(f) for _i, f in rdb.xrange(keys.audio_stream(1))]
+    codec = {"pcmu": "pcm_mulaw", "aac": "aac"}[audio]
+    assert {u.codec for u in units} == {codec} and units[0].sample_rate == (8000 if audio == "pcmu" else 16000)
+    decoder = av.CodecContext.create(codec, "r")
+    decoder.sample_rate, decoder.layout = units[0].sample_rate, "mono"  # type: ignore[attr-defined]
+    if units[0].config:
+        decoder.extradata = units[0].config
+    samples = np.concatenate([
+        f.to_ndarray().astype(np.float64).ravel() for u in units for f in decoder.decode(av.Packet(u.data))  # type: ignore[attr-defined]
+    ])  # fmt: skip
+    scale = 32768.0 if samples.dtype.kind != "f" and np.abs(samples).max() > 1.5 else 1.0
+    assert len(samples) > 1000 and np.std(samples / scale) > 0.05, "the tone arrives, not silence"
+    assert rdb.xlen(keys.audio_stream(2)) == 0  # audio: false

@@ -9,7 +9,7 @@ import pytest
 
 from shared.detections import Box, DetectedObject, Event, EventPhase, EventType, FrameDetections
 from shared.messages import FrameMessage, MessageError
-from shared.packets import PacketMessage
+from shared.packets import AudioMessage, PacketMessage
 from shared.status import CameraState, CameraStatus
 
 GOLDEN = Path(__file__).with_name("golden") / "frame_v1.msgpack"
@@ -126,3 +126,17 @@ def test_the_packet_message_matches_its_golden_sample_and_refuses_bad_input() ->
         with pytest.raises(MessageError):
             PacketMessage.decode(msgpack.packb({**fields, **change}))
     assert PacketMessage.decode(msgpack.packb({**fields, "later": 1})) == PACKET
+
+
+AUDIO_GOLDEN = Path(__file__).with_name("golden") / "audio_v1.msgpack"
+AUDIO = AudioMessage(camera_id=3, seq=9, codec="aac", sample_rate=16000, channels=1, config=bytes.fromhex("1408"),
+                     pts_s=1.25, captured_at_s=1795000000.5, data=b"\x21\x10aac")  # fmt: skip
+
+
+def test_the_audio_message_matches_its_golden_sample_and_refuses_bad_input() -> None:
+    assert AUDIO.encode() == AUDIO_GOLDEN.read_bytes()
+    assert AudioMessage.decode(AUDIO_GOLDEN.read_bytes()) == AUDIO
+    fields = msgpack.unpackb(AUDIO.encode())
+    for change in ({"v": 2}, {"codec": "mp3"}, {"channels": 0}, {"sample_rate": -1}, {"config": "1408"}):
+        with pytest.raises(MessageError):
+            AudioMessage.decode(msgpack.packb({**fields, **change}))

@@ -82,12 +82,13 @@ class RtspServer:
 
     def __init__(
         self, size: str = "640x360", fps: int = 15, refuse_login: bool = False, codec: str = "h264",
-        clock: bool = False, login: tuple[str, str, str] | None = None, gop: int = 30,
+        clock: bool = False, login: tuple[str, str, str] | None = None, gop: int = 30, audio: str = "none",
     ) -> None:  # fmt: skip
         """`login`: (basic or digest, user, password) the server requires."""
         self.port = free_port()
         self.login = login
         self.gop = gop
+        self.audio = audio
         self.codec = codec
         self.clock = clock
         self.size = size
@@ -110,6 +111,8 @@ class RtspServer:
             command += ["--login", self.login[0]]
         if self.gop != 30:
             command += ["--gop", str(self.gop)]
+        if self.audio != "none":
+            command += ["--audio", self.audio]
         # The server runs Debian's python with Debian's GObject bindings, not our virtualenv's.
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True, env=env)

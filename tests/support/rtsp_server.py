@@ -28,6 +28,7 @@ def main() -> int:
     parser.add_argument("--codec", choices=["h264", "h265"], default="h264")
     parser.add_argument("--refuse-login", action="store_true")
     parser.add_argument("--gop", type=int, default=30, help="frames from one keyframe to the next")
+    parser.add_argument("--audio", choices=["none", "pcmu", "aac"], default="none", help="a sine tone as well")
     parser.add_argument(
         "--login", choices=["basic", "digest"], help="require this login (user and password from stdin)"
     )
@@ -49,7 +50,7 @@ def main() -> int:
     factory.set_launch(
         f"( {source} "
         f"! {args.codec.replace('h', 'x')}enc tune=zerolatency speed-preset=ultrafast key-int-max={args.gop} "
-        f"! rtp{args.codec}pay name=pay0 pt=96 config-interval=1 )"
+        f"! rtp{args.codec}pay name=pay0 pt=96 config-interval=1 {AUDIO[args.audio]})"
     )
     factory.set_shared(True)
     if args.clock:
@@ -71,6 +72,14 @@ def main() -> int:
     print("READY", flush=True)
     loop.run()
     return 0
+
+
+TONE = "audiotestsrc is-live=true wave=sine freq=440 volume=0.5 ! audioconvert ! audioresample"
+AUDIO = {
+    "none": "",
+    "pcmu": f"{TONE} ! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay1 pt=0 ",
+    "aac": f"{TONE} ! audio/x-raw,rate=16000,channels=1 ! voaacenc ! rtpmp4gpay name=pay1 pt=97 ",
+}
 
 
 def _require_login(server: object, factory: object, method: str, user: str, password: str) -> None:
