@@ -10,13 +10,12 @@ last keyframe, so a new viewer can always start at a keyframe.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import deque
 
 import redis
 
 from ingest.rtsp.depacketize import AccessUnit
+from ingest.sender import QueueSender
 from shared import keys
 from shared.packets import PacketMessage
 
@@ -25,16 +24,13 @@ log = logging.getLogger(__name__)
 QUEUE_UNITS = 120  # 8 s at 15 fps: far more than a Redis hiccup the reader should ride out
 
 
-class PacketPublisher(threading.Thread):
+class PacketPublisher(QueueSender[PacketMessage]):
     def __init__(self, client: redis.Redis, camera_id: int, keep_s: float) -> None:
-        super().__init__(name=f"packets-{camera_id}", daemon=True)
+        super().__init__(f"packets-{camera_id}")
         self._client = client
         self.camera_id = camera_id
         self._stream = keys.packet_stream(camera_id)
         self._keep_ms = int(keep_s * 1000)
-        self._pending: deque[PacketMessage] = deque()
-        self._wake = threading.Condition()
-        self._stopping = False
         self._seq = 0
         self._need_keyframe = True
         self._last_keyframe_id = "0-0"
@@ -54,32 +50,15 @@ class PacketPublisher(threading.Thread):
                 self._pending.clear()
                 self._need_keyframe = True
                 return
-            self._pending.append(PacketMessage(
+            self._queue(PacketMessage(
                 self.camera_id, self._seq, unit.codec, unit.keyframe, pts_s, received_at_s, unit.data
             ))  # fmt: skip
             self._seq += 1
-            self._wake.notify()
 
     def restart(self) -> None:
         """The reader reconnected: the next access unit it gives must be a keyframe."""
         with self._wake:
             self._need_keyframe = True
-
-    def stop(self, timeout_s: float = 2.0) -> None:
-        with self._wake:
-            self._stopping = True
-            self._wake.notify()
-        self.join(timeout_s)
-
-    def run(self) -> None:
-        while True:
-            with self._wake:
-                while not self._pending and not self._stopping:
-                    self._wake.wait(0.5)
-                if self._stopping and not self._pending:
-                    return
-                message = self._pending.popleft()
-            self._send(message)
 
     def _send(self, message: PacketMessage) -> None:
         # Keep at least everything since the last keyframe, and at least keep_s of history.
