@@ -11,8 +11,7 @@ from ingest.audio import AudioPublisher
 from ingest.backoff import Backoff
 from ingest.packets import PacketPublisher
 from ingest.rtsp.client import RtspClient, RtspError
-from ingest.rtsp.depacketize import Depacketizer
-from ingest.sources import RtpClock, audio_of
+from ingest.rtsp.units import StreamUnits
 from shared.redact import mask_credentials
 from shared.settings import Settings
 
@@ -52,30 +51,20 @@ class MainStreamRelay(threading.Thread):
     def _relay_once(self) -> None:
         client = RtspClient(self._url, self._settings.rtsp_open_timeout_s, self._settings.rtsp_read_timeout_s)
         try:
-            track = client.open(("video", "audio") if self._audio_out else ("video",))[0]
-            audio = audio_of(client)
-            assert track.codec is not None
-            depacketizer = Depacketizer(track.codec, track.parameter_sets())
-            clock = RtpClock(track.clock_rate)
+            client.open(("video", "audio") if self._audio_out else ("video",))
+            units = StreamUnits(client, self._audio_out.offer if self._audio_out else None)
             self._packets.restart()
             started = False
-            for packet in client.packets():
+            for unit, pts, received in units.video():
                 if self._stop.is_set():
                     return
-                if client.channels[packet.channel] is not track:
-                    if audio is not None and self._audio_out is not None:
-                        for sound in audio[0].push(packet.payload, packet.timestamp):
-                            self._audio_out.offer(sound, audio[0], audio[1].seconds(sound.rtp_timestamp),
-                                                  packet.received_at_s)  # fmt: skip
-                    continue
-                for unit in depacketizer.push(packet.payload, packet.sequence, packet.timestamp, packet.marker):
-                    if not started:
-                        started = True
-                        self._backoff.succeeded_at(time.monotonic())
-                        self.last_error = None
-                        log.info("camera=%d main stream: relaying %s access units", self._packets.camera_id,
-                                 track.codec)  # fmt: skip
-                    self._packets.offer(unit, clock.seconds(unit.rtp_timestamp), packet.received_at_s)
+                if not started:
+                    started = True
+                    self._backoff.succeeded_at(time.monotonic())
+                    self.last_error = None
+                    log.info("camera=%d main stream: relaying %s access units", self._packets.camera_id,
+                             units.track.codec)  # fmt: skip
+                self._packets.offer(unit, pts, received)
             raise RtspError("main stream ended")
         finally:
             client.close()

@@ -17,9 +17,9 @@ import av
 import numpy as np
 
 from ingest.demo import DemoScene
-from ingest.rtsp.audio import AudioDepacketizer, AudioUnit
 from ingest.rtsp.client import RtspClient, RtspError
-from ingest.rtsp.depacketize import AccessUnit, Depacketizer
+from ingest.rtsp.depacketize import AccessUnit
+from ingest.rtsp.units import AudioHandler, StreamUnits
 from shared.cameras import Camera, SourceKind, demo_options, source_kind
 from shared.redact import mask_credentials
 
@@ -55,8 +55,6 @@ class Source(Protocol):
 
 # Called with each access unit of an RTSP stream, its time (s) and when it arrived, before decoding.
 UnitHandler = Callable[[AccessUnit, float, float], None]
-# Called with each audio unit of an RTSP stream, its track, its time (s) and when it arrived.
-AudioHandler = Callable[[AudioUnit, AudioDepacketizer, float, float], None]
 
 
 def open_source(
@@ -90,7 +88,6 @@ class RtspSource:
         on_audio: AudioHandler | None = None,
     ) -> None:  # fmt: skip
         self._on_unit = on_unit
-        self._on_audio = on_audio
         try:
             self._client = RtspClient(url, open_timeout_s, read_timeout_s)
             tracks = self._client.open(("video", "audio") if on_audio else ("video",))
@@ -102,30 +99,20 @@ class RtspSource:
                 raise SourceError("RTSP stream has no video track camstream can read (H.264 or H.265)",
                                   permanent=True) from None  # fmt: skip
             raise SourceError(f"cannot open RTSP stream: {e}") from None
+        self._units = StreamUnits(self._client, on_audio)
         self.track = tracks[0]
-        assert self.track.codec is not None and self.track.kind == "video"
-        self._audio = audio_of(self._client)
-        self._depacketizer = Depacketizer(self.track.codec, self.track.parameter_sets())
+        assert self.track.codec is not None
         self._decoder = cast(av.VideoCodecContext, av.CodecContext.create(self.track.codec, "r"))
         # Frame threading holds back two frames (+133 ms at 15 fps); slice threading holds none.
         self._decoder.thread_type = "SLICE"
-        self._clock = RtpClock(self.track.clock_rate)
 
     def frames(self) -> Iterator[SourceFrame]:
         try:
-            for packet in self._client.packets():
-                if self._client.channels[packet.channel] is not self.track:
-                    if self._audio is not None and self._on_audio is not None:
-                        audio, clock = self._audio
-                        for sound in audio.push(packet.payload, packet.timestamp):
-                            self._on_audio(sound, audio, clock.seconds(sound.rtp_timestamp), packet.received_at_s)
-                    continue
-                for unit in self._depacketizer.push(packet.payload, packet.sequence, packet.timestamp, packet.marker):
-                    media = self._clock.seconds(unit.rtp_timestamp)
-                    if self._on_unit is not None:
-                        self._on_unit(unit, media, packet.received_at_s)
-                    for frame in self._decoder.decode(av.Packet(unit.data)):
-                        yield SourceFrame(packet.received_at_s, media, video=frame)
+            for unit, media, received in self._units.video():
+                if self._on_unit is not None:
+                    self._on_unit(unit, media, received)
+                for frame in self._decoder.decode(av.Packet(unit.data)):
+                    yield SourceFrame(received, media, video=frame)
         except RtspError as e:
             raise SourceError(f"RTSP read failed: {e}") from None
         except av.error.InvalidDataError as e:
@@ -138,34 +125,6 @@ class RtspSource:
         client = getattr(self, "_client", None)
         if client is not None:
             client.close()
-
-
-def audio_of(client: RtspClient) -> tuple[AudioDepacketizer, RtpClock] | None:
-    """The depacketizer and clock of the audio track the client set up, if any."""
-    for track in client.tracks:
-        if track.kind == "audio":
-            return AudioDepacketizer(track), RtpClock(track.clock_rate)
-    return None
-
-
-class RtpClock:
-    """RTP timestamps (32 bits, wrapping) as seconds since the first."""
-
-    def __init__(self, clock_rate: int) -> None:
-        self.clock_rate = clock_rate
-        self._first: int | None = None
-        self._last = 0
-        self._wraps = 0
-
-    def seconds(self, timestamp: int) -> float:
-        if self._first is None:
-            self._first = self._last = timestamp
-        if timestamp < self._last and self._last - timestamp > 2**31:
-            self._wraps += 1
-        elif timestamp > self._last and timestamp - self._last > 2**31:
-            self._wraps -= 1  # a late packet from before the wrap
-        self._last = timestamp
-        return (timestamp + self._wraps * 2**32 - self._first) / self.clock_rate
 
 
 class _Clock:
