@@ -83,7 +83,8 @@ async def new_session(gateway: Gateway, camera_id: int, overlay: bool, request: 
         raise HTTPException(status_code=429, detail=str(e), headers={"Retry-After": "5"}) from None
 
 
-def _session(gateway: Gateway, session_id: str, token: str | None) -> Session:
+def session_or_error(gateway: Gateway, session_id: str, token: str | None) -> Session:
+    """The session, or a 404 (unknown) or 403 (wrong token)."""
     try:
         return gateway.sessions.get(session_id, token)
     except KeyError:
@@ -123,7 +124,7 @@ async def client_offer(offer: OfferIn, gateway: GatewayDep, request: Request) ->
 @router.post("/api/webrtc/answer")
 async def client_answer(answer: AnswerIn, gateway: GatewayDep) -> dict[str, str]:
     """The viewer's answer to the gateway's offer (from POST /api/webrtc/stream/{id} with server_offer)."""
-    session = _session(gateway, answer.session_id, answer.token)
+    session = session_or_error(gateway, answer.session_id, answer.token)
     try:
         await gateway.sessions.accept_answer(session, answer.sdp)
     except SignallingError as e:
@@ -134,7 +135,7 @@ async def client_answer(answer: AnswerIn, gateway: GatewayDep) -> dict[str, str]
 @router.post("/api/webrtc/candidate")
 async def client_candidate(candidate: CandidateIn, gateway: GatewayDep) -> dict[str, str]:
     """A trickled ICE candidate of the viewer: {"candidate": "candidate:...", "sdpMid": "0", "sdpMLineIndex": 0}."""
-    session = _session(gateway, candidate.session_id, candidate.token)
+    session = session_or_error(gateway, candidate.session_id, candidate.token)
     try:
         await gateway.sessions.add_candidate(session, candidate.candidate)
     except SignallingError as e:
@@ -145,7 +146,7 @@ async def client_candidate(candidate: CandidateIn, gateway: GatewayDep) -> dict[
 @router.delete("/api/webrtc/sessions/{session_id}", status_code=204)
 async def end_session(session_id: SessionId, token: str, gateway: GatewayDep) -> None:
     """Hang up."""
-    _session(gateway, session_id, token)
+    session_or_error(gateway, session_id, token)
     await gateway.sessions.close(session_id, "viewer hung up")
 
 

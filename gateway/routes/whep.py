@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
-from gateway.routes.webrtc import MAX_SDP, SessionId, new_session
+from gateway.routes.webrtc import MAX_SDP, SessionId, new_session, session_or_error
 from gateway.state import GatewayDep
 from gateway.webrtc.compat import SignallingError
 
@@ -58,14 +58,7 @@ async def whep_end(
     token: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:  # fmt: skip
     """End a WHEP session (the `Location` of its answer, token included)."""
-    session = gateway.sessions.sessions.get(session_id)
-    if session is None or session.camera_id != camera_id:
-        raise HTTPException(status_code=404, detail=f"no session {session_id}")
-    try:
-        gateway.sessions.get(session_id, token)
-    except PermissionError:
-        raise HTTPException(status_code=403, detail="wrong or missing session token") from None
-    except KeyError:
-        raise HTTPException(status_code=404, detail=f"no session {session_id}") from None
+    if session_or_error(gateway, session_id, token).camera_id != camera_id:
+        raise HTTPException(status_code=404, detail=f"no session {session_id} of camera {camera_id}")
     await gateway.sessions.close(session_id, "WHEP player ended it")
     return Response(status_code=204)
