@@ -47,6 +47,11 @@ QUIET = {"CAMSTREAM_LOG_LEVEL": "WARNING", "CAMSTREAM_WEBRTC_HOSTS": "127.0.0.1"
 MODES = ("passthrough", "transcoded")
 
 
+def start_ingest(redis_url: str, cameras: Path | None, folder: Path) -> ServiceRun:
+    """`python -m ingest` for a benchmark: quiet, its database in `folder`."""
+    return ServiceRun("ingest", redis_url, cameras, folder / "ingest.log", env={**QUIET, **gateway_env(folder)})
+
+
 def start_gateway(redis_url: str, cameras: Path | None, folder: Path) -> tuple[ServiceRun, str]:
     port = free_port()
     run = ServiceRun("gateway", redis_url, cameras, folder / "gateway.log", "--host", "127.0.0.1", "--port", str(port),
@@ -67,9 +72,7 @@ def api_rates(seconds: float) -> dict[str, float]:
         print("wrk not found (apt-get install wrk): skipping the API rate", file=sys.stderr)
         return {"cookie": math.nan, "bearer": math.nan, "open": math.nan, "login_ms": math.nan}
     with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as folder:
-        ingest = ServiceRun(
-            "ingest", server.url, None, Path(folder) / "ingest.log", env={**QUIET, **gateway_env(Path(folder))}
-        )
+        ingest = start_ingest(server.url, None, Path(folder))
         gateway, base = start_gateway(server.url, None, Path(folder))
         try:
             wait_until(lambda: web.get(f"{base}/api/cameras/1").json()["status"] == "streaming", 30.0)
@@ -97,9 +100,7 @@ def viewer_cpu(seconds: float, counts: tuple[int, ...], transcoded: bool) -> dic
     with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as folder:
         rtsp = RtspServer(size="1280x720", fps=15).start()
         cameras = write_camera_file(Path(folder), [{"id": 1, "name": "bench", "source": rtsp.url(), "fps": 15}])
-        ingest = ServiceRun(
-            "ingest", server.url, cameras, Path(folder) / "ingest.log", env={**QUIET, **gateway_env(Path(folder))}
-        )
+        ingest = start_ingest(server.url, cameras, Path(folder))
         gateway, base = start_gateway(server.url, cameras, Path(folder))
         try:
             wait_until(lambda: web.get(f"{base}/api/cameras/1").json()["fps"], 30.0)
@@ -162,9 +163,7 @@ def glass_to_glass(seconds: float, transcoded: bool = False) -> dict[str, float]
     with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as folder:
         rtsp = RtspServer(size="1280x720", fps=15, clock=True).start()
         cameras = write_camera_file(Path(folder), [{"id": 1, "name": "clock", "source": rtsp.url(), "fps": 15}])
-        ingest = ServiceRun(
-            "ingest", server.url, cameras, Path(folder) / "ingest.log", env={**QUIET, **gateway_env(Path(folder))}
-        )
+        ingest = start_ingest(server.url, cameras, Path(folder))
         gateway, base = start_gateway(server.url, cameras, Path(folder))
         try:
             wait_until(lambda: web.get(f"{base}/api/cameras/1").json()["fps"], 30.0)

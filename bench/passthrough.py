@@ -27,11 +27,11 @@ import numpy as np
 import redis
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from bench.common import cpu_seconds, gateway_env, machine, write_section
-from bench.gateway import QUIET, start_gateway
+from bench.common import cpu_seconds, machine, write_section
+from bench.gateway import start_gateway, start_ingest
 from gateway.webrtc.compat import use_host_addresses
 from shared.embedded_redis import EmbeddedRedis
-from tests.support import RtspServer, ServiceRun, camera_pids, rtsp_server_missing, wait_until, web, write_camera_file
+from tests.support import RtspServer, camera_pids, rtsp_server_missing, wait_until, web, write_camera_file
 from tests.support.clock import painted_ms, read_reference
 
 
@@ -69,8 +69,7 @@ def psnr(seconds: float) -> dict[str, float]:
     with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as folder:
         rtsp = RtspServer(size="1280x720", fps=15, clock=True).start()
         cameras = write_camera_file(Path(folder), [{"id": 1, "name": "clock", "source": rtsp.url(), "fps": 15}])
-        env = {**QUIET, **gateway_env(Path(folder))}
-        ingest = ServiceRun("ingest", server.url, cameras, Path(folder) / "ingest.log", env=env)
+        ingest = start_ingest(server.url, cameras, Path(folder))
         gateway, base = start_gateway(server.url, cameras, Path(folder))
         reference: dict[int, np.ndarray] = {}
         stop = threading.Event()
@@ -103,8 +102,7 @@ def first_picture(runs: int = 5) -> float:
     with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as folder:
         rtsp = RtspServer(size="1280x720", fps=15, gop=60).start()
         cameras = write_camera_file(Path(folder), [{"id": 1, "name": "slow", "source": rtsp.url(), "fps": 15}])
-        ingest = ServiceRun("ingest", server.url, cameras, Path(folder) / "ingest.log",
-                            env={**QUIET, **gateway_env(Path(folder))})  # fmt: skip
+        ingest = start_ingest(server.url, cameras, Path(folder))
         gateway, base = start_gateway(server.url, cameras, Path(folder))
         waits = []
         try:
@@ -132,8 +130,7 @@ def ingest_with_detect_stream(seconds: float) -> float:
         cameras = write_camera_file(Path(folder), [
             {"id": 1, "name": "two streams", "source": main.url(), "detect_source": detect.url(), "fps": 15},
         ])  # fmt: skip
-        ingest = ServiceRun("ingest", server.url, cameras, Path(folder) / "ingest.log",
-                            env={**QUIET, **gateway_env(Path(folder))})  # fmt: skip
+        ingest = start_ingest(server.url, cameras, Path(folder))
         try:
             client = redis.Redis.from_url(server.url)
             camera = wait_until(lambda: camera_pids(client, [1]), 15.0)[0]
