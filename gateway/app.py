@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,6 +36,7 @@ from gateway.retention import keep_expiring
 from gateway.routes import accounts, auth, cameras, events, health, pages, webrtc, whep
 from gateway.state import Gateway
 from gateway.store import Store
+from gateway.webrtc.audio import CameraAudio
 from gateway.webrtc.compat import quiet_failed_connects, use_host_addresses
 from gateway.webrtc.feed import CameraFeed
 from gateway.webrtc.passthrough import PassthroughFeed
@@ -77,9 +79,10 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Gateway]]:
         store = Store(redis_pool(settings, len(camera_file.cameras)))
         relayed = [c.id for c in camera_file.cameras if c.enabled and c.source_kind is SourceKind.RTSP]
+        with_audio = [c.id for c in camera_file.cameras if c.id in relayed and c.audio]
         hubs = Hubs(
             store, [c.id for c in camera_file.cameras], settings.mjpeg_max_clients + 2, settings.events_max_clients,
-            relayed,
+            relayed, with_audio,
         )  # fmt: skip
         use_host_addresses([h.strip() for h in settings.webrtc_hosts.split(",") if h.strip()])
         quiet_failed_connects(asyncio.get_running_loop())
@@ -90,9 +93,10 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             for overlay in (False, True)
         }
         passthrough = {camera_id: PassthroughFeed(camera_id, hubs.packets[camera_id]) for camera_id in relayed}
+        audio = {c: CameraAudio(c, hubs.audio[c], functools.partial(store.latest_audio, c)) for c in with_audio}
         sessions = Sessions(
             feeds, settings.webrtc_ice_servers, settings.webrtc_negotiation_timeout_s,
-            settings.webrtc_max_pending, settings.webrtc_max_pending_per_client, passthrough,
+            settings.webrtc_max_pending, settings.webrtc_max_pending_per_client, passthrough, audio,
         )  # fmt: skip
         sessions.start()
         engine = await open_database(database_url(settings), settings.database_timeout_s)
@@ -122,6 +126,8 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
                 await feed.close()
             for relay in passthrough.values():
                 await relay.close()
+            for sound in audio.values():
+                await sound.close()
             await hubs.close()
             await store.close()
             await engine.dispose()

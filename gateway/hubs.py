@@ -11,7 +11,7 @@ from gateway.fanout import Fanout
 from gateway.store import Store
 from shared.detections import Event, FrameDetections
 from shared.messages import FrameMessage
-from shared.packets import PacketMessage
+from shared.packets import AudioMessage, PacketMessage
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +21,14 @@ EVENT_QUEUE = 256  # a listener this far behind loses its oldest events (counted
 Frame = tuple[str, FrameMessage]  # stream entry id, frame
 Packet = tuple[str, PacketMessage]  # stream entry id, a camera's own access unit
 PACKET_QUEUE = 64  # access units a passthrough feed may fall behind (4 s at 15 fps); past it, a gap
+Audio = tuple[str, AudioMessage]  # stream entry id, a camera's audio unit
+AUDIO_QUEUE = 50  # audio units a camera's audio feed may fall behind (1 s of 20 ms packets)
 
 
 class Hubs:
     def __init__(
         self, store: Store, camera_ids: list[int], max_frame_listeners: int, max_event_listeners: int,
-        packet_camera_ids: list[int] | None = None,
+        packet_camera_ids: list[int] | None = None, audio_camera_ids: list[int] | None = None,
     ) -> None:  # fmt: skip
         self.store = store
         self.frames_bad: Counter[int] = Counter()  # per camera: unreadable entries skipped
@@ -50,12 +52,19 @@ class Hubs:
             camera_id: Fanout[Packet](f"camera={camera_id} packets", self._packet_reader(camera_id), PACKET_QUEUE, 1)
             for camera_id in packet_camera_ids or []
         }
+        # And of each one's audio stream, for its audio feed.
+        self.audio = {
+            camera_id: Fanout[Audio](f"camera={camera_id} audio", self._audio_reader(camera_id), AUDIO_QUEUE, 1)
+            for camera_id in audio_camera_ids or []
+        }
 
     async def close(self) -> None:
         for frames in self.frames.values():
             await frames.close()
         for packets in self.packets.values():
             await packets.close()
+        for audio in self.audio.values():
+            await audio.close()
         for detections in self.detections.values():
             await detections.close()
         await self.events.close()
@@ -105,6 +114,21 @@ class Hubs:
                     if unit is None:
                         self.frames_bad[camera_id] += 1
                         log.warning("camera=%d unreadable packet entry %s skipped", camera_id, entry_id)
+                    else:
+                        fanout.publish((entry_id, unit))
+
+        return read
+
+    def _audio_reader(self, camera_id: int) -> Callable[[Fanout[Audio]], Awaitable[None]]:
+        async def read(fanout: Fanout[Audio]) -> None:
+            """Every audio unit from now on, in order; an unreadable entry is counted and skipped."""
+            last_id = "$"
+            while fanout.listeners:
+                for entry_id, unit in await self.store.next_audio(camera_id, last_id, block_ms=FRAME_BLOCK_MS):
+                    last_id = entry_id
+                    if unit is None:
+                        self.frames_bad[camera_id] += 1
+                        log.warning("camera=%d unreadable audio entry %s skipped", camera_id, entry_id)
                     else:
                         fanout.publish((entry_id, unit))
 

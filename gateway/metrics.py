@@ -147,6 +147,13 @@ def _gateway(gateway: Gateway) -> Iterator[Metric]:
         packets.add_metric(label, feed.stats.packets_sent)
         keyframes.add_metric(label, feed.stats.keyframes)
         feed_bad.add_metric(label, feed.stats.frames_bad)
+    passed = _counter("webrtc_audio_packets_passed", "The camera's own G.711 packets, one per viewer.", ["camera"])
+    opus = _counter("webrtc_audio_packets_encoded", "Opus packets made by the shared per-camera encoder.", ["camera"])
+    audio_bad = _counter("webrtc_audio_units_bad", "Audio units the gateway could not decode: skipped.", ["camera"])
+    for camera_id, sound in gateway.sessions.audio.items():
+        passed.add_metric([str(camera_id)], sound.stats.packets_passed)
+        opus.add_metric([str(camera_id)], sound.stats.packets_encoded)
+        audio_bad.add_metric([str(camera_id)], sound.stats.units_bad)
     listeners = _gauge("live_listeners", "Clients of the gateway's shared readers (MJPEG, feeds, /ws/events).",
                        ["reader"])  # fmt: skip
     for camera_id, frames in gateway.hubs.frames.items():
@@ -155,7 +162,8 @@ def _gateway(gateway: Gateway) -> Iterator[Metric]:
     unreadable = _counter("gateway_frames_bad", "Unreadable frame entries the gateway skipped.", ["camera"])
     for camera_id, count in gateway.hubs.frames_bad.items():
         unreadable.add_metric([str(camera_id)], count)
-    yield from (open_sessions, refused, sent, encoded, encode_ms, packets, keyframes, feed_bad, listeners, unreadable)
+    yield from (open_sessions, refused, sent, encoded, encode_ms, packets, keyframes, feed_bad, passed, opus, audio_bad)
+    yield from (listeners, unreadable)
 
 
 class RequestTimer:

@@ -51,6 +51,7 @@ class SessionOut(ApiModel):
     overlay: bool
     codec: str | None
     mode: str  # "passthrough" (the camera's own stream) or "transcoded" (the shared encoder)
+    audio: str | None  # "passthrough" (the camera's own G.711), "opus" (transcoded once per camera), or none
 
 
 class StreamsStatus(ApiModel):

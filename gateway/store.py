@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from shared import keys
 from shared.detections import Event, FrameDetections
 from shared.messages import FrameMessage, MessageError
-from shared.packets import PacketMessage
+from shared.packets import AudioMessage, PacketMessage
 from shared.status import CameraStatus, WorkerStatus
 
 STATUS_CACHE_S = 0.25
@@ -126,6 +126,31 @@ class Store:
             except MessageError:
                 found.append((entry_id.decode(), None))
         return found
+
+    async def next_audio(self, camera_id: int, after_id: str, block_ms: int) -> list[tuple[str, AudioMessage | None]]:
+        """Every entry of the camera's audio stream after `after_id`, in order, waiting up to block_ms;
+        a unit None where an entry is unreadable."""
+        stream = keys.audio_stream(camera_id)
+        reply = cast(list[tuple[bytes, list[Entry]]], await self.client.xread({stream: after_id}, block=block_ms))
+        if not reply:
+            return []
+        found: list[tuple[str, AudioMessage | None]] = []
+        for entry_id, fields in reply[0][1]:
+            try:
+                found.append((entry_id.decode(), AudioMessage.from_entry(fields)))
+            except MessageError:
+                found.append((entry_id.decode(), None))
+        return found
+
+    async def latest_audio(self, camera_id: int) -> AudioMessage | None:
+        """The camera's newest readable audio unit (what it sends, for negotiation), if any."""
+        entries = _entries(await self.client.xrevrange(keys.audio_stream(camera_id), count=1))
+        if not entries:
+            return None
+        try:
+            return AudioMessage.from_entry(entries[0][1])
+        except MessageError:
+            return None
 
     async def next_detections(
         self, camera_id: int, after_id: str, block_ms: int

@@ -137,7 +137,8 @@ async def streams_status(gateway: GatewayDep) -> StreamsStatus:
         ))  # fmt: skip
     sessions = [
         SessionOut(session_id=s.id, camera_id=s.camera_id, connection_state=s.state, created_at=s.created_at_s,
-                   frames_sent=s.track.frames_sent, overlay=s.overlay, codec="H264", mode=s.track.mode)
+                   frames_sent=s.track.frames_sent, overlay=s.overlay, codec="H264", mode=s.track.mode,
+                   audio=s.audio.mode if s.audio is not None else None)
         for s in gateway.sessions.sessions.values()
     ]  # fmt: skip
     return StreamsStatus(sessions=sessions, cameras=pipelines)

@@ -31,6 +31,11 @@ class StreamRequest(BaseModel):
     server_offer: bool = Field(
         default=False, description="Include the gateway's SDP offer (for POST /api/webrtc/answer)."
     )
+    audio: bool = Field(
+        default=False,
+        description="Put the camera's audio in the gateway's offer (RTSP cameras with audio). A viewer's own "
+        "offer gets audio when it has an audio m-line.",
+    )
 
 
 class StreamCreated(BaseModel):
@@ -103,7 +108,7 @@ async def create_stream(
     session = await new_session(gateway, camera_id, options.overlay, request)
     offer = None
     if options.server_offer:
-        description = await gateway.sessions.server_offer(session)
+        description = await gateway.sessions.server_offer(session, options.audio)
         offer = {"sdp": description.sdp, "type": description.type}
     url = f"/ws/webrtc/{session.id}?token={session.token}"
     return StreamCreated(session_id=session.id, token=session.token, signaling_url=url, offer=offer)

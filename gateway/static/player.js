@@ -1,5 +1,6 @@
 // One camera over WebRTC: /player?camera=1[&overlay=1]. The gateway answers our offer in one round trip;
 // with overlay=1 the page opens the session's signalling socket for the analyzer's boxes and draws them.
+// The camera's audio comes with the picture, muted until "Sound" is clicked (browsers' autoplay rule).
 import { Boxes } from "/static/boxes.js";
 
 const params = new URLSearchParams(location.search);
@@ -21,7 +22,9 @@ async function start() {
   const pc = new RTCPeerConnection({ iceServers: [] });
   window.pc = pc;
   pc.addTransceiver("video", { direction: "recvonly" });
-  pc.ontrack = (e) => { document.getElementById("video").srcObject = e.streams[0] || new MediaStream([e.track]); };
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  const stream = new MediaStream();
+  pc.ontrack = (e) => { stream.addTrack(e.track); document.getElementById("video").srcObject = stream; };
   pc.onconnectionstatechange = () => { status.textContent = `camera ${camera}: ${pc.connectionState}`; };
   await pc.setLocalDescription(await pc.createOffer());
   await gathered(pc);
@@ -34,6 +37,15 @@ async function start() {
   if (!reply.ok) { status.textContent = `error: ${JSON.stringify(body.detail)}`; return; }
   await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
   if (overlay) drawBoxes(body);
+  const sound = document.getElementById("sound");
+  sound.onclick = () => {
+    const video = document.getElementById("video");
+    video.muted = !video.muted;
+    sound.setAttribute("aria-pressed", String(!video.muted));
+  };
+  const showSound = setInterval(async () => {
+    if ((await window.audioPackets()) > 0) { sound.hidden = false; clearInterval(showSound); }
+  }, 500);
 }
 
 function drawBoxes(session) {
@@ -54,5 +66,10 @@ window.framesDecoded = async () => {
   let decoded = 0;
   if (window.pc) (await window.pc.getStats()).forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") decoded = s.framesDecoded || 0; });
   return decoded;
+};
+window.audioPackets = async () => {
+  let packets = 0;
+  if (window.pc) (await window.pc.getStats()).forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "audio") packets = s.packetsReceived || 0; });
+  return packets;
 };
 start().catch((e) => { status.textContent = `error: ${e}`; });

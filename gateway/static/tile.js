@@ -3,6 +3,8 @@ import { Boxes } from "/static/boxes.js";
 // One camera tile: WebRTC through the gateway's signalling (POST /api/webrtc/stream/{id}, then the
 // WebSocket), MJPEG when WebRTC has not connected in FALLBACK_MS, reconnection when it drops.
 // "Detections" asks the signalling socket for the analyzer's boxes and draws them (boxes.js).
+// The camera's audio comes too; tiles start muted (browsers play sound only after a click), and
+// "Sound" shows once audio arrives.
 const FALLBACK_MS = 5000;
 const RETRY_MS = [1000, 2000, 5000, 10000];
 const STALLED_CHECKS = 3;  // status checks (2 s apart) with no new frame while the camera streams
@@ -19,7 +21,10 @@ export class Tile {
       <video autoplay playsinline muted></video>
       <img class="mjpeg" alt="" hidden>
       <span class="note"></span>
-      <button class="overlay" type="button" aria-pressed="false" title="Show what the analyzer detects">Detections</button>
+      <div class="controls">
+        <button class="sound" type="button" aria-pressed="false" title="Listen to this camera" hidden>Sound</button>
+        <button class="overlay" type="button" aria-pressed="false" title="Show what the analyzer detects">Detections</button>
+      </div>
       <figcaption><span class="name"></span><span class="where"></span><span class="badge">…</span></figcaption>`;
     this.video = this.element.querySelector("video");
     this.boxes = new Boxes(this.video);
@@ -30,6 +35,8 @@ export class Tile {
     this.element.querySelector(".name").textContent = camera.name;
     this.element.querySelector(".where").textContent = `${camera.location} · ${camera.channel}`;
     this.element.querySelector("button.overlay").onclick = (e) => { e.stopPropagation(); this.toggleOverlay(); };
+    this.sound = this.element.querySelector("button.sound");
+    this.sound.onclick = (e) => { e.stopPropagation(); this.toggleSound(); };
     this.element.onclick = () => this.element.classList.toggle("big");
     this.setStatus(camera);
   }
@@ -39,6 +46,19 @@ export class Tile {
     this.badge.className = `badge ${state}`;
     this.badge.textContent = state === "streaming" && camera.fps ? `streaming · ${camera.fps.toFixed(0)} fps` : state;
     if (state === "streaming") this.checkStalled(); else this.stalled = 0;
+    this.checkSound();
+  }
+
+  async checkSound() {
+    // "Sound" only for a camera whose audio arrives (an RTSP camera that sends any).
+    let packets = 0;
+    if (this.pc) (await this.pc.getStats()).forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "audio") packets = s.packetsReceived || 0; });
+    this.sound.hidden = packets === 0;
+  }
+
+  toggleSound() {
+    this.video.muted = !this.video.muted;
+    this.sound.setAttribute("aria-pressed", String(!this.video.muted));
   }
 
   async checkStalled() {
@@ -94,7 +114,9 @@ export class Tile {
       if (attempt !== this.attempt) return;  // a newer attempt took over
       const pc = (this.pc = new RTCPeerConnection({ iceServers: [] }));
       pc.addTransceiver("video", { direction: "recvonly" });
-      pc.ontrack = (e) => { this.video.srcObject = new MediaStream([e.track]); };
+      pc.addTransceiver("audio", { direction: "recvonly" });
+      const stream = new MediaStream();
+      pc.ontrack = (e) => { stream.addTrack(e.track); this.video.srcObject = stream; };
       pc.onconnectionstatechange = () => this.onState(pc.connectionState);
       const socket = (this.socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${session.signaling_url}`));
       pc.onicecandidate = (e) => { if (e.candidate && socket.readyState === 1) socket.send(JSON.stringify({ type: "candidate", candidate: e.candidate.toJSON() })); };

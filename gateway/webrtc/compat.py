@@ -43,15 +43,31 @@ def use_host_addresses(hosts: list[str]) -> None:
 
 
 def narrow_to_h264(transceiver: Any) -> None:
-    """Offer and answer H.264 only: it is what the shared encoder makes.
+    """Offer and answer H.264 only: it is what the shared encoder makes."""
+    prefer_codecs(transceiver, ["video/H264", "video/rtx"])
+
+
+def prefer_codecs(transceiver: Any, mime_types: list[str]) -> None:
+    """Offer and answer only these codecs, in this order (the first the viewer takes is sent).
 
     Works around: aiortc applies `setCodecPreferences` only while it reads a remote offer,
     and the transceiver of a viewer's offer is created by that very read, so its negotiated
     codecs (the private `_codecs`) are narrowed here too."""
-    codecs = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType in ("video/H264", "video/rtx")]
+    available = RTCRtpSender.getCapabilities(transceiver.kind).codecs
+    wanted = [m.lower() for m in mime_types]
+    codecs = [c for c in available if c.mimeType.lower() in wanted]
+    codecs.sort(key=lambda c: wanted.index(c.mimeType.lower()))
     transceiver.setCodecPreferences(codecs)
     if transceiver._codecs:
         transceiver._codecs = filter_preferred_codecs(transceiver._codecs, transceiver._preferred_codecs)
+
+
+def negotiated_codec(transceiver: Any) -> str | None:
+    """The codec a transceiver sends with (the first negotiated), e.g. "audio/PCMU"; None if none.
+
+    Works around: aiortc keeps the negotiated codecs only in the private `_codecs`."""
+    codecs = [c for c in transceiver._codecs if not c.mimeType.lower().endswith("/rtx")]
+    return str(codecs[0].mimeType) if codecs else None
 
 
 # What aiortc raises for input it cannot use. Works around: its SDP parser and state machine

@@ -2,7 +2,10 @@
 
 Sessions are created by the signalling routes, closed on `bye`, when the peer connection
 fails or closes, when the signalling WebSocket goes away, or by the reaper when a viewer
-never finishes negotiating. Only H.264 is offered: it is what the shared encoder makes.
+never finishes negotiating. Only H.264 is offered for video: it is what the shared encoder
+makes and what cameras send. A viewer whose offer has an audio m-line (or who asks the
+server's offer for audio) also gets the camera's audio, if it is an RTSP camera with audio:
+its own G.711 when the viewer takes it, else Opus (gateway.webrtc.audio).
 
 Sessions still negotiating cost a peer connection each and prove nothing yet, so they are
 capped, overall and per client address: past the cap a new one is refused (429).
@@ -21,7 +24,15 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
-from gateway.webrtc.compat import SignallingError, close_peer, narrow_to_h264, viewer_input
+from gateway.webrtc.audio import AudioTrack, CameraAudio
+from gateway.webrtc.compat import (
+    SignallingError,
+    close_peer,
+    narrow_to_h264,
+    negotiated_codec,
+    prefer_codecs,
+    viewer_input,
+)
 from gateway.webrtc.feed import CameraFeed, PacketTrack
 from gateway.webrtc.passthrough import PassthroughFeed
 
@@ -48,6 +59,7 @@ class Session:
     track: PacketTrack
     client: str  # the viewer's address, for the per-client cap
     connected_at_s: float | None = None
+    audio: AudioTrack | None = None  # when the viewer takes the camera's audio
 
     @property
     def state(self) -> str:
@@ -63,9 +75,11 @@ class Sessions:
         max_pending: int,
         max_pending_per_client: int,
         passthrough: dict[int, PassthroughFeed] | None = None,
+        audio: dict[int, CameraAudio] | None = None,
     ) -> None:
         self.feeds = feeds
         self.passthrough = passthrough or {}
+        self.audio = audio or {}
         self.negotiation_timeout_s = negotiation_timeout_s
         self.max_pending = max_pending
         self.max_pending_per_client = max_pending_per_client
@@ -119,11 +133,17 @@ class Sessions:
             raise PermissionError(session_id)
         return session
 
-    async def server_offer(self, session: Session) -> RTCSessionDescription:
+    async def server_offer(self, session: Session, audio: bool = False) -> RTCSessionDescription:
+        """The gateway's offer: the camera's video, and its audio when asked for and there is any."""
         if session.pc.signalingState != "stable" or session.pc.getTransceivers():
             raise SignallingError("this session has negotiated already; start a new session")
         transceiver = session.pc.addTransceiver(session.track, direction="sendonly")
         narrow_to_h264(transceiver)
+        camera_audio = self.audio.get(session.camera_id) if audio else None
+        preferred = await camera_audio.preferred() if camera_audio is not None else []
+        if camera_audio is not None and preferred:
+            session.audio = camera_audio.track()
+            prefer_codecs(session.pc.addTransceiver(session.audio, direction="sendonly"), preferred)
         await session.pc.setLocalDescription(await session.pc.createOffer())
         return session.pc.localDescription
 
@@ -135,18 +155,38 @@ class Sessions:
         transceivers = [t for t in session.pc.getTransceivers() if t.kind == "video"]
         if not transceivers:
             raise SignallingError("the offer has no video m-line (add a recvonly video transceiver)")
+        audio = [t for t in session.pc.getTransceivers() if t.kind == "audio"]
+        camera_audio = self.audio.get(session.camera_id) if audio else None
+        preferred = await camera_audio.preferred() if camera_audio is not None else []
         with viewer_input("cannot answer this offer"):
             session.pc.addTrack(session.track)
             narrow_to_h264(transceivers[0])
+            if camera_audio is not None and preferred:
+                session.audio = camera_audio.track()
+                session.pc.addTrack(session.audio)
+                prefer_codecs(audio[0], preferred)
             await session.pc.setLocalDescription(await session.pc.createAnswer())
         if "H264" not in session.pc.localDescription.sdp:
             raise SignallingError("the offer has no H.264 (profile 42e01f), which this gateway sends")
+        self._start_audio(session)
         return session.pc.localDescription
 
     async def accept_answer(self, session: Session, sdp: str) -> None:
         if session.pc.signalingState != "have-local-offer":
             raise SignallingError("no offer of ours is waiting for an answer in this session")
         await self._set_remote(session, sdp, "answer")
+        self._start_audio(session)
+
+    def _start_audio(self, session: Session) -> None:
+        """Feed the session's audio track with what was negotiated (nothing if no codec was)."""
+        camera_audio = self.audio.get(session.camera_id)
+        if session.audio is None or camera_audio is None:
+            return
+        for transceiver in session.pc.getTransceivers():
+            if transceiver.sender.track is session.audio:
+                mime = negotiated_codec(transceiver)
+                if mime is not None:
+                    camera_audio.start(session.audio, mime)
 
     async def add_candidate(self, session: Session, candidate: dict[str, Any]) -> None:
         text = candidate.get("candidate")
@@ -174,6 +214,8 @@ class Sessions:
             return
         log.info("session=%s closed: %s (%d frames sent)", session_id, why, session.track.frames_sent)
         session.track.stop()
+        if session.audio is not None:
+            session.audio.stop()
         await close_peer(session.pc)
 
     async def close_all(self) -> None:
