@@ -18,6 +18,9 @@ from ingest.pacing import FramePacer
 from ingest.packets import PacketPublisher
 from ingest.publisher import Publisher
 from ingest.relay import MainStreamRelay
+from ingest.rtsp.audio import AudioDepacketizer, AudioUnit
+from ingest.rtsp.depacketize import AccessUnit
+from ingest.segments import SegmentWriter
 from ingest.sources import Source, SourceError, SourceFrame, open_source
 from ingest.stats import CameraStats
 from shared.cameras import Camera, SourceKind
@@ -42,16 +45,21 @@ class CameraService:
         self._client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
         # The camera's own access units go onto its packet stream (passthrough viewers): read with the
         # frames when the main stream is the decoded one, by a relay thread when a detect stream is.
+        # They are also written to disk by stream copy, here, so recording needs neither Redis nor the database.
         self._packets: PacketPublisher | None = None
         self._audio: AudioPublisher | None = None
         self._relay: MainStreamRelay | None = None
+        self.recording: SegmentWriter | None = None
         if camera.source_kind is SourceKind.RTSP:
             self._packets = PacketPublisher(self._client, camera.id, settings.packet_stream_s)
             self._audio = AudioPublisher(self._client, camera.id) if camera.audio else None
+            if camera.record.mode != "off":
+                self.recording = SegmentWriter(settings.recordings_root, camera.id, settings.recordings_segment_s)
             if camera.detect_source is not None:
                 self._relay = MainStreamRelay(
-                    camera.source.get_secret_value(), self._packets, settings, stop, self._audio
-                )
+                    camera.source.get_secret_value(), camera.id, self._on_unit, self._on_restart, settings, stop,
+                    self._on_audio if self._audio or self.recording else None,
+                )  # fmt: skip
         self._publisher = Publisher(
             self._client,
             self.stats,
@@ -65,6 +73,8 @@ class CameraService:
         log.info("camera=%d starting: source %s%s, %.1f fps", self.camera.id, self.camera.source_masked, detect,
                  self.camera.fps)  # fmt: skip
         self._publisher.start()
+        if self.recording is not None:
+            self.recording.start()
         if self._packets is not None:
             self._packets.start()
         if self._audio is not None:
@@ -82,6 +92,8 @@ class CameraService:
                 self._packets.stop()
             if self._audio is not None:
                 self._audio.stop()
+            if self.recording is not None:
+                self.recording.stop()
             self._publisher.stop()
             self._client.close()
             log.info("camera=%d stopped after %d frames", self.camera.id, self.stats.frames_sent)
@@ -92,15 +104,14 @@ class CameraService:
         try:
             relay_here = self._packets is not None and self._relay is None
             if relay_here:
-                assert self._packets is not None
-                self._packets.restart()
+                self._on_restart()
             source = open_source(
                 self.camera,
                 self.stop,
                 self.settings.rtsp_open_timeout_s,
                 self.settings.rtsp_read_timeout_s,
-                self._packets.offer if relay_here and self._packets is not None else None,
-                self._audio.offer if relay_here and self._audio is not None else None,
+                self._on_unit if relay_here else None,
+                self._on_audio if relay_here and (self._audio or self.recording) else None,
             )
             self._pacer.reset()
             for frame in source.frames():
@@ -117,6 +128,26 @@ class CameraService:
         finally:
             if source is not None:
                 source.close()
+
+    def _on_unit(self, unit: AccessUnit, pts_s: float, received_at_s: float) -> None:
+        """The main stream's access unit: to the packet stream, and to disk."""
+        if self._packets is not None:
+            self._packets.offer(unit, pts_s, received_at_s)
+        if self.recording is not None:
+            self.recording.offer(unit, pts_s, received_at_s)
+
+    def _on_audio(self, unit: AudioUnit, track: AudioDepacketizer, pts_s: float, received_at_s: float) -> None:
+        if self._audio is not None:
+            self._audio.offer(unit, track, pts_s, received_at_s)
+        if self.recording is not None:
+            self.recording.offer_audio(unit, track, pts_s, received_at_s)
+
+    def _on_restart(self) -> None:
+        """The main stream's reader (re)connected: its next unit is a keyframe, its clock starts afresh."""
+        if self._packets is not None:
+            self._packets.restart()
+        if self.recording is not None:
+            self.recording.restart()
 
     def _handle(self, frame: SourceFrame) -> None:
         if self.stats.state is not CameraState.STREAMING:

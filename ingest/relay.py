@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
-from ingest.audio import AudioPublisher
 from ingest.backoff import Backoff
-from ingest.packets import PacketPublisher
 from ingest.rtsp.client import RtspClient, RtspError
-from ingest.rtsp.units import StreamUnits
+from ingest.rtsp.depacketize import AccessUnit
+from ingest.rtsp.units import AudioHandler, StreamUnits
 from shared.redact import mask_credentials
 from shared.settings import Settings
 
@@ -20,13 +20,15 @@ log = logging.getLogger(__name__)
 
 class MainStreamRelay(threading.Thread):
     def __init__(
-        self, url: str, packets: PacketPublisher, settings: Settings, stop: threading.Event,
-        audio: AudioPublisher | None = None,
+        self, url: str, camera_id: int, on_unit: Callable[[AccessUnit, float, float], None],
+        on_restart: Callable[[], None], settings: Settings, stop: threading.Event, on_audio: AudioHandler | None = None,
     ) -> None:  # fmt: skip
-        super().__init__(name=f"relay-{packets.camera_id}", daemon=True)
+        super().__init__(name=f"relay-{camera_id}", daemon=True)
         self._url = url
-        self._packets = packets
-        self._audio_out = audio
+        self.camera_id = camera_id
+        self._on_unit = on_unit
+        self._on_restart = on_restart
+        self._on_audio = on_audio
         self._settings = settings
         self._stop = stop
         self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s, settings.backoff_reset_after_s)
@@ -39,21 +41,21 @@ class MainStreamRelay(threading.Thread):
             except RtspError as e:
                 self.last_error = mask_credentials(str(e))
             except Exception as e:  # never end the camera's process for its main stream
-                log.exception("camera=%d main stream: unexpected error", self._packets.camera_id)
+                log.exception("camera=%d main stream: unexpected error", self.camera_id)
                 self.last_error = f"internal error: {type(e).__name__}"
             if self._stop.is_set():
                 return
             delay = self._backoff.next_delay(time.monotonic())
-            log.warning("camera=%d main stream: %s; retrying in %.1f s", self._packets.camera_id, self.last_error,
+            log.warning("camera=%d main stream: %s; retrying in %.1f s", self.camera_id, self.last_error,
                         delay)  # fmt: skip
             self._stop.wait(delay)
 
     def _relay_once(self) -> None:
         client = RtspClient(self._url, self._settings.rtsp_open_timeout_s, self._settings.rtsp_read_timeout_s)
         try:
-            client.open(("video", "audio") if self._audio_out else ("video",))
-            units = StreamUnits(client, self._audio_out.offer if self._audio_out else None)
-            self._packets.restart()
+            client.open(("video", "audio") if self._on_audio else ("video",))
+            units = StreamUnits(client, self._on_audio)
+            self._on_restart()
             started = False
             for unit, pts, received in units.video():
                 if self._stop.is_set():
@@ -62,9 +64,9 @@ class MainStreamRelay(threading.Thread):
                     started = True
                     self._backoff.succeeded_at(time.monotonic())
                     self.last_error = None
-                    log.info("camera=%d main stream: relaying %s access units", self._packets.camera_id,
+                    log.info("camera=%d main stream: relaying %s access units", self.camera_id,
                              units.track.codec)  # fmt: skip
-                self._packets.offer(unit, pts, received)
+                self._on_unit(unit, pts, received)
             raise RtspError("main stream ended")
         finally:
             client.close()

@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
@@ -70,6 +70,27 @@ class AnalysisConfig(BaseModel):
     face_min_score: float = Field(default=0.6, ge=0, le=1)
 
 
+RecordMode = Literal["off", "continuous", "motion", "events"]
+
+
+class RecordConfig(BaseModel):
+    """What of the camera's own stream is kept on disk (see docs/recordings.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    mode: RecordMode = Field(
+        default="events",
+        description="off; continuous (everything); motion (footage around any event, motion included); events "
+        "(footage around person and face events).",
+    )
+    retain_days: float = Field(default=7.0, gt=0, le=3650, description="Days footage without events is kept.")
+    events_retain_days: float = Field(
+        default=30.0, gt=0, le=3650, description="Days footage that overlaps an event is kept."
+    )
+    pre_s: float = Field(default=5.0, ge=0, le=60, description="Seconds kept before motion or an event starts.")
+    post_s: float = Field(default=5.0, ge=0, le=300, description="Seconds kept after motion or an event ends.")
+
+
 class Camera(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -90,6 +111,7 @@ class Camera(BaseModel):
     fps: float = Field(default=15.0, gt=0, le=60, description="Target frames per second into Redis.")
     jpeg_quality: int = Field(default=80, ge=1, le=100)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    record: RecordConfig = Field(default_factory=RecordConfig)
 
     @field_validator("source", "detect_source")
     @classmethod

@@ -56,6 +56,19 @@ class Settings(BaseSettings):
     events_retain_days: float = Field(
         default=30.0, gt=0, le=36500, description="Events and their snapshots older than this are deleted."
     )
+    recordings_dir: Path | None = Field(
+        default=None, description="Where recordings are written; unset: `recordings` in CAMSTREAM_DATA_DIR."
+    )
+    recordings_max_gb: float = Field(
+        default=0.0, ge=0, description="Most gigabytes recordings may use (0: no cap but the free-space floor)."
+    )
+    recordings_min_free_gb: float = Field(
+        default=2.0, ge=0, description="Free space kept on the recordings' file system: the oldest footage goes first."
+    )
+    recordings_segment_s: float = Field(
+        default=10.0, ge=1, le=300, description="Length of a recording segment (whole GOPs, at least this long)."
+    )
+    clip_max_s: float = Field(default=3600.0, gt=0, le=86400, description="Longest clip the API answers.")
     log_level: str = Field(default="INFO", pattern=r"(?i)^(debug|info|warning|error|critical)$")
 
     redis_timeout_s: float = Field(default=1.0, gt=0, le=30, description="Longest a Redis call may block a camera.")
@@ -165,6 +178,10 @@ class Settings(BaseSettings):
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("CAMSTREAM_TLS_CERT and CAMSTREAM_TLS_KEY go together: set both or neither")
         return self
+
+    @property
+    def recordings_root(self) -> Path:
+        return self.recordings_dir or self.data_dir / "recordings"
 
     def redis_url_or_local(self) -> str:
         url = self.redis_url.get_secret_value() if self.redis_url else LOCAL_REDIS_URL

@@ -1,0 +1,87 @@
+"""Recording segments written by a camera's own process: a real RTSP camera, real ingest, the
+files on disk read back with PyAV."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import pytest
+import redis
+
+from shared import keys, recordings
+from shared.packets import PacketMessage
+from tests.support import RtspServer, ServiceRun, camera_pids, wait_until, write_camera_file
+
+pytestmark = pytest.mark.rtsp
+
+
+def _nal_units(annex_b: bytes) -> list[bytes]:
+    units, start = [], annex_b.find(b"\x00\x00\x01")
+    while start >= 0:
+        nxt = annex_b.find(b"\x00\x00\x01", start + 3)
+        units.append(annex_b[start + 3 : nxt if nxt >= 0 else len(annex_b)].rstrip(b"\x00"))
+        start = nxt
+    return units
+
+
+def _length_prefixed(sample: bytes) -> list[bytes]:
+    units, i = [], 0
+    while i + 4 <= len(sample):
+        size = int.from_bytes(sample[i : i + 4], "big")
+        units.append(sample[i + 4 : i + 4 + size])
+        i += 4 + size
+    return units
+
+
+def segment_units(path: Path) -> list[tuple[bool, list[bytes]]]:
+    """(keyframe, NAL units) of each video sample in an MP4 file."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [(p.is_keyframe, _length_prefixed(bytes(p))) for p in container.demux(stream) if p.size]
+
+
+def test_the_cameras_own_stream_is_written_to_abutting_segments_by_stream_copy(
+    rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun], rdb: redis.Redis, tmp_path: Path,
+    _data_dir: Path,
+) -> None:  # fmt: skip
+    server = rtsp_server(size="640x360", fps=15, gop=15)
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "rec", "source": server.url(), "fps": 15,
+                                            "record": {"mode": "continuous"}}])  # fmt: skip
+    root = _data_dir / "recordings"
+    ingest(cameras, env={"CAMSTREAM_RECORDINGS_SEGMENT_S": "2", "CAMSTREAM_PACKET_STREAM_S": "30"})
+    wait_until(lambda: len([s for s in recordings.camera_segments(root, 1) if not s.is_part]) >= 4, 30.0,
+               what="four finished segments")  # fmt: skip
+    segments = [s for s in recordings.camera_segments(root, 1) if not s.is_part]
+    for before, after in zip(segments, segments[1:], strict=False):
+        assert before.end_ms == after.start_ms, "consecutive segments abut"
+    for segment in segments:
+        assert segment.end_ms is not None and 1900 <= segment.end_ms - segment.start_ms <= 2200
+    # Each segment starts at a keyframe, and its pictures are the camera's access units, NAL unit for NAL unit.
+    camera = {tuple(_nal_units(m.data)) for m in (PacketMessage.from_entry(f) for _i, f in
+                                                  rdb.xrange(keys.packet_stream(1)))}  # fmt: skip
+    written = [units for s in segments[1:3] for units in segment_units(s.path)]
+    assert written[0][0], "a segment starts at a keyframe"
+    assert len(written) >= 55
+    assert all(tuple(units) in camera for _key, units in written)
+
+
+def test_a_segment_cut_short_by_a_kill_keeps_what_was_written(
+    rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun], rdb: redis.Redis, tmp_path: Path,
+    _data_dir: Path,
+) -> None:  # fmt: skip
+    server = rtsp_server(size="320x180", fps=15, gop=15)
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "rec", "source": server.url(),
+                                            "record": {"mode": "continuous"}}])  # fmt: skip
+    root = _data_dir / "recordings"
+    ingest(cameras, env={"CAMSTREAM_RECORDINGS_SEGMENT_S": "30"})
+    wait_until(lambda: [s for s in recordings.camera_segments(root, 1) if s.is_part and s.path.stat().st_size > 20000],
+               20.0, what="a part file with a few GOPs")  # fmt: skip
+    pids = wait_until(lambda: camera_pids(rdb, [1]), 10.0, what="the camera's pid")
+    os.kill(pids[0], signal.SIGKILL)
+    part = next(s for s in recordings.camera_segments(root, 1) if s.is_part)
+    units = segment_units(part.path)
+    assert units and units[0][0], "the GOPs written before the kill are readable"
