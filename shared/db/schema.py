@@ -136,3 +136,23 @@ audit = Table(
     Column("detail", JSON, nullable=True),
     Index("ix_audit_at", "at"),
 )
+
+# Recording segments: the index of the files under CAMSTREAM_RECORDINGS_DIR (the files are the truth;
+# `python -m recorder reindex` rebuilds this from them). `events`: overlaps a person or face event
+# (with the camera's pre/post capture), kept for events_retain_days; `motion`: overlaps any event.
+# `decided`: the camera's mode has judged it (kept; segments it does not keep are deleted).
+recordings = Table(
+    "recordings",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("camera_id", Integer, nullable=False),
+    Column("start_ms", BigInteger, nullable=False),  # Unix milliseconds, as in the file's name
+    Column("end_ms", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("path", String(255), nullable=False, unique=True),  # relative to the recordings folder
+    Column("events", Boolean, nullable=False),
+    Column("motion", Boolean, nullable=False),
+    Column("decided", Boolean, nullable=False),
+    Index("ix_recordings_camera_start", "camera_id", "start_ms"),
+    Index("ix_recordings_start", "start_ms"),
+)

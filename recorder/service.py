@@ -1,0 +1,193 @@
+"""The recorder: keeps the recordings index true to the files, and the files to what each camera's
+mode and the disk allow. The camera processes write the segments (ingest.segments); this
+process never touches a stream, so its restart costs no footage.
+
+Every pass (PASS_S):
+1. Index: finished segments not indexed yet are added (today's and yesterday's folders; every
+   folder at start and every FULL_SCAN_S, which also drops rows whose file is gone); part files
+   whose writer was killed are repaired (files.repair).
+2. Decide: a segment is judged once no event can still claim it (its end + the camera's pre_s +
+   DECIDE_LAG_S): in `events` mode it is kept if a person or face event (widened by pre_s/post_s)
+   overlaps it, in `motion` mode if any event does, in `continuous` always; the rest is deleted.
+   Kept segments are flagged `events`/`motion` for retention and the timeline.
+3. Retention: per camera by age (retain_days, events_retain_days); then, over every camera,
+   the oldest footage without events first, then the oldest with events, while recordings use
+   more than CAMSTREAM_RECORDINGS_MAX_GB or the disk has less than CAMSTREAM_RECORDINGS_MIN_FREE_GB free.
+
+The database going away pauses the pass (logged once); the camera processes keep recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import threading
+import time
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from recorder import files
+from shared.cameras import Camera
+from shared.db.cameras import read_cameras
+from shared.db.engine import DatabaseUnavailable, connect, reason
+from shared.db.recordings import PERSON_TYPES, RecordingIndex, Segment
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PASS_S = 2.0
+FULL_SCAN_S = 600.0
+DECIDE_LAG_S = 20.0  # events reach the database this late at most (analysis, the history writer's batches)
+BATCH = 200
+GB = 1024**3
+
+
+class Recorder:
+    def __init__(self, settings: Settings, engine: AsyncEngine, stop: threading.Event) -> None:
+        self.settings = settings
+        self.root = settings.recordings_root
+        self.index = RecordingIndex(engine)
+        self.engine = engine
+        self.stop = stop
+        self.cameras: dict[int, Camera] = {}
+        self._known: dict[str, int] = {}  # indexed path -> row id
+        self._last_full_scan = 0.0
+        self._database_ok = True
+        self.deleted = 0
+
+    async def run(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        log.info("recorder: recordings in %s", self.root)
+        while not self.stop.is_set():
+            try:
+                await self.one_pass()
+                if not self._database_ok:
+                    log.info("recorder: database reachable again")
+                self._database_ok = True
+            except (SQLAlchemyError, DatabaseUnavailable) as e:
+                if self._database_ok:
+                    log.warning("recorder: database unavailable, pausing (cameras keep recording): %s", reason(e))
+                self._database_ok = False
+                self._last_full_scan = 0.0  # start again from the files when it is back
+            await asyncio.to_thread(self.stop.wait, PASS_S)
+
+    async def one_pass(self, now_s: float | None = None) -> None:
+        now_s = now_s or time.time()
+        await self._read_cameras()
+        await self.sync(full=now_s - self._last_full_scan >= FULL_SCAN_S, now_s=now_s)
+        await self.decide(now_s)
+        await self.expire(now_s)
+        await self.keep_disk_free()
+
+    async def _read_cameras(self) -> None:
+        async with connect(self.engine) as connection:
+            found = await read_cameras(connection, os.environ)
+        self.cameras = {c.id: c for c in found.cameras}
+
+    async def sync(self, full: bool, now_s: float) -> None:
+        """Index finished segments; repair orphans; on a full scan, forget rows whose file is gone."""
+        for part in await asyncio.to_thread(files.orphan_parts, self.root, now_s):
+            await asyncio.to_thread(files.repair, self.root, part)
+        if full or not self._known:
+            self._known = await self.index.paths()
+        days = None if full else _recent_days(now_s)
+        found = await asyncio.to_thread(files.finished, self.root, days)
+        new = [f for f in found if f.relative not in self._known]
+        await self.index.add([
+            {"camera_id": f.segment.camera_id, "start_ms": f.segment.start_ms, "end_ms": f.segment.end_ms,
+             "bytes": f.size, "path": f.relative}
+            for f in new
+        ])  # fmt: skip
+        if new:
+            self._known = await self.index.paths()
+        if full:
+            present = {f.relative for f in found}
+            gone = [row_id for path, row_id in self._known.items() if path not in present]
+            if gone:
+                log.info("recorder: %d indexed segments have no file any more: dropped from the index", len(gone))
+                await self.index.remove(gone)
+                self._known = {p: i for p, i in self._known.items() if p in present}
+            self._last_full_scan = now_s
+
+    async def decide(self, now_s: float) -> None:
+        for camera_id in await self.index.summary():
+            camera = self.cameras.get(camera_id)
+            pre_s, post_s = (camera.record.pre_s, camera.record.post_s) if camera else (5.0, 5.0)
+            mode = camera.record.mode if camera else "continuous"  # a camera removed: keep what it left
+            before_ms = int((now_s - pre_s - DECIDE_LAG_S) * 1000)
+            for segment in await self.index.undecided(camera_id, before_ms):
+                types = await self.index.overlaps(camera_id, segment.start_ms, segment.end_ms, pre_s, post_s)
+                with_events = bool(types & set(PERSON_TYPES))
+                keep = mode in ("continuous", "off") or (mode == "motion" and bool(types)) or with_events
+                if keep:
+                    await self.index.mark(segment.id, with_events, bool(types), decided=True)
+                else:
+                    await self._delete([segment], "no event in it")
+
+    async def expire(self, now_s: float) -> None:
+        for camera_id, camera in self.cameras.items():
+            footage_ms = int((now_s - camera.record.retain_days * 86400) * 1000)
+            events_ms = int((now_s - camera.record.events_retain_days * 86400) * 1000)
+            while expired := await self.index.expired(camera_id, footage_ms, events_ms, BATCH):
+                await self._delete(expired, "past its retention")
+                if len(expired) < BATCH:
+                    break
+
+    async def keep_disk_free(self) -> None:
+        """Oldest footage without events first, then with events, while over the cap or the floor."""
+        cap = self.settings.recordings_max_gb * GB
+        floor = self.settings.recordings_min_free_gb * GB
+        for with_events in (False, True):
+            while True:
+                over_cap = await self.index.total_bytes() - cap if cap > 0 else 0
+                short = floor - (await asyncio.to_thread(shutil.disk_usage, self.root)).free if floor > 0 else 0
+                need = max(over_cap, short)
+                if need <= 0:
+                    return
+                oldest = await self.index.oldest(BATCH, with_events)
+                if not oldest:
+                    break
+                going, freed = [], 0
+                for segment in oldest:  # just enough of the oldest
+                    going.append(segment)
+                    freed += segment.bytes
+                    if freed >= need:
+                        break
+                await self._delete(going, "over the size cap" if over_cap > 0 else "the disk is nearly full")
+
+    async def _delete(self, segments: list[Segment], why: str) -> None:
+        """Files first: a crash between leaves a row without a file, which the next full scan drops."""
+        for segment in segments:
+            await asyncio.to_thread(files.delete, self.root / segment.path)
+        await self.index.remove([s.id for s in segments])
+        for segment in segments:
+            self._known.pop(segment.path, None)
+        self.deleted += len(segments)
+        log.info("recorder: deleted %d segment(s) of camera %s: %s", len(segments),
+                 ",".join(sorted({str(s.camera_id) for s in segments})), why)  # fmt: skip
+
+    async def reindex(self) -> int:
+        """Rebuild the index from the files alone; how many segments it holds."""
+        await self._read_cameras()
+        await self.index.clear()
+        self._known = {}
+        await self.sync(full=True, now_s=time.time())
+        for segment in await self.index.everything():
+            await self._judge_again(segment)
+        return len(self._known)
+
+    async def _judge_again(self, segment: Segment) -> None:
+        """A rebuilt row's flags, from the events (a file still on disk was kept when it was judged)."""
+        camera = self.cameras.get(segment.camera_id)
+        pre_s, post_s = (camera.record.pre_s, camera.record.post_s) if camera else (5.0, 5.0)
+        if segment.end_ms >= (time.time() - pre_s - DECIDE_LAG_S) * 1000:
+            return  # not judged yet: the next pass does it, as it would have
+        types = await self.index.overlaps(segment.camera_id, segment.start_ms, segment.end_ms, pre_s, post_s)
+        await self.index.mark(segment.id, bool(types & set(PERSON_TYPES)), bool(types), decided=True)
+
+
+def _recent_days(now_s: float) -> list[str]:
+    return sorted({time.strftime("%Y-%m-%d", time.gmtime(now_s - back)) for back in (0, 86400)})

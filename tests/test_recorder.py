@@ -1,0 +1,154 @@
+"""The recorder's judgement over real segment files and a real database (SQLite and PostgreSQL):
+what each mode keeps, retention by age and by size (oldest first, events last), the index
+rebuilt from the files."""
+
+from __future__ import annotations
+
+import fractions
+import os
+import shutil
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from recorder.service import DECIDE_LAG_S, Recorder
+from shared import recordings
+from shared.db.engine import create_engine
+from shared.db.events import EventHistory, StoredEvent
+from shared.db.recordings import RecordingIndex
+from shared.db.startup import CameraSource, prepare
+from shared.db.url import database_url as url_of
+from shared.detections import Event, EventPhase, EventType
+from shared.settings import Settings
+from tests.support import write_camera_file
+
+DAY_S = 86400
+START_S = 1_700_000_000.0  # a fixed day: file names and dates are what the test says
+
+
+@pytest.fixture(scope="module")
+def sample_segment(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real 10 s fMP4 segment (H.264, 64x64): copied under each name a test needs."""
+    path = tmp_path_factory.mktemp("sample") / "sample.mp4"
+    with av.open(str(path), "w", format="mp4",
+                 options={"movflags": "frag_keyframe+empty_moov+default_base_moof"}) as out:  # fmt: skip
+        stream = out.add_stream("libx264", rate=5)
+        stream.width = stream.height = 64
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = fractions.Fraction(1, 90000)
+        for i in range(50):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 5, np.uint8), format="rgb24")
+            frame.pts = i * 18000
+            frame.time_base = stream.time_base
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(url_of(Settings(database_url=SecretStr(database_url))))
+    yield engine
+    await engine.dispose()
+
+
+async def _recorder(engine: AsyncEngine, tmp_path: Path, record: dict[str, object], **settings: object) -> Recorder:
+    cameras = write_camera_file(tmp_path, [
+        {"id": 1, "name": "one", "source": "demo:", "record": record},
+        {"id": 2, "name": "two", "source": "demo:", "record": {"mode": "continuous"}},
+    ])  # fmt: skip
+    await prepare(engine, CameraSource.read(cameras, os.environ), os.environ)
+    config = Settings(recordings_dir=tmp_path / "recordings", recordings_min_free_gb=0.0, **settings)  # type: ignore[arg-type]
+    return Recorder(config, engine, threading.Event())
+
+
+def _segments(root: Path, sample: Path, camera_id: int, starts_s: list[float], length_s: float = 10.0) -> None:
+    for start_s in starts_s:
+        start_ms = int(start_s * 1000)
+        path = recordings.finished_path(root, camera_id, start_ms, start_ms + int(length_s * 1000))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(sample, path)
+
+
+async def _event(engine: AsyncEngine, kind: EventType, start_s: float, end_s: float, camera: int = 1) -> None:
+    event = Event(f"{kind}-{start_s}", camera, kind, EventPhase.END, start_s, end_s, 0.9, None, 3, False, end_s)
+    await EventHistory(engine).store([StoredEvent(event, None)])
+
+
+def _kept(root: Path, camera_id: int) -> list[float]:
+    return [s.start_ms / 1000 for s in recordings.camera_segments(root, camera_id)]
+
+
+async def test_events_mode_keeps_footage_around_person_events_with_pre_and_post_capture(
+    engine: AsyncEngine, tmp_path: Path, sample_segment: Path
+) -> None:
+    recorder = await _recorder(engine, tmp_path, {"mode": "events", "pre_s": 5, "post_s": 5})
+    root = recorder.root
+    starts = [START_S + 10 * i for i in range(12)]  # 120 s in 10 s segments
+    _segments(root, sample_segment, 1, starts)
+    _segments(root, sample_segment, 2, starts[:3])
+    await _event(engine, EventType.PERSON, START_S + 33, START_S + 45)  # meets [28, 50]: segments 20, 30, 40
+    await _event(engine, EventType.MOTION, START_S + 82, START_S + 84)  # motion: not kept in events mode
+    await recorder.one_pass(now_s=START_S + 60)  # only what ended before 60 - pre - lag is judged yet
+    judged_by = START_S + 60 - 5 - DECIDE_LAG_S
+    assert _kept(root, 1) == [s for s in starts if s + 10 > judged_by or s in (starts[2], starts[3], starts[4])]
+    await recorder.one_pass(now_s=START_S + 200)
+    assert _kept(root, 1) == [START_S + 20, START_S + 30, START_S + 40]
+    assert _kept(root, 2) == starts[:3], "a continuous camera keeps everything"
+    index = {(s.camera_id, s.start_ms / 1000): s for s in await RecordingIndex(engine).everything()}
+    assert len(index) == 6 and all(s.decided for s in index.values())
+    assert index[(1, START_S + 30)].events and not index[(2, START_S)].events
+
+
+async def test_motion_mode_keeps_footage_around_any_event(
+    engine: AsyncEngine, tmp_path: Path, sample_segment: Path
+) -> None:
+    recorder = await _recorder(engine, tmp_path, {"mode": "motion", "pre_s": 0, "post_s": 0})
+    _segments(recorder.root, sample_segment, 1, [START_S + 10 * i for i in range(6)])
+    await _event(engine, EventType.MOTION, START_S + 22, START_S + 24)
+    await recorder.one_pass(now_s=START_S + 200)
+    assert _kept(recorder.root, 1) == [START_S + 20]
+
+
+async def test_retention_by_age_then_by_size_oldest_first_events_last_and_reindex_agrees(
+    engine: AsyncEngine, tmp_path: Path, sample_segment: Path
+) -> None:
+    record = {"mode": "continuous", "retain_days": 2, "events_retain_days": 5, "pre_s": 0, "post_s": 0}
+    size = sample_segment.stat().st_size
+    recorder = await _recorder(engine, tmp_path, record, recordings_max_gb=(6.5 * size) / 1024**3)
+    root = recorder.root
+    days = [START_S + d * DAY_S for d in range(8)]  # one segment a day, for eight days
+    _segments(root, sample_segment, 1, days)
+    await _event(engine, EventType.PERSON, days[1] + 2, days[1] + 4)
+    await _event(engine, EventType.FACE, days[5] + 2, days[5] + 4)
+    now = days[7] + 100
+    await recorder.one_pass(now)
+    # Without events: older than 2 days goes (days 0-4); with events: older than 5 days (day 1).
+    assert _kept(root, 1) == [days[5], days[6], days[7]]
+    _segments(root, sample_segment, 1, [days[7] + 10 * i for i in range(1, 6)])  # five more today: 8 in all
+    await recorder.one_pass(now)
+    # Over the cap (6.5 segments): the oldest without events go first (day 6, then today's first); day 5's
+    # event footage stays although it is the oldest.
+    assert _kept(root, 1) == [days[5], *[days[7] + 10 * i for i in range(1, 6)]]
+    kept = {(s.path, s.events, s.motion, s.decided) for s in await RecordingIndex(engine).everything()}
+    await recorder.reindex()
+    rebuilt = {(s.path, s.events, s.motion, s.decided) for s in await RecordingIndex(engine).everything()}
+    assert rebuilt == kept
+
+
+async def test_the_index_follows_the_files(engine: AsyncEngine, tmp_path: Path, sample_segment: Path) -> None:
+    recorder = await _recorder(engine, tmp_path, {"mode": "continuous"})
+    now = time.time()
+    _segments(recorder.root, sample_segment, 1, [now - 100, now - 90])
+    await recorder.sync(full=True, now_s=now)
+    assert len(await RecordingIndex(engine).everything()) == 2
+    recordings.camera_segments(recorder.root, 1)[0].path.unlink()  # someone deleted a file
+    await recorder.sync(full=True, now_s=now)
+    assert [s.start_ms for s in await RecordingIndex(engine).everything()] == [int((now - 90) * 1000)]
