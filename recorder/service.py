@@ -39,6 +39,7 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 PASS_S = 2.0
+HEARTBEAT = ".recorder-heartbeat"  # in the recordings folder: its mtime is the last pass done (--check)
 FULL_SCAN_S = 600.0
 DECIDE_LAG_S = 20.0  # events reach the database this late at most (analysis, the history writer's batches)
 BATCH = 200
@@ -64,6 +65,7 @@ class Recorder:
         while not self.stop.is_set():
             try:
                 await self.one_pass()
+                await asyncio.to_thread((self.root / HEARTBEAT).touch)
                 if not self._database_ok:
                     log.info("recorder: database reachable again")
                 self._database_ok = True

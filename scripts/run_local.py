@@ -106,8 +106,9 @@ def main() -> int:
     print("camstream is starting under supervisor:", flush=True)
     print(f"  redis     {redis_line}", flush=True)
     print(f"  database  {masked(database_url(settings))}", flush=True)
-    print(f"  programs  ingest, {workers} analyzer worker(s), gateway; cameras: {len(cameras.cameras)} in the "
-          f"database (camera file: {settings.cameras_file or 'none, the built-in demo set on first start'})",
+    print(f"  footage   {settings.recordings_root}", flush=True)
+    print(f"  programs  ingest, {workers} analyzer worker(s), recorder, gateway; cameras: {len(cameras.cameras)} "
+          f"in the database (camera file: {settings.cameras_file or 'none, the built-in demo set on first start'})",
           flush=True)  # fmt: skip
     print(f"  status    {control} status", flush=True)
     print(f"  logs      {control} tail -f gateway   (all logs: {run_dir}/logs)", flush=True)

@@ -13,7 +13,7 @@ import yaml
 from shared.cameras import load_cameras
 from tests.support import ROOT
 
-PROCESSES = ("ingest", "analyzer", "gateway")
+PROCESSES = ("ingest", "analyzer", "recorder", "gateway")
 
 
 def compose() -> dict[str, dict[str, object]]:

@@ -3,6 +3,7 @@ files on disk read back with PyAV."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 from collections.abc import Callable
@@ -56,7 +57,7 @@ def test_the_cameras_own_stream_is_written_to_abutting_segments_by_stream_copy(
     wait_until(lambda: len([s for s in recordings.camera_segments(root, 1) if not s.is_part]) >= 4, 30.0,
                what="four finished segments")  # fmt: skip
     segments = [s for s in recordings.camera_segments(root, 1) if not s.is_part]
-    for before, after in zip(segments, segments[1:], strict=False):
+    for before, after in itertools.pairwise(segments):
         assert before.end_ms == after.start_ms, "consecutive segments abut"
     for segment in segments:
         assert segment.end_ms is not None and 1900 <= segment.end_ms - segment.start_ms <= 2200

@@ -1,4 +1,4 @@
-"""The README's run command, minus its set-up: supervisor runs Redis, ingest, analyzer and gateway."""
+"""The README's run command, minus its set-up: supervisor runs Redis, ingest, analyzer, recorder and gateway."""
 
 from __future__ import annotations
 
@@ -70,9 +70,9 @@ def test_supervisor_runs_everything_and_stop_all_leaves_no_orphan(tmp_path: Path
         assert config.stat().st_mode & 0o777 == 0o600 and (tmp_path / "run").stat().st_mode & 0o777 == 0o700
         redis_password = re.search(r"^requirepass (\S+)$", config.read_text(), re.MULTILINE)[1]  # type: ignore[index]
         url = (None, f"redis://:{redis_password}@127.0.0.1:{found[1]}/0")
-        programs = wait_until(lambda: (s := status()).count("RUNNING") == 4 and s, 30.0, interval_s=0.5,
-                              what="redis, ingest, analyzer and gateway RUNNING")  # fmt: skip
-        assert all(name in programs for name in ("redis", "ingest", "analyzer:analyzer-0", "gateway"))
+        programs = wait_until(lambda: (s := status()).count("RUNNING") == 5 and s, 30.0, interval_s=0.5,
+                              what="redis, ingest, analyzer, recorder and gateway RUNNING")  # fmt: skip
+        assert all(name in programs for name in ("redis", "ingest", "analyzer:analyzer-0", "recorder", "gateway"))
         stranger = redis.Redis(port=int(found[1]))
         with pytest.raises(redis.AuthenticationError):
             stranger.get("x")  # the embedded Redis wants its password
@@ -96,7 +96,7 @@ def test_supervisor_runs_everything_and_stop_all_leaves_no_orphan(tmp_path: Path
         client.close()
 
         everything = _descendants(process.pid)
-        assert len(everything) >= 4 + 4  # the programs, and ingest's four camera processes
+        assert len(everything) >= 5 + 4  # the programs, and ingest's four camera processes
         stopped = subprocess.run([*control, "stop", "all"], capture_output=True, text=True, timeout=60, check=False)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         wait_until(lambda: not any(pid_alive(p) for p in everything), 10.0, what="every process to be gone")
