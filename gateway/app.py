@@ -33,7 +33,7 @@ from gateway.metrics import Metrics, RequestTimer
 from gateway.openapi import document_security
 from gateway.pagecache import ShortCache
 from gateway.retention import keep_expiring
-from gateway.routes import accounts, auth, cameras, events, health, pages, webrtc, whep
+from gateway.routes import accounts, auth, cameras, events, health, pages, recordings, webrtc, whep
 from gateway.state import Gateway
 from gateway.store import Store
 from gateway.webrtc.audio import CameraAudio
@@ -45,6 +45,7 @@ from shared.cameras import CameraFile, SourceKind
 from shared.db.accounts import Accounts
 from shared.db.engine import DatabaseUnavailable, reason
 from shared.db.events import EventHistory
+from shared.db.recordings import RecordingIndex
 from shared.db.startup import open_database
 from shared.db.url import database_url
 from shared.redact import mask_credentials
@@ -112,6 +113,7 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
         gateway = Gateway(
             settings, camera_file, store, history, pages, hubs, feeds, sessions, metrics, accounts_store,
             Authenticator(accounts_store, settings.session_hours), LoginLimiter(settings.login_attempts_per_minute),
+            RecordingIndex(engine),
         )  # fmt: skip
         log_cameras(camera_file)
         try:
@@ -151,8 +153,8 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             allow_headers=["authorization", "content-type"],
         )  # fmt: skip
     # Busiest first: a request is matched against the routers in this order (each costs a few µs).
-    routers = (cameras.router, events.router, health.router, webrtc.router, whep.router, pages.router,
-               auth.login_router, auth.router, accounts.router)  # fmt: skip
+    routers = (cameras.router, events.router, health.router, webrtc.router, whep.router, recordings.router,
+               pages.router, auth.login_router, auth.router, accounts.router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     document_security(app)

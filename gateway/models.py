@@ -115,3 +115,23 @@ class SystemOut(ApiModel):
     ingest: bool
     workers: list[WorkerOut]
     sessions: int
+
+
+class TimelineMarker(ApiModel):
+    id: str
+    type: str  # motion, person or face
+    start: float  # Unix seconds
+    end: float | None  # None while it lasts
+
+
+class RecordedRange(ApiModel):
+    camera_id: int
+    start: float  # Unix seconds
+    end: float
+    bytes: int
+    events: list[TimelineMarker]  # person and face events in the range
+    motion: list[TimelineMarker]
+
+
+class RecordingsOut(ApiModel):
+    recordings: list[RecordedRange]

@@ -21,6 +21,7 @@ from gateway.webrtc.sessions import Sessions
 from shared.cameras import Camera, CameraFile
 from shared.db.accounts import Accounts
 from shared.db.events import EventHistory
+from shared.db.recordings import RecordingIndex
 from shared.settings import Settings
 
 
@@ -38,6 +39,7 @@ class Gateway:
     accounts: Accounts
     auth: Authenticator
     limiter: LoginLimiter
+    recordings: RecordingIndex
 
     def camera(self, camera_id: int) -> Camera:
         camera = self.cameras.camera(camera_id)

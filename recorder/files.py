@@ -18,7 +18,7 @@ from shared.recordings import SegmentFile
 
 log = logging.getLogger(__name__)
 
-ORPHAN_AFTER_S = 30.0  # a live writer touches its part file every GOP; one this still has no writer
+ORPHAN_AFTER_S = 5.0  # grace for a writer between creating its part file and locking it (microseconds)
 
 
 @dataclass(frozen=True, slots=True)

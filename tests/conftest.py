@@ -172,3 +172,9 @@ def gateway(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., str]]:
 def analyzer(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., ServiceRun]]:
     """Start `python -m analyzer` workers against the test Redis; all stopped at the end."""
     yield from _process_fixture("analyzer", redis_url, tmp_path)
+
+
+@pytest.fixture
+def recorder(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., ServiceRun]]:
+    """Start `python -m recorder` processes (the recordings index and retention); all stopped at the end."""
+    yield from _process_fixture("recorder", redis_url, tmp_path)

@@ -1,0 +1,110 @@
+"""Clips: a time range of a camera's recording as one MP4, by stream copy from its segments.
+
+The clip starts at the keyframe at or before the range's start (so its first picture decodes)
+and ends before the range's end. It is a plain MP4 with its index in front (faststart), so a
+`<video>` element plays it at once and seeks in it with HTTP Range requests. A clip is made
+once into a cache folder and served from there for CACHE_S (a player's Range requests all
+hit the same file); older clips are deleted when the next one is made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from shared.db.recordings import Segment
+
+CACHE_S = 600.0
+
+
+class NoFootage(Exception):
+    """Nothing recorded in the range: a 404 with this text."""
+
+
+def clip_path(cache: Path, camera_id: int, start_s: float, end_s: float) -> Path:
+    return cache / f"{camera_id}-{int(start_s * 1000)}-{int(end_s * 1000)}.mp4"
+
+
+def cached_or_made(cache: Path, root: Path, segments: list[Segment], camera_id: int, start_s: float,
+                   end_s: float) -> Path:  # fmt: skip
+    """The clip's file, made now unless made lately. Raises NoFootage. Blocking: run in a thread."""
+    target = clip_path(cache, camera_id, start_s, end_s)
+    if target.exists() and time.time() - target.stat().st_mtime < CACHE_S / 2:
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    _forget_old(cache)
+    partial = target.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.tmp")
+    try:
+        make_clip(root, segments, start_s, end_s, partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def _forget_old(cache: Path) -> None:
+    now = time.time()
+    for old in cache.iterdir():
+        with contextlib.suppress(OSError):
+            if now - old.stat().st_mtime > CACHE_S:
+                old.unlink()
+
+
+def _first_keyframe_s(root: Path, segment: Segment, start_s: float) -> float:
+    """Wall-clock time of the segment's last keyframe at or before start_s (its first if none is)."""
+    found = segment.start_ms / 1000
+    if not (root / segment.path).exists():  # deleted by retention meanwhile
+        return found
+    with av.open(str(root / segment.path)) as container:
+        video = container.streams.video[0]
+        for packet in container.demux(video):
+            if packet.pts is None or not packet.is_keyframe:
+                continue
+            wall = segment.start_ms / 1000 + float(packet.pts * video.time_base)  # type: ignore[operator]
+            if wall > start_s:
+                break
+            found = wall
+    return found
+
+
+def make_clip(root: Path, segments: list[Segment], start_s: float, end_s: float, target: Path) -> None:
+    """Write the clip of [start_s, end_s) from `segments` (one camera's, by start) to `target`."""
+    segments = [s for s in segments if s.end_ms / 1000 > start_s and s.start_ms / 1000 < end_s]
+    if not segments:
+        raise NoFootage("nothing recorded in that range")
+    base_s = _first_keyframe_s(root, segments[0], start_s)
+    written = 0
+    last: dict[str, float] = {}  # per stream, the last time written: a muxer refuses time going back
+    with av.open(str(target), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+        streams: dict[str, av.stream.Stream] = {}
+        for segment in segments:
+            segment_s = segment.start_ms / 1000
+            if not (root / segment.path).exists():  # deleted by retention meanwhile
+                continue
+            with av.open(str(root / segment.path)) as source:
+                inputs = [*source.streams.video[:1], *source.streams.audio[:1]]
+                for stream in inputs:
+                    if stream.type not in streams:
+                        if written:  # a stream that appears mid-clip cannot be added once writing began
+                            continue
+                        streams[stream.type] = out.add_stream_from_template(stream)
+                for packet in source.demux(inputs):
+                    if packet.pts is None or not packet.size or packet.stream.type not in streams:
+                        continue
+                    time_base = packet.time_base or Fraction(1, 90000)
+                    wall = segment_s + float(packet.pts * time_base)
+                    kind = packet.stream.type
+                    if wall < base_s or wall >= end_s or wall <= last.get(kind, -1.0):
+                        continue
+                    last[kind] = wall
+                    packet.pts = packet.dts = round((wall - base_s) / time_base)
+                    packet.stream = streams[kind]
+                    out.mux(packet)
+                    written += 1
+    if not written:
+        raise NoFootage("nothing recorded in that range")

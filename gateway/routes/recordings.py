@@ -1,0 +1,111 @@
+"""Recordings: the recorded ranges with their event and motion markers, and clips as MP4 (a range
+of a camera, or an event with its pre- and post-capture). Everyone signed in may play and export."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import FileResponse
+
+from gateway.clips import NoFootage, cached_or_made
+from gateway.models import RecordedRange, RecordingsOut, TimelineMarker
+from gateway.state import Gateway, GatewayDep
+from shared.db.recordings import Marker, Segment
+
+router = APIRouter(tags=["recordings"])
+
+LATEST_TIME_S = 1e11
+MERGE_GAP_S = 1.0  # segments closer than this make one range
+LIST_MAX_S = 31 * 86400
+MP4 = {200: {"content": {"video/mp4": {}}}, 404: {"description": "no such camera or event, or no footage"}}
+Time = Annotated[float, Query(ge=0, le=LATEST_TIME_S, allow_inf_nan=False, description="Unix time, seconds")]
+
+
+@router.get("/api/recordings", response_model=RecordingsOut)
+async def list_recordings(
+    gateway: GatewayDep,
+    camera_id: Annotated[int | None, Query(description="Only this camera's recordings")] = None,
+    since: Time | None = None,
+    until: Time | None = None,
+) -> RecordingsOut:
+    """Recorded ranges (contiguous segments merged), oldest first, each with the events and motion in
+    it. Without `since`/`until`: the last 24 hours; at most 31 days at once."""
+    if camera_id is not None:
+        gateway.camera(camera_id)
+    until = until if until is not None else time.time()
+    since = since if since is not None else until - 86400
+    if since >= until:
+        raise HTTPException(status_code=400, detail="since must be before until")
+    if until - since > LIST_MAX_S:
+        raise HTTPException(status_code=400, detail="at most 31 days at once: narrow since/until")
+    segments = await gateway.recordings.between(camera_id, int(since * 1000), int(until * 1000))
+    markers = await gateway.recordings.markers(camera_id, since, until)
+    return RecordingsOut(recordings=[_with_markers(r, markers) for r in _merged(segments)])
+
+
+def _merged(segments: list[Segment]) -> list[RecordedRange]:
+    ranges: list[RecordedRange] = []
+    for s in segments:
+        last = ranges[-1] if ranges else None
+        if last is not None and last.camera_id == s.camera_id and s.start_ms / 1000 - last.end <= MERGE_GAP_S:
+            last.end = max(last.end, s.end_ms / 1000)
+            last.bytes += s.bytes
+        else:
+            ranges.append(RecordedRange(camera_id=s.camera_id, start=s.start_ms / 1000, end=s.end_ms / 1000,
+                                        bytes=s.bytes, events=[], motion=[]))  # fmt: skip
+    return ranges
+
+
+def _with_markers(recorded: RecordedRange, markers: list[tuple[int, Marker]]) -> RecordedRange:
+    for camera_id, marker in markers:
+        end = marker.end_s if marker.end_s is not None else time.time()
+        if camera_id != recorded.camera_id or marker.start_s > recorded.end or end < recorded.start:
+            continue
+        out = TimelineMarker(id=marker.id, type=marker.type, start=marker.start_s, end=marker.end_s)
+        (recorded.motion if marker.type == "motion" else recorded.events).append(out)
+    return recorded
+
+
+@router.get("/api/cameras/{camera_id}/clip.mp4", response_class=FileResponse, responses=MP4)  # type: ignore[arg-type]
+async def camera_clip(camera_id: int, start: Time, end: Time, gateway: GatewayDep) -> FileResponse:
+    """The range as one MP4 (stream copy), from the keyframe at or before `start`; seekable (HTTP Range)."""
+    gateway.camera(camera_id)
+    return await _clip(gateway, camera_id, start, end, f"camera-{camera_id}-{int(start)}-{int(end)}.mp4")
+
+
+@router.get("/api/events/{event_id}/clip.mp4", response_class=FileResponse, responses=MP4)  # type: ignore[arg-type]
+async def event_clip(event_id: str, gateway: GatewayDep) -> FileResponse:
+    """The event's footage with the camera's pre- and post-capture (record.pre_s / post_s)."""
+    if len(event_id) > 64:
+        raise HTTPException(status_code=404, detail="no such event")
+    event = await gateway.history.get(event_id)
+    if event is None:
+        raise HTTPException(status_code=404, detail=f"no event {event_id}")
+    camera = gateway.cameras.camera(event.camera_id)
+    pre_s, post_s = (camera.record.pre_s, camera.record.post_s) if camera else (5.0, 5.0)
+    ended = event.ended_at_s if event.ended_at_s is not None else time.time()
+    start, end = event.started_at_s - pre_s, ended + post_s
+    end = min(end, start + gateway.settings.clip_max_s)
+    return await _clip(gateway, event.camera_id, start, end, f"event-{event_id}.mp4")
+
+
+async def _clip(gateway: Gateway, camera_id: int, start: float, end: float, name: str) -> FileResponse:
+    if end <= start:
+        raise HTTPException(status_code=400, detail="end must be after start")
+    if end - start > gateway.settings.clip_max_s:
+        raise HTTPException(status_code=400, detail=f"a clip is at most {gateway.settings.clip_max_s:g} s long")
+    segments = await gateway.recordings.between(camera_id, int(start * 1000), int(end * 1000))
+    if not segments:
+        raise HTTPException(status_code=404, detail=f"no recording of camera {camera_id} between {start:.3f} and "
+                            f"{end:.3f}")  # fmt: skip
+    cache = gateway.settings.data_dir / "clips"
+    try:
+        path = await asyncio.to_thread(
+            cached_or_made, cache, gateway.settings.recordings_root, segments, camera_id, start, end
+        )
+    except NoFootage as e:
+        raise HTTPException(status_code=404, detail=f"camera {camera_id}: {e}") from None
+    return FileResponse(path, media_type="video/mp4", filename=name, content_disposition_type="inline")

@@ -1,0 +1,108 @@
+"""Recordings through the API: a real RTSP camera (H.264 and AAC) recorded by ingest, indexed by the
+recorder, listed and cut into clips by the gateway; the clips read back with PyAV and played by
+Chromium."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import pytest
+import redis
+
+from shared import keys
+from shared.packets import PacketMessage
+from tests.support import RtspServer, ServiceRun, wait_until, web, write_camera_file
+from tests.support.browser import browser_page, csp_violations
+from tests.test_recording_segments import _length_prefixed, _nal_units
+
+pytestmark = pytest.mark.rtsp
+FAST = {"CAMSTREAM_RECORDINGS_SEGMENT_S": "2", "CAMSTREAM_PACKET_STREAM_S": "60"}
+
+
+@pytest.fixture
+def recorded(
+    rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun], recorder: Callable[..., ServiceRun],
+    gateway: Callable[..., str], tmp_path: Path,
+) -> str:  # fmt: skip
+    """A camera recording continuously for 14 s; the gateway's base URL."""
+    server = rtsp_server(size="640x360", fps=15, gop=15, audio="aac")
+    cameras = write_camera_file(tmp_path, [
+        {"id": 1, "name": "porch", "source": server.url(), "fps": 15, "record": {"mode": "continuous"}},
+        {"id": 2, "name": "never recorded", "source": "demo:", "record": {"mode": "off"}},
+    ])  # fmt: skip
+    ingest(cameras, env=FAST)
+    recorder(cameras, env=FAST)
+    base = gateway(cameras, env=FAST)
+    started = time.time()
+
+    def long_enough() -> bool:
+        ranges = web.get(f"{base}/api/recordings?camera_id=1").json()["recordings"]
+        return bool(ranges) and ranges[-1]["end"] - ranges[0]["start"] >= 14
+
+    wait_until(long_enough, 40.0, interval_s=0.5, what="14 s of recording indexed")
+    assert time.time() - started < 40
+    return base
+
+
+def test_recorded_ranges_clips_byte_identical_and_bad_requests(recorded: str, rdb: redis.Redis, tmp_path: Path) -> None:
+    base = recorded
+    ranges = web.get(f"{base}/api/recordings?camera_id=1").json()["recordings"]
+    assert len(ranges) == 1, f"contiguous segments make one range (gaps under 1 s): {ranges}"
+    whole = ranges[0]
+    assert whole["cameraId"] == 1 and whole["bytes"] > 0 and whole["events"] == [] and whole["motion"] == []
+    start, end = whole["start"] + 3.3, whole["start"] + 9.3
+    reply = web.get(f"{base}/api/cameras/1/clip.mp4?start={start}&end={end}")
+    assert reply.status_code == 200 and reply.headers["content-type"] == "video/mp4", reply.text[:200]
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(reply.content)
+    with av.open(str(clip)) as container:
+        video = container.streams.video[0]
+        assert container.streams.audio and container.streams.audio[0].codec_context.name == "aac"
+        packets = [p for p in container.demux(video) if p.size]
+        seconds = float(packets[-1].pts * video.time_base) - float(packets[0].pts * video.time_base)
+        pictures = [tuple(_length_prefixed(bytes(p))) for p in packets]
+        keyframe = packets[0].is_keyframe
+    assert keyframe, "a clip starts at a keyframe"
+    assert 5.5 <= seconds <= 7.1, seconds  # from the keyframe at or before start (a GOP is 1 s) to end
+    camera = {tuple(_nal_units(PacketMessage.from_entry(f).data)) for _i, f in rdb.xrange(keys.packet_stream(1))}
+    assert all(p in camera for p in pictures), "the clip's pictures are the camera's access units, byte for byte"
+    # Seekable: a Range request gets its part.
+    part = web.get(f"{base}/api/cameras/1/clip.mp4?start={start}&end={end}", headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and len(part.content) == 100
+    # Bad requests: clear 4xx.
+    for path, status, words in [
+        (f"/api/cameras/1/clip.mp4?start={end}&end={start}", 400, "after start"),
+        (f"/api/cameras/1/clip.mp4?start={start}&end={start + 4000}", 400, "at most"),
+        ("/api/cameras/9/clip.mp4?start=1&end=2", 404, "camera"),
+        ("/api/cameras/2/clip.mp4?start=1&end=2", 404, "no recording"),
+        (f"/api/cameras/1/clip.mp4?start={start}", 422, "end"),
+        ("/api/cameras/1/clip.mp4?start=nan&end=2", 422, ""),
+        ("/api/events/no-such-event/clip.mp4", 404, "no event"),
+        ("/api/recordings?since=10&until=5", 400, "before until"),
+        ("/api/recordings?since=0&until=99999999", 400, "31 days"),
+        ("/api/recordings?camera_id=9", 404, "camera"),
+    ]:
+        answer = web.get(f"{base}{path}")
+        assert answer.status_code == status and words in answer.text, (path, answer.status_code, answer.text)
+
+
+@pytest.mark.usefixtures("chromium_available")
+def test_a_clip_plays_in_chromium(recorded: str) -> None:
+    base = recorded
+    whole = web.get(f"{base}/api/recordings?camera_id=1").json()["recordings"][0]
+    src = f"/api/cameras/1/clip.mp4?start={whole['start'] + 2}&end={whole['start'] + 12}"
+    with browser_page(login=base, then="/") as page:
+        page.evaluate("""(src) => {
+            const video = document.createElement("video");
+            video.id = "clip"; video.muted = true; video.src = src; document.body.append(video); video.play();
+        }""", src)  # fmt: skip
+        wait_until(lambda: page.evaluate("() => document.getElementById('clip').currentTime") > 2.0, 15.0,
+                   interval_s=0.2, what="the clip to play")  # fmt: skip
+        assert page.evaluate("() => document.getElementById('clip').getVideoPlaybackQuality().totalVideoFrames") > 20
+        page.evaluate("() => { document.getElementById('clip').currentTime = 7.5; }")  # seek (Range requests)
+        wait_until(lambda: page.evaluate("() => document.getElementById('clip').currentTime") > 7.6, 10.0,
+                   interval_s=0.2, what="playing on after a seek")  # fmt: skip
+        assert not csp_violations(page)
