@@ -3,6 +3,7 @@ files on disk read back with PyAV."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import signal
@@ -14,7 +15,11 @@ import pytest
 import redis
 
 from shared import keys, recordings
+from shared.db.engine import create_engine
+from shared.db.recordings import RecordingIndex
+from shared.db.url import database_url as url_of
 from shared.packets import PacketMessage
+from shared.settings import Settings
 from tests.support import RtspServer, ServiceRun, camera_pids, wait_until, write_camera_file
 
 pytestmark = pytest.mark.rtsp
@@ -70,9 +75,9 @@ def test_the_cameras_own_stream_is_written_to_abutting_segments_by_stream_copy(
     assert all(tuple(units) in camera for _key, units in written)
 
 
-def test_a_segment_cut_short_by_a_kill_keeps_what_was_written(
-    rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun], rdb: redis.Redis, tmp_path: Path,
-    _data_dir: Path,
+def test_a_segment_cut_short_by_a_kill_is_repaired_and_indexed(
+    rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun], recorder: Callable[..., ServiceRun],
+    rdb: redis.Redis, tmp_path: Path, _data_dir: Path,
 ) -> None:  # fmt: skip
     server = rtsp_server(size="320x180", fps=15, gop=15)
     cameras = write_camera_file(tmp_path, [{"id": 1, "name": "rec", "source": server.url(),
@@ -86,3 +91,22 @@ def test_a_segment_cut_short_by_a_kill_keeps_what_was_written(
     part = next(s for s in recordings.camera_segments(root, 1) if s.is_part)
     units = segment_units(part.path)
     assert units and units[0][0], "the GOPs written before the kill are readable"
+    recorder(cameras)
+    # The recorder gives it its final name with what it holds; the camera's new process records on.
+    repaired = wait_until(lambda: next((s for s in recordings.camera_segments(root, 1)
+                                        if s.start_ms == part.start_ms and not s.is_part), None),
+                          20.0, what="the cut segment repaired")  # fmt: skip
+    assert not part.path.exists()
+    assert [u for _k, u in segment_units(repaired.path)] == [u for _k, u in units[: len(segment_units(repaired.path))]]
+    assert len(segment_units(repaired.path)) >= len(units) - 15, "every whole GOP kept"
+    assert any(s.is_part and s.start_ms > part.start_ms for s in recordings.camera_segments(root, 1))
+    rows = asyncio.run(_indexed(_data_dir))
+    assert str(repaired.path.relative_to(root)) in rows, "the repaired segment is in the index"
+
+
+async def _indexed(data: Path) -> set[str]:
+    engine = create_engine(url_of(Settings(data_dir=data)))
+    try:
+        return {s.path for s in await RecordingIndex(engine).everything()}
+    finally:
+        await engine.dispose()
