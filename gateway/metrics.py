@@ -8,6 +8,9 @@ shared readers, request times) and the process's (CPU, memory, file descriptors)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,8 +20,10 @@ import redis
 from prometheus_client import CollectorRegistry, Histogram, PlatformCollector, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.db.engine import DatabaseUnavailable
 from shared.status import INFERENCE_BUCKETS_MS, CameraStatus, WorkerStatus
 
 if TYPE_CHECKING:
@@ -33,6 +38,8 @@ class _Reading:
     redis_up: bool = False
     statuses: dict[int, CameraStatus] = field(default_factory=dict)
     workers: list[WorkerStatus] = field(default_factory=list)
+    recordings: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # bytes, segments, oldest ms
+    disk: tuple[int, int] | None = None  # total and free bytes of the recordings' file system
 
 
 class Metrics:
@@ -56,6 +63,11 @@ class Metrics:
             reading.redis_up = True
         except redis.RedisError:
             pass
+        with contextlib.suppress(SQLAlchemyError, DatabaseUnavailable):
+            reading.recordings = await gateway.recordings.summary()
+        with contextlib.suppress(OSError):
+            usage = await asyncio.to_thread(shutil.disk_usage, gateway.settings.recordings_root)
+            reading.disk = (usage.total, usage.free)
         self._system.gateway, self._system.reading = gateway, reading
         return generate_latest(self.registry)
 
@@ -71,6 +83,7 @@ class _SystemCollector(Collector):
         yield from _ingest(self.gateway, self.reading)
         yield from _analyzer(self.reading.workers)
         yield from _gateway(self.gateway)
+        yield from _recordings(self.reading)
 
 
 def _gauge(name: str, text: str, labels: list[str]) -> GaugeMetricFamily:
@@ -164,6 +177,27 @@ def _gateway(gateway: Gateway) -> Iterator[Metric]:
         unreadable.add_metric([str(camera_id)], count)
     yield from (open_sessions, refused, sent, encoded, encode_ms, packets, keyframes, feed_bad, passed, opus, audio_bad)
     yield from (listeners, unreadable)
+
+
+def _recordings(reading: _Reading) -> Iterator[Metric]:
+    kept = _gauge("recordings_bytes", "Bytes of recordings kept, per camera (the index).", ["camera"])
+    segments = _gauge("recordings_segments", "Recording segments kept, per camera.", ["camera"])
+    oldest = _gauge("recordings_oldest_timestamp_seconds", "Unix time of the oldest footage kept.", ["camera"])
+    for camera_id, (size, count, oldest_ms) in reading.recordings.items():
+        kept.add_metric([str(camera_id)], float(size))
+        segments.add_metric([str(camera_id)], float(count))
+        oldest.add_metric([str(camera_id)], oldest_ms / 1000)
+    state = _gauge("recording_state", "1 for each camera's recording state (recording, paused, failed...).",
+                   ["camera", "state"])  # fmt: skip
+    for camera_id, status in reading.statuses.items():
+        state.add_metric([str(camera_id), status.recording or "off"], 1.0)
+    yield from (kept, segments, oldest, state)
+    if reading.disk is not None:
+        total = _gauge("recordings_disk_total_bytes", "Size of the recordings' file system.", [])
+        total.add_metric([], float(reading.disk[0]))
+        free = _gauge("recordings_disk_free_bytes", "Free space on the recordings' file system.", [])
+        free.add_metric([], float(reading.disk[1]))
+        yield from (total, free)
 
 
 class RequestTimer:

@@ -40,6 +40,10 @@ class PipelineOut(ApiModel):
     analyzer: str | None
     analyzer_lag_ms: float | None
     frames_skipped: int | None
+    recording: str  # recording, waiting, paused (disk full), failed, off; offline when ingest is
+    recording_error: str | None
+    recorded_bytes: int  # on disk now (the index)
+    oldest_recording: float | None  # Unix seconds of the oldest footage kept
 
 
 class SessionOut(ApiModel):

@@ -55,6 +55,7 @@ class CameraService:
             self._audio = AudioPublisher(self._client, camera.id) if camera.audio else None
             if camera.record.mode != "off":
                 self.recording = SegmentWriter(settings.recordings_root, camera.id, settings.recordings_segment_s)
+                self.stats.recording = self.recording
             if camera.detect_source is not None:
                 self._relay = MainStreamRelay(
                     camera.source.get_secret_value(), camera.id, self._on_unit, self._on_restart, settings, stop,

@@ -17,6 +17,7 @@ the state says why, and the writer tries again every RETRY_S from the next keyfr
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import fractions
@@ -260,11 +261,9 @@ class _Segment:
 
     def abandon(self) -> None:
         """After a write error: leave the part file to the recorder (it keeps what is readable)."""
-        try:
+        with contextlib.suppress(OSError, av.FFmpegError):
             self.container.close()
-        except (OSError, av.FFmpegError):
-            pass
-        finally:
+        with contextlib.suppress(OSError):  # closing flushes, which fails the same way on a full disk
             self.file.close()
 
 

@@ -3,11 +3,13 @@ the base of the packet and audio publishers (each says what to queue and how to 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class QueueSender(threading.Thread, Generic[T]):
@@ -40,4 +42,7 @@ class QueueSender(threading.Thread, Generic[T]):
                 if self._stopping and not self._pending:
                     return
                 item = self._pending.popleft()
-            self._send(item)
+            try:
+                self._send(item)
+            except Exception:  # a bug must not end the thread: the camera would stop publishing for good
+                log.exception("%s: could not send an item; going on", self.name)

@@ -7,8 +7,12 @@ import statistics
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from shared.status import CameraState, CameraStatus
+
+if TYPE_CHECKING:
+    from ingest.segments import SegmentWriter
 
 FPS_WINDOW_S = 5.0
 
@@ -26,6 +30,7 @@ class CameraStats:
     last_frame_at_s: float | None = None
     width: int | None = None
     height: int | None = None
+    recording: SegmentWriter | None = None
     _sent_at: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
     _delays_ms: deque[float] = field(default_factory=lambda: deque(maxlen=300))
 
@@ -67,4 +72,7 @@ class CameraStats:
             delay_ms_p50=p50,
             delay_ms_p95=p95,
             pid=os.getpid(),
+            recording=self.recording.state if self.recording is not None else "off",
+            recording_error=self.recording.error if self.recording is not None else None,
+            recorded_bytes=self.recording.bytes_written if self.recording is not None else None,
         )

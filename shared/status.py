@@ -43,6 +43,9 @@ class CameraStatus:
     delay_ms_p50: float | None = None  # packet receipt to XADD done, over the last frames
     delay_ms_p95: float | None = None
     pid: int | None = None
+    recording: str | None = None  # recording, waiting, paused (disk full), failed, off
+    recording_error: str | None = None
+    recorded_bytes: int | None = None
 
     def encode(self) -> str:
         return dump_json_record(asdict(self), STATUS_VERSION)

@@ -4,10 +4,12 @@ files on disk read back with PyAV."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import signal
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import av
@@ -20,7 +22,8 @@ from shared.db.recordings import RecordingIndex
 from shared.db.url import database_url as url_of
 from shared.packets import PacketMessage
 from shared.settings import Settings
-from tests.support import RtspServer, ServiceRun, camera_pids, wait_until, write_camera_file
+from shared.status import CameraState
+from tests.support import RtspServer, ServiceRun, camera_pids, camera_status, wait_until, write_camera_file
 
 pytestmark = pytest.mark.rtsp
 
@@ -110,3 +113,46 @@ async def _indexed(data: Path) -> set[str]:
         return {s.path for s in await RecordingIndex(engine).everything()}
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 6 MB tmpfs for recordings (root only: CI runs the tests as root)."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)], capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip()}): needs root")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_pauses_recording_and_it_resumes_when_there_is_room(
+    rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun], rdb: redis.Redis, tmp_path: Path,
+    small_disk: Path,
+) -> None:  # fmt: skip
+    server = rtsp_server(size="320x180", fps=15, gop=15)
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "rec", "source": server.url(),
+                                            "record": {"mode": "continuous"}}])  # fmt: skip
+    ingest(cameras, env={"CAMSTREAM_RECORDINGS_DIR": str(small_disk), "CAMSTREAM_RECORDINGS_SEGMENT_S": "2"})
+    wait_until(lambda: any(not s.is_part for s in recordings.camera_segments(small_disk, 1)), 20.0,
+               what="a first segment")  # fmt: skip
+    filler = small_disk / "another-program.bin"
+    with open(filler, "wb") as out, contextlib.suppress(OSError):  # another program fills the disk
+        while True:
+            out.write(b"\0" * 65536)
+            out.flush()
+    status = wait_until(lambda: (s := camera_status(rdb, 1)) and s.recording == "paused" and s, 20.0,
+                        what="recording paused")  # fmt: skip
+    assert status.recording_error == "disk full" and status.state is CameraState.STREAMING
+    frames = rdb.xinfo_stream(keys.frame_stream(1))["last-generated-id"]
+    wait_until(lambda: rdb.xinfo_stream(keys.frame_stream(1))["last-generated-id"] != frames, 5.0,
+               what="frames still flowing (live view and analysis carry on)")  # fmt: skip
+    before = {s.start_ms for s in recordings.camera_segments(small_disk, 1)}
+    filler.unlink()  # room again
+    wait_until(lambda: (s := camera_status(rdb, 1)) and s.recording == "recording", 20.0, what="recording again")
+    wait_until(lambda: any(not s.is_part and s.start_ms not in before
+                           for s in recordings.camera_segments(small_disk, 1)), 20.0, what="new segments")  # fmt: skip

@@ -69,6 +69,13 @@ def test_recorded_ranges_clips_byte_identical_and_bad_requests(recorded: str, rd
     assert 5.5 <= seconds <= 7.1, seconds  # from the keyframe at or before start (a GOP is 1 s) to end
     camera = {tuple(_nal_units(PacketMessage.from_entry(f).data)) for _i, f in rdb.xrange(keys.packet_stream(1))}
     assert all(p in camera for p in pictures), "the clip's pictures are the camera's access units, byte for byte"
+    # The camera's recording state and what is kept, in the status and in /metrics.
+    pipeline = next(c for c in web.get(f"{base}/api/streams/status").json()["cameras"] if c["cameraId"] == 1)
+    assert pipeline["recording"] == "recording" and pipeline["recordingError"] is None
+    assert pipeline["recordedBytes"] > 0 and abs(pipeline["oldestRecording"] - whole["start"]) < 0.01
+    metrics = web.get(f"{base}/metrics").text
+    assert 'camstream_recordings_bytes{camera="1"}' in metrics and "camstream_recordings_disk_free_bytes" in metrics
+    assert 'camstream_recording_state{camera="1",state="recording"} 1.0' in metrics
     # Seekable: a Range request gets its part.
     part = web.get(f"{base}/api/cameras/1/clip.mp4?start={start}&end={end}", headers={"Range": "bytes=0-99"})
     assert part.status_code == 206 and len(part.content) == 100

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.fanout import Fanout, Listener, TooManyListeners
 from gateway.hubs import Frame
 from gateway.models import CameraOut, PipelineOut, SessionOut, StreamsStatus
 from gateway.state import GatewayDep
 from shared.cameras import Camera
+from shared.db.engine import DatabaseUnavailable
 from shared.status import CameraState, CameraStatus
 
 router = APIRouter(tags=["cameras"])
@@ -122,6 +125,9 @@ async def streams_status(gateway: GatewayDep) -> StreamsStatus:
     analysis = {
         int(cid): (w.worker_id, counters) for w in await gateway.store.workers() for cid, counters in w.cameras.items()
     }
+    kept: dict[int, tuple[int, int, int]] = {}
+    with contextlib.suppress(SQLAlchemyError, DatabaseUnavailable):  # the live status needs only Redis
+        kept = await gateway.recordings.summary()
     pipelines = []
     for camera_id in ids:
         status = statuses.get(camera_id)
@@ -134,6 +140,10 @@ async def streams_status(gateway: GatewayDep) -> StreamsStatus:
             analyzer=worker,
             analyzer_lag_ms=counters.lag_ms if counters else None,
             frames_skipped=counters.frames_skipped if counters else None,
+            recording=(status.recording or "off") if status else CameraState.OFFLINE,
+            recording_error=status.recording_error if status else None,
+            recorded_bytes=kept.get(camera_id, (0, 0, 0))[0],
+            oldest_recording=kept[camera_id][2] / 1000 if camera_id in kept else None,
         ))  # fmt: skip
     sessions = [
         SessionOut(session_id=s.id, camera_id=s.camera_id, connection_state=s.state, created_at=s.created_at_s,
