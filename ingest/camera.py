@@ -13,6 +13,7 @@ import time
 
 from ingest.audio import AudioPublisher
 from ingest.backoff import Backoff
+from ingest.encoded import RecordingEncoder
 from ingest.jpeg import JpegEncoder
 from ingest.pacing import FramePacer
 from ingest.packets import PacketPublisher
@@ -50,12 +51,15 @@ class CameraService:
         self._audio: AudioPublisher | None = None
         self._relay: MainStreamRelay | None = None
         self.recording: SegmentWriter | None = None
+        self._recording_encoder: RecordingEncoder | None = None
+        if camera.record.mode != "off":
+            self.recording = SegmentWriter(settings.recordings_root, camera.id, settings.recordings_segment_s)
+            self.stats.recording = self.recording
+            if camera.source_kind is not SourceKind.RTSP:  # no stream of its own to copy: encoded once
+                self._recording_encoder = RecordingEncoder(self.recording, camera.fps)
         if camera.source_kind is SourceKind.RTSP:
             self._packets = PacketPublisher(self._client, camera.id, settings.packet_stream_s)
             self._audio = AudioPublisher(self._client, camera.id) if camera.audio else None
-            if camera.record.mode != "off":
-                self.recording = SegmentWriter(settings.recordings_root, camera.id, settings.recordings_segment_s)
-                self.stats.recording = self.recording
             if camera.detect_source is not None:
                 self._relay = MainStreamRelay(
                     camera.source.get_secret_value(), camera.id, self._on_unit, self._on_restart, settings, stop,
@@ -76,6 +80,8 @@ class CameraService:
         self._publisher.start()
         if self.recording is not None:
             self.recording.start()
+        if self._recording_encoder is not None:
+            self._recording_encoder.start()
         if self._packets is not None:
             self._packets.start()
         if self._audio is not None:
@@ -93,6 +99,8 @@ class CameraService:
                 self._packets.stop()
             if self._audio is not None:
                 self._audio.stop()
+            if self._recording_encoder is not None:
+                self._recording_encoder.stop()
             if self.recording is not None:
                 self.recording.stop()
             self._publisher.stop()
@@ -164,6 +172,10 @@ class CameraService:
         else:
             assert frame.image is not None
             jpeg = self._encoder.encode_bgr(frame.image)
+        if self._recording_encoder is not None:
+            picture = frame.video if frame.video is not None else frame.image
+            assert picture is not None
+            self._recording_encoder.offer(picture, frame.received_at_s)
         width, height = frame.size
         self.stats.width, self.stats.height = width, height
         message = FrameMessage(self.camera.id, self._seq, frame.received_at_s, width, height, jpeg)

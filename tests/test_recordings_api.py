@@ -9,12 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 import redis
 
 from shared import keys
 from shared.packets import PacketMessage
-from tests.support import RtspServer, ServiceRun, wait_until, web, write_camera_file
+from tests.support import DATA, RtspServer, ServiceRun, wait_until, web, write_camera_file
 from tests.support.browser import browser_page, csp_violations
 from tests.test_recording_segments import _length_prefixed, _nal_units
 
@@ -113,3 +114,59 @@ def test_a_clip_plays_in_chromium(recorded: str) -> None:
         wait_until(lambda: page.evaluate("() => document.getElementById('clip').currentTime") > 7.6, 10.0,
                    interval_s=0.2, what="playing on after a seek")  # fmt: skip
         assert not csp_violations(page)
+
+
+def _empty_then_people(path: Path) -> Path:
+    """A video file: 6 s of an empty grey scene, then TUD-Campus's people (25 fps, 640x480)."""
+    with av.open(str(DATA / "TUD-Campus.mp4")) as source:
+        people = [f.to_ndarray(format="rgb24") for f in source.decode(video=0)]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
+        for image in [np.full((480, 640, 3), 128, np.uint8)] * 150 + people:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_an_event_clip_of_a_file_camera_starts_pre_s_before_the_person_appears(
+    ingest: Callable[..., ServiceRun], analyzer: Callable[..., ServiceRun], recorder: Callable[..., ServiceRun],
+    gateway: Callable[..., str], tmp_path: Path,
+) -> None:  # fmt: skip
+    if not (DATA / "TUD-Campus.mp4").exists():
+        pytest.skip("test footage missing: TUD-Campus.mp4")
+    video = _empty_then_people(tmp_path / "empty-then-people.mp4")
+    cameras = write_camera_file(tmp_path, [{
+        "id": 7, "name": "Campus", "source": str(video), "fps": 10,
+        "record": {"mode": "events", "pre_s": 3, "post_s": 2},
+    }])  # fmt: skip
+    ingest(cameras, env=FAST)
+    analyzer(cameras)
+    recorder(cameras, env=FAST)
+    base = gateway(cameras, env=FAST)
+
+    def person() -> dict[str, object] | None:
+        found = web.get(f"{base}/api/events?camera=7&type=person").json()["events"]
+        return found[-1] if found else None
+
+    event = wait_until(person, 40.0, interval_s=0.5, what="a person event")
+    started = float(event["startedAt"])  # type: ignore[arg-type]
+
+    def recorded_past_start() -> list[dict[str, float]]:
+        ranges = web.get(f"{base}/api/recordings?camera_id=7").json()["recordings"]
+        return ranges if ranges and ranges[-1]["end"] > started + 1 else []
+
+    ranges = wait_until(recorded_past_start, 20.0, interval_s=0.5, what="footage past the event's start")
+    holding = next(r for r in ranges if r["start"] <= started <= r["end"])
+    assert holding["start"] <= started - 3, "footage from before the person appeared is there (pre-capture)"
+    assert any(e["id"] == event["id"] for e in holding["events"]), "the event is marked on its range"
+    reply = web.get(f"{base}/api/events/{event['id']}/clip.mp4")
+    assert reply.status_code == 200, reply.text
+    clip = tmp_path / "event.mp4"
+    clip.write_bytes(reply.content)
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        packets = [p for p in container.demux(stream) if p.size]
+        times = [float(p.pts * stream.time_base) for p in packets]
+        first_keyframe = packets[0].is_keyframe
+    assert first_keyframe and times[-1] - times[0] >= 3 + 1 - 0.3, "the clip holds pre_s before the start, and more"
