@@ -134,7 +134,8 @@ class SegmentWriter(QueueSender[Item]):
             self._anchor_s = item.received_at_s - item.pts_s
         wall_s = self._anchor_s + item.pts_s
         segment = self._segment
-        if item.unit.keyframe and (segment is None or item.pts_s - segment.first_pts_s >= self.segment_s):
+        # (less a hair: a keyframe due at exactly segment_s must not wait for the next GOP)
+        if item.unit.keyframe and (segment is None or item.pts_s - segment.first_pts_s >= self.segment_s - 0.05):
             self._close("", end_s=wall_s)
             if time.monotonic() < self._retry_at:
                 return

@@ -7,7 +7,7 @@ Every pass (PASS_S):
    folder at start and every FULL_SCAN_S, which also drops rows whose file is gone); part files
    whose writer was killed are repaired (files.repair).
 2. Decide: a segment is judged once no event can still claim it (its end + the camera's pre_s +
-   DECIDE_LAG_S): in `events` mode it is kept if a person or face event (widened by pre_s/post_s)
+   DECIDE_LAG_S): in `events` mode it is kept if an event of the camera's `event_types` (widened by pre_s/post_s)
    overlaps it, in `motion` mode if any event does, in `continuous` always; the rest is deleted.
    Kept segments are flagged `events`/`motion` for retention and the timeline.
 3. Retention: per camera by age (retain_days, events_retain_days); then, over every camera,
@@ -122,7 +122,7 @@ class Recorder:
             before_ms = int((now_s - pre_s - DECIDE_LAG_S) * 1000)
             for segment in await self.index.undecided(camera_id, before_ms):
                 types = await self.index.overlaps(camera_id, segment.start_ms, segment.end_ms, pre_s, post_s)
-                with_events = bool(types & set(PERSON_TYPES))
+                with_events = bool(types & set(camera.record.event_types if camera else PERSON_TYPES))
                 keep = mode in ("continuous", "off") or (mode == "motion" and bool(types)) or with_events
                 if keep:
                     await self.index.mark(segment.id, with_events, bool(types), decided=True)
@@ -188,7 +188,8 @@ class Recorder:
         if segment.end_ms >= (time.time() - pre_s - DECIDE_LAG_S) * 1000:
             return  # not judged yet: the next pass does it, as it would have
         types = await self.index.overlaps(segment.camera_id, segment.start_ms, segment.end_ms, pre_s, post_s)
-        await self.index.mark(segment.id, bool(types & set(PERSON_TYPES)), bool(types), decided=True)
+        kinds = set(camera.record.event_types if camera else PERSON_TYPES)
+        await self.index.mark(segment.id, bool(types & kinds), bool(types), decided=True)
 
 
 def _recent_days(now_s: float) -> list[str]:
