@@ -119,6 +119,13 @@ class SystemOut(ApiModel):
     ingest: bool
     workers: list[WorkerOut]
     sessions: int
+    recordings: RecordingsDisk
+
+
+class RecordingsDisk(ApiModel):
+    bytes: int | None  # recordings kept (the index); None while the database is away
+    disk_total: int | None  # the recordings' file system
+    disk_free: int | None
 
 
 class TimelineMarker(ApiModel):

@@ -98,21 +98,29 @@ def test_recorded_ranges_clips_byte_identical_and_bad_requests(recorded: str, rd
 
 
 @pytest.mark.usefixtures("chromium_available")
-def test_a_clip_plays_in_chromium(recorded: str) -> None:
+def test_the_dashboards_timeline_plays_seeks_and_downloads(recorded: str) -> None:
     base = recorded
-    whole = web.get(f"{base}/api/recordings?camera_id=1").json()["recordings"][0]
-    src = f"/api/cameras/1/clip.mp4?start={whole['start'] + 2}&end={whole['start'] + 12}"
     with browser_page(login=base, then="/") as page:
-        page.evaluate("""(src) => {
-            const video = document.createElement("video");
-            video.id = "clip"; video.muted = true; video.src = src; document.body.append(video); video.play();
-        }""", src)  # fmt: skip
-        wait_until(lambda: page.evaluate("() => document.getElementById('clip').currentTime") > 2.0, 15.0,
-                   interval_s=0.2, what="the clip to play")  # fmt: skip
-        assert page.evaluate("() => document.getElementById('clip').getVideoPlaybackQuality().totalVideoFrames") > 20
-        page.evaluate("() => { document.getElementById('clip').currentTime = 7.5; }")  # seek (Range requests)
-        wait_until(lambda: page.evaluate("() => document.getElementById('clip').currentTime") > 7.6, 10.0,
-                   interval_s=0.2, what="playing on after a seek")  # fmt: skip
+        page.locator(".tile[data-camera='1'] button.recordings").click()
+        wait_until(lambda: page.evaluate("() => document.querySelector('#timeline .bar').dataset.ranges") == "1",
+                   10.0, interval_s=0.2, what="the day's recorded range on the bar")  # fmt: skip
+        recorded_range = page.locator("#timeline .bar .range").first.bounding_box()
+        assert recorded_range is not None
+        # A click on the recorded range plays from there.
+        page.mouse.click(recorded_range["x"] + recorded_range["width"] * 0.3, recorded_range["y"] + 5)
+        video = "document.querySelector('#timeline video')"
+        wait_until(lambda: page.evaluate(f"() => {video}.currentTime") > 1.0, 15.0, interval_s=0.2,
+                   what="the clip to play")  # fmt: skip
+        assert page.evaluate(f"() => {video}.getVideoPlaybackQuality().totalVideoFrames") > 10
+        page.locator("#timeline .speed button[data-rate='2']").click()
+        assert page.evaluate(f"() => {video}.playbackRate") == 2
+        page.evaluate(f"() => {{ {video}.currentTime = 0.5; }}")  # seek back (HTTP Range requests)
+        wait_until(lambda: 0.5 < page.evaluate(f"() => {video}.currentTime") < 3, 10.0, interval_s=0.1,
+                   what="playing on after a seek")  # fmt: skip
+        link = page.evaluate("() => document.querySelector('#timeline a.download').getAttribute('href')")
+        assert link.startswith("/api/cameras/1/clip.mp4?start=")
+        status = page.evaluate("async (url) => (await fetch(url)).status", link)
+        assert status == 200, "the selected range downloads as an MP4"
         assert not csp_violations(page)
 
 

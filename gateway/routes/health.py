@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.metrics import CONTENT_TYPE
-from gateway.models import Health, SystemOut, WorkerOut
+from gateway.models import Health, RecordingsDisk, SystemOut, WorkerOut
 from gateway.state import Gateway, GatewayDep
 from shared.db.engine import DatabaseUnavailable, check_connection
 
@@ -48,16 +51,29 @@ async def system(gateway: GatewayDep) -> SystemOut:
     provider."""
     sessions = len(gateway.sessions.sessions)
     database = await _database_answers(gateway)
+    disk = await _recordings_disk(gateway, database)
     try:
         ingest = await gateway.store.ingest_alive()
         workers = await gateway.store.workers()
     except RedisError:
-        return SystemOut(redis=False, database=database, ingest=False, workers=[], sessions=sessions)
+        return SystemOut(redis=False, database=database, ingest=False, workers=[], sessions=sessions, recordings=disk)
     found = [
         WorkerOut(worker_id=w.worker_id, host=w.host, provider=w.provider, cameras=sorted(int(c) for c in w.cameras))
         for w in workers
     ]
-    return SystemOut(redis=True, database=database, ingest=ingest, workers=found, sessions=sessions)
+    return SystemOut(redis=True, database=database, ingest=ingest, workers=found, sessions=sessions, recordings=disk)
+
+
+async def _recordings_disk(gateway: Gateway, database: bool) -> RecordingsDisk:
+    kept = None
+    if database:
+        with contextlib.suppress(SQLAlchemyError, DatabaseUnavailable):
+            kept = await gateway.recordings.total_bytes()
+    try:
+        usage = await asyncio.to_thread(shutil.disk_usage, gateway.settings.recordings_root)
+    except OSError:  # not made yet (nothing recorded), or not mounted
+        return RecordingsDisk(bytes=kept, disk_total=None, disk_free=None)
+    return RecordingsDisk(bytes=kept, disk_total=usage.total, disk_free=usage.free)
 
 
 async def _database_answers(gateway: Gateway) -> bool:

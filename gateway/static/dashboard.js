@@ -4,6 +4,7 @@
 // never as HTML: an event is data, and data must not run in the page.
 import { Tile } from "/static/tile.js";
 import { api, startAccount } from "/static/account.js";
+import { openTimeline } from "/static/timeline.js";
 
 const tiles = new Map();
 const cameraNames = new Map();
@@ -63,10 +64,16 @@ async function refreshSystem() {
       pill(`${system.workers.length} analyzer worker${system.workers.length === 1 ? "" : "s"}`, system.workers.length > 0),
       pill(`detector on ${providers.join(", ") || "—"}`, providers.length > 0),
       pill(`${system.sessions} viewer session${system.sessions === 1 ? "" : "s"}`),
+      pill(`recordings ${gigabytes(system.recordings.bytes)} · ${gigabytes(system.recordings.diskFree)} free`,
+        system.recordings.diskFree === null || system.recordings.diskFree > 2 * 1024 ** 3),
     );
   } catch {
     panel.replaceChildren(pill("gateway unreachable", false));
   }
+}
+
+function gigabytes(bytes) {
+  return bytes == null ? "—" : `${(bytes / 1024 ** 3).toFixed(bytes < 1024 ** 3 ? 2 : 1)} GB`;
 }
 
 function wanted(event) {
@@ -101,6 +108,10 @@ function eventItem(event) {
   }
   const text = element("div");
   text.append(element("div", "kind", String(event.type)), element("div", "meta", `${cameraName(event)} · ${when}${score}${ended}`));
+  const clip = element("button", "clip", "Play clip");
+  clip.type = "button";
+  clip.onclick = (e) => { e.stopPropagation(); openTimeline({ id: event.cameraId, name: cameraName(event) }, event); };
+  text.append(clip);
   item.append(text);
   return item;
 }

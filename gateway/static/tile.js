@@ -1,4 +1,5 @@
 import { Boxes } from "/static/boxes.js";
+import { openTimeline } from "/static/timeline.js";
 
 // One camera tile: WebRTC through the gateway's signalling (POST /api/webrtc/stream/{id}, then the
 // WebSocket), MJPEG when WebRTC has not connected in FALLBACK_MS, reconnection when it drops.
@@ -24,6 +25,7 @@ export class Tile {
       <div class="controls">
         <button class="sound" type="button" aria-pressed="false" title="Listen to this camera" hidden>Sound</button>
         <button class="overlay" type="button" aria-pressed="false" title="Show what the analyzer detects">Detections</button>
+        <button class="recordings" type="button" title="The day's recordings, clips">Recordings</button>
       </div>
       <figcaption><span class="name"></span><span class="where"></span><span class="badge">…</span></figcaption>`;
     this.video = this.element.querySelector("video");
@@ -35,6 +37,7 @@ export class Tile {
     this.element.querySelector(".name").textContent = camera.name;
     this.element.querySelector(".where").textContent = `${camera.location} · ${camera.channel}`;
     this.element.querySelector("button.overlay").onclick = (e) => { e.stopPropagation(); this.toggleOverlay(); };
+    this.element.querySelector("button.recordings").onclick = (e) => { e.stopPropagation(); openTimeline(camera); };
     this.sound = this.element.querySelector("button.sound");
     this.sound.onclick = (e) => { e.stopPropagation(); this.toggleSound(); };
     this.element.onclick = () => this.element.classList.toggle("big");
