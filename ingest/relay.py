@@ -30,12 +30,12 @@ class MainStreamRelay(threading.Thread):
         self._on_restart = on_restart
         self._on_audio = on_audio
         self._settings = settings
-        self._stop = stop
+        self._halt = stop
         self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s, settings.backoff_reset_after_s)
         self.last_error: str | None = None
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 self._relay_once()
             except RtspError as e:
@@ -43,12 +43,12 @@ class MainStreamRelay(threading.Thread):
             except Exception as e:  # never end the camera's process for its main stream
                 log.exception("camera=%d main stream: unexpected error", self.camera_id)
                 self.last_error = f"internal error: {type(e).__name__}"
-            if self._stop.is_set():
+            if self._halt.is_set():
                 return
             delay = self._backoff.next_delay(time.monotonic())
             log.warning("camera=%d main stream: %s; retrying in %.1f s", self.camera_id, self.last_error,
                         delay)  # fmt: skip
-            self._stop.wait(delay)
+            self._halt.wait(delay)
 
     def _relay_once(self) -> None:
         client = RtspClient(self._url, self._settings.rtsp_open_timeout_s, self._settings.rtsp_read_timeout_s)
@@ -58,7 +58,7 @@ class MainStreamRelay(threading.Thread):
             self._on_restart()
             started = False
             for unit, pts, received in units.video():
-                if self._stop.is_set():
+                if self._halt.is_set():
                     return
                 if not started:
                     started = True
