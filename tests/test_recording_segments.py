@@ -9,6 +9,7 @@ import itertools
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,10 +21,19 @@ from shared import keys, recordings
 from shared.db.engine import create_engine
 from shared.db.recordings import RecordingIndex
 from shared.db.url import database_url as url_of
+from shared.embedded_redis import EmbeddedRedis
 from shared.packets import PacketMessage
 from shared.settings import Settings
 from shared.status import CameraState
-from tests.support import RtspServer, ServiceRun, camera_pids, camera_status, wait_until, write_camera_file
+from tests.support import (
+    RtspServer,
+    ServiceRun,
+    camera_pids,
+    camera_status,
+    redis_outage,
+    wait_until,
+    write_camera_file,
+)
 
 pytestmark = pytest.mark.rtsp
 
@@ -156,3 +166,30 @@ def test_a_full_disk_pauses_recording_and_it_resumes_when_there_is_room(
     wait_until(lambda: (s := camera_status(rdb, 1)) and s.recording == "recording", 20.0, what="recording again")
     wait_until(lambda: any(not s.is_part and s.start_ms not in before
                            for s in recordings.camera_segments(small_disk, 1)), 20.0, what="new segments")  # fmt: skip
+
+
+def test_a_30_s_redis_outage_leaves_no_gap_in_the_recording(
+    rtsp_server: Callable[..., RtspServer], private_redis: EmbeddedRedis, tmp_path: Path, _data_dir: Path,
+) -> None:  # fmt: skip
+    server = rtsp_server(size="320x180", fps=15, gop=15)
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "rec", "source": server.url(),
+                                            "record": {"mode": "continuous"}}])  # fmt: skip
+    root = _data_dir / "recordings"
+    run = ServiceRun("ingest", private_redis.url, cameras, tmp_path / "ingest.log",
+                     env={"CAMSTREAM_RECORDINGS_SEGMENT_S": "2"})  # fmt: skip
+    try:
+        wait_until(lambda: any(not s.is_part for s in recordings.camera_segments(root, 1)), 20.0,
+                   what="a first segment")  # fmt: skip
+        frozen_at = time.time()
+        redis_outage(private_redis, "frozen", 30.0)
+        thawed_at = time.time()
+        wait_until(lambda: any(not s.is_part and s.start_ms / 1000 > thawed_at + 1
+                               for s in recordings.camera_segments(root, 1)), 15.0, what="segments after")  # fmt: skip
+    finally:
+        run.stop()
+    finished = [s for s in recordings.camera_segments(root, 1) if not s.is_part]
+    covering = [s for s in finished if s.end_ms is not None and s.end_ms / 1000 > frozen_at - 2
+                and s.start_ms / 1000 < thawed_at + 2]  # fmt: skip
+    assert covering[0].start_ms / 1000 <= frozen_at and covering[-1].end_ms / 1000 >= thawed_at  # type: ignore[operator]
+    for before, after in itertools.pairwise(covering):
+        assert before.end_ms == after.start_ms, f"a gap of {(after.start_ms - before.end_ms)} ms"  # type: ignore[operator]
