@@ -19,3 +19,5 @@ bench: install
 	.venv/bin/python -m bench.analyzer
 	.venv/bin/python -m bench.gateway
 	.venv/bin/python -m bench.events
+	.venv/bin/python -m bench.passthrough
+	.venv/bin/python -m bench.recording
