@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from recorder import files
+from shared import recordings
 from shared.cameras import Camera
 from shared.db.cameras import read_cameras
 from shared.db.engine import DatabaseUnavailable, connect, reason
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 PASS_S = 2.0
 HEARTBEAT = ".recorder-heartbeat"  # in the recordings folder: its mtime is the last pass done (--check)
 FULL_SCAN_S = 600.0
+EXPIRE_EVERY_S = 60.0  # ages move slowly; the size cap and the free-space floor are checked every pass
 DECIDE_LAG_S = 20.0  # events reach the database this late at most (analysis, the history writer's batches)
 BATCH = 200
 GB = 1024**3
@@ -56,6 +58,7 @@ class Recorder:
         self.cameras: dict[int, Camera] = {}
         self._known: dict[str, int] = {}  # indexed path -> row id
         self._last_full_scan = 0.0
+        self._last_expiry = 0.0
         self._database_ok = True
         self.deleted = 0
 
@@ -81,7 +84,9 @@ class Recorder:
         await self._read_cameras()
         await self.sync(full=now_s - self._last_full_scan >= FULL_SCAN_S, now_s=now_s)
         await self.decide(now_s)
-        await self.expire(now_s)
+        if abs(now_s - self._last_expiry) >= EXPIRE_EVERY_S:
+            await self.expire(now_s)
+            self._last_expiry = now_s
         await self.keep_disk_free()
 
     async def _read_cameras(self) -> None:
@@ -115,7 +120,8 @@ class Recorder:
             self._last_full_scan = now_s
 
     async def decide(self, now_s: float) -> None:
-        for camera_id in await self.index.summary():
+        on_disk = await asyncio.to_thread(recordings.recorded_cameras, self.root)
+        for camera_id in sorted(set(on_disk) | set(self.cameras)):
             camera = self.cameras.get(camera_id)
             pre_s, post_s = (camera.record.pre_s, camera.record.post_s) if camera else (5.0, 5.0)
             mode = camera.record.mode if camera else "continuous"  # a camera removed: keep what it left
