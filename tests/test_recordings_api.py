@@ -114,7 +114,8 @@ def test_the_dashboards_timeline_plays_seeks_and_downloads(recorded: str) -> Non
         assert page.evaluate(f"() => {video}.getVideoPlaybackQuality().totalVideoFrames") > 10
         page.locator("#timeline .speed button[data-rate='2']").click()
         assert page.evaluate(f"() => {video}.playbackRate") == 2
-        page.evaluate(f"() => {{ {video}.currentTime = 0.5; }}")  # seek back (HTTP Range requests)
+        # Seek back (HTTP Range requests), and play on (the clip may have ended meanwhile, on a slow machine).
+        page.evaluate(f"() => {{ {video}.currentTime = 0.5; {video}.play(); }}")
         wait_until(lambda: 0.5 < page.evaluate(f"() => {video}.currentTime") < 3, 10.0, interval_s=0.1,
                    what="playing on after a seek")  # fmt: skip
         link = page.evaluate("() => document.querySelector('#timeline a.download').getAttribute('href')")
