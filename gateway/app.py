@@ -33,7 +33,7 @@ from gateway.metrics import Metrics, RequestTimer
 from gateway.openapi import document_security
 from gateway.pagecache import ShortCache
 from gateway.retention import keep_expiring
-from gateway.routes import accounts, auth, cameras, events, health, pages, recordings, webrtc, whep
+from gateway.routes import accounts, auth, camera_admin, cameras, events, health, pages, recordings, webrtc, whep
 from gateway.state import Gateway
 from gateway.store import Store
 from gateway.webrtc.audio import CameraAudio
@@ -154,7 +154,7 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
         )  # fmt: skip
     # Busiest first: a request is matched against the routers in this order (each costs a few µs).
     routers = (cameras.router, events.router, health.router, webrtc.router, whep.router, recordings.router,
-               pages.router, auth.login_router, auth.router, accounts.router)  # fmt: skip
+               pages.router, auth.login_router, auth.router, accounts.router, camera_admin.router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     document_security(app)

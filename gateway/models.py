@@ -146,3 +146,12 @@ class RecordedRange(ApiModel):
 
 class RecordingsOut(ApiModel):
     recordings: list[RecordedRange]
+
+
+class ProbeOut(ApiModel):
+    codec: str | None  # FFmpeg's name: h264 or hevc
+    width: int
+    height: int
+    fps: float | None
+    keyframe_interval_s: float | None  # None: fewer than two keyframes while probing (9 s)
+    audio: str | None  # pcm_mulaw, pcm_alaw, aac, or the SDP's name of another; None without audio

@@ -4,7 +4,7 @@ the lifespan, handed to routes by a typed dependency."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -15,6 +15,7 @@ from gateway.auth.limiter import LoginLimiter
 from gateway.hubs import Hubs
 from gateway.metrics import Metrics
 from gateway.pagecache import ShortCache
+from gateway.probe import Prober
 from gateway.store import Store
 from gateway.webrtc.feed import CameraFeed
 from gateway.webrtc.sessions import Sessions
@@ -40,6 +41,7 @@ class Gateway:
     auth: Authenticator
     limiter: LoginLimiter
     recordings: RecordingIndex
+    prober: Prober = field(default_factory=Prober)
 
     def camera(self, camera_id: int) -> Camera:
         camera = self.cameras.camera(camera_id)

@@ -11,6 +11,7 @@ import redis
 
 from ingest.camera import CameraService
 from ingest.manager import IngestManager
+from ingest.probe import main as probe_main
 from shared import keys
 from shared.cameras import CameraFile
 from shared.config import EXIT_CONFIG, cameras_or_exit, load_file_config_or_exit, load_settings_or_exit
@@ -30,7 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--camera", type=int, metavar="ID", help="run only this camera, in this process")
     mode.add_argument("--validate-config", action="store_true", help="check settings and camera file, then exit")
     mode.add_argument("--check", action="store_true", help="exit 0 if the ingest manager is alive in Redis")
+    mode.add_argument("--probe", action="store_true", help="probe the RTSP URL on standard input; print JSON")
     args = parser.parse_args(argv)
+    if args.probe:
+        return probe_main()
 
     if args.validate_config:
         _, cameras = load_file_config_or_exit("ingest")
