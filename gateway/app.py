@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,8 +26,10 @@ from gateway.auth.bootstrap import ensure_admin, leave_for_admin
 from gateway.auth.credentials import Authenticator
 from gateway.auth.guard import Guard
 from gateway.auth.limiter import LoginLimiter
+from gateway.cameras_store import CameraStore
 from gateway.hubs import Hubs
 from gateway.limits import BodyLimit
+from gateway.live_cameras import LiveCameras
 from gateway.metrics import Metrics, RequestTimer
 from gateway.openapi import document_security
 from gateway.pagecache import ShortCache
@@ -36,12 +37,10 @@ from gateway.retention import keep_expiring
 from gateway.routes import accounts, auth, camera_admin, cameras, events, health, pages, recordings, webrtc, whep
 from gateway.state import Gateway
 from gateway.store import Store
-from gateway.webrtc.audio import CameraAudio
 from gateway.webrtc.compat import quiet_failed_connects, use_host_addresses
 from gateway.webrtc.feed import CameraFeed
-from gateway.webrtc.passthrough import PassthroughFeed
 from gateway.webrtc.sessions import Sessions
-from shared.cameras import CameraFile, SourceKind
+from shared.cameras import CameraFile
 from shared.db.accounts import Accounts
 from shared.db.engine import DatabaseUnavailable, reason
 from shared.db.events import EventHistory
@@ -49,6 +48,7 @@ from shared.db.recordings import RecordingIndex
 from shared.db.startup import open_database
 from shared.db.url import database_url
 from shared.redact import mask_credentials
+from shared.secret_box import load_box
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -79,27 +79,19 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Gateway]]:
         store = Store(redis_pool(settings, len(camera_file.cameras)))
-        relayed = [c.id for c in camera_file.cameras if c.enabled and c.source_kind is SourceKind.RTSP]
-        with_audio = [c.id for c in camera_file.cameras if c.id in relayed and c.audio]
-        hubs = Hubs(
-            store, [c.id for c in camera_file.cameras], settings.mjpeg_max_clients + 2, settings.events_max_clients,
-            relayed, with_audio,
-        )  # fmt: skip
+        hubs = Hubs(store, [], settings.mjpeg_max_clients + 2, settings.events_max_clients)
         use_host_addresses([h.strip() for h in settings.webrtc_hosts.split(",") if h.strip()])
         quiet_failed_connects(asyncio.get_running_loop())
-        # One persistent feed per camera (and overlay choice); each encodes only while watched.
-        feeds = {
-            (c.id, overlay): CameraFeed(c.id, hubs.frames[c.id], store, overlay, fps=c.fps)
-            for c in camera_file.cameras
-            for overlay in (False, True)
-        }
-        passthrough = {camera_id: PassthroughFeed(camera_id, hubs.packets[camera_id]) for camera_id in relayed}
-        audio = {c: CameraAudio(c, hubs.audio[c], functools.partial(store.latest_audio, c)) for c in with_audio}
+        feeds: dict[tuple[int, bool], CameraFeed] = {}
         sessions = Sessions(
             feeds, settings.webrtc_ice_servers, settings.webrtc_negotiation_timeout_s,
-            settings.webrtc_max_pending, settings.webrtc_max_pending_per_client, passthrough, audio,
+            settings.webrtc_max_pending, settings.webrtc_max_pending_per_client, {}, {},
         )  # fmt: skip
         sessions.start()
+        # Each camera's readers and feeds (one persistent feed per camera and overlay choice, encoding
+        # only while watched; passthrough and audio for RTSP cameras), kept in step with the database.
+        live = LiveCameras(store, hubs, sessions)
+        await live.apply(camera_file.cameras)
         engine = await open_database(database_url(settings), settings.database_timeout_s)
         history = EventHistory(engine)
         accounts_store = Accounts(engine)
@@ -110,26 +102,24 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             keep_expiring(history, accounts_store, settings.events_retain_days), name="retention"
         )
         pages = ShortCache[bytes](PAGE_CACHE_S)
+        box = load_box(settings)
         gateway = Gateway(
             settings, camera_file, store, history, pages, hubs, feeds, sessions, metrics, accounts_store,
             Authenticator(accounts_store, settings.session_hours), LoginLimiter(settings.login_attempts_per_minute),
-            RecordingIndex(engine),
+            RecordingIndex(engine), CameraStore(engine, box),
         )  # fmt: skip
+
+        def applied(cameras: CameraFile) -> None:
+            gateway.cameras = cameras
+
+        watcher = await live.follow(engine, box, applied)
         log_cameras(camera_file)
         try:
             yield {"gateway": gateway}
         finally:
-            retention.cancel()
-            # Awaited, so that a pass cut short hands its connection back before the engine goes.
-            with contextlib.suppress(asyncio.CancelledError):
-                await retention
+            await _cancel(retention, watcher)
             await sessions.close_all()
-            for feed in feeds.values():
-                await feed.close()
-            for relay in passthrough.values():
-                await relay.close()
-            for sound in audio.values():
-                await sound.close()
+            await live.close()
             await hubs.close()
             await store.close()
             await engine.dispose()
@@ -165,6 +155,14 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
     app.mount("/static", StaticFiles(packages=[("gateway", "static")]), name="static")
 
     return app
+
+
+async def _cancel(*tasks: asyncio.Task[None]) -> None:
+    """Cancel and await: a pass cut short hands its connection back before the engine goes."""
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def add_error_handlers(app: FastAPI) -> None:

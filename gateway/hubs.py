@@ -33,30 +33,35 @@ class Hubs:
         self.store = store
         self.frames_bad: Counter[int] = Counter()  # per camera: unreadable entries skipped
         self.events_bad = 0
-        self.frames = {
-            camera_id: Fanout[Frame](
-                f"camera={camera_id} frames", self._frame_reader(camera_id), 1, max_frame_listeners
-            )
-            for camera_id in camera_ids
-        }
+        self.max_frame_listeners = max_frame_listeners
         self.events = Fanout[Event]("events", self._read_events, EVENT_QUEUE, max_event_listeners)
+        self.frames: dict[int, Fanout[Frame]] = {}
         # One reader of each camera's detections, for viewers whose browser draws the boxes.
-        self.detections = {
-            camera_id: Fanout[FrameDetections](
-                f"camera={camera_id} detections", self._detections_reader(camera_id), 4, max_frame_listeners
-            )
-            for camera_id in camera_ids
-        }
-        # One reader of each RTSP camera's packet stream, for its passthrough feed.
-        self.packets = {
-            camera_id: Fanout[Packet](f"camera={camera_id} packets", self._packet_reader(camera_id), PACKET_QUEUE, 1)
-            for camera_id in packet_camera_ids or []
-        }
-        # And of each one's audio stream, for its audio feed.
-        self.audio = {
-            camera_id: Fanout[Audio](f"camera={camera_id} audio", self._audio_reader(camera_id), AUDIO_QUEUE, 1)
-            for camera_id in audio_camera_ids or []
-        }
+        self.detections: dict[int, Fanout[FrameDetections]] = {}
+        # One reader of each RTSP camera's packet stream, for its passthrough feed; and of its audio.
+        self.packets: dict[int, Fanout[Packet]] = {}
+        self.audio: dict[int, Fanout[Audio]] = {}
+        for camera_id in camera_ids:
+            self.add_camera(camera_id, camera_id in (packet_camera_ids or []), camera_id in (audio_camera_ids or []))
+
+    def add_camera(self, camera_id: int, packets: bool, audio: bool) -> None:
+        """The camera's readers (started when someone listens); `packets`/`audio` for an RTSP camera."""
+        name = f"camera={camera_id}"
+        self.frames[camera_id] = Fanout[Frame](f"{name} frames", self._frame_reader(camera_id), 1,
+                                               self.max_frame_listeners)  # fmt: skip
+        self.detections[camera_id] = Fanout[FrameDetections](
+            f"{name} detections", self._detections_reader(camera_id), 4, self.max_frame_listeners
+        )
+        if packets:
+            self.packets[camera_id] = Fanout[Packet](f"{name} packets", self._packet_reader(camera_id), PACKET_QUEUE, 1)
+        if audio:
+            self.audio[camera_id] = Fanout[Audio](f"{name} audio", self._audio_reader(camera_id), AUDIO_QUEUE, 1)
+
+    async def remove_camera(self, camera_id: int) -> None:
+        for readers in (self.frames, self.detections, self.packets, self.audio):
+            fanout = readers.pop(camera_id, None)
+            if fanout is not None:
+                await fanout.close()
 
     async def close(self) -> None:
         for frames in self.frames.values():

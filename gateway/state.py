@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 
 from gateway.auth.credentials import Authenticator
 from gateway.auth.limiter import LoginLimiter
+from gateway.cameras_store import CameraStore
 from gateway.hubs import Hubs
 from gateway.metrics import Metrics
 from gateway.pagecache import ShortCache
@@ -41,6 +42,7 @@ class Gateway:
     auth: Authenticator
     limiter: LoginLimiter
     recordings: RecordingIndex
+    camera_store: CameraStore
     prober: Prober = field(default_factory=Prober)
 
     def camera(self, camera_id: int) -> Camera:

@@ -15,6 +15,7 @@ from ingest.probe import main as probe_main
 from shared import keys
 from shared.cameras import CameraFile
 from shared.config import EXIT_CONFIG, cameras_or_exit, load_file_config_or_exit, load_settings_or_exit
+from shared.db.watch import CameraWatcher
 from shared.lifecycle import stop_on_signals
 from shared.logs import setup_logging
 from shared.messages import MessageError
@@ -57,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     enabled = [c for c in cameras.cameras if c.enabled]
     if not enabled:
-        log.warning("no enabled camera: nothing to ingest")
-    IngestManager(enabled, settings, settings.cameras_file).run(stop)
+        log.warning("no enabled camera yet")
+    manager = IngestManager(enabled, settings, settings.cameras_file)
+    CameraWatcher(settings, manager.cameras_changed, stop).start()  # cameras changed at run time
+    manager.run(stop)
     return 0
 
 

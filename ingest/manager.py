@@ -2,6 +2,10 @@
 
 Each camera runs as `python -m ingest --camera ID`, a process of its own, so a camera
 that crashes, hangs in a decoder or leaks memory touches no other camera.
+
+Cameras added, changed or deleted at run time (the API, shared.db.watch) are applied to that
+camera alone: a new one's process starts, a changed one's restarts, a deleted (or disabled)
+one's stops; every other camera's process is left as it is.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -51,12 +56,49 @@ class IngestManager:
             for c in cameras
         ]
         self._client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
+        self._changes: queue.SimpleQueue[list[Camera]] = queue.SimpleQueue()
+
+    def cameras_changed(self, cameras: list[Camera]) -> None:
+        """The database's cameras now (any thread): applied by the supervising loop."""
+        self._changes.put(cameras)
+
+    def _apply(self, cameras: list[Camera]) -> None:
+        wanted = {c.id: c for c in cameras if c.enabled}
+        for child in list(self._children):
+            camera = wanted.pop(child.camera.id, None)
+            if camera is None:
+                log.info("camera=%d deleted or disabled: stopping its process", child.camera.id)
+                self._stop_child(child)
+                self._children.remove(child)
+            elif camera != child.camera:
+                log.info("camera=%d changed: restarting its process", camera.id)
+                self._stop_child(child)
+                child.camera, child.restart_at = camera, 0.0
+        for camera in wanted.values():
+            log.info("camera=%d added: starting its process", camera.id)
+            self._children.append(_Child(camera, Backoff(
+                self.settings.backoff_initial_s, self.settings.backoff_max_s, self.settings.backoff_reset_after_s
+            )))  # fmt: skip
+
+    def _stop_child(self, child: _Child) -> None:
+        process, child.process = child.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(self.settings.stop_timeout_s)
+        except subprocess.TimeoutExpired:
+            log.warning("camera=%d process %d ignored SIGTERM; killing it", child.camera.id, process.pid)
+            process.kill()
+            process.wait()
 
     def run(self, stop: threading.Event) -> None:
         log.info("ingest manager starting %d camera process(es)", len(self._children))
         next_heartbeat = 0.0
         try:
             while not stop.is_set():
+                while not self._changes.empty():
+                    self._apply(self._changes.get())
                 now = time.monotonic()
                 for child in self._children:
                     self._supervise(child, now)

@@ -35,6 +35,7 @@ from shared.cameras import Camera
 from shared.db.cameras import read_cameras
 from shared.db.engine import DatabaseUnavailable, connect, reason
 from shared.db.recordings import PERSON_TYPES, RecordingIndex, Segment
+from shared.secret_box import load_box
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Recorder:
         self.engine = engine
         self.stop = stop
         self.cameras: dict[int, Camera] = {}
+        self.box = load_box(settings)
         self._known: dict[str, int] = {}  # indexed path -> row id
         self._last_full_scan = 0.0
         self._last_expiry = 0.0
@@ -91,7 +93,7 @@ class Recorder:
 
     async def _read_cameras(self) -> None:
         async with connect(self.engine) as connection:
-            found = await read_cameras(connection, os.environ)
+            found = await read_cameras(connection, os.environ, self.box)
         self.cameras = {c.id: c for c in found.cameras}
 
     async def sync(self, full: bool, now_s: float) -> None:

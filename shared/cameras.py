@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from shared.redact import mask_credentials
+from shared.secret_box import SecretBox, is_sealed
 from shared.settings import ConfigError
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -276,10 +277,19 @@ def definition_of(camera: Camera) -> dict[str, Any]:
     return {**camera.model_dump(mode="json", exclude_defaults=True), **secrets}
 
 
-def camera_from_definition(definition: Mapping[str, Any], environ: Mapping[str, str]) -> Camera:
-    """A stored camera mapping, its placeholders filled from `environ`. Raises ConfigError."""
+def camera_from_definition(
+    definition: Mapping[str, Any], environ: Mapping[str, str], box: SecretBox | None = None
+) -> Camera:
+    """A stored camera mapping, its placeholders filled from `environ` and its sealed URLs opened with
+    `box` (shared.secret_box). Raises ConfigError."""
     problems: list[str] = []
-    expanded = _expand_placeholders(dict(definition), environ, problems, [MAX_NODES])
+    opened = dict(definition)
+    for name in ("source", "detect_source"):
+        if is_sealed(opened.get(name)):
+            if box is None:
+                raise ConfigError(f"{name} is stored encrypted, and this process has no key to open it")
+            opened[name] = box.open(opened[name])
+    expanded = _expand_placeholders(opened, environ, problems, [MAX_NODES])
     if problems:
         raise ConfigError("; ".join(problems))
     try:

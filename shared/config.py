@@ -10,6 +10,7 @@ from shared.cameras import CameraFile, load_cameras
 from shared.db.engine import DatabaseUnavailable, create_engine
 from shared.db.startup import CameraSource, prepare
 from shared.db.url import database_url
+from shared.secret_box import load_box
 from shared.settings import ConfigError, Settings, load_settings
 
 EXIT_CONFIG = 2
@@ -33,7 +34,7 @@ def cameras_or_exit(process: str, settings: Settings) -> CameraFile:
 async def _prepare(settings: Settings, source: CameraSource) -> CameraFile:
     engine = create_engine(database_url(settings), settings.database_timeout_s)
     try:
-        return await prepare(engine, source, os.environ)
+        return await prepare(engine, source, os.environ, load_box(settings))
     finally:
         await engine.dispose()
 

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     events_retain_days: float = Field(
         default=30.0, gt=0, le=36500, description="Events and their snapshots older than this are deleted."
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="Key for camera credentials stored through the API (16 characters or more). Unset: one "
+        "generated into CAMSTREAM_DATA_DIR/secret.key (mode 0600). Set it, the same, on every host.",
+    )
     recordings_dir: Path | None = Field(
         default=None, description="Where recordings are written; unset: `recordings` in CAMSTREAM_DATA_DIR."
     )

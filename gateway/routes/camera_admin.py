@@ -1,16 +1,26 @@
-"""Managing cameras: probing a camera before adding it. Admins only (the router says so)."""
+"""Managing cameras: adding, changing and deleting them at run time, and probing a camera before adding
+it. Admins only (the router says so). Bodies have the camera file's fields, snake_case as there
+(docs/configuration.md); a change is in the database at once and applied by every process within
+about a second (shared.db.watch)."""
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.auth.deps import AdminOnly
+from gateway.auth.deps import AdminOnly, PrincipalDep
+from gateway.cameras_store import Rejected, masked_definition
 from gateway.models import ProbeOut
 from gateway.probe import TooManyProbes
-from gateway.state import GatewayDep
+from gateway.routes.auth import client_of
+from gateway.state import Gateway, GatewayDep
+from shared import recordings
+from shared.db.cameras import CameraExists, CameraNotFound
 
 router = APIRouter(tags=["cameras"], dependencies=[AdminOnly])
 
@@ -34,3 +44,65 @@ async def probe_camera(body: ProbeIn, gateway: GatewayDep) -> ProbeOut:
     if not answer.get("ok"):
         raise HTTPException(status_code=422, detail=f"cannot read the camera: {answer.get('reason')}")
     return ProbeOut.model_validate(answer)
+
+
+Fields = Annotated[dict[str, Any], Body(description="The camera file's fields (docs/configuration.md)")]
+
+
+@router.post("/api/cameras", status_code=201)
+async def add_camera(fields: Fields, gateway: GatewayDep, who: PrincipalDep, request: Request) -> dict[str, Any]:
+    """Add a camera (rtsp:// or rtsps://); `id` is assigned when absent. 201 with the camera as stored,
+    its password as ***; 409 for a taken id; 422 with the camera file's messages."""
+    try:
+        camera = await gateway.camera_store.create(fields)
+    except Rejected as e:
+        raise HTTPException(status_code=422, detail=str(e)) from None
+    except CameraExists as e:
+        raise HTTPException(status_code=409, detail=str(e)) from None
+    await gateway.accounts.record("camera added", who.name, str(camera.id), client_of(request))
+    return masked_definition(camera)
+
+
+@router.get("/api/cameras/{camera_id}/config")
+async def camera_config(camera_id: int, gateway: GatewayDep) -> dict[str, Any]:
+    """The camera as stored (the camera file's fields), its password as ***."""
+    return masked_definition(gateway.camera(camera_id))
+
+
+@router.patch("/api/cameras/{camera_id}")
+async def change_camera(
+    camera_id: int, fields: Fields, gateway: GatewayDep, who: PrincipalDep, request: Request
+) -> dict[str, Any]:
+    """Change the fields given (`analysis` or `record` replace theirs whole); a URL sent back with ***
+    keeps the stored password."""
+    try:
+        camera = await gateway.camera_store.update(camera_id, fields)
+    except LookupError:
+        raise HTTPException(status_code=404, detail=f"no camera with id {camera_id}") from None
+    except Rejected as e:
+        raise HTTPException(status_code=422, detail=str(e)) from None
+    await gateway.accounts.record("camera changed", who.name, str(camera_id), client_of(request),
+                                  {"fields": sorted(fields)})  # fmt: skip
+    return masked_definition(camera)
+
+
+@router.delete("/api/cameras/{camera_id}", status_code=204)
+async def delete_camera(
+    camera_id: int, gateway: GatewayDep, who: PrincipalDep, request: Request, purge: bool = False
+) -> None:
+    """Delete a camera; its events and recordings are kept unless `purge=true`."""
+    try:
+        await gateway.camera_store.delete(camera_id)
+    except CameraNotFound:
+        raise HTTPException(status_code=404, detail=f"no camera with id {camera_id}") from None
+    if purge:
+        await _purge(gateway, camera_id)
+    await gateway.accounts.record("camera deleted", who.name, str(camera_id), client_of(request),
+                                  {"purge": purge})  # fmt: skip
+
+
+async def _purge(gateway: Gateway, camera_id: int) -> None:
+    await gateway.history.delete_camera(camera_id)
+    await gateway.recordings.remove_camera(camera_id)
+    folder = recordings.camera_dir(gateway.settings.recordings_root, camera_id)
+    await asyncio.to_thread(shutil.rmtree, folder, True)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.cameras import Camera, CameraFile, camera_from_definition
 from shared.db.schema import CAMERAS_FILE_SHA256, CAMERAS_REVISION, cameras, events, meta
+from shared.secret_box import SecretBox
 from shared.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -124,14 +125,63 @@ def _log_changes(changes: CameraChanges, source: str) -> None:
         )  # fmt: skip
 
 
-async def read_cameras(connection: AsyncConnection, environ: Mapping[str, str]) -> CameraFile:
+async def read_cameras(
+    connection: AsyncConnection, environ: Mapping[str, str], box: SecretBox | None = None
+) -> CameraFile:
     """Every stored camera that can be used here. One that cannot (a `${VAR}` unset in this
-    process's environment, say) is left out with an error in the log; the others carry on."""
+    process's environment, a URL sealed with another key) is left out with an error in the log;
+    the others carry on."""
     found: list[Camera] = []
     for row in await connection.execute(select(cameras.c.id, cameras.c.definition).order_by(cameras.c.id)):
         try:
-            found.append(camera_from_definition(row.definition, environ))
+            found.append(camera_from_definition(row.definition, environ, box))
         except ConfigError as e:
             log.error("camera %d in the database cannot be used: %s", row.id, e)
     # model_construct: the list may be empty (every camera deleted), which a camera file may not be.
     return CameraFile.model_construct(cameras=found)
+
+
+class CameraNotFound(LookupError):
+    pass
+
+
+class CameraExists(ValueError):
+    pass
+
+
+async def stored_definition(connection: AsyncConnection, camera_id: int) -> dict[str, Any] | None:
+    definition = await connection.scalar(select(cameras.c.definition).where(cameras.c.id == camera_id))
+    return dict(definition) if definition is not None else None
+
+
+async def save_camera(connection: AsyncConnection, definition: dict[str, Any], new: bool) -> int:
+    """Add (new) or replace a camera's definition, bumping the revision; commits. Raises CameraExists
+    or CameraNotFound. An added camera without an id gets the next free one."""
+    definition = _normal(definition)
+    if "id" not in definition:
+        highest = await connection.scalar(select(cameras.c.id).order_by(cameras.c.id.desc()).limit(1))
+        definition["id"] = int(highest or 0) + 1
+    camera_id = int(definition["id"])
+    present = await stored_definition(connection, camera_id) is not None
+    if new and present:
+        raise CameraExists(f"camera id {camera_id} is taken")
+    if not new and not present:
+        raise CameraNotFound(f"no camera with id {camera_id}")
+    next_revision = await revision(connection) + 1
+    values = {"definition": definition, "revision": next_revision, "updated_at": time.time()}
+    if new:
+        await connection.execute(insert(cameras).values(id=camera_id, **values))
+    else:
+        await connection.execute(update(cameras).where(cameras.c.id == camera_id).values(**values))
+    await _set_meta(connection, CAMERAS_REVISION, str(next_revision))
+    await connection.commit()
+    return camera_id
+
+
+async def remove_camera(connection: AsyncConnection, camera_id: int) -> None:
+    """Delete a camera's definition, bumping the revision; commits. Raises CameraNotFound."""
+    result = await connection.execute(delete(cameras).where(cameras.c.id == camera_id))
+    if not result.rowcount:
+        raise CameraNotFound(f"no camera with id {camera_id}")
+    await _set_meta(connection, CAMERAS_REVISION, str(await revision(connection) + 1))
+    await connection.commit()

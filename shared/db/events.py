@@ -154,3 +154,10 @@ class EventHistory:
             await connection.execute(delete(event_snapshots).where(event_snapshots.c.event_id.in_(expired_ids)))
             result = await connection.execute(delete(events).where(events.c.seq.in_(oldest.scalar_subquery())))
         return int(result.rowcount or 0)
+
+    async def delete_camera(self, camera_id: int) -> None:
+        """Every event of a camera, with its snapshots (a camera deleted with purge)."""
+        async with self._connect(write=True) as connection:
+            ids = select(events.c.id).where(events.c.camera_id == camera_id)
+            await connection.execute(delete(event_snapshots).where(event_snapshots.c.event_id.in_(ids)))
+            await connection.execute(delete(events).where(events.c.camera_id == camera_id))

@@ -166,3 +166,7 @@ class RecordingIndex:
     async def clear(self) -> None:
         async with self._connect(write=True) as connection:
             await connection.execute(delete(recordings))
+
+    async def remove_camera(self, camera_id: int) -> None:
+        async with self._connect(write=True) as connection:
+            await connection.execute(delete(recordings).where(recordings.c.camera_id == camera_id))

@@ -19,6 +19,7 @@ from shared.db import migrate
 from shared.db.cameras import apply_camera_file, read_cameras
 from shared.db.engine import DatabaseUnavailable, check_connection, create_engine, reason
 from shared.db.url import masked
+from shared.secret_box import SecretBox
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,9 @@ class CameraSource:
         return cls(definitions, hashlib.sha256(cameras_file.read_bytes()).hexdigest(), f"camera file {cameras_file}")
 
 
-async def prepare(engine: AsyncEngine, source: CameraSource, environ: Mapping[str, str]) -> CameraFile:
+async def prepare(
+    engine: AsyncEngine, source: CameraSource, environ: Mapping[str, str], box: SecretBox | None = None
+) -> CameraFile:
     """Migrate, apply the camera file, and return the cameras. Raises DatabaseUnavailable (with
     the masked URL)."""
     await check_connection(engine)
@@ -50,7 +53,7 @@ async def prepare(engine: AsyncEngine, source: CameraSource, environ: Mapping[st
             if before != after:
                 log.info("database %s: schema %s -> %s", masked(engine.url), before or "empty", after)
             await apply_camera_file(connection, source.definitions, source.sha256, source.label)
-            cameras = await read_cameras(connection, environ)
+            cameras = await read_cameras(connection, environ, box)
             await connection.commit()
         except SQLAlchemyError as e:
             raise DatabaseUnavailable(f"database {masked(engine.url)}: {reason(e)}") from None

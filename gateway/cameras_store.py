@@ -1,0 +1,95 @@
+"""Cameras written through the API: validation with the camera file's own rules, RTSP only,
+credentials sealed at rest (shared.secret_box), and the stored definition shown without them."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.cameras import Camera, camera_from_definition
+from shared.db.cameras import remove_camera, save_camera, stored_definition
+from shared.db.engine import connect
+from shared.secret_box import SecretBox
+from shared.settings import ConfigError
+
+URL_FIELDS = ("source", "detect_source")
+MASK = "***"
+
+
+class Rejected(ValueError):
+    """The definition cannot be used: a 422 with this text."""
+
+
+def masked_definition(camera: Camera) -> dict[str, Any]:
+    """A camera as the camera file writes it, with its URLs' passwords as ***."""
+    shown: dict[str, Any] = camera.model_dump(mode="json")
+    shown["source"] = camera.source_masked
+    shown["detect_source"] = camera.detect_source_masked
+    return shown
+
+
+class CameraStore:
+    def __init__(self, engine: AsyncEngine, box: SecretBox) -> None:
+        self.engine = engine
+        self.box = box
+
+    async def create(self, fields: dict[str, Any]) -> Camera:
+        definition = self._sealed(fields, previous=None)
+        self._validated(definition)
+        async with connect(self.engine) as connection:
+            camera_id = await save_camera(connection, definition, new=True)
+            return self._validated(await stored_definition(connection, camera_id) or {})
+
+    async def update(self, camera_id: int, fields: dict[str, Any]) -> Camera:
+        """Change the given fields (a mapping replaces a mapping: `analysis`, `record`)."""
+        if "id" in fields and fields["id"] != camera_id:
+            raise Rejected("id cannot change")
+        async with connect(self.engine) as connection:
+            stored = await stored_definition(connection, camera_id)
+            if stored is None:
+                raise LookupError(camera_id)
+            definition = {**stored, **self._sealed(fields, previous=stored), "id": camera_id}
+            self._validated(definition)
+            await save_camera(connection, definition, new=False)
+        return self._validated(definition)
+
+    async def delete(self, camera_id: int) -> None:
+        async with connect(self.engine) as connection:
+            await remove_camera(connection, camera_id)
+
+    def _validated(self, definition: dict[str, Any]) -> Camera:
+        try:
+            return camera_from_definition(definition, os.environ, self.box)
+        except ConfigError as e:
+            raise Rejected(str(e)) from None
+
+    def _sealed(self, fields: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+        """The fields with each URL checked, its masked password taken from the stored URL, and sealed
+        when it holds a password."""
+        sealed = dict(fields)
+        for name in URL_FIELDS:
+            url = sealed.get(name)
+            if url is None:
+                continue
+            if not isinstance(url, str):
+                raise Rejected(f"{name} must be a string")
+            if "${" in url:
+                raise Rejected(f"{name}: ${{VAR}} placeholders are for the camera file, not the API")
+            parts = urlsplit(url.strip())
+            if parts.scheme.lower() not in ("rtsp", "rtsps") or not parts.hostname:
+                raise Rejected(f"{name}: only rtsp:// and rtsps:// cameras can be added through the API "
+                               "(files and demo scenes: the camera file)")  # fmt: skip
+            if parts.password == MASK:  # the masked URL sent back: keep the stored password
+                url = self._with_stored_password(parts, previous.get(name) if previous else None, name)
+            sealed[name] = self.box.seal(url) if urlsplit(url).password else url.strip()
+        return sealed
+
+    def _with_stored_password(self, parts: Any, stored: Any, name: str) -> str:
+        old = urlsplit(self.box.open(stored)) if isinstance(stored, str) else None
+        if old is None or old.password is None:
+            raise Rejected(f"{name}: the password is *** but no password is stored to keep")
+        netloc = parts.netloc.replace(f":{MASK}@", f":{old.password}@", 1)
+        return str(urlunsplit(parts._replace(netloc=netloc)))
