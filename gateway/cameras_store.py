@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.cameras import Camera, camera_from_definition
-from shared.db.cameras import remove_camera, save_camera, stored_definition
+from shared.db.cameras import next_camera_id, remove_camera, save_camera, stored_definition
 from shared.db.engine import connect
 from shared.secret_box import SecretBox
 from shared.settings import ConfigError
@@ -38,8 +38,10 @@ class CameraStore:
 
     async def create(self, fields: dict[str, Any]) -> Camera:
         definition = self._sealed(fields, previous=None)
-        self._validated(definition)
         async with connect(self.engine) as connection:
+            if "id" not in definition:
+                definition["id"] = await next_camera_id(connection)
+            self._validated(definition)
             camera_id = await save_camera(connection, definition, new=True)
             return self._validated(await stored_definition(connection, camera_id) or {})
 
@@ -82,14 +84,17 @@ class CameraStore:
             if parts.scheme.lower() not in ("rtsp", "rtsps") or not parts.hostname:
                 raise Rejected(f"{name}: only rtsp:// and rtsps:// cameras can be added through the API "
                                "(files and demo scenes: the camera file)")  # fmt: skip
-            if parts.password == MASK:  # the masked URL sent back: keep the stored password
-                url = self._with_stored_password(parts, previous.get(name) if previous else None, name)
+            if MASK in (parts.password, parts.username):  # the masked URL sent back: keep the stored login
+                url = self._with_stored_login(parts, previous.get(name) if previous else None, name)
             sealed[name] = self.box.seal(url) if urlsplit(url).password else url.strip()
         return sealed
 
-    def _with_stored_password(self, parts: Any, stored: Any, name: str) -> str:
+    def _with_stored_login(self, parts: Any, stored: Any, name: str) -> str:
+        """`rtsp://***@host` (as responses show it) or `rtsp://user:***@host`, with the stored login."""
         old = urlsplit(self.box.open(stored)) if isinstance(stored, str) else None
         if old is None or old.password is None:
-            raise Rejected(f"{name}: the password is *** but no password is stored to keep")
-        netloc = parts.netloc.replace(f":{MASK}@", f":{old.password}@", 1)
-        return str(urlunsplit(parts._replace(netloc=netloc)))
+            raise Rejected(f"{name}: the URL's login is *** but no password is stored to keep")
+        stored_login = old.netloc.rpartition("@")[0]
+        given_login, _, host = parts.netloc.rpartition("@")
+        login = stored_login if given_login == MASK else f"{given_login.split(':', 1)[0]}:{old.password}"
+        return str(urlunsplit(parts._replace(netloc=f"{login}@{host}")))

@@ -154,13 +154,17 @@ async def stored_definition(connection: AsyncConnection, camera_id: int) -> dict
     return dict(definition) if definition is not None else None
 
 
+async def next_camera_id(connection: AsyncConnection) -> int:
+    highest = await connection.scalar(select(cameras.c.id).order_by(cameras.c.id.desc()).limit(1))
+    return int(highest or 0) + 1
+
+
 async def save_camera(connection: AsyncConnection, definition: dict[str, Any], new: bool) -> int:
     """Add (new) or replace a camera's definition, bumping the revision; commits. Raises CameraExists
     or CameraNotFound. An added camera without an id gets the next free one."""
     definition = _normal(definition)
     if "id" not in definition:
-        highest = await connection.scalar(select(cameras.c.id).order_by(cameras.c.id.desc()).limit(1))
-        definition["id"] = int(highest or 0) + 1
+        definition["id"] = await next_camera_id(connection)
     camera_id = int(definition["id"])
     present = await stored_definition(connection, camera_id) is not None
     if new and present:
