@@ -14,6 +14,7 @@ import redis
 from analyzer.service import AnalyzerService
 from shared import keys
 from shared.config import cameras_or_exit, load_file_config_or_exit, load_settings_or_exit
+from shared.db.watch import CameraWatcher
 from shared.lifecycle import stop_on_signals
 from shared.logs import setup_logging
 from shared.messages import MessageError
@@ -46,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings.log_level, "analyzer")
     cameras = cameras_or_exit("analyzer", settings)
     stop = stop_on_signals()
-    return AnalyzerService(settings, cameras.cameras, stop).run()
+    service = AnalyzerService(settings, cameras.cameras, stop)
+    CameraWatcher(settings, service.cameras_changed, stop).start()  # cameras changed at run time
+    return service.run()
 
 
 def check(settings: Settings) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
 import time
@@ -80,6 +81,31 @@ class AnalyzerService:
         self.exit_code = 0
         self._redis_ok = True
         self._renewed_at = time.monotonic()  # last time the leases were known to be ours
+        self._changes: queue.SimpleQueue[list[Camera]] = queue.SimpleQueue()
+
+    def cameras_changed(self, cameras: list[Camera]) -> None:
+        """The database's cameras now (any thread): applied between two analyses."""
+        self._changes.put(cameras)
+
+    def _apply(self, cameras: list[Camera]) -> None:
+        """New cameras join the share (the next tick's assignment); a deleted or changed one is given up
+        (its events end) and, if still ours, taken again with its new settings."""
+        wanted = {c.id: c for c in cameras if c.enabled and c.analysis.enabled}
+        if wanted == self.cameras:
+            return
+        changed = [c for c, state in self.active.items() if wanted.get(c) != state.camera]
+        for camera_id in changed:
+            self._drop(camera_id, "camera deleted" if camera_id not in wanted else "camera changed")
+        if self.persons is None and any(c.analysis.person for c in wanted.values()):
+            self.persons = self._person_detector(self.settings)
+        if self.faces is None and any(c.analysis.face for c in wanted.values()):
+            self.faces = FaceDetector()
+        self.cameras = wanted
+        self.leases.cameras = sorted(wanted)  # the next tick releases a deleted camera's lease
+        for camera_id in changed:
+            if camera_id in wanted:  # still ours (its lease is held): analysed again, as it is now
+                self._start(camera_id)
+        log.info("worker %s: cameras changed; %d to share", self.worker_id, len(wanted))
 
     @staticmethod
     def _person_detector(settings: Settings) -> PersonDetector:
@@ -97,6 +123,8 @@ class AnalyzerService:
         next_tick = 0.0
         try:
             while not self.stop.is_set():
+                while not self._changes.empty():
+                    self._apply(self._changes.get())
                 now = time.monotonic()
                 if now >= next_tick:
                     self._with_redis(self._tick)
@@ -141,19 +169,17 @@ class AnalyzerService:
         for camera_id in lost:
             self._drop(camera_id, "reassigned")
         for camera_id in gained:
-            camera = self.cameras[camera_id]
-            analysis = CameraAnalysis(
-                camera_id,
-                camera.analysis,
-                self.persons,
-                self.faces,
-                self.settings.analyzer_idle_detect_s,
-                self.watchdog,
-            )
-            interval = 1.0 / camera.analysis.fps
-            self.active[camera_id] = _Camera(camera, analysis, AnalysisCounters(), interval, time.monotonic())
-            log.info("worker %s now analyses camera=%d", self.worker_id, camera_id)
+            self._start(camera_id)
         self._write_status()
+
+    def _start(self, camera_id: int) -> None:
+        camera = self.cameras[camera_id]
+        analysis = CameraAnalysis(
+            camera_id, camera.analysis, self.persons, self.faces, self.settings.analyzer_idle_detect_s, self.watchdog
+        )
+        interval = 1.0 / camera.analysis.fps
+        self.active[camera_id] = _Camera(camera, analysis, AnalysisCounters(), interval, time.monotonic())
+        log.info("worker %s now analyses camera=%d", self.worker_id, camera_id)
 
     def _drop(self, camera_id: int, why: str) -> None:
         """Give a camera up: its open events end (the messages wait in the outbox if Redis is away)."""

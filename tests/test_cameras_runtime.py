@@ -22,21 +22,24 @@ PASSWORD = "s3cret-Camera-Pw"
 
 
 def test_a_camera_added_changed_and_deleted_while_the_others_stream_on(
-    rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun], gateway: Callable[..., str],
-    rdb: redis.Redis, tmp_path: Path, _data_dir: Path,
+    rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun], analyzer: Callable[..., ServiceRun],
+    gateway: Callable[..., str], rdb: redis.Redis, tmp_path: Path, _data_dir: Path,
 ) -> None:  # fmt: skip
     steady, guarded = rtsp_server(size="320x180", fps=15), rtsp_server(size="320x180", fps=15,
                                                                         login=("basic", "cam", PASSWORD))  # fmt: skip
-    cameras = camera_file(tmp_path, [{"id": 1, "name": "steady", "source": steady.url(), "fps": 15}])
+    light = {"person": False, "face": False, "fps": 2}  # motion only: the analyzer's share without a model
+    cameras = camera_file(tmp_path, [{"id": 1, "name": "steady", "source": steady.url(), "fps": 15,
+                                      "analysis": light}])  # fmt: skip
     env = {**LOOPBACK, "CAMSTREAM_FRAME_STREAM_S": "30"}
     ingest(cameras, env=env)
+    analyzer(cameras, env=env)
     base = gateway(cameras, env=env)
     wait_until(lambda: web.get(f"{base}/api/cameras/1").json()["fps"], 15.0, what="camera 1 streaming")
     first_id = rdb.xinfo_stream("camstream:camera:1:frames")["last-generated-id"]
 
     # Add: frames within 5 s, through the password it was given (so it was stored and opened again).
     added = web.post(f"{base}/api/cameras", json={"name": "added", "source": guarded.url(f"cam:{PASSWORD}"),
-                                                   "fps": 10, "analysis": {"enabled": False}})  # fmt: skip
+                                                   "fps": 10, "analysis": light})  # fmt: skip
     assert added.status_code == 201, added.text
     camera = added.json()
     new_id = camera["id"]
@@ -44,6 +47,7 @@ def test_a_camera_added_changed_and_deleted_while_the_others_stream_on(
     wait_until(lambda: read_frames(rdb, new_id, 0.2, start_id="0"), 5.0, what="the new camera's frames within 5 s")
     pids = wait_until(lambda: camera_pids(rdb, [1, new_id]), 5.0)
     assert web.get(f"{base}/api/cameras/{new_id}/config").json()["source"] == camera["source"]
+    wait_until(lambda: web.get(f"{base}/api/cameras/{new_id}").json()["analyzer"], 10.0, what="an analyzer owns it")
 
     # A viewer plays it (its own event loop, in a thread: it must keep answering while the test waits).
     loop = asyncio.new_event_loop()
