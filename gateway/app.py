@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, WebSocket
@@ -33,6 +34,7 @@ from gateway.live_cameras import LiveCameras
 from gateway.metrics import Metrics, RequestTimer
 from gateway.openapi import document_security
 from gateway.pagecache import ShortCache
+from gateway.registry import Registry
 from gateway.retention import keep_expiring
 from gateway.routes import accounts, auth, camera_admin, cameras, events, health, pages, recordings, webrtc, whep
 from gateway.state import Gateway
@@ -113,11 +115,15 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             gateway.cameras = cameras
 
         watcher = await live.follow(engine, box, applied)
+        tasks = [retention, watcher]
+        if settings.camera_registry_url:
+            gateway.registry = Registry(settings, engine, box, store)
+            tasks.append(asyncio.create_task(gateway.registry.run(), name="registry"))
         log_cameras(camera_file)
         try:
             yield {"gateway": gateway}
         finally:
-            await _cancel(retention, watcher)
+            await _cancel(*tasks)
             await sessions.close_all()
             await live.close()
             await hubs.close()
@@ -125,6 +131,11 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             await engine.dispose()
             log.info("gateway stopped")
 
+    return _app(settings, metrics, lifespan)
+
+
+def _app(settings: Settings, metrics: Metrics, lifespan: Any) -> FastAPI:
+    """The FastAPI application: its middleware (outermost last) and routers."""
     app = FastAPI(
         title="camstream gateway",
         version="0.1.0",

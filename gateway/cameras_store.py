@@ -23,6 +23,10 @@ class Rejected(ValueError):
     """The definition cannot be used: a 422 with this text."""
 
 
+class Managed(Exception):
+    """The camera belongs to the camera registry: a 409 with this text."""
+
+
 def masked_definition(camera: Camera) -> dict[str, Any]:
     """A camera as the camera file writes it, with its URLs' passwords as ***."""
     shown: dict[str, Any] = camera.model_dump(mode="json")
@@ -53,6 +57,8 @@ class CameraStore:
             stored = await stored_definition(connection, camera_id)
             if stored is None:
                 raise LookupError(camera_id)
+            if stored.get("registry"):
+                raise Managed(f"camera {camera_id} is managed by the camera registry: change it there")
             definition = {**stored, **self._sealed(fields, previous=stored), "id": camera_id}
             self._validated(definition)
             await save_camera(connection, definition, new=False)
@@ -60,6 +66,9 @@ class CameraStore:
 
     async def delete(self, camera_id: int) -> None:
         async with connect(self.engine) as connection:
+            stored = await stored_definition(connection, camera_id)
+            if stored is not None and stored.get("registry"):
+                raise Managed(f"camera {camera_id} is managed by the camera registry: delete it there")
             await remove_camera(connection, camera_id)
 
     def _validated(self, definition: dict[str, Any]) -> Camera:
@@ -72,6 +81,8 @@ class CameraStore:
         """The fields with each URL checked, its masked password taken from the stored URL, and sealed
         when it holds a password."""
         sealed = dict(fields)
+        if sealed.get("registry"):
+            raise Rejected("registry: only the camera registry's cameras carry it")
         for name in URL_FIELDS:
             url = sealed.get(name)
             if url is None:

@@ -120,6 +120,15 @@ class SystemOut(ApiModel):
     workers: list[WorkerOut]
     sessions: int
     recordings: RecordingsDisk
+    registry: RegistryOut | None  # only when CAMSTREAM_CAMERA_REGISTRY_URL is set
+
+
+class RegistryOut(ApiModel):
+    url: str  # credentials masked
+    ok: bool
+    error: str | None  # why the last fetch failed (the last good list stays in force)
+    last_sync_at: float | None
+    cameras: int
 
 
 class RecordingsDisk(ApiModel):

@@ -17,6 +17,7 @@ from gateway.hubs import Hubs
 from gateway.metrics import Metrics
 from gateway.pagecache import ShortCache
 from gateway.probe import Prober
+from gateway.registry import Registry
 from gateway.store import Store
 from gateway.webrtc.feed import CameraFeed
 from gateway.webrtc.sessions import Sessions
@@ -44,6 +45,7 @@ class Gateway:
     recordings: RecordingIndex
     camera_store: CameraStore
     prober: Prober = field(default_factory=Prober)
+    registry: Registry | None = None
 
     def camera(self, camera_id: int) -> Camera:
         camera = self.cameras.camera(camera_id)

@@ -120,6 +120,9 @@ class Camera(BaseModel):
     jpeg_quality: int = Field(default=80, ge=1, le=100)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     record: RecordConfig = Field(default_factory=RecordConfig)
+    registry: bool = Field(
+        default=False, description="Set by camstream for a camera the external camera registry manages (read-only)."
+    )
 
     @field_validator("source", "detect_source")
     @classmethod

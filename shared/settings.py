@@ -62,6 +62,17 @@ class Settings(BaseSettings):
         description="Key for camera credentials stored through the API (16 characters or more). Unset: one "
         "generated into CAMSTREAM_DATA_DIR/secret.key (mode 0600). Set it, the same, on every host.",
     )
+    camera_registry_url: str | None = Field(
+        default=None,
+        pattern=r"(?i)^https?://",
+        description="An external camera registry (http or https) whose camera list camstream follows.",
+    )
+    camera_registry_token: SecretStr | None = Field(default=None, description="Bearer token for the registry.")
+    camera_registry_interval_s: float = Field(default=30.0, ge=1, le=86400, description="How often to fetch.")
+    camera_registry_callback: str = Field(
+        default="{url}/{id}",
+        description="Where each camera's webrtcUrl is reported (PATCH): {url} is the registry URL, {id} the camera.",
+    )
     recordings_dir: Path | None = Field(
         default=None, description="Where recordings are written; unset: `recordings` in CAMSTREAM_DATA_DIR."
     )

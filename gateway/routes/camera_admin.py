@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth.deps import AdminOnly, PrincipalDep
-from gateway.cameras_store import Rejected, masked_definition
+from gateway.cameras_store import Managed, Rejected, masked_definition
 from gateway.models import ProbeOut
 from gateway.probe import TooManyProbes
 from gateway.routes.auth import client_of
@@ -79,6 +79,8 @@ async def change_camera(
         camera = await gateway.camera_store.update(camera_id, fields)
     except LookupError:
         raise HTTPException(status_code=404, detail=f"no camera with id {camera_id}") from None
+    except Managed as e:
+        raise HTTPException(status_code=409, detail=str(e)) from None
     except Rejected as e:
         raise HTTPException(status_code=422, detail=str(e)) from None
     await gateway.accounts.record("camera changed", who.name, str(camera_id), client_of(request),
@@ -95,6 +97,8 @@ async def delete_camera(
         await gateway.camera_store.delete(camera_id)
     except CameraNotFound:
         raise HTTPException(status_code=404, detail=f"no camera with id {camera_id}") from None
+    except Managed as e:
+        raise HTTPException(status_code=409, detail=str(e)) from None
     if purge:
         await _purge(gateway, camera_id)
     await gateway.accounts.record("camera deleted", who.name, str(camera_id), client_of(request),

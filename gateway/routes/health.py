@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.metrics import CONTENT_TYPE
-from gateway.models import Health, RecordingsDisk, SystemOut, WorkerOut
+from gateway.models import Health, RecordingsDisk, RegistryOut, SystemOut, WorkerOut
 from gateway.state import Gateway, GatewayDep
 from shared.db.engine import DatabaseUnavailable, check_connection
 
@@ -56,12 +56,36 @@ async def system(gateway: GatewayDep) -> SystemOut:
         ingest = await gateway.store.ingest_alive()
         workers = await gateway.store.workers()
     except RedisError:
-        return SystemOut(redis=False, database=database, ingest=False, workers=[], sessions=sessions, recordings=disk)
+        return SystemOut(
+            redis=False,
+            database=database,
+            ingest=False,
+            workers=[],
+            sessions=sessions,
+            recordings=disk,
+            registry=_registry(gateway),
+        )
     found = [
         WorkerOut(worker_id=w.worker_id, host=w.host, provider=w.provider, cameras=sorted(int(c) for c in w.cameras))
         for w in workers
     ]
-    return SystemOut(redis=True, database=database, ingest=ingest, workers=found, sessions=sessions, recordings=disk)
+    return SystemOut(
+        redis=True,
+        database=database,
+        ingest=ingest,
+        workers=found,
+        sessions=sessions,
+        recordings=disk,
+        registry=_registry(gateway),
+    )
+
+
+def _registry(gateway: Gateway) -> RegistryOut | None:
+    if gateway.registry is None:
+        return None
+    status = gateway.registry.status
+    return RegistryOut(url=status.url, ok=status.ok, error=status.error, last_sync_at=status.last_sync_at,
+                       cameras=status.cameras)  # fmt: skip
 
 
 async def _recordings_disk(gateway: Gateway, database: bool) -> RecordingsDisk:

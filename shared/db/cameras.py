@@ -189,3 +189,34 @@ async def remove_camera(connection: AsyncConnection, camera_id: int) -> None:
         raise CameraNotFound(f"no camera with id {camera_id}")
     await _set_meta(connection, CAMERAS_REVISION, str(await revision(connection) + 1))
     await connection.commit()
+
+
+async def apply_registry(connection: AsyncConnection, definitions: list[dict[str, Any]]) -> CameraChanges:
+    """Make the registry's cameras (each marked `registry: true`) what the list says: added, updated,
+    and those that left it deleted (or disabled, with history). Cameras of the camera file or the API
+    are never touched; a registry id that one of them holds is skipped. Commits."""
+    changes = CameraChanges()
+    stored = {row.id: row.definition for row in await connection.execute(select(cameras.c.id, cameras.c.definition))}
+    wanted = {int(d["id"]): _normal({**d, "registry": True}) for d in definitions}
+    now_s, next_revision = time.time(), await revision(connection) + 1
+    for camera_id, definition in sorted(wanted.items()):
+        old = stored.get(camera_id)
+        if old is None:
+            await connection.execute(
+                insert(cameras).values(id=camera_id, definition=definition, revision=next_revision, updated_at=now_s)
+            )
+            changes.added.append(camera_id)
+        elif old.get("registry") and _normal(old) != definition:
+            await connection.execute(
+                update(cameras).where(cameras.c.id == camera_id)
+                .values(definition=definition, revision=next_revision, updated_at=now_s)
+            )  # fmt: skip
+            changes.updated.append(camera_id)
+    for camera_id, old in stored.items():
+        if old.get("registry") and camera_id not in wanted:
+            await connection.execute(delete(cameras).where(cameras.c.id == camera_id))
+            changes.deleted.append(camera_id)
+    if changes:
+        await _set_meta(connection, CAMERAS_REVISION, str(next_revision))
+    await connection.commit()
+    return changes
