@@ -5,6 +5,7 @@
 import { Tile } from "/static/tile.js";
 import { api, startAccount } from "/static/account.js";
 import { openTimeline } from "/static/timeline.js";
+import { startCameraSettings } from "/static/camera_settings.js";
 
 const tiles = new Map();
 const cameraNames = new Map();
@@ -16,19 +17,19 @@ const EVENTS_SHOWN = 50;
 
 const getJson = (path) => api(path);  // a lapsed session goes back to the login page
 
+function addTile(camera) {
+  cameraNames.set(camera.id, camera.name);
+  filterCamera.append(new Option(camera.name, camera.id));
+  if (!camera.enabled) return;
+  const tile = new Tile(camera);
+  tiles.set(camera.id, tile);
+  document.getElementById("grid").append(tile.element);
+  tile.connect();
+}
+
 async function start() {
-  await startAccount();
-  const cameras = await getJson("/api/cameras");
-  const grid = document.getElementById("grid");
-  for (const camera of cameras) {
-    cameraNames.set(camera.id, camera.name);
-    filterCamera.append(new Option(camera.name, camera.id));
-    if (!camera.enabled) continue;
-    const tile = new Tile(camera);
-    tiles.set(camera.id, tile);
-    grid.append(tile.element);
-    tile.connect();
-  }
+  startCameraSettings(await startAccount());
+  for (const camera of await getJson("/api/cameras")) addTile(camera);
   window.camstream = { tiles };  // for tests and the curious
   setInterval(refreshStatus, 2000);
   setInterval(refreshSystem, 5000);
@@ -39,7 +40,19 @@ async function start() {
 
 async function refreshStatus() {
   try {
-    for (const camera of await getJson("/api/cameras")) tiles.get(camera.id)?.setStatus(camera);
+    const cameras = await getJson("/api/cameras");
+    // Cameras added, enabled, disabled or deleted meanwhile (Settings -> Cameras, the registry): the grid follows.
+    const enabled = new Set(cameras.filter((c) => c.enabled).map((c) => c.id));
+    for (const [id, tile] of tiles) {
+      if (!enabled.has(id)) { tile.close(); tile.element.remove(); tiles.delete(id); }
+    }
+    for (const camera of cameras) {
+      if (camera.enabled && !tiles.has(camera.id)) {
+        [...filterCamera.options].find((o) => o.value === String(camera.id))?.remove();
+        addTile(camera);
+      }
+      tiles.get(camera.id)?.setStatus(camera);
+    }
   } catch {
     for (const tile of tiles.values()) tile.setStatus({ status: "offline", fps: null });
   }
