@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from analyzer.detection import Detection
@@ -63,6 +64,22 @@ class MotionEvent:
                      self.frames, self.snapshot, now_s)  # fmt: skip
 
 
+def in_zones(found: list[Detection], zones: list[list[list[float]]], width: int, height: int) -> list[Detection]:
+    """With zones set (the camera's `analysis.motion_zones`), only the objects whose foot point (the
+    middle of the box's bottom edge) is inside one: a person on the pavement beyond the gate is not
+    at the door."""
+    if not zones:
+        return found
+    polygons = [np.array([[x * width, y * height] for x, y in zone], np.float32) for zone in zones]
+    kept = []
+    for detection in found:
+        x, y, w, h = detection.box
+        foot = (float(x + w / 2), float(y + h))
+        if any(cv2.pointPolygonTest(polygon, foot, False) >= 0 for polygon in polygons):
+            kept.append(detection)
+    return kept
+
+
 class CameraAnalysis:
     def __init__(
         self,
@@ -111,10 +128,12 @@ class CameraAnalysis:
             if self.persons is not None:
                 started = time.perf_counter()
                 persons = self.guard(self.persons.detect, image, self.config.person_min_score)
+                persons = in_zones(persons, self.config.motion_zones, image.shape[1], image.shape[0])
                 timings["person"] = _since(started)
             if self.faces is not None:
                 started = time.perf_counter()
                 faces = self.guard(faces_near_people, self.faces, image, persons, self.config.face_min_score)
+                faces = in_zones(faces, self.config.motion_zones, image.shape[1], image.shape[0])
                 timings["face"] = _since(started)
                 found += [d.scaled(scale) for d in faces]
             found = [d.scaled(scale) for d in persons] + found

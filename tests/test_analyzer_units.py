@@ -115,3 +115,14 @@ def test_a_users_onnx_person_model_with_the_documented_layout(tmp_path: Path) ->
     # Only the class-0 row above the threshold, scaled from 64x64 to 256x128.
     assert found == [Detection("person", (32, 32, 64, 64), 0.9)]
     assert detector.provider == "CPUExecutionProvider"
+
+
+def test_with_zones_only_objects_standing_in_one_count() -> None:
+    from analyzer.detection import Detection  # noqa: PLC0415
+    from analyzer.pipeline import in_zones  # noqa: PLC0415
+
+    door = [[[0.0, 0.5], [0.5, 0.5], [0.5, 1.0], [0.0, 1.0]]]  # the lower left quarter of a 200x100 frame
+    inside = Detection("person", (10, 20, 20, 60), 0.9)  # feet at (20, 80): in the zone
+    beyond = Detection("person", (90, 60, 40, 30), 0.9)  # its box reaches into the zone, its feet (110, 90) do not
+    assert in_zones([inside, beyond], door, 200, 100) == [inside]
+    assert in_zones([inside, beyond], [], 200, 100) == [inside, beyond], "no zones: everything counts"
