@@ -124,18 +124,25 @@ def test_two_gateways_and_a_restarted_analyzer_store_each_event_once(
     ingest(cameras, env=env)
     first = analyzer(cameras, env=env)
     wait_until(lambda: len(subscriber.messages) >= 2, 60.0, interval_s=0.5, what="events from the first worker")
-    first.process.kill()  # mid-event: its open events never see their end
+    # Killed mid-event (its open events never see their end) once what it published is stored: a SIGKILL
+    # takes what its history writer still queues, which only the fault suite's kill cases judge.
+    stored = wait_until(lambda: (ids := {e["id"] for e in listed(bases[0])}) >= {m.id for m in subscriber.messages}
+                        and ids, 20.0, interval_s=0.2, what="the first worker's events stored")  # fmt: skip
+    first.process.kill()
+    before = {m.id for m in subscriber.messages}
     second = analyzer(cameras, env=env)
-    wait_until(lambda: any(m.id not in {e.id for e in subscriber.messages[:2]} for m in subscriber.messages[2:]),
-               60.0, interval_s=0.5, what="events from the restarted worker")  # fmt: skip
+    wait_until(lambda: any(m.id not in before for m in subscriber.messages), 60.0, interval_s=0.5,
+               what="events from the restarted worker")  # fmt: skip
     second.stop()  # ends its events: their end messages are stored too
 
     published = {m.id: m for m in subscriber.messages}  # the latest message of each event
+    expected = stored | (set(published) - before)  # stored before the kill, and all of the second worker's
     for base in bases:
-        events = wait_until(lambda b=base: (found := listed(b)) and {e["id"] for e in found} >= set(published)
+        events = wait_until(lambda b=base: (found := listed(b)) and {e["id"] for e in found} >= expected
                             and found, 10.0, what="every published event in /api/events")  # fmt: skip
         ids = [e["id"] for e in events]
         assert len(ids) == len(set(ids)), "an event listed twice"
-        assert set(ids) == set(published)
+        assert expected <= set(ids) <= set(published)
         for event in events:
-            assert event["phase"] == published[event["id"]].phase
+            if event["id"] not in before:  # the second worker's: each in its last published phase
+                assert event["phase"] == published[event["id"]].phase
