@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from gateway.fanout import Fanout
 from gateway.store import Store
@@ -14,6 +15,7 @@ from shared.messages import FrameMessage
 from shared.packets import AudioMessage, PacketMessage
 
 log = logging.getLogger(__name__)
+M = TypeVar("M")
 
 FRAME_BLOCK_MS = 1000
 EVENT_QUEUE = 256  # a listener this far behind loses its oldest events (counted)
@@ -110,30 +112,23 @@ class Hubs:
         return read
 
     def _packet_reader(self, camera_id: int) -> Callable[[Fanout[Packet]], Awaitable[None]]:
-        async def read(fanout: Fanout[Packet]) -> None:
-            """Every access unit from now on, in order; an unreadable entry is counted and skipped."""
-            last_id = "$"
-            while fanout.listeners:
-                for entry_id, unit in await self.store.next_packets(camera_id, last_id, block_ms=FRAME_BLOCK_MS):
-                    last_id = entry_id
-                    if unit is None:
-                        self.frames_bad[camera_id] += 1
-                        log.warning("camera=%d unreadable packet entry %s skipped", camera_id, entry_id)
-                    else:
-                        fanout.publish((entry_id, unit))
-
-        return read
+        return self._ordered_reader(camera_id, "packet", self.store.next_packets)
 
     def _audio_reader(self, camera_id: int) -> Callable[[Fanout[Audio]], Awaitable[None]]:
-        async def read(fanout: Fanout[Audio]) -> None:
-            """Every audio unit from now on, in order; an unreadable entry is counted and skipped."""
+        return self._ordered_reader(camera_id, "audio", self.store.next_audio)
+
+    def _ordered_reader(
+        self, camera_id: int, kind: str, next_entries: Callable[[int, str, int], Awaitable[list[tuple[str, M | None]]]]
+    ) -> Callable[[Fanout[tuple[str, M]]], Awaitable[None]]:
+        async def read(fanout: Fanout[tuple[str, M]]) -> None:
+            """Every entry from now on, in order; an unreadable one is counted and skipped."""
             last_id = "$"
             while fanout.listeners:
-                for entry_id, unit in await self.store.next_audio(camera_id, last_id, block_ms=FRAME_BLOCK_MS):
+                for entry_id, unit in await next_entries(camera_id, last_id, FRAME_BLOCK_MS):
                     last_id = entry_id
                     if unit is None:
                         self.frames_bad[camera_id] += 1
-                        log.warning("camera=%d unreadable audio entry %s skipped", camera_id, entry_id)
+                        log.warning("camera=%d unreadable %s entry %s skipped", camera_id, kind, entry_id)
                     else:
                         fanout.publish((entry_id, unit))
 

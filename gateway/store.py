@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
-from typing import cast
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import TypeVar, cast
 
 import redis.asyncio as aioredis
 
@@ -21,6 +21,7 @@ STATUS_CACHE_S = 0.25
 PUBSUB_POLL_S = 1.0
 
 Entry = tuple[bytes, dict[bytes, bytes]]
+M = TypeVar("M")
 
 # Session ids must never repeat one that may still be live, even after Redis lost the counter
 # (it keeps nothing on disk): a counter that is missing starts again from the clock in
@@ -115,29 +116,22 @@ class Store:
     ) -> list[tuple[str, PacketMessage | None]]:
         """Every entry of the camera's packet stream after `after_id`, in order (a passthrough decoder
         needs them all), waiting up to block_ms; a unit None where an entry is unreadable."""
-        stream = keys.packet_stream(camera_id)
-        reply = cast(list[tuple[bytes, list[Entry]]], await self.client.xread({stream: after_id}, block=block_ms))
-        if not reply:
-            return []
-        found: list[tuple[str, PacketMessage | None]] = []
-        for entry_id, fields in reply[0][1]:
-            try:
-                found.append((entry_id.decode(), PacketMessage.from_entry(fields)))
-            except MessageError:
-                found.append((entry_id.decode(), None))
-        return found
+        return await self._every_entry(keys.packet_stream(camera_id), after_id, block_ms, PacketMessage.from_entry)
 
     async def next_audio(self, camera_id: int, after_id: str, block_ms: int) -> list[tuple[str, AudioMessage | None]]:
-        """Every entry of the camera's audio stream after `after_id`, in order, waiting up to block_ms;
-        a unit None where an entry is unreadable."""
-        stream = keys.audio_stream(camera_id)
+        """Every entry of the camera's audio stream after `after_id`, in order, waiting up to block_ms."""
+        return await self._every_entry(keys.audio_stream(camera_id), after_id, block_ms, AudioMessage.from_entry)
+
+    async def _every_entry(
+        self, stream: str, after_id: str, block_ms: int, decode: Callable[[Mapping[bytes, bytes]], M]
+    ) -> list[tuple[str, M | None]]:
         reply = cast(list[tuple[bytes, list[Entry]]], await self.client.xread({stream: after_id}, block=block_ms))
         if not reply:
             return []
-        found: list[tuple[str, AudioMessage | None]] = []
+        found: list[tuple[str, M | None]] = []
         for entry_id, fields in reply[0][1]:
             try:
-                found.append((entry_id.decode(), AudioMessage.from_entry(fields)))
+                found.append((entry_id.decode(), decode(fields)))
             except MessageError:
                 found.append((entry_id.decode(), None))
         return found
