@@ -2,13 +2,13 @@
 // audit log. Everything from the API is inserted as text, never as HTML.
 const $ = (id) => document.getElementById(id);
 
-function cell(text) {
+export function cell(text) {
   const td = document.createElement("td");
   td.textContent = text ?? "";
   return td;
 }
 
-function button(text, action) {
+export function button(text, action) {
   const made = document.createElement("button");
   made.type = "button";
   made.textContent = text;

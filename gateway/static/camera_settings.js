@@ -1,27 +1,13 @@
 // Settings -> Cameras (admins): the cameras as stored, add one (probe it first), edit, enable or
 // disable, delete. Changes go through the camera API and reach every process within a second;
 // the grid follows (dashboard.js). Everything from the API goes in as text.
-import { api } from "/static/account.js";
+import { api, button, cell } from "/static/account.js";
 
 const $ = (id) => document.getElementById(id);
 const dialog = $("cameras");
 const form = $("camera-form");
 const message = $("cameras-message");
 let editing = null;  // the id being edited, or null for a new camera
-
-function cell(text) {
-  const td = document.createElement("td");
-  td.textContent = text ?? "";
-  return td;
-}
-
-function button(text, action) {
-  const made = document.createElement("button");
-  made.type = "button";
-  made.textContent = text;
-  made.onclick = action;
-  return made;
-}
 
 async function showCameras() {
   const rows = [];
