@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.cameras import Camera, camera_from_definition
-from shared.db.cameras import next_camera_id, remove_camera, save_camera, stored_definition
+from shared.db.cameras import LOCAL_FIELDS, next_camera_id, remove_camera, save_camera, stored_definition
 from shared.db.engine import connect
 from shared.secret_box import SecretBox
 from shared.settings import ConfigError
@@ -57,8 +57,9 @@ class CameraStore:
             stored = await stored_definition(connection, camera_id)
             if stored is None:
                 raise LookupError(camera_id)
-            if stored.get("registry"):
-                raise Managed(f"camera {camera_id} is managed by the camera registry: change it there")
+            if stored.get("registry") and not set(fields) <= set(LOCAL_FIELDS):
+                raise Managed(f"camera {camera_id} is managed by the camera registry: change it there "
+                              f"(here, only {' and '.join(LOCAL_FIELDS)})")  # fmt: skip
             definition = {**stored, **self._sealed(fields, previous=stored), "id": camera_id}
             self._validated(definition)
             await save_camera(connection, definition, new=False)

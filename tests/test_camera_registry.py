@@ -115,10 +115,15 @@ def test_camstream_follows_the_registry_and_keeps_the_last_good_list(
     assert config["registry"] is True and config["channel"] == 701
     refused = httpx.patch(f"{base}/api/cameras/11", json={"name": "x"}, headers=web.headers(base))
     assert refused.status_code == 409 and "registry" in refused.text
+    # What camstream decides about a registry camera (its analysis, with zones) is set here.
+    zones = {"motion_zones": [[[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]]]}
+    drawn = httpx.patch(f"{base}/api/cameras/12", json={"analysis": zones}, headers=web.headers(base))
+    assert drawn.status_code == 200, drawn.text
 
-    # A changed list: one camera renamed, one gone.
+    # A changed list: one camera renamed, one gone; the zones drawn here stay.
     registry.cameras = [{"id": 12, "name": "Back yard", "source": yard.url()}]
     wait_until(lambda: names() == {1: "own", 12: "Back yard"}, 10.0, what="the changed list applied")
+    assert web.get(f"{base}/api/cameras/12/config").json()["analysis"]["motion_zones"] == zones["motion_zones"]
 
     # Errors and garbage: the last good list stays; the system status says why.
     for mode, words in (("error", "answered 500"), ("garbage", "unusable camera list")):

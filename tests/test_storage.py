@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.retention import expire
 from shared.db import migrate
-from shared.db.cameras import revision
+from shared.db.cameras import apply_registry, revision, save_camera
 from shared.db.engine import create_engine
 from shared.db.events import EventHistory, StoredEvent
 from shared.db.schema import cameras, metadata
@@ -204,3 +204,37 @@ async def test_cameras_are_imported_once_then_a_changed_file_is_applied(
     assert "pa55-w0rd-secret" not in caplog.text
     async with engine.connect() as connection:
         assert await revision(connection) > first_revision
+
+
+async def test_the_registry_list_keeps_local_settings_and_the_history_of_cameras_that_leave(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    history = await _prepared(engine, write_camera_file(tmp_path, [{"id": 1, "name": "own", "source": "demo:"}]))
+    lobby = {"id": 11, "name": "Lobby", "source": "rtsp://127.0.0.1:8554/lobby"}
+    yard = {"id": 12, "name": "Yard", "source": "rtsp://127.0.0.1:8554/yard"}
+    taken = {"id": 1, "name": "not ours", "source": "rtsp://127.0.0.1:8554/other"}
+    zones = {"motion_zones": [[[0.0, 0.5], [1.0, 0.5], [1.0, 1.0]]]}
+
+    async def stored() -> dict[int, dict[str, object]]:
+        async with engine.connect() as connection:
+            return {row.id: row.definition for row in await connection.execute(select(cameras.c.id, cameras.c.definition))}
+
+    async with engine.connect() as connection:
+        changes = await apply_registry(connection, [lobby, yard, taken])
+    assert changes.added == [11, 12] and (await stored())[1]["name"] == "own"  # the file's camera 1 is left alone
+    async with engine.connect() as connection:  # an admin draws a zone on the registry's camera 12
+        await save_camera(connection, {**(await stored())[12], "analysis": zones}, new=False)
+    await history.store([StoredEvent(event("11-x", camera=11), None)])
+
+    async with engine.connect() as connection:  # 12 renamed, 11 (with an event) gone
+        changes = await apply_registry(connection, [{**yard, "name": "Back yard"}])
+    now = await stored()
+    assert changes.updated == [12] and changes.disabled == [11] and not changes.deleted
+    assert now[12]["name"] == "Back yard" and now[12]["analysis"] == zones and now[12]["registry"] is True
+    assert now[11]["enabled"] is False
+
+    async with engine.connect() as connection:  # 11 back; then 12 (no history) gone for good
+        changes = await apply_registry(connection, [lobby])
+    now = await stored()
+    assert changes.updated == [11] and changes.deleted == [12] and now[11].get("enabled", True) is True
+    assert sorted(now) == [1, 11]

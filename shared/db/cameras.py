@@ -26,6 +26,9 @@ from shared.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
+# A registry camera's fields that camstream's admins set (the registry owns the rest).
+LOCAL_FIELDS = ("analysis", "record")
+
 
 @dataclass
 class CameraChanges:
@@ -86,17 +89,7 @@ async def apply_camera_file(
             )  # fmt: skip
             changes.updated.append(camera_id)
     for camera_id in sorted(set(stored) - set(wanted)):
-        if await connection.scalar(select(exists().where(events.c.camera_id == camera_id))):
-            if stored[camera_id].get("enabled", True):
-                disabled = {**stored[camera_id], "enabled": False}
-                await connection.execute(
-                    update(cameras).where(cameras.c.id == camera_id)
-                    .values(definition=disabled, revision=next_revision, updated_at=now_s)
-                )  # fmt: skip
-                changes.disabled.append(camera_id)
-        else:
-            await connection.execute(delete(cameras).where(cameras.c.id == camera_id))
-            changes.deleted.append(camera_id)
+        await _retire(connection, camera_id, stored[camera_id], changes, next_revision, now_s)
     if file_sha256 is not None:
         await _set_meta(connection, CAMERAS_FILE_SHA256, file_sha256)
     if changes:
@@ -104,6 +97,25 @@ async def apply_camera_file(
     await connection.commit()
     _log_changes(changes, source)
     return changes
+
+
+async def _retire(
+    connection: AsyncConnection, camera_id: int, definition: Mapping[str, Any], changes: CameraChanges,
+    next_revision: int, now_s: float,
+) -> None:  # fmt: skip
+    """A camera that left its list (the camera file, the registry): deleted, or, when it has events,
+    kept with its history and disabled."""
+    if await connection.scalar(select(exists().where(events.c.camera_id == camera_id))):
+        if definition.get("enabled", True):
+            disabled = {**definition, "enabled": False}
+            await connection.execute(
+                update(cameras).where(cameras.c.id == camera_id)
+                .values(definition=disabled, revision=next_revision, updated_at=now_s)
+            )  # fmt: skip
+            changes.disabled.append(camera_id)
+    else:
+        await connection.execute(delete(cameras).where(cameras.c.id == camera_id))
+        changes.deleted.append(camera_id)
 
 
 def _log_changes(changes: CameraChanges, source: str) -> None:
@@ -193,29 +205,35 @@ async def remove_camera(connection: AsyncConnection, camera_id: int) -> None:
 
 async def apply_registry(connection: AsyncConnection, definitions: list[dict[str, Any]]) -> CameraChanges:
     """Make the registry's cameras (each marked `registry: true`) what the list says: added, updated,
-    and those that left it deleted (or disabled, with history). Cameras of the camera file or the API
-    are never touched; a registry id that one of them holds is skipped. Commits."""
+    and those that left it deleted (or disabled, with history). What is set here and not by the
+    registry (LOCAL_FIELDS: analysis with its zones, recording) is kept across its updates. Cameras of
+    the camera file or the API are never touched; a registry id that one of them holds is skipped.
+    Commits."""
     changes = CameraChanges()
     stored = {row.id: row.definition for row in await connection.execute(select(cameras.c.id, cameras.c.definition))}
-    wanted = {int(d["id"]): _normal({**d, "registry": True}) for d in definitions}
     now_s, next_revision = time.time(), await revision(connection) + 1
-    for camera_id, definition in sorted(wanted.items()):
+    for given in sorted(definitions, key=lambda d: int(d["id"])):
+        camera_id = int(given["id"])
         old = stored.get(camera_id)
         if old is None:
+            definition = _normal({**given, "registry": True})
             await connection.execute(
                 insert(cameras).values(id=camera_id, definition=definition, revision=next_revision, updated_at=now_s)
             )
             changes.added.append(camera_id)
-        elif old.get("registry") and _normal(old) != definition:
+            continue
+        local = {name: old[name] for name in LOCAL_FIELDS if name in old and name not in given}
+        definition = _normal({**given, **local, "registry": True})
+        if old.get("registry") and _normal(old) != definition:
             await connection.execute(
                 update(cameras).where(cameras.c.id == camera_id)
                 .values(definition=definition, revision=next_revision, updated_at=now_s)
             )  # fmt: skip
             changes.updated.append(camera_id)
-    for camera_id, old in stored.items():
+    wanted = {int(d["id"]) for d in definitions}
+    for camera_id, old in sorted(stored.items()):
         if old.get("registry") and camera_id not in wanted:
-            await connection.execute(delete(cameras).where(cameras.c.id == camera_id))
-            changes.deleted.append(camera_id)
+            await _retire(connection, camera_id, old, changes, next_revision, now_s)
     if changes:
         await _set_meta(connection, CAMERAS_REVISION, str(next_revision))
     await connection.commit()
