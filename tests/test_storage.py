@@ -217,7 +217,8 @@ async def test_the_registry_list_keeps_local_settings_and_the_history_of_cameras
 
     async def stored() -> dict[int, dict[str, object]]:
         async with engine.connect() as connection:
-            return {row.id: row.definition for row in await connection.execute(select(cameras.c.id, cameras.c.definition))}
+            rows = await connection.execute(select(cameras.c.id, cameras.c.definition))
+            return {row.id: row.definition for row in rows}
 
     async with engine.connect() as connection:
         changes = await apply_registry(connection, [lobby, yard, taken])
