@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import RtspServer, ServiceRun, wait_until, write_camera_file
+from tests.support import RtspServer, ServiceRun, wait_until, web, write_camera_file
 from tests.support.browser import browser_page, csp_violations
 from tests.test_gateway_webrtc import LOOPBACK
 
@@ -45,3 +45,48 @@ def test_an_admin_adds_a_camera_from_the_dashboard_and_its_tile_plays(
         decoded = "() => window.camstream.tiles.get(2) ? window.camstream.tiles.get(2).framesDecoded() : 0"
         wait_until(lambda: page.evaluate(decoded) > 10, 25.0, interval_s=0.5, what="the new tile playing")
         assert not csp_violations(page)
+
+
+@pytest.mark.usefixtures("chromium_available")
+def test_an_admin_draws_a_zone_and_a_mask_on_the_picture_and_the_camera_keeps_them(
+    ingest: Callable[..., ServiceRun], gateway: Callable[..., str], tmp_path: Path
+) -> None:
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "yard", "source": "demo:?size=320x180",
+                                            "analysis": {"enabled": False, "person": False},
+                                            "record": {"mode": "off"}}])  # fmt: skip
+    ingest(cameras, env=LOOPBACK)
+    base = gateway(cameras, env=LOOPBACK)
+    wait_until(lambda: web.get(f"{base}/api/cameras/1/snapshot.jpg").status_code == 200, 15.0, what="a frame")
+    zone = [(0.1, 0.5), (0.9, 0.5), (0.9, 0.95), (0.1, 0.95)]
+    mask = [(0.6, 0.1), (0.9, 0.1), (0.75, 0.4)]
+    with browser_page(login=base) as page:
+        page.locator("#open-cameras").click()
+        page.locator("#camera-list tbody tr[data-camera='1'] button", has_text="Zones").click()
+        picture = page.locator("#zone-editor img")
+        wait_until(lambda: page.evaluate("document.querySelector('#zone-editor img').naturalWidth") == 320, 10.0,
+                   interval_s=0.2, what="the camera's picture in the editor")  # fmt: skip
+
+        def place(corners: list[tuple[float, float]]) -> None:
+            picture.scroll_into_view_if_needed()
+            frame = picture.bounding_box()  # again each time: the panel scrolls
+            assert frame is not None and frame["width"] > 200
+            for x, y in corners:
+                page.mouse.click(frame["x"] + x * frame["width"], frame["y"] + y * frame["height"])
+            page.locator("#zone-finish").click()
+
+        place(zone)
+        page.locator("#zone-editor input[value=motion_masks]").check()
+        place(mask)
+        assert page.inner_text("#zone-list").count("Remove") == 2, page.inner_text("#zone-editor")
+        assert page.locator("#zone-editor svg polygon.zone").count() == 1
+        assert page.locator("#zone-editor svg polygon.mask").count() == 1
+        page.locator("#zone-save").click()
+        wait_until(lambda: "Saved" in page.inner_text("#zone-message"), 10.0, interval_s=0.2, what="saved")
+        assert not csp_violations(page)
+
+    analysis = web.get(f"{base}/api/cameras/1/config").json()["analysis"]
+    for drawn, clicked in ((analysis["motion_zones"], zone), (analysis["motion_masks"], mask)):
+        assert len(drawn) == 1 and len(drawn[0]) == len(clicked)
+        for (x, y), (want_x, want_y) in zip(drawn[0], clicked, strict=True):
+            assert abs(x - want_x) < 0.02 and abs(y - want_y) < 0.02, (drawn, clicked)
+    assert analysis["person"] is False and analysis["enabled"] is False  # the rest of analysis unchanged

@@ -1,7 +1,9 @@
 // Settings -> Cameras (admins): the cameras as stored, add one (probe it first), edit, enable or
-// disable, delete. Changes go through the camera API and reach every process within a second;
-// the grid follows (dashboard.js). Everything from the API goes in as text.
+// disable, delete, and draw its zones and masks (zone_editor.js). Changes go through the camera API
+// and reach every process within a second; the grid follows (dashboard.js). Everything from the
+// API goes in as text.
 import { api, button, cell } from "/static/account.js";
+import { editZones } from "/static/zone_editor.js";
 
 const $ = (id) => document.getElementById(id);
 const dialog = $("cameras");
@@ -16,8 +18,9 @@ async function showCameras() {
     const row = document.createElement("tr");
     row.dataset.camera = camera.id;
     const actions = cell();
-    if (camera.registry) actions.textContent = "managed by the registry";
-    else {
+    if (camera.registry) actions.textContent = "managed by the registry ";
+    actions.append(button("Zones", () => editZones(camera)));
+    if (!camera.registry) {
       actions.append(
         button("Edit", () => edit(camera)),
         button(camera.enabled ? "Disable" : "Enable", () => save(camera.id, { enabled: !camera.enabled })),
