@@ -111,10 +111,7 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             RecordingIndex(engine), CameraStore(engine, box),
         )  # fmt: skip
 
-        def applied(cameras: CameraFile) -> None:
-            gateway.cameras = cameras
-
-        watcher = await live.follow(engine, box, applied)
+        watcher = await live.follow(engine, box, gateway.use_cameras, gateway.cameras_changed)
         tasks = [retention, watcher]
         if settings.camera_registry_url:
             gateway.registry = Registry(settings, engine, box, store)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -90,18 +90,18 @@ class LiveCameras:
         log.info("camera=%d %s: its feeds and sessions closed", camera_id, why)
 
     async def follow(
-        self, engine: AsyncEngine, box: SecretBox, applied: Callable[[CameraFile], None]
+        self, engine: AsyncEngine, box: SecretBox, applied: Callable[[CameraFile], Awaitable[None]], wake: asyncio.Event
     ) -> asyncio.Task[None]:
         """A task applying every change of the cameras from now on (those given to apply() are the
-        gateway's at start), then telling `applied`."""
+        gateway's at start), then telling `applied`; `wake` set: look now."""
 
         async def changed(cameras: list[Camera]) -> None:
             await self.apply(cameras)
-            applied(self.cameras)
+            await applied(self.cameras)
 
         async with connect(engine) as connection:
             started = await revision(connection)
-        return asyncio.create_task(follow_cameras(engine, box, changed, lambda: False, started), name="cameras")
+        return asyncio.create_task(follow_cameras(engine, box, changed, lambda: False, started, wake), name="cameras")
 
     async def close(self) -> None:
         for camera_id in list(self.hubs.frames):

@@ -4,6 +4,8 @@ the lifespan, handed to routes by a typed dependency."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -27,6 +29,8 @@ from shared.db.events import EventHistory
 from shared.db.recordings import RecordingIndex
 from shared.settings import Settings
 
+APPLY_WAIT_S = 2.0
+
 
 @dataclass
 class Gateway:
@@ -46,6 +50,26 @@ class Gateway:
     camera_store: CameraStore
     prober: Prober = field(default_factory=Prober)
     registry: Registry | None = None
+
+    cameras_changed: asyncio.Event = field(default_factory=asyncio.Event)  # wakes the camera follower
+    _cameras_set: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def use_cameras(self, cameras: CameraFile) -> None:
+        """The camera follower applied a change: routes see these cameras from now on."""
+        async with self._cameras_set:
+            self.cameras = cameras
+            self._cameras_set.notify_all()
+
+    async def applied(self, camera_id: int, wanted: Camera | None) -> None:
+        """After a change through the API: wake the camera follower and wait (at most APPLY_WAIT_S)
+        until this gateway has applied it, so the client's next request already sees it. Other
+        gateways follow within their poll (shared.db.watch)."""
+        self.cameras_changed.set()
+        async with self._cameras_set:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._cameras_set.wait_for(lambda: self.cameras.camera(camera_id) == wanted), APPLY_WAIT_S
+                )
 
     def camera(self, camera_id: int) -> Camera:
         camera = self.cameras.camera(camera_id)

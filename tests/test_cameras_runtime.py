@@ -44,6 +44,7 @@ def test_a_camera_added_changed_and_deleted_while_the_others_stream_on(
     camera = added.json()
     new_id = camera["id"]
     assert new_id == 2 and camera["source"].startswith("rtsp://***@127.0.0.1:") and PASSWORD not in added.text
+    assert web.get(f"{base}/api/cameras/{new_id}").json()["name"] == "added"  # the answer came once applied
     wait_until(lambda: read_frames(rdb, new_id, 0.2, start_id="0"), 5.0, what="the new camera's frames within 5 s")
     pids = wait_until(lambda: camera_pids(rdb, [1, new_id]), 5.0)
     assert web.get(f"{base}/api/cameras/{new_id}/config").json()["source"] == camera["source"]
@@ -69,12 +70,14 @@ def test_a_camera_added_changed_and_deleted_while_the_others_stream_on(
     reply = httpx.patch(f"{base}/api/cameras/{new_id}", json={"fps": 5, "source": camera["source"]},
                         headers=web.headers(base))  # fmt: skip
     assert reply.status_code == 200 and reply.json()["fps"] == 5, reply.text
+    assert web.get(f"{base}/api/cameras/{new_id}").json()["targetFps"] == 5
     wait_until(lambda: (p := camera_pids(rdb, [1, new_id])) and p[1] != pids[1] and p, 10.0, what="a restart")
     assert camera_pids(rdb, [1])[0] == pids[0], "the other camera's process was left alone"  # type: ignore[index]
     wait_until(lambda: read_frames(rdb, new_id, 1.0), 10.0, what="frames again, with the kept password")
 
     # Delete it: its process ends, the viewer's session closes.
     assert httpx.delete(f"{base}/api/cameras/{new_id}", headers=web.headers(base)).status_code == 204
+    assert web.get(f"{base}/api/cameras/{new_id}").status_code == 404
     wait_until(lambda: not pid_alive(pids[1]) and web.get(f"{base}/api/cameras/{new_id}").status_code == 404, 10.0,
                what="the camera gone")  # fmt: skip
     wait_until(lambda: not web.get(f"{base}/api/streams/status").json()["sessions"], 10.0, what="session closed")

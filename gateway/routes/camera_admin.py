@@ -59,6 +59,7 @@ async def add_camera(fields: Fields, gateway: GatewayDep, who: PrincipalDep, req
         raise HTTPException(status_code=422, detail=str(e)) from None
     except CameraExists as e:
         raise HTTPException(status_code=409, detail=str(e)) from None
+    await gateway.applied(camera.id, camera)
     await gateway.accounts.record("camera added", who.name, str(camera.id), client_of(request))
     return masked_definition(camera)
 
@@ -83,6 +84,7 @@ async def change_camera(
         raise HTTPException(status_code=409, detail=str(e)) from None
     except Rejected as e:
         raise HTTPException(status_code=422, detail=str(e)) from None
+    await gateway.applied(camera_id, camera)
     await gateway.accounts.record("camera changed", who.name, str(camera_id), client_of(request),
                                   {"fields": sorted(fields)})  # fmt: skip
     return masked_definition(camera)
@@ -99,6 +101,7 @@ async def delete_camera(
         raise HTTPException(status_code=404, detail=f"no camera with id {camera_id}") from None
     except Managed as e:
         raise HTTPException(status_code=409, detail=str(e)) from None
+    await gateway.applied(camera_id, None)
     if purge:
         await _purge(gateway, camera_id)
     await gateway.accounts.record("camera deleted", who.name, str(camera_id), client_of(request),

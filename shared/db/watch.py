@@ -9,6 +9,7 @@ A database that cannot be reached is retried quietly (logged once); the last cam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -31,9 +32,10 @@ POLL_S = 1.0
 
 async def follow_cameras(
     engine: AsyncEngine, box: SecretBox, on_change: Callable[[list[Camera]], Awaitable[None] | None],
-    stop: Callable[[], bool], known_revision: int | None = None,
+    stop: Callable[[], bool], known_revision: int | None = None, wake: asyncio.Event | None = None,
 ) -> None:  # fmt: skip
-    """Call on_change(cameras) whenever the revision moves (not for `known_revision`), until stop()."""
+    """Call on_change(cameras) whenever the revision moves (not for `known_revision`), until stop().
+    Setting `wake` makes it look at once instead of at the next poll (a change made here)."""
     seen = known_revision
     healthy = True
     while not stop():
@@ -53,7 +55,12 @@ async def follow_cameras(
             if healthy:
                 log.warning("cameras: cannot read changes from the database (retrying): %s", reason(e))
             healthy = False
-        await asyncio.sleep(POLL_S)
+        if wake is None:
+            await asyncio.sleep(POLL_S)
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), POLL_S)
+        wake.clear()
 
 
 class CameraWatcher(threading.Thread):
