@@ -52,7 +52,7 @@ class CameraService:
         self._relay: MainStreamRelay | None = None
         self.recording: SegmentWriter | None = None
         self._recording_encoder: RecordingEncoder | None = None
-        if camera.record.mode != "off":
+        if camera.record.active:
             self.recording = SegmentWriter(settings.recordings_root, camera.id, settings.recordings_segment_s)
             self.stats.recording = self.recording
             if camera.source_kind is not SourceKind.RTSP:  # no stream of its own to copy: encoded once

@@ -80,6 +80,9 @@ class RecordConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
+    enabled: bool = Field(
+        default=True, description="Record at all: false is `mode: off` that keeps the mode (MQTT's record/set)."
+    )
     mode: RecordMode = Field(
         default="events",
         description="off; continuous (everything); motion (footage around any event, motion included); events "
@@ -97,6 +100,11 @@ class RecordConfig(BaseModel):
     )
     pre_s: float = Field(default=5.0, ge=0, le=60, description="Seconds kept before motion or an event starts.")
     post_s: float = Field(default=5.0, ge=0, le=300, description="Seconds kept after motion or an event ends.")
+
+    @property
+    def active(self) -> bool:
+        """Whether the camera's stream is written to disk at all."""
+        return self.enabled and self.mode != "off"
 
 
 class Camera(BaseModel):

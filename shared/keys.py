@@ -74,3 +74,8 @@ def camera_events_channel(camera_id: int) -> str:
 def webrtc_session_counter() -> str:
     """Counter behind WebRTC session ids `{camera_id}_{n}`: shared, so two gateways never collide."""
     return f"{PREFIX}:webrtc:session_counter"
+
+
+def bridge_status() -> str:
+    """JSON status of the bridge and its targets (bridge/service.py), with a TTL; /api/system shows it."""
+    return f"{PREFIX}:bridge:status"

@@ -73,6 +73,34 @@ class Settings(BaseSettings):
         default="{url}/{id}",
         description="Where each camera's webrtcUrl is reported (PATCH): {url} is the registry URL, {id} the camera.",
     )
+    mqtt_url: SecretStr | None = Field(
+        default=None,
+        description="MQTT broker for the bridge, mqtt://[user:password@]host[:port] or mqtts://...; unset: no MQTT.",
+    )
+    mqtt_prefix: str = Field(
+        default="camstream", pattern=r"^[A-Za-z0-9_\-/]{1,64}$", description="First level of every MQTT topic."
+    )
+    mqtt_ha_discovery: bool = Field(default=True, description="Publish Home Assistant discovery configs (with MQTT).")
+    mqtt_discovery_prefix: str = Field(
+        default="homeassistant", pattern=r"^[A-Za-z0-9_\-/]{1,64}$", description="Home Assistant's discovery prefix."
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"(?i)^https?://",
+        description="How others reach the gateway (https://cams.example): makes the snapshot and clip URLs in MQTT, "
+        "webhooks and notifications absolute. Unset: paths.",
+    )
+    bridge_replay_s: float = Field(
+        default=300.0, ge=0, le=86400,
+        description="After a bridge restart or an outage of a target, events at most this old that it has not "
+        "delivered are delivered; older ones are skipped (counted).",
+    )  # fmt: skip
+    webhook_retry_s: float = Field(
+        default=600.0, ge=0, le=86400, description="How long a webhook delivery is retried before it is given up."
+    )
+    notify_cooldown_s: float = Field(
+        default=60.0, ge=0, le=86400, description="Least seconds between two notifications of one camera to a target."
+    )
     recordings_dir: Path | None = Field(
         default=None, description="Where recordings are written; unset: `recordings` in CAMSTREAM_DATA_DIR."
     )
@@ -189,6 +217,14 @@ class Settings(BaseSettings):
         default=1000, ge=1, le=100000, description="Clients of /ws/events at once; past it the socket closes (1013)."
     )
     max_body_bytes: int = Field(default=65536, ge=1024, description="Larger request bodies are refused (413).")
+
+    @model_validator(mode="after")
+    def _mqtt_scheme(self) -> Settings:
+        if self.mqtt_url is not None and urlsplit(self.mqtt_url.get_secret_value()).scheme.lower() not in (
+            "mqtt", "mqtts"
+        ):  # fmt: skip
+            raise ValueError("CAMSTREAM_MQTT_URL: mqtt:// or mqtts:// (the URL is not shown: it may hold a password)")
+        return self
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

@@ -156,3 +156,26 @@ recordings = Table(
     Index("ix_recordings_camera_start", "camera_id", "start_ms"),
     Index("ix_recordings_start", "start_ms"),
 )
+
+# Webhooks and notification targets, configured by admins (bridge/ delivers to them). `kind` is
+# `webhook` or `notify`; `definition` holds the URL (sealed when it holds credentials), the sealed
+# secret, and the filters (shared/integrations.py).
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("definition", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Where each of the bridge's targets is in the events stream: the id of the last event message
+# it delivered (or gave up), so a restart resumes there and delivers nothing twice.
+bridge_cursors = Table(
+    "bridge_cursors",
+    metadata,
+    Column("target", String(100), primary_key=True),
+    Column("last_id", String(40), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

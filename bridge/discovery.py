@@ -1,0 +1,97 @@
+"""Home Assistant MQTT discovery: the configs that make each camera a device with its entities.
+
+Topics are `<discovery prefix>/<component>/<node>/<camera>_<entity>/config` with `<node>` the MQTT
+prefix made safe, so one subscription (`<discovery prefix>/+/<node>/+/config`) finds every config
+this bridge ever announced, and those of cameras that are gone can be cleared after a restart.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+
+def node_of(prefix: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", prefix)
+
+
+def config_topic(discovery_prefix: str, prefix: str, component: str, camera_id: int, entity: str) -> str:
+    return f"{discovery_prefix}/{component}/{node_of(prefix)}/{camera_id}_{entity}/config"
+
+
+def camera_of_topic(topic: str) -> int | None:
+    """The camera id in a config topic, or None."""
+    object_id = topic.rsplit("/", 2)[-2] if topic.count("/") >= 2 else ""
+    head = object_id.split("_", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def configs(discovery_prefix: str, prefix: str, camera_id: int, name: str) -> dict[str, dict[str, Any]]:
+    """Every config topic of one camera and its JSON payload."""
+    node = node_of(prefix)
+    base = f"{prefix}/{camera_id}"
+    device = {"identifiers": [f"{node}_{camera_id}"], "name": name, "manufacturer": "camstream", "model": "Camera"}
+    availability = [{"topic": f"{prefix}/available"}]
+
+    def entity(entity_id: str, title: str, **fields: Any) -> dict[str, Any]:
+        unique = f"{node}_{camera_id}_{entity_id}"
+        return {"name": title, "unique_id": unique, "object_id": unique, "device": device,
+                "availability": availability, **fields}  # fmt: skip
+
+    counted = "{{ 'ON' if (value | int(0)) > 0 else 'OFF' }}"
+    found = {
+        ("binary_sensor", "motion"): entity(
+            "motion", "Motion", state_topic=f"{base}/motion", payload_on="ON", payload_off="OFF", device_class="motion"
+        ),
+        ("binary_sensor", "person"): entity(
+            "person",
+            "Person",
+            state_topic=f"{base}/person",
+            value_template=counted,
+            payload_on="ON",
+            payload_off="OFF",
+            device_class="occupancy",
+        ),
+        ("binary_sensor", "face"): entity(
+            "face",
+            "Face",
+            state_topic=f"{base}/face",
+            value_template=counted,
+            payload_on="ON",
+            payload_off="OFF",
+            device_class="occupancy",
+        ),
+        ("sensor", "person_count"): entity(
+            "person_count",
+            "Person count",
+            state_topic=f"{base}/person",
+            state_class="measurement",
+            unit_of_measurement="people",
+            icon="mdi:account-group",
+        ),
+        ("sensor", "status"): entity("status", "Stream status", state_topic=f"{base}/status", icon="mdi:cctv"),
+        ("camera", "snapshot"): entity("snapshot", "Latest event", topic=f"{base}/snapshot"),
+        ("switch", "detect"): entity(
+            "detect",
+            "Detection",
+            state_topic=f"{base}/detect/state",
+            command_topic=f"{base}/detect/set",
+            payload_on="ON",
+            payload_off="OFF",
+            state_on="ON",
+            state_off="OFF",
+            icon="mdi:motion-sensor",
+        ),
+        ("switch", "record"): entity(
+            "record",
+            "Recording",
+            state_topic=f"{base}/record/state",
+            command_topic=f"{base}/record/set",
+            payload_on="ON",
+            payload_off="OFF",
+            state_on="ON",
+            state_off="OFF",
+            icon="mdi:record-rec",
+        ),
+    }
+    return {config_topic(discovery_prefix, prefix, c, camera_id, e): body for (c, e), body in found.items()}

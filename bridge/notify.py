@@ -1,0 +1,73 @@
+"""Notifications: a matching event (by default its start) sent through an apprise URL with its
+snapshot attached, at most one per camera per cool-down (CAMSTREAM_NOTIFY_COOLDOWN_S, or the
+target's own `cooldown_s`). A failed send is retried twice (2 s, then 4 s) and then given up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from bridge.target import TargetStatus
+from shared.detections import Event
+from shared.integrations import NotifyDefinition, event_payload
+from shared.notify import NotifyError, send_notification
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 3
+
+
+def title_of(event: Event, camera_name: str | None) -> str:
+    what = {"person": "Person", "face": "Face", "motion": "Motion"}[event.type.value]
+    where = camera_name or f"camera {event.camera_id}"
+    return f"{what} at {where}" if event.phase.value == "start" else f"{what} at {where} ended"
+
+
+class NotifyTarget:
+    def __init__(
+        self, name: str, label: str, definition: NotifyDefinition, cooldown_s: float, public_url: str | None,
+        camera_name: Callable[[int], str | None], snapshot: Callable[[Event], Awaitable[bytes | None]],
+        stop: Callable[[], bool],
+    ) -> None:  # fmt: skip
+        self.definition, self.public_url, self.camera_name, self.snapshot, self.stop = (
+            definition, public_url, camera_name, snapshot, stop
+        )  # fmt: skip
+        self.cooldown_s = definition.cooldown_s if definition.cooldown_s is not None else cooldown_s
+        self.status = TargetStatus(name, "notify", label)
+        self._last_sent: dict[int, float] = {}  # camera -> monotonic time of its last notification
+
+    def wants(self, event: Event) -> bool:
+        return self.definition.wants(event)
+
+    async def deliver(self, event: Event) -> bool:
+        last = self._last_sent.get(event.camera_id)
+        if last is not None and time.monotonic() - last < self.cooldown_s:
+            self.status.skipped += 1
+            return True
+        name = self.camera_name(event.camera_id)
+        payload = event_payload(event, name, self.public_url)
+        body = f"{title_of(event, name)} ({event.id})"
+        if payload["clipUrl"] and self.public_url:
+            body += f"\nClip: {payload['clipUrl']}"
+        jpeg = await self.snapshot(event)
+        for attempt in range(ATTEMPTS):
+            try:
+                await send_notification(self.definition.url, f"camstream: {title_of(event, name)}", body, jpeg)
+            except NotifyError as e:
+                self.status.failures += 1
+                self.status.last_error = str(e)
+                self.status.connected = False
+                if self.stop():
+                    return False
+                if attempt + 1 < ATTEMPTS:
+                    await asyncio.sleep(2.0 * 2**attempt)
+                continue
+            self._last_sent[event.camera_id] = time.monotonic()
+            self.status.succeeded()
+            self.status.connected = True
+            return True
+        self.status.given_up += 1
+        log.warning("%s: gave up notifying event %s: %s", self.status.name, event.id, self.status.last_error)
+        return True

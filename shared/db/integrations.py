@@ -1,0 +1,67 @@
+"""Webhooks and notification targets in the database, and the bridge's cursors (its place in the
+events stream per target). Secrets and URLs are sealed (shared.secret_box) before they get here."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.db.schema import bridge_cursors, integrations
+
+
+@dataclass(frozen=True)
+class StoredIntegration:
+    id: int
+    kind: str
+    name: str
+    definition: dict[str, Any]
+    created_at_s: float
+
+    @property
+    def target(self) -> str:
+        """The bridge's name for it: its cursor's key and its name in the status."""
+        return f"{self.kind}:{self.id}"
+
+
+async def list_integrations(connection: AsyncConnection, kind: str | None = None) -> list[StoredIntegration]:
+    query = select(integrations).order_by(integrations.c.id)
+    if kind is not None:
+        query = query.where(integrations.c.kind == kind)
+    return [
+        StoredIntegration(row.id, row.kind, row.name, dict(row.definition), row.created_at)
+        for row in await connection.execute(query)
+    ]
+
+
+async def add_integration(connection: AsyncConnection, kind: str, name: str, definition: dict[str, Any]) -> int:
+    result = await connection.execute(
+        insert(integrations).values(kind=kind, name=name, definition=definition, created_at=time.time())
+    )
+    await connection.commit()
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+async def remove_integration(connection: AsyncConnection, kind: str, integration_id: int) -> bool:
+    result = await connection.execute(
+        delete(integrations).where(integrations.c.id == integration_id, integrations.c.kind == kind)
+    )
+    await connection.execute(delete(bridge_cursors).where(bridge_cursors.c.target == f"{kind}:{integration_id}"))
+    await connection.commit()
+    return bool(result.rowcount)
+
+
+async def get_cursor(connection: AsyncConnection, target: str) -> str | None:
+    value = await connection.scalar(select(bridge_cursors.c.last_id).where(bridge_cursors.c.target == target))
+    return str(value) if value is not None else None
+
+
+async def set_cursor(connection: AsyncConnection, target: str, last_id: str) -> None:
+    values = {"last_id": last_id, "updated_at": time.time()}
+    result = await connection.execute(update(bridge_cursors).where(bridge_cursors.c.target == target).values(**values))
+    if not result.rowcount:
+        await connection.execute(insert(bridge_cursors).values(target=target, **values))
+    await connection.commit()
