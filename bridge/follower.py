@@ -80,35 +80,43 @@ class Follower:
     async def _walk(self) -> None:
         assert self.place is not None
         answer = await self.client.xread({keys.EVENTS_STREAM: self.place}, count=READ_COUNT, block=BLOCK_MS)
-        for _stream, entries in streams_of(answer):
-            for raw_id, fields in entries:
-                entry_id = raw_id.decode()
-                if not await self._one(entry_id, fields):
-                    return  # stopping before it was delivered: the place stays before it
-                self.place = entry_id
-                await self._keep(entry_id)
-                if self.stop():
-                    return
+        kept = self.place
+        try:
+            for _stream, entries in streams_of(answer):
+                for raw_id, fields in entries:
+                    entry_id = raw_id.decode()
+                    delivered = await self._one(entry_id, fields)
+                    if delivered is None:
+                        return  # stopping before it was delivered: the place stays before it
+                    self.place = entry_id
+                    if delivered:  # kept at once; a run of messages it does not want, once at the end
+                        await self._keep(entry_id)
+                        kept = entry_id
+                    if self.stop():
+                        return
+        finally:
+            if self.place != kept:
+                await self._keep(self.place)
         ahead = await self.client.xrange(keys.EVENTS_STREAM, f"({self.place}", "+", count=1000)
         self.target.status.queued = len(cast(list[Entry], ahead or []))
 
-    async def _one(self, entry_id: str, fields: dict[bytes, bytes]) -> bool:
-        """False when the target stopped before delivering it."""
+    async def _one(self, entry_id: str, fields: dict[bytes, bytes]) -> bool | None:
+        """True: delivered or given up; False: not for this target (or too old); None: stopped first."""
         status = self.target.status
         try:
             event = Event.from_entry(fields)
         except MessageError as e:
             log.warning("%s: skipped a malformed event message %s: %s", status.name, entry_id, e)
-            return True
+            return False
         if not self.target.wants(event):
-            return True
+            return False
         if time.time() * 1000 - _ms(entry_id) > self.replay_s * 1000:
             status.skipped += 1
             if status.skipped == 1 or status.skipped % 100 == 0:
                 log.warning("%s: skipped %d event message(s) older than %.0f s", status.name, status.skipped,
                             self.replay_s)  # fmt: skip
-            return True
-        return await self.target.deliver(event)
+            return False
+        return True if await self.target.deliver(event) else None
 
     async def _keep(self, place: str) -> None:
         async with connect(self.engine) as connection:

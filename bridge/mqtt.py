@@ -104,10 +104,10 @@ class MqttTarget:
             try:
                 async with self._make_client() as client:
                     self._client = client
+                    self._connected.set()  # before _on_connect, which publishes through _publish too
                     await self._on_connect(client)
                     attempt = 0
                     self.status.connected, self.status.last_error = True, None
-                    self._connected.set()
                     log.info("mqtt %s: connected", self.status.label)
                     await self._listen(client)
             except aiomqtt.MqttError as e:

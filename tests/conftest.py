@@ -178,3 +178,9 @@ def analyzer(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., ServiceRu
 def recorder(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., ServiceRun]]:
     """Start `python -m recorder` processes (the recordings index and retention); all stopped at the end."""
     yield from _process_fixture("recorder", redis_url, tmp_path)
+
+
+@pytest.fixture
+def bridge(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., ServiceRun]]:
+    """Start `python -m bridge` processes (MQTT, webhooks, notifications); all stopped at the end."""
+    yield from _process_fixture("bridge", redis_url, tmp_path)
