@@ -123,8 +123,11 @@ def test_mqtt_with_home_assistant_discovery_commands_and_outages(
     time.sleep(3.0)
     restarted_at = len(listener.messages)
     broker.start()
-    wait_until(lambda: b"online" in [m.payload for m in listener.messages[restarted_at:]
-                                     if m.topic == "camstream/available"], 20.0, what="online after the restart")  # fmt: skip
+
+    def online_again() -> bool:
+        return b"online" in [m.payload for m in listener.messages[restarted_at:] if m.topic == "camstream/available"]
+
+    wait_until(online_again, 20.0, what="online after the restart")
     for topic in ("camstream/1/detect/state", "camstream/1/record/state", "camstream/1/person", "camstream/1/motion",
                   "camstream/1/status", "homeassistant/switch/camstream/1_detect/config"):  # fmt: skip
         wait_until(lambda t=topic: t in {m.topic for m in listener.messages[restarted_at:]}, 10.0,  # type: ignore[misc]
@@ -153,8 +156,9 @@ def test_a_deleted_camera_takes_its_entities_along_and_anonymous_brokers_work(
     broker = Mosquitto(tmp_path / "anonymous")
     listener = Listener(broker)
     try:
-        cameras = write_camera_file(tmp_path, [{"id": 1, "name": "own", "source": "demo:?size=320x180",
-                                                "analysis": {"enabled": False}, "record": {"mode": "off"}}])  # fmt: skip
+        own = {"id": 1, "name": "own", "source": "demo:?size=320x180", "analysis": {"enabled": False},
+               "record": {"mode": "off"}}  # fmt: skip
+        cameras = write_camera_file(tmp_path, [own])
         env = {"CAMSTREAM_MQTT_URL": broker.url, "CAMSTREAM_MQTT_PREFIX": "camstream"}
         base = gateway(cameras, env=env)
         added = web.post(f"{base}/api/cameras", json={"name": "porch", "source": "rtsp://127.0.0.1:9/none"})
