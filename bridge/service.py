@@ -56,6 +56,7 @@ class Bridge:
         self.states = CameraStates(client, self.mqtt, self.snapshot, self.stopping) if self.mqtt else None
         self.targets: dict[str, tuple[Target, asyncio.Task[None]]] = {}
         self._definitions: dict[str, dict[str, Any]] = {}
+        self._unusable: dict[str, dict[str, Any]] = {}
         self.started_at = time.time()
 
     def stopping(self) -> bool:
@@ -176,7 +177,7 @@ class Bridge:
             self._definitions[name] = integration.definition
 
     def _target(self, integration: StoredIntegration) -> Target | None:
-        fields = dict(integration.definition)
+        fields = {k: v for k, v in integration.definition.items() if k != "shown_url"}
         try:
             for secret in ("url", "secret"):
                 if isinstance(fields.get(secret), str):
@@ -189,7 +190,9 @@ class Bridge:
                                 self.settings.notify_cooldown_s, self.settings.public_url, self.camera_name,
                                 self.snapshot, self.stopping)  # fmt: skip
         except (ConfigError, ValidationError) as e:
-            log.error("%s cannot be used: %s", integration.target, str(e).splitlines()[0])
+            if self._unusable.get(integration.target) != integration.definition:  # said once
+                log.error("%s cannot be used: %s", integration.target, str(e).splitlines()[0])
+            self._unusable[integration.target] = integration.definition
             return None
 
     def status(self) -> dict[str, Any]:

@@ -36,7 +36,19 @@ from gateway.openapi import document_security
 from gateway.pagecache import ShortCache
 from gateway.registry import Registry
 from gateway.retention import keep_expiring
-from gateway.routes import accounts, auth, camera_admin, cameras, events, health, pages, recordings, webrtc, whep
+from gateway.routes import (
+    accounts,
+    auth,
+    camera_admin,
+    cameras,
+    events,
+    health,
+    integrations,
+    pages,
+    recordings,
+    webrtc,
+    whep,
+)
 from gateway.state import Gateway
 from gateway.store import Store
 from gateway.webrtc.compat import quiet_failed_connects, use_host_addresses
@@ -152,7 +164,8 @@ def _app(settings: Settings, metrics: Metrics, lifespan: Any) -> FastAPI:
         )  # fmt: skip
     # Busiest first: a request is matched against the routers in this order (each costs a few µs).
     routers = (cameras.router, events.router, health.router, webrtc.router, whep.router, recordings.router,
-               pages.router, auth.login_router, auth.router, accounts.router, camera_admin.router)  # fmt: skip
+               pages.router, auth.login_router, auth.router, accounts.router, camera_admin.router,
+               integrations.router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     document_security(app)

@@ -121,6 +121,7 @@ class SystemOut(ApiModel):
     sessions: int
     recordings: RecordingsDisk
     registry: RegistryOut | None  # only when CAMSTREAM_CAMERA_REGISTRY_URL is set
+    bridge: BridgeOut  # MQTT, webhooks and notifications (bridge/)
 
 
 class RegistryOut(ApiModel):
@@ -164,3 +165,22 @@ class ProbeOut(ApiModel):
     fps: float | None
     keyframe_interval_s: float | None  # None: fewer than two keyframes while probing (9 s)
     audio: str | None  # pcm_mulaw, pcm_alaw, aac, or the SDP's name of another; None without audio
+
+
+class BridgeTargetOut(ApiModel):
+    name: str  # mqtt, webhook:3, notify:5
+    kind: str  # mqtt, webhook, notify
+    label: str  # the target's name, or the broker's URL (credentials masked)
+    connected: bool
+    delivered: int
+    failures: int
+    given_up: int
+    skipped: int  # too old when the target could take them again, or within a notification's cool-down
+    queued: int  # event messages after its place in the stream
+    last_delivery_at: float | None
+    last_error: str | None
+
+
+class BridgeOut(ApiModel):
+    alive: bool  # the bridge wrote its status lately
+    targets: list[BridgeTargetOut]

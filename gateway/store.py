@@ -5,9 +5,10 @@ Event history is in the database (shared.db.events), not here."""
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import redis.asyncio as aioredis
 
@@ -49,6 +50,17 @@ class Store:
     async def ping(self) -> None:
         """Raises redis.RedisError when Redis does not answer."""
         await self.client.ping()
+
+    async def bridge_status(self) -> dict[str, Any] | None:
+        """The bridge's status as it last wrote it (bridge/service.py), or None when it has not lately."""
+        raw = await self.client.get(keys.bridge_status())
+        if raw is None:
+            return None
+        try:
+            found = json.loads(raw)
+        except ValueError:
+            return None
+        return found if isinstance(found, dict) else None
 
     async def ingest_alive(self) -> bool:
         return bool(await self.client.exists(keys.ingest_heartbeat()))

@@ -8,11 +8,12 @@ import shutil
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.metrics import CONTENT_TYPE
-from gateway.models import Health, RecordingsDisk, RegistryOut, SystemOut, WorkerOut
+from gateway.models import BridgeOut, BridgeTargetOut, Health, RecordingsDisk, RegistryOut, SystemOut, WorkerOut
 from gateway.state import Gateway, GatewayDep
 from shared.db.engine import DatabaseUnavailable, check_connection
 
@@ -64,6 +65,7 @@ async def system(gateway: GatewayDep) -> SystemOut:
             sessions=sessions,
             recordings=disk,
             registry=_registry(gateway),
+            bridge=BridgeOut(alive=False, targets=[]),
         )
     found = [
         WorkerOut(worker_id=w.worker_id, host=w.host, provider=w.provider, cameras=sorted(int(c) for c in w.cameras))
@@ -77,7 +79,21 @@ async def system(gateway: GatewayDep) -> SystemOut:
         sessions=sessions,
         recordings=disk,
         registry=_registry(gateway),
+        bridge=await _bridge(gateway),
     )
+
+
+async def _bridge(gateway: Gateway) -> BridgeOut:
+    try:
+        status = await gateway.store.bridge_status()
+    except RedisError:
+        status = None
+    if status is None:
+        return BridgeOut(alive=False, targets=[])
+    try:
+        return BridgeOut(alive=True, targets=[BridgeTargetOut.model_validate(t) for t in status.get("targets", [])])
+    except ValidationError:
+        return BridgeOut(alive=True, targets=[])
 
 
 def _registry(gateway: Gateway) -> RegistryOut | None:
