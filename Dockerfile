@@ -1,4 +1,4 @@
-# camstream: one image for ingest, analyzer, recorder and gateway (docker-compose.yml picks the command).
+# camstream: one image for ingest, analyzer, recorder, bridge and gateway (docker-compose.yml picks the command).
 FROM python:3.11-slim
 
 # What the wheels need beyond the slim base: OpenMP for onnxruntime.
@@ -15,6 +15,7 @@ COPY ingest ./ingest
 COPY analyzer ./analyzer
 COPY gateway ./gateway
 COPY recorder ./recorder
+COPY bridge ./bridge
 # The same install step as the README's commands (a .venv with camstream and its person model),
 # then the person model converted to ONNX once, so that workers start at once.
 ENV CAMSTREAM_MODEL_CACHE_DIR=/app/model-cache

@@ -107,9 +107,9 @@ def main() -> int:
     print(f"  redis     {redis_line}", flush=True)
     print(f"  database  {masked(database_url(settings))}", flush=True)
     print(f"  footage   {settings.recordings_root}", flush=True)
-    print(f"  programs  ingest, {workers} analyzer worker(s), recorder, gateway; cameras: {len(cameras.cameras)} "
-          f"in the database (camera file: {settings.cameras_file or 'none, the built-in demo set on first start'})",
-          flush=True)  # fmt: skip
+    source = settings.cameras_file or "none, the built-in demo set on first start"
+    print(f"  programs  ingest, {workers} analyzer worker(s), recorder, bridge, gateway; "
+          f"cameras: {len(cameras.cameras)} in the database (camera file: {source})", flush=True)  # fmt: skip
     print(f"  status    {control} status", flush=True)
     print(f"  logs      {control} tail -f gateway   (all logs: {run_dir}/logs)", flush=True)
     scheme = "https" if settings.tls_cert else "http"

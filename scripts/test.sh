@@ -44,6 +44,13 @@ if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
     || echo "test: could not install postgresql (not root?): the PostgreSQL tests will be skipped" >&2
 fi
 
+# Debian's Mosquitto: the MQTT tests start a broker of their own on a free loopback port.
+if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
+  echo "test: installing Debian's mosquitto" >&2
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null \
+    || echo "test: could not install mosquitto (not root?): the MQTT tests will be skipped" >&2
+fi
+
 scripts/setup.sh dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

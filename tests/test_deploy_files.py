@@ -13,7 +13,7 @@ import yaml
 from shared.cameras import load_cameras
 from tests.support import ROOT
 
-PROCESSES = ("ingest", "analyzer", "recorder", "gateway")
+PROCESSES = ("ingest", "analyzer", "recorder", "bridge", "gateway")
 
 
 def compose() -> dict[str, dict[str, object]]:

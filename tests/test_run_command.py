@@ -1,4 +1,4 @@
-"""The README's run command, minus its set-up: supervisor runs Redis, ingest, analyzer, recorder and gateway."""
+"""The README's run command, minus its set-up: supervisor runs Redis, ingest, analyzer, recorder, bridge and gateway."""
 
 from __future__ import annotations
 
@@ -70,9 +70,10 @@ def test_supervisor_runs_everything_and_stop_all_leaves_no_orphan(tmp_path: Path
         assert config.stat().st_mode & 0o777 == 0o600 and (tmp_path / "run").stat().st_mode & 0o777 == 0o700
         redis_password = re.search(r"^requirepass (\S+)$", config.read_text(), re.MULTILINE)[1]  # type: ignore[index]
         url = (None, f"redis://:{redis_password}@127.0.0.1:{found[1]}/0")
-        programs = wait_until(lambda: (s := status()).count("RUNNING") == 5 and s, 30.0, interval_s=0.5,
-                              what="redis, ingest, analyzer, recorder and gateway RUNNING")  # fmt: skip
-        assert all(name in programs for name in ("redis", "ingest", "analyzer:analyzer-0", "recorder", "gateway"))
+        programs = wait_until(lambda: (s := status()).count("RUNNING") == 6 and s, 30.0, interval_s=0.5,
+                              what="redis, ingest, analyzer, recorder, bridge and gateway RUNNING")  # fmt: skip
+        assert all(name in programs for name in ("redis", "ingest", "analyzer:analyzer-0", "recorder", "bridge",
+                                                 "gateway"))  # fmt: skip
         stranger = redis.Redis(port=int(found[1]))
         with pytest.raises(redis.AuthenticationError):
             stranger.get("x")  # the embedded Redis wants its password
