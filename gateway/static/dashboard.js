@@ -6,6 +6,7 @@ import { Tile } from "/static/tile.js";
 import { api, startAccount } from "/static/account.js";
 import { openTimeline } from "/static/timeline.js";
 import { startCameraSettings } from "/static/camera_settings.js";
+import { startIntegrations } from "/static/integrations.js";
 
 const tiles = new Map();
 const cameraNames = new Map();
@@ -28,7 +29,9 @@ function addTile(camera) {
 }
 
 async function start() {
-  startCameraSettings(await startAccount());
+  const me = await startAccount();
+  startCameraSettings(me);
+  startIntegrations(me);
   for (const camera of await getJson("/api/cameras")) addTile(camera);
   window.camstream = { tiles };  // for tests and the curious
   setInterval(refreshStatus, 2000);
@@ -80,6 +83,10 @@ async function refreshSystem() {
       pill(`recordings ${gigabytes(system.recordings.bytes)} · ${gigabytes(system.recordings.diskFree)} free`,
         system.recordings.diskFree === null || system.recordings.diskFree > 2 * 1024 ** 3),
     );
+    const targets = system.bridge.targets;
+    const connected = targets.filter((t) => t.connected).length;
+    if (!system.bridge.alive) panel.append(pill("bridge down", false));
+    else if (targets.length) panel.append(pill(`integrations ${connected}/${targets.length} ✓`, connected === targets.length));
   } catch {
     panel.replaceChildren(pill("gateway unreachable", false));
   }
