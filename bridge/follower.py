@@ -4,7 +4,8 @@ The place (the id of the last message delivered or given up) is stored in the da
 message, so a restarted bridge resumes there: what was not delivered is delivered once, and
 nothing twice. Messages older than CAMSTREAM_BRIDGE_REPLAY_S when the target reaches them (after
 a long stop or outage) are skipped and counted, so a return is never a flood of old news. A new
-target starts at the stream's end. Each target walks on its own, so a slow one delays no other.
+target starts from when it was added (MQTT: the stream's end). Each target walks on its own, so
+a slow one delays no other.
 """
 
 from __future__ import annotations
@@ -48,9 +49,11 @@ def _ms(entry_id: str) -> int:
 
 class Follower:
     def __init__(
-        self, target: Target, client: aioredis.Redis, engine: AsyncEngine, replay_s: float, stop: Callable[[], bool]
-    ) -> None:
+        self, target: Target, client: aioredis.Redis, engine: AsyncEngine, replay_s: float, stop: Callable[[], bool],
+        since_s: float | None = None,
+    ) -> None:  # fmt: skip
         self.target, self.client, self.engine, self.replay_s, self.stop = target, client, engine, replay_s, stop
+        self.since_s = since_s  # a new target's first place: its creation (else the stream's end)
         self.place: str | None = None
 
     async def run(self) -> None:
@@ -72,6 +75,10 @@ class Follower:
             stored = await get_cursor(connection, self.target.status.name)
         if stored is not None:
             return stored
+        if self.since_s is not None:
+            place = f"{int(self.since_s * 1000)}-0"
+            await self._keep(place)
+            return place
         last = cast(list[Entry], await self.client.xrevrange(keys.EVENTS_STREAM, count=1))
         place = last[0][0].decode() if last else "0-0"
         await self._keep(place)

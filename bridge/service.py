@@ -172,7 +172,8 @@ class Bridge:
             made = self._target(integration)
             if made is None:
                 continue
-            follower = Follower(made, self.client, self.engine, self.settings.bridge_replay_s, self.stopping)
+            follower = Follower(made, self.client, self.engine, self.settings.bridge_replay_s, self.stopping,
+                                integration.created_at_s)  # fmt: skip
             self.targets[name] = (made, asyncio.create_task(follower.run(), name=name))
             self._definitions[name] = integration.definition
 
