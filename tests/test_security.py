@@ -93,7 +93,12 @@ async def test_every_route_but_the_open_ones_wants_credentials_and_admin_routes_
                         assert as_viewer.status_code == 403, (method, path, as_viewer.text)
                     checked += 1
         assert checked > 25
-        assert {r.path for r in routes if isinstance(r, APIRoute) and _admin_only(r)} >= {"/api/users", "/api/audit"}
+        assert {r.path for r in routes if isinstance(r, APIRoute) and _admin_only(r)} >= {
+            "/api/users",
+            "/api/audit",
+            "/api/webhooks",
+            "/api/notifications",
+        }
 
 
 def test_websockets_want_credentials_and_our_origin(redis_url: str) -> None:
