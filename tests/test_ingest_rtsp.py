@@ -124,7 +124,7 @@ def test_passwords_never_leak(rtsp_server: StartRtsp, ingest: StartIngest, rdb: 
     env = {"CAM_PASSWORD": password}
     run = ingest(cameras, env=env)
 
-    wait_until(lambda: read_frames(rdb, 1, 0.2, start_id="0"), 5.0, what="frames through a URL with credentials")
+    wait_until(lambda: read_frames(rdb, 1, 0.2, start_id="0"), 15.0, what="frames through a URL with credentials")
     locked_status = wait_until(
         lambda: (s := camera_status(rdb, 2)) and s.state is CameraState.FAILED and s, 10.0, what="login refused"
     )
