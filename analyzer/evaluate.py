@@ -22,13 +22,16 @@ import numpy as np
 
 from analyzer.detection import Detection
 from analyzer.faces import FaceDetector, faces_near_people
+from analyzer.geometry import looked_at
 from analyzer.metrics import Quality, average_precision, face_quality, read_face_shots
+from analyzer.motion import MotionDetector
 from analyzer.persons import PersonDetector
+from analyzer.regions import tiles_for_motion
 from analyzer.tracking import Tracker
 from shared.settings import load_settings
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analyzer.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("video", type=Path)
@@ -42,6 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--faces-near-people", action="store_true", help="look for faces as workers do: near people, else everywhere"
     )
+    parser.add_argument(
+        "--regions", action="store_true",
+        help="look for people as workers do: where it moved, the whole frame every --full-frame-s; people not "
+        "looked at keep their last box (as the worker's tracks do)",
+    )  # fmt: skip
+    parser.add_argument("--full-frame-s", type=float, default=2.0, help="with --regions (default 2)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if not args.video.is_file():
         parser.error(f"no video file at {args.video}")
@@ -62,10 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     lines: dict[str, list[str]] = {"person": [], "face": []}
     started = time.perf_counter()
     frames = 0
+    looker = RegionLooker(persons, args.full_frame_s) if persons and args.regions else None
     with av.open(str(args.video)) as container:
+        fps = float(container.streams.video[0].average_rate or 25)
         for frames, frame in enumerate(container.decode(video=0), start=1):
             image = frame.to_ndarray(format="bgr24")
-            people = persons.detect(image, args.min_score) if persons else []
+            if looker is not None:
+                people = looker.detect(image, frames / fps, args.min_score)
+            else:
+                people = persons.detect(image, args.min_score) if persons else []
             seen = {"person": people}
             if faces is not None and args.faces_near_people:
                 likely = [p for p in people if p.score >= args.person_threshold]
@@ -76,12 +95,42 @@ def main(argv: list[str] | None = None) -> int:
                 found[label][frames] = np.array([[*d.box, d.score] for d in detections], float).reshape(-1, 5)
                 lines[label] += _mot_lines(frames, detections, trackers[label], frames)
     elapsed = time.perf_counter() - started
+    if looker is not None:
+        print(f"person looks: {looker.looks['full']} whole frames, {looker.looks['regions']} regions")
     for label, name in (("person", "persons.txt"), ("face", "faces.txt")):
         (args.out / name).write_text("".join(lines[label]))
     print(f"{frames} frames in {elapsed:.1f} s ({elapsed / max(frames, 1) * 1000:.1f} ms a frame); wrote {args.out}")
     if args.gt is not None:
         report(args, found, (frame.width, frame.height) if frames else (0, 0))
     return 0
+
+
+class RegionLooker:
+    """The worker's way of looking for people (analyzer.pipeline): motion first; where it moved when
+    that fits in a tile, else the whole frame, and the whole frame every `full_frame_s`. People not
+    looked at this time keep their last box, as the worker's tracks keep them."""
+
+    def __init__(self, persons: PersonDetector, full_frame_s: float) -> None:
+        self.persons, self.full_frame_s = persons, full_frame_s
+        self.motion = MotionDetector()
+        self.last: list[Detection] = []
+        self.last_full_s = float("-inf")
+        self.looks = {"full": 0, "regions": 0}
+
+    def detect(self, image: np.ndarray, t_s: float, min_score: float) -> list[Detection]:
+        height, width = image.shape[:2]
+        moved = list(self.motion.update(image, t_s).boxes)
+        regions = None
+        if t_s - self.last_full_s < self.full_frame_s:
+            regions = tiles_for_motion(moved, width, height, self.persons.tiles_for(width, height))
+        if regions is None:
+            self.last_full_s = t_s
+        self.looks["full" if regions is None else "regions"] += 1
+        found = self.persons.detect(image, min_score, regions)
+        if regions is not None:
+            found += [d for d in self.last if not looked_at(d.box, regions)]
+        self.last = found
+        return found
 
 
 def _mot_lines(frame_no: int, detections: list[Detection], tracker: Tracker, t: float) -> list[str]:

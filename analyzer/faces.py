@@ -88,14 +88,15 @@ def person_regions(persons: list[Detection], width: int, height: int) -> list[tu
 
 
 def faces_near_people(
-    detector: FaceDetector, image: np.ndarray, persons: list[Detection], min_score: float
+    detector: FaceDetector, image: np.ndarray, persons: list[Detection], min_score: float, everywhere: bool = True
 ) -> list[Detection]:
-    """Faces in the regions of the people found, or in the whole frame when none were.
+    """Faces in the regions of the people found; when none were, in the whole frame if `everywhere`,
+    else nowhere (no person in view: no face to find, and the whole frame's ~5 ms saved).
 
     In a busy scene of small, distant people this costs about 1 ms instead of a whole frame's;
     close up, the person box holds the face. Overlapping regions can find a face twice: NMS."""
     if not persons:
-        return detector.detect(image, min_score)
+        return detector.detect(image, min_score) if everywhere else []
     found: list[Detection] = []
     for x1, y1, x2, y2 in person_regions(persons, image.shape[1], image.shape[0]):
         for face in detector.detect(image[y1:y2, x1:x2], min_score):

@@ -26,3 +26,9 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
         keep.append(int(best))
         order = rest[iou(boxes[best : best + 1], boxes[rest])[0] <= iou_threshold]
     return np.array(keep, dtype=np.int64)
+
+
+def looked_at(box: tuple[int, int, int, int], regions: list[tuple[int, int, int, int]]) -> bool:
+    """Whether a box's centre (x, y, w, h) lies in one of the regions (x, y, w, h)."""
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    return any(x <= cx < x + w and y <= cy < y + h for x, y, w, h in regions)

@@ -30,8 +30,12 @@ def convert(graph_bytes: bytes, input_node: str, outputs: list[str], input_hw: t
     graph = helper.make_graph(
         builder.onnx_nodes,
         "camstream_detector",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, *input_hw])],
-        [helper.make_tensor_value_info(builder.alias[o], TensorProto.FLOAT, [1, None, None, None]) for o in outputs],
+        # The batch is left open: a frame's tiles (or several frames) go through in one call.
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, *input_hw])],
+        [
+            helper.make_tensor_value_info(builder.alias[o], TensorProto.FLOAT, ["batch", None, None, None])
+            for o in outputs
+        ],
         initializer=builder.initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="camstream")

@@ -35,6 +35,7 @@ SSD_HEADS = [
     f"BoxPredictor_{i}/{kind}/BiasAdd" for i in range(6) for kind in ("BoxEncodingPredictor", "ClassPredictor")
 ]
 SSD_SIZE = 300
+EXPORT_VERSION = 2  # 2: the batch dimension is open
 
 
 def ssd_anchors(grids: list[tuple[int, int]], min_scale: float = 0.2, max_scale: float = 0.95) -> np.ndarray:
@@ -66,7 +67,7 @@ def builtin_model(cache_dir: Path) -> bytes:
         ) from e
     graph = package.joinpath("frozen_inference_graph.pb").read_bytes()
     digest = hashlib.sha256(graph).hexdigest()[:16]
-    cached = cache_dir / f"ssdlite-pedestrian-{digest}.onnx"
+    cached = cache_dir / f"ssdlite-pedestrian-{digest}-v{EXPORT_VERSION}.onnx"
     if cached.exists():
         return cached.read_bytes()
     log.info("converting the SSDLite pedestrian model to ONNX (once) into %s", cached)
@@ -109,14 +110,19 @@ class PersonDetector:
         self._input_hw = (int(shape[2]), int(shape[3])) if self.custom else (SSD_SIZE, SSD_SIZE)
         self._anchors: np.ndarray | None = None
 
-    def detect(self, image: np.ndarray, min_score: float | None = None) -> list[Detection]:
-        """People in a BGR image, best first."""
+    def tiles_for(self, width: int, height: int) -> int:
+        """How many side-by-side tiles a full pass over a frame of this size reads."""
+        return self.tile_count if self.tile_count is not None else (2 if width > height * 1.1 else 1)
+
+    def detect(
+        self, image: np.ndarray, min_score: float | None = None, regions: list[tuple[int, int, int, int]] | None = None
+    ) -> list[Detection]:
+        """People in a BGR image, best first: in `regions` (x, y, w, h) only, or in the full frame's tiles."""
         threshold = self.score_threshold if min_score is None else min_score
         height, width = image.shape[:2]
-        count = self.tile_count if self.tile_count is not None else (2 if width > height * 1.1 else 1)
+        crops = regions if regions is not None else tiles(width, height, self.tiles_for(width, height))
         boxes, scores = [], []
-        for x, y, w, h in tiles(width, height, count):
-            found, score = self._detect_tile(image[y : y + h, x : x + w], threshold)
+        for (x, y, _w, _h), (found, score) in zip(crops, self._detect_tiles(image, crops, threshold), strict=True):
             found[:, 0] += x
             found[:, 1] += y
             boxes.append(found)
@@ -125,6 +131,21 @@ class PersonDetector:
         keep = nms(all_boxes, all_scores, 0.6)  # the model's own NMS threshold
         return [
             Detection("person", tuple(round(v) for v in all_boxes[i]), round(float(all_scores[i]), 3)) for i in keep
+        ]
+
+    def _detect_tiles(
+        self, image: np.ndarray, crops: list[tuple[int, int, int, int]], threshold: float
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each crop's boxes (in its pixels) and scores. The built-in model reads every crop of a
+        frame in one call (a batch), which costs less than one call each."""
+        if self.custom or len(crops) == 1:
+            return [self._detect_tile(image[y : y + h, x : x + w], threshold) for x, y, w, h in crops]
+        rows, cols = self._input_hw
+        parts = [image[y : y + h, x : x + w] for x, y, w, h in crops]
+        blob = cv2.dnn.blobFromImages(parts, 1 / 127.5, (cols, rows), (127.5, 127.5, 127.5), swapRB=True)
+        heads = self._session.run(None, {self._input_name: blob})
+        return [
+            self._decode([head[i : i + 1] for head in heads], part.shape[:2], threshold) for i, part in enumerate(parts)
         ]
 
     def _detect_tile(self, tile: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +160,12 @@ class PersonDetector:
             )
             return boxes.astype(np.float32), out[:, 4].astype(np.float32)
         blob = cv2.dnn.blobFromImage(tile, 1 / 127.5, (cols, rows), (127.5, 127.5, 127.5), swapRB=True)
-        heads = self._session.run(None, {self._input_name: blob})
+        return self._decode(self._session.run(None, {self._input_name: blob}), tile.shape[:2], threshold)
+
+    def _decode(
+        self, heads: list[np.ndarray], tile_hw: tuple[int, int], threshold: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The SSD heads of one image: its boxes (x, y, w, h in the tile's pixels) and scores."""
         encodings = np.concatenate([h.transpose(0, 2, 3, 1).reshape(-1, 4) for h in heads[0::2]])
         classes = heads[1].shape[1] // 3  # layer 0 has three anchors a cell
         logits = np.concatenate([h.transpose(0, 2, 3, 1).reshape(-1, classes) for h in heads[1::2]])
@@ -153,6 +179,6 @@ class PersonDetector:
         cx = enc[:, 1] / 10 * anchors[:, 3] + anchors[:, 1]
         h = np.exp(enc[:, 2] / 5) * anchors[:, 2]
         w = np.exp(enc[:, 3] / 5) * anchors[:, 3]
-        th, tw = tile.shape[:2]
+        th, tw = tile_hw
         boxes = np.stack([(cx - w / 2) * tw, (cy - h / 2) * th, w * tw, h * th], 1)
         return boxes.astype(np.float32), scores[keep].astype(np.float32)

@@ -1,5 +1,6 @@
-"""One camera's analysis: motion every frame; people and faces when there is motion (or now
-and then without); tracking into events. No Redis here: frames in, results out."""
+"""One camera's analysis: motion every frame; people (where it moved, and the whole frame now and
+then) and faces near them when there is motion (or now and then without); tracking into events.
+No Redis here: frames in, results out."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from analyzer.detection import Detection
 from analyzer.faces import FaceDetector, faces_near_people
 from analyzer.motion import MotionDetector
 from analyzer.persons import PersonDetector
+from analyzer.regions import tiles_for_motion
 from analyzer.tracking import Track, TrackChanges, Tracker
 from shared.cameras import AnalysisConfig
 from shared.detections import Box, DetectedObject, Event, EventPhase, EventType
@@ -89,12 +91,14 @@ class CameraAnalysis:
         faces: FaceDetector | None,
         idle_detect_s: float,
         guard: Guard = _direct,
+        full_frame_s: float = 2.0,
     ) -> None:
         self.camera_id = camera_id
         self.config = config
         self.persons = persons if config.person else None
         self.faces = faces if config.face else None
         self.idle_detect_s = idle_detect_s
+        self.full_frame_s = full_frame_s
         self.guard = guard
         self.motion = (
             MotionDetector(config.motion_min_area, config.motion_zones, config.motion_masks) if config.motion else None
@@ -103,17 +107,20 @@ class CameraAnalysis:
         self._event_ids: dict[int, str] = {}
         self._motion_event: MotionEvent | None = None
         self._last_objects_s = float("-inf")
+        self._last_full_s = float("-inf")
 
     def analyse(self, image: np.ndarray, scale: float, t_s: float, jpeg: bytes, now_s: float) -> FrameResult:
         """Analyse a BGR image that is the frame scaled by `scale`; boxes come back in frame pixels."""
         events: list[EventOut] = []
         timings: dict[str, float] = {}
         motion_boxes: list[Box] = []
+        moved: list[tuple[int, int, int, int]] = []  # in the image's pixels
         moving = False
         if self.motion is not None:
             started = time.perf_counter()
             result = self.motion.update(image, t_s)
             timings["motion"] = _since(started)
+            moved = list(result.boxes)
             motion_boxes = [_box(b, scale) for b in result.boxes]
             moving = result.active or result.moving
             events += self._motion_events(result.started, result.ended, motion_boxes, t_s, jpeg, now_s)
@@ -122,28 +129,47 @@ class CameraAnalysis:
         has_detectors = self.persons is not None or self.faces is not None
         run_objects = has_detectors and (moving or idle_check_due or self.motion is None)
         found: list[Detection] = []
+        looked: list[tuple[int, int, int, int]] | None = None  # the regions read, in frame pixels; None: all
         if run_objects:
             self._last_objects_s = t_s
+            regions = self._person_regions(moved, image.shape[1], image.shape[0], t_s)
             persons: list[Detection] = []
             if self.persons is not None:
                 started = time.perf_counter()
-                persons = self.guard(self.persons.detect, image, self.config.person_min_score)
+                persons = self.guard(self.persons.detect, image, self.config.person_min_score, regions)
                 persons = in_zones(persons, self.config.motion_zones, image.shape[1], image.shape[0])
-                timings["person"] = _since(started)
+                timings["person" if regions is None else "person_regions"] = _since(started)
             if self.faces is not None:
                 started = time.perf_counter()
-                faces = self.guard(faces_near_people, self.faces, image, persons, self.config.face_min_score)
+                faces = self.guard(faces_near_people, self.faces, image, persons, self.config.face_min_score,
+                                   self.config.face_everywhere or self.persons is None)  # fmt: skip
                 faces = in_zones(faces, self.config.motion_zones, image.shape[1], image.shape[0])
                 timings["face"] = _since(started)
                 found += [d.scaled(scale) for d in faces]
             found = [d.scaled(scale) for d in persons] + found
-        changes = self.tracker.update(found, t_s, jpeg) if run_objects else TrackChanges()
+            if regions is not None:
+                looked = [(round(x / scale), round(y / scale), round(w / scale), round(h / scale))
+                          for x, y, w, h in regions]  # fmt: skip
+        changes = self.tracker.update(found, t_s, jpeg, looked) if run_objects else TrackChanges()
         for track in changes.started:
             events.append(self._track_event(track, EventPhase.START, now_s))
         for track in changes.ended:
             events.append(self._track_event(track, EventPhase.END, now_s))
         objects = [DetectedObject(d.label, d.score, Box(*d.box), changes.assigned.get(i)) for i, d in enumerate(found)]
         return FrameResult(motion_boxes, objects, events, timings)
+
+    def _person_regions(
+        self, moved: list[tuple[int, int, int, int]], width: int, height: int, t_s: float
+    ) -> list[tuple[int, int, int, int]] | None:
+        """Where to look for people now: the part that moved, or None for the whole frame (nothing
+        moved, it is wider than a tile, or a whole-frame look is due)."""
+        if self.persons is None or t_s - self._last_full_s >= self.full_frame_s:
+            self._last_full_s = t_s
+            return None
+        regions = tiles_for_motion(moved, width, height, self.persons.tiles_for(width, height))
+        if regions is None:
+            self._last_full_s = t_s
+        return regions
 
     def close(self, now_s: float) -> list[EventOut]:
         """End whatever is running: the worker is giving the camera up."""

@@ -175,8 +175,9 @@ class AnalyzerService:
     def _start(self, camera_id: int) -> None:
         camera = self.cameras[camera_id]
         analysis = CameraAnalysis(
-            camera_id, camera.analysis, self.persons, self.faces, self.settings.analyzer_idle_detect_s, self.watchdog
-        )
+            camera_id, camera.analysis, self.persons, self.faces, self.settings.analyzer_idle_detect_s, self.watchdog,
+            full_frame_s=self.settings.analyzer_full_frame_s,
+        )  # fmt: skip
         interval = 1.0 / camera.analysis.fps
         self.active[camera_id] = _Camera(camera, analysis, AnalysisCounters(), interval, time.monotonic())
         log.info("worker %s now analyses camera=%d", self.worker_id, camera_id)

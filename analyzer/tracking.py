@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from analyzer.detection import Detection
-from analyzer.geometry import iou
+from analyzer.geometry import iou, looked_at
 
 
 @dataclass
@@ -50,7 +50,12 @@ class Tracker:
     tracks: list[Track] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    def update(self, detections: list[Detection], t_s: float, frame: Any = None) -> TrackChanges:
+    def update(
+        self, detections: list[Detection], t_s: float, frame: Any = None,
+        looked: list[tuple[int, int, int, int]] | None = None,
+    ) -> TrackChanges:  # fmt: skip
+        """`looked`: the regions the detector read (None: the whole frame). A track elsewhere was
+        not looked for, so its absence is not a miss."""
         changes = TrackChanges()
         unmatched = list(range(len(detections)))
         for label in {d.label for d in detections}:
@@ -62,7 +67,7 @@ class Tracker:
             changes.assigned[i] = track.id
             self._maybe_confirm(track, changes)
         for track in list(self.tracks):
-            if track.last_s < t_s:
+            if track.last_s < t_s and (looked is None or looked_at(track.box, looked)):
                 track.misses += 1
             if track.misses >= self.max_misses and t_s - track.last_s >= self.min_gap_s:
                 self.tracks.remove(track)

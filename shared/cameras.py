@@ -67,6 +67,11 @@ class AnalysisConfig(BaseModel):
     motion_masks: list[Polygon] = Field(
         default_factory=list, description="Motion inside these polygons never counts (trees, roads, clocks)."
     )
+    face_everywhere: bool = Field(
+        default=False,
+        description="Look for faces in the whole frame when no person is found (a doorbell's close-ups); "
+        "by default faces are looked for near people only.",
+    )
     person_min_score: float = Field(default=0.5, ge=0, le=1)
     face_min_score: float = Field(default=0.6, ge=0, le=1)
 

@@ -159,6 +159,11 @@ class Settings(BaseSettings):
     analyzer_idle_detect_s: float = Field(
         default=5.0, gt=0, le=3600, description="Without motion, look for people and faces this often anyway."
     )
+    analyzer_full_frame_s: float = Field(
+        default=2.0, ge=0, le=3600,
+        description="While only part of the frame moves, people are looked for there; the whole frame this often "
+        "(0: always the whole frame).",
+    )  # fmt: skip
     model_cache_dir: Path = Field(
         default_factory=lambda: Path.home() / ".cache" / "camstream",
         description="Where converted detector models are cached.",

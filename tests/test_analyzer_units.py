@@ -12,6 +12,7 @@ from analyzer.detection import Detection
 from analyzer.leases import assignment
 from analyzer.motion import MotionDetector
 from analyzer.persons import PersonDetector, ssd_anchors, tiles
+from analyzer.regions import tiles_for_motion
 from analyzer.tracking import Tracker
 from analyzer.watchdog import DetectorHung, Watchdog
 from tests.support.scenes import scene
@@ -126,3 +127,26 @@ def test_with_zones_only_objects_standing_in_one_count() -> None:
     beyond = Detection("person", (90, 60, 40, 30), 0.9)  # its box reaches into the zone, its feet (110, 90) do not
     assert in_zones([inside, beyond], door, 200, 100) == [inside]
     assert in_zones([inside, beyond], [], 200, 100) == [inside, beyond], "no zones: everything counts"
+
+
+def test_people_are_looked_for_where_it_moved_when_that_fits_one_tile() -> None:
+    # 640x360: two full-height tiles of 352 px; a walker on the left needs one tile only.
+    one = tiles_for_motion([(40, 150, 30, 80)], 640, 360, 2)
+    assert one == [(0, 0, 352, 360)]
+    right = tiles_for_motion([(560, 100, 40, 90)], 640, 360, 2)
+    assert right == [(288, 0, 352, 360)]
+    # Movement on both sides, nothing moving, or a one-tile frame: the whole frame.
+    assert tiles_for_motion([(40, 150, 30, 80), (560, 100, 40, 90)], 640, 360, 2) is None
+    assert tiles_for_motion([], 640, 360, 2) is None
+    assert tiles_for_motion([(40, 150, 30, 80)], 480, 640, 1) is None
+
+
+def test_a_person_not_looked_at_is_not_missed() -> None:
+    still = Detection("person", (500, 100, 40, 100), 0.8)
+    tracker = Tracker(min_frames=2, max_misses=3, min_gap_s=0.5)
+    assert tracker.update([still], 0.0).assigned and tracker.update([still], 0.2).started
+    left_only = [(0, 0, 352, 360)]
+    for i in range(2, 30):  # 5.6 s of looking only at the left, where someone else walks
+        assert not tracker.update([], i * 0.2, looked=left_only).ended
+    ended = [c for i in range(30, 40) for c in tracker.update([], i * 0.2).ended]  # whole frames: gone now
+    assert len(ended) == 1 and ended[0].box == still.box
