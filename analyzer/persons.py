@@ -97,10 +97,12 @@ class PersonDetector:
         threads: int = 1,
         score_threshold: float = 0.5,
         tiles: int | None = None,
+        batched: bool = True,
     ) -> None:
         self.providers = runtime.choose_providers(provider)
         self.score_threshold = score_threshold
         self.tile_count = tiles
+        self.batched = batched  # a frame's tiles in one call (False: one call each, as before; for comparison)
         self.custom = model_path is not None
         model: bytes | str = str(model_path) if model_path else builtin_model(cache_dir)
         self._session = runtime.session(model, self.providers, threads)
@@ -138,7 +140,7 @@ class PersonDetector:
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each crop's boxes (in its pixels) and scores. The built-in model reads every crop of a
         frame in one call (a batch), which costs less than one call each."""
-        if self.custom or len(crops) == 1:
+        if self.custom or len(crops) == 1 or not self.batched:
             return [self._detect_tile(image[y : y + h, x : x + w], threshold) for x, y, w, h in crops]
         rows, cols = self._input_hw
         parts = [image[y : y + h, x : x + w] for x, y, w, h in crops]

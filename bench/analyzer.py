@@ -81,7 +81,10 @@ def stage_costs(persons: PersonDetector, faces: FaceDetector) -> dict[str, dict[
     return results
 
 
-def frames_per_core(persons: PersonDetector, faces: FaceDetector) -> dict[str, float]:
+def frames_per_core(persons: PersonDetector, faces: FaceDetector, old: bool) -> dict[str, float]:
+    """The old path: the whole frame's tiles in one call each on every look, faces in the whole frame
+    when nobody was found. The new: where it moved (whole frame every 2 s), tiles batched, faces only
+    near people."""
     busy = [
         simplejpeg.encode_jpeg(f, 80, colorspace="BGR")
         for f in frames("vtest_PETS09-S2L1_480x360.avi", 300, (640, 360))
@@ -92,15 +95,44 @@ def frames_per_core(persons: PersonDetector, faces: FaceDetector) -> dict[str, f
         "busy": busy,
         "mixed": [(still if (i // 25) % 2 == 0 else busy)[i] for i in range(len(busy))],  # 5 s still, 5 s busy at 5 fps
     }
+    config = AnalysisConfig(face_everywhere=old)
     results = {}
     for name, jpegs in scenes.items():
-        pipeline = CameraAnalysis(1, AnalysisConfig(), persons, faces, idle_detect_s=5.0)
+        pipeline = CameraAnalysis(1, config, persons, faces, idle_detect_s=5.0, full_frame_s=0.0 if old else 2.0)
         start = time.process_time()
         for i, jpeg in enumerate(jpegs):
             image = decode_for_analysis(jpeg, 640)
             pipeline.analyse(image, 1.0, i / 5, jpeg, time.time())
         results[name] = len(jpegs) / (time.process_time() - start)
     return results
+
+
+def demo_cpu(seconds: float, old: bool) -> float:
+    """% of a core the analyzer worker uses on the run command's four demo cameras (ingest and the
+    worker as real processes; CPU time from /proc over `seconds` after a warm-up)."""
+    with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as folder:
+        env = {**gateway_env(Path(folder)), "CAMSTREAM_CAMERAS_FILE": ""}
+        if old:
+            env["CAMSTREAM_ANALYZER_FULL_FRAME_S"] = "0"
+        runs = [ServiceRun("ingest", server.url, None, Path(folder) / "ingest.log", env=env)]
+        worker = ServiceRun("analyzer", server.url, None, Path(folder) / "analyzer.log", env=env)
+        runs.append(worker)
+        client = redis.Redis.from_url(server.url)
+        try:
+            wait_until(lambda: all(client.xlen(keys.detections_stream(i)) for i in range(1, 5)), 90.0)
+            time.sleep(5.0)
+            before, started = _cpu_s(worker.pid), time.monotonic()
+            time.sleep(seconds)
+            return 100.0 * (_cpu_s(worker.pid) - before) / (time.monotonic() - started)
+        finally:
+            for run in runs:
+                run.stop()
+            client.close()
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def event_latency(workers: int, seconds: float) -> dict[str, float]:
@@ -151,17 +183,26 @@ def event_latency(workers: int, seconds: float) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=40.0, help="event collection time per worker count")
+    parser.add_argument("--demo-seconds", type=float, default=30.0, help="CPU sampling time on the demo cameras")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     settings = load_settings()
     persons = PersonDetector(settings.model_cache_dir)
+    one_call_each = PersonDetector(settings.model_cache_dir, batched=False)
     faces = FaceDetector()
 
     stages = stage_costs(persons, faces)
     for size, cost in stages.items():
         print(f"{size}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in cost.items()), flush=True)
-    per_core = frames_per_core(persons, faces)
-    print("analysed frames per second per core: " + ", ".join(f"{k} {v:.0f}" for k, v in per_core.items()), flush=True)
+    per_core = {
+        "old": frames_per_core(one_call_each, faces, old=True),
+        "new": frames_per_core(persons, faces, old=False),
+    }
+    for path, figures in per_core.items():
+        text = ", ".join(f"{k} {v:.0f}" for k, v in figures.items())
+        print(f"analysed frames per second per core, {path} path: {text}", flush=True)
+    demo = {path: demo_cpu(args.demo_seconds, old=path == "old") for path in ("old", "new")}
+    print("demo (4 cameras), analyzer CPU: " + ", ".join(f"{k} {v:.0f} %" for k, v in demo.items()), flush=True)
     latency = {n: event_latency(n, args.seconds) for n in (1, 2)}
     for n, lat in latency.items():
         latency_text = f"latency p50 {lat['p50']:.0f} ms p95 {lat['p95']:.0f} ms"
@@ -172,7 +213,8 @@ def main() -> int:
         write_section("analyzer", [
             "## Analyzer",
             "",
-            f"Command: `.venv/bin/python -m bench.analyzer --seconds {args.seconds:g}` (or `make bench`). {machine()}; "
+            f"Command: `.venv/bin/python -m bench.analyzer --seconds {args.seconds:g} "
+            f"--demo-seconds {args.demo_seconds:g}` (or `make bench`). {machine()}; "
             f"one thread per process, person detector on {persons.provider}.",
             "",
             "Cost per analysed frame, medians of 60 frames of the Tears of Steel clip (people and faces). "
@@ -189,9 +231,17 @@ def main() -> int:
             "unchanging frame; busy: PETS09-S2L1 at 640x360 (up to 8 people, always moving); mixed: 5 s still "
             "and 5 s busy in turn.",
             "",
-            "| still | busy | mixed |",
-            "| --- | --- | --- |",
-            f"| {per_core['still']:.0f} | {per_core['busy']:.0f} | {per_core['mixed']:.0f} |",
+            "| path | still | busy | mixed |",
+            "| --- | --- | --- | --- |",
+            *[f"| {path} | {f['still']:.0f} | {f['busy']:.0f} | {f['mixed']:.0f} |" for path, f in per_core.items()],
+            "",
+            "Old: the whole frame's two tiles in one model call each on every look, faces in the whole frame "
+            "when nobody was found. New: people looked for where it moved when that fits one tile (the whole "
+            "frame every 2 s), a frame's tiles in one batched call, faces near people only.",
+            "",
+            f"The run command's demo (four demo cameras, one worker): the analyzer worker's CPU over "
+            f"{args.demo_seconds:g} s, old path (CAMSTREAM_ANALYZER_FULL_FRAME_S=0, whole frames) "
+            f"{demo['old']:.0f} % of a core, new {demo['new']:.0f} %.",
             "",
             "Event latency: from the capture time of the frame whose analysis published an event (start "
             "messages) to its publication, with ingest and workers as real processes; 4 file cameras "
