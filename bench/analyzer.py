@@ -111,7 +111,7 @@ def demo_cpu(seconds: float, old: bool) -> float:
     """% of a core the analyzer worker uses on the run command's four demo cameras (ingest and the
     worker as real processes; CPU time from /proc over `seconds` after a warm-up)."""
     with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as folder:
-        env = {**gateway_env(Path(folder)), "CAMSTREAM_CAMERAS_FILE": ""}
+        env = gateway_env(Path(folder))
         if old:
             env["CAMSTREAM_ANALYZER_FULL_FRAME_S"] = "0"
         runs = [ServiceRun("ingest", server.url, None, Path(folder) / "ingest.log", env=env)]
