@@ -45,3 +45,41 @@ def test_face_precision_and_recall_are_at_least_0_90(how: str, tmp_path: Path) -
     match = re.search(r"precision ([0-9.]+), recall ([0-9.]+)", report)
     assert match, report
     assert float(match[1]) >= 0.90 and float(match[2]) >= 0.90, report
+
+
+def test_people_standing_still_stay_detected_while_only_elsewhere_moves() -> None:
+    """A TUD-Campus frame held still, with something moving in its left strip only: the worker looks
+    at that strip most of the time (and at the whole frame every 2 s); the people standing still
+    stay one event each, never ended, and nobody is lost."""
+    import av  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    from analyzer.faces import FaceDetector  # noqa: PLC0415
+    from analyzer.persons import PersonDetector  # noqa: PLC0415
+    from analyzer.pipeline import CameraAnalysis  # noqa: PLC0415
+    from shared.cameras import AnalysisConfig  # noqa: PLC0415
+    from shared.detections import EventPhase, EventType  # noqa: PLC0415
+    from shared.settings import load_settings  # noqa: PLC0415
+
+    clip = DATA / "TUD-Campus.mp4"
+    if not clip.exists():
+        pytest.skip(f"test footage missing: {clip}")
+    with av.open(str(clip)) as container:
+        still = next(container.decode(video=0)).to_ndarray(format="bgr24")
+    canvas = np.zeros((480, 1100, 3), np.uint8)  # the frame on the right, room to move on the left
+    canvas[:, 460:] = still
+    persons = PersonDetector(load_settings().model_cache_dir)
+    analysis = CameraAnalysis(1, AnalysisConfig(), persons, FaceDetector(), idle_detect_s=5.0, full_frame_s=2.0)
+    started, ended, region_looks = 0, 0, 0
+    for i in range(60):  # 12 s at 5 fps
+        frame = canvas.copy()
+        x = 20 + (i * 37) % 300
+        frame[200:320, x : x + 60] = (200, 200, 200)  # a box sliding to and fro on the left
+        result = analysis.analyse(frame, 1.0, i / 5, b"jpeg", float(i))
+        region_looks += "person_regions" in result.timings_ms
+        people = [e.event for e in result.events if e.event.type is EventType.PERSON]
+        started += sum(e.phase is EventPhase.START for e in people)
+        ended += sum(e.phase is EventPhase.END for e in people)
+    assert region_looks >= 30, "most looks were at the moving strip only"
+    assert started >= 2 and ended == 0, (started, ended)
+    assert started == len(persons.detect(canvas, 0.5)), "each person standing still is one event"
