@@ -119,7 +119,7 @@ def demo_cpu(seconds: float, old: bool) -> float:
         runs.append(worker)
         client = redis.Redis.from_url(server.url)
         try:
-            wait_until(lambda: all(client.xlen(keys.detections_stream(i)) for i in range(1, 5)), 90.0)
+            wait_until(lambda: all(client.xlen(keys.detections_stream(i)) for i in range(1, 5)), 240.0)
             time.sleep(5.0)
             before, started = _cpu_s(worker.pid), time.monotonic()
             time.sleep(seconds)
