@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--face-threshold", type=float, default=0.6, help="score for precision/recall")
     parser.add_argument("--person-model", type=Path, help="your own ONNX person detector")
     parser.add_argument(
-        "--faces-near-people", action="store_true", help="look for faces as workers do: near people, else everywhere"
+        "--faces-near-people", action="store_true", help="look for faces as workers do: near people only"
     )
     parser.add_argument(
         "--regions", action="store_true",
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             seen = {"person": people}
             if faces is not None and args.faces_near_people:
                 likely = [p for p in people if p.score >= args.person_threshold]
-                seen["face"] = faces_near_people(faces, image, likely, args.min_score)
+                seen["face"] = faces_near_people(faces, image, likely, args.min_score, everywhere=False)
             elif faces is not None:
                 seen["face"] = faces.detect(image, args.min_score)
             for label, detections in seen.items():
