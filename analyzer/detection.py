@@ -11,8 +11,19 @@ class Detection:
     label: str
     box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
     score: float
+    # Faces: the eyes, nose tip and mouth corners (x, y each), which face recognition aligns on.
+    landmarks: tuple[float, ...] | None = None
 
     def scaled(self, scale: float) -> Detection:
         """The same detection in the pixels of a frame `1 / scale` times the size of this one's."""
         x, y, w, h = (round(v / scale) for v in self.box)
-        return Detection(self.label, (x, y, w, h), self.score)
+        points = tuple(v / scale for v in self.landmarks) if self.landmarks is not None else None
+        return Detection(self.label, (x, y, w, h), self.score, points)
+
+    def moved(self, dx: int, dy: int) -> Detection:
+        """The same detection found in a region that starts at (dx, dy)."""
+        x, y, w, h = self.box
+        points = None
+        if self.landmarks is not None:
+            points = tuple(v + (dx if i % 2 == 0 else dy) for i, v in enumerate(self.landmarks))
+        return Detection(self.label, (x + dx, y + dy, w, h), self.score, points)

