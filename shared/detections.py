@@ -28,6 +28,7 @@ from shared.messages import (
 
 DETECTIONS_VERSION = 1
 EVENT_VERSION = 1
+OPTIONAL_EVENT_FIELDS = ("identity", "similarity")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,15 +128,26 @@ class Event:
     frames: int  # analysed frames in which it was seen
     snapshot: bool  # whether a snapshot JPEG is stored with it in the database (shared.db.events)
     published_at_s: float
+    # Face events of a recognised person (added within version 1: absent when None, and readers of
+    # older messages get None): the enrolled name at the best similarity, and that similarity.
+    identity: str | None = None
+    similarity: float | None = None
 
     def encode(self) -> str:
-        return dump_json_record(asdict(self), EVENT_VERSION)
+        record = asdict(self)
+        for name in OPTIONAL_EVENT_FIELDS:
+            if record[name] is None:
+                del record[name]
+        return dump_json_record(record, EVENT_VERSION)
 
     @classmethod
     def decode(cls, data: str | bytes) -> Event:
         record = load_json_record(data, "event", EVENT_VERSION)
         with malformed("event"):
-            known = {name: record[name] for name in cls.__dataclass_fields__}
+            known = {name: record[name] for name in cls.__dataclass_fields__ if name not in OPTIONAL_EVENT_FIELDS}
+            known.update({name: record.get(name) for name in OPTIONAL_EVENT_FIELDS})
+            if not isinstance(known["identity"], str | None) or not isinstance(known["similarity"], int | float | None):
+                raise TypeError("identity must be text and similarity a number")
             known["type"] = EventType(known["type"])
             known["phase"] = EventPhase(known["phase"])
             known["box"] = Box.from_map(known["box"]) if known["box"] is not None else None

@@ -93,6 +93,15 @@ def test_detections_and_events_match_their_golden_samples() -> None:
     assert Event.decode((golden / "event_v1.json").read_text()) == EVENT
 
 
+def test_an_event_of_a_recognised_face_carries_the_name_and_older_readers_see_none() -> None:
+    named = Event(**{**{f: getattr(EVENT, f) for f in Event.__dataclass_fields__}, "type": EventType.FACE,
+                     "identity": "Alice", "similarity": 0.71})  # fmt: skip
+    assert Event.decode(named.encode()) == named and '"identity":"Alice"' in named.encode()
+    assert "identity" not in EVENT.encode()  # absent when None: version 1's bytes are unchanged
+    with pytest.raises(MessageError):
+        Event.decode(named.encode().replace('"Alice"', "42"))
+
+
 @pytest.mark.parametrize(
     "data",
     [

@@ -52,7 +52,7 @@ async def get_meta(connection: AsyncConnection, key: str) -> str | None:
     return str(value) if value is not None else None
 
 
-async def _set_meta(connection: AsyncConnection, key: str, value: str) -> None:
+async def set_meta(connection: AsyncConnection, key: str, value: str) -> None:
     if (await get_meta(connection, key)) is None:
         await connection.execute(insert(meta).values(key=key, value=value))
     else:
@@ -91,9 +91,9 @@ async def apply_camera_file(
     for camera_id in sorted(set(stored) - set(wanted)):
         await _retire(connection, camera_id, stored[camera_id], changes, next_revision, now_s)
     if file_sha256 is not None:
-        await _set_meta(connection, CAMERAS_FILE_SHA256, file_sha256)
+        await set_meta(connection, CAMERAS_FILE_SHA256, file_sha256)
     if changes:
-        await _set_meta(connection, CAMERAS_REVISION, str(next_revision))
+        await set_meta(connection, CAMERAS_REVISION, str(next_revision))
     await connection.commit()
     _log_changes(changes, source)
     return changes
@@ -189,7 +189,7 @@ async def save_camera(connection: AsyncConnection, definition: dict[str, Any], n
         await connection.execute(insert(cameras).values(id=camera_id, **values))
     else:
         await connection.execute(update(cameras).where(cameras.c.id == camera_id).values(**values))
-    await _set_meta(connection, CAMERAS_REVISION, str(next_revision))
+    await set_meta(connection, CAMERAS_REVISION, str(next_revision))
     await connection.commit()
     return camera_id
 
@@ -199,7 +199,7 @@ async def remove_camera(connection: AsyncConnection, camera_id: int) -> None:
     result = await connection.execute(delete(cameras).where(cameras.c.id == camera_id))
     if not result.rowcount:
         raise CameraNotFound(f"no camera with id {camera_id}")
-    await _set_meta(connection, CAMERAS_REVISION, str(await revision(connection) + 1))
+    await set_meta(connection, CAMERAS_REVISION, str(await revision(connection) + 1))
     await connection.commit()
 
 
@@ -235,6 +235,6 @@ async def apply_registry(connection: AsyncConnection, definitions: list[dict[str
         if old.get("registry") and camera_id not in wanted:
             await _retire(connection, camera_id, old, changes, next_revision, now_s)
     if changes:
-        await _set_meta(connection, CAMERAS_REVISION, str(next_revision))
+        await set_meta(connection, CAMERAS_REVISION, str(next_revision))
     await connection.commit()
     return changes

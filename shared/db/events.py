@@ -50,7 +50,7 @@ def _row(event: Event, now_s: float) -> dict[str, Any]:
         "ended_at": event.ended_at_s, "score": event.score,
         "box": {"x": box.x, "y": box.y, "w": box.w, "h": box.h} if box is not None else None,
         "frames": event.frames, "has_snapshot": event.snapshot, "published_at": event.published_at_s,
-        "stored_at": now_s,
+        "stored_at": now_s, "identity": event.identity, "similarity": event.similarity,
     }  # fmt: skip
 
 
@@ -61,6 +61,7 @@ def _event(row: Row[Any]) -> Event:
         started_at_s=row.started_at, ended_at_s=row.ended_at, score=row.score,
         box=Box(box["x"], box["y"], box["w"], box["h"]) if box else None,
         frames=row.frames, snapshot=bool(row.has_snapshot), published_at_s=row.published_at,
+        identity=row.identity, similarity=row.similarity,
     )  # fmt: skip
 
 
@@ -114,12 +115,14 @@ class EventHistory:
 
     async def page(
         self, camera: int | None, kind: str | None, since_s: float | None, until_s: float | None,
-        limit: int, cursor: Cursor | None,
+        limit: int, cursor: Cursor | None, identity: str | None = None,
     ) -> tuple[list[Event], Cursor | None]:  # fmt: skip
         """Events newest first by start, and the cursor of the next page (None: this is the last)."""
         query = select(events.c.seq, *_COLUMNS).order_by(events.c.started_us.desc(), events.c.seq.desc())
         if camera is not None:
             query = query.where(events.c.camera_id == camera)
+        if identity is not None:
+            query = query.where(events.c.identity == identity)
         if kind is not None:
             query = query.where(events.c.type == kind)
         if since_s is not None:  # the indexed whole microseconds narrow it, the exact float decides

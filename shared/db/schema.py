@@ -51,6 +51,8 @@ events = Table(
     Column("has_snapshot", Boolean, nullable=False),
     Column("published_at", Float, nullable=False),
     Column("stored_at", Float, nullable=False),  # when this row was last written
+    Column("identity", String(100), nullable=True),  # a recognised face's enrolled name (migration 0005)
+    Column("similarity", Float, nullable=True),
     Index("ix_events_started", "started_us", "seq"),
     Index("ix_events_camera_started", "camera_id", "started_us", "seq"),
     Index("ix_events_type_started", "type", "started_us", "seq"),
@@ -178,4 +180,27 @@ bridge_cursors = Table(
     Column("target", String(100), primary_key=True),
     Column("last_id", String(40), nullable=False),
     Column("updated_at", Float, nullable=False),
+)
+
+# People whose faces are recognised: a name, and samples (each an embedding from one picture, and
+# the face cut from it, so the dashboard can show what was enrolled). Deleting a person deletes
+# their samples (ON DELETE CASCADE): nothing of them stays.
+known_people = Table(
+    "known_people",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+face_samples = Table(
+    "face_samples",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("person_id", Seq, ForeignKey("known_people.id", ondelete="CASCADE"), nullable=False),
+    Column("embedding", LargeBinary, nullable=False),  # 128 float32, little-endian, unit norm
+    Column("face_jpeg", LargeBinary, nullable=False),  # the aligned 112x112 face
+    Column("source", String(100), nullable=False),  # "upload" or "event <id>"
+    Column("created_at", Float, nullable=False),
+    Index("ix_face_samples_person", "person_id"),
 )
