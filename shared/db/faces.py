@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.db.cameras import set_meta, get_meta
+from shared.db.cameras import get_meta, set_meta
 from shared.db.schema import face_samples, known_people
 
 FACES_REVISION = "faces_revision"
