@@ -42,6 +42,7 @@ from gateway.routes import (
     camera_admin,
     cameras,
     events,
+    faces,
     health,
     integrations,
     pages,
@@ -165,7 +166,7 @@ def _app(settings: Settings, metrics: Metrics, lifespan: Any) -> FastAPI:
     # Busiest first: a request is matched against the routers in this order (each costs a few µs).
     routers = (cameras.router, events.router, health.router, webrtc.router, whep.router, recordings.router,
                pages.router, auth.login_router, auth.router, accounts.router, camera_admin.router,
-               integrations.router)  # fmt: skip
+               integrations.router, faces.router, faces.admin_router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     document_security(app)

@@ -1,6 +1,7 @@
 """An ASGI middleware that refuses request bodies larger than a limit (413), declared or streamed.
 
-The body is read here first (it is small: the API takes at most a few SDPs) and handed to the
+The body is read here first (it is small: the API takes at most a few SDPs, or one picture to
+enrol a face) and handed to the
 app whole; a body that passes the limit is refused before the app sees any of it. (Raising from
 inside the app's own read would not do: FastAPI turns any error while reading a body into 400.)
 """
@@ -8,9 +9,14 @@ inside the app's own read would not do: FastAPI turns any error while reading a 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Paths that take a picture (enrolling a face): a larger limit than the API's few kilobytes.
+PICTURE_PATH = re.compile(r"^/api/faces/[^/]+/samples$")
+MAX_PICTURE_BYTES = 4 * 1024 * 1024
 
 
 class BodyLimit:
@@ -22,9 +28,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = MAX_PICTURE_BYTES if PICTURE_PATH.match(scope.get("path", "")) else self.max_bytes
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -34,8 +41,8 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send)
+            if size > limit:
+                await self._refuse(send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -51,8 +58,8 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": f"request body larger than {self.max_bytes} bytes"}).encode()
+    async def _refuse(self, send: Send, limit: int) -> None:
+        body = json.dumps({"detail": f"request body larger than {limit} bytes"}).encode()
         headers: list[Any] = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -84,6 +84,8 @@ class EventOut(ApiModel):
     frames: int  # analysed frames it was seen in
     snapshot_url: str | None  # the picture of its best moment, if one was kept
     published_at: float
+    identity: str | None = None  # faces: the enrolled person recognised (None: unknown, or not a face)
+    similarity: float | None = None  # faces: to the closest enrolled person
 
     @classmethod
     def of(cls, event: Event) -> EventOut:
@@ -92,7 +94,7 @@ class EventOut(ApiModel):
             id=event.id, camera_id=event.camera_id, type=event.type, phase=event.phase,
             started_at=event.started_at_s, ended_at=event.ended_at_s, score=event.score, box=box,
             frames=event.frames, snapshot_url=f"/api/events/{event.id}/snapshot.jpg" if event.snapshot else None,
-            published_at=event.published_at_s,
+            published_at=event.published_at_s, identity=event.identity, similarity=event.similarity,
         )  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection
 from gateway.auth.credentials import Authenticator
 from gateway.auth.limiter import LoginLimiter
 from gateway.cameras_store import CameraStore
+from gateway.enrolment import Enroller
 from gateway.hubs import Hubs
 from gateway.metrics import Metrics
 from gateway.pagecache import ShortCache
@@ -49,6 +50,7 @@ class Gateway:
     recordings: RecordingIndex
     camera_store: CameraStore
     prober: Prober = field(default_factory=Prober)
+    enroller: Enroller = field(default_factory=Enroller)
     registry: Registry | None = None
 
     cameras_changed: asyncio.Event = field(default_factory=asyncio.Event)  # wakes the camera follower

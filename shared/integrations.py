@@ -88,4 +88,5 @@ def event_payload(event: Event, camera_name: str | None, public_url: str | None)
         "score": event.score, "box": box, "frames": event.frames,
         "snapshotUrl": f"{base}/api/events/{event.id}/snapshot.jpg" if event.snapshot else None,
         "clipUrl": f"{base}/api/events/{event.id}/clip.mp4", "publishedAt": event.published_at_s,
+        "identity": event.identity, "similarity": event.similarity,
     }  # fmt: skip

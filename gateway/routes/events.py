@@ -47,6 +47,7 @@ async def list_events(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=41, description="nextCursor of the previous page")] = None,
+    identity: Annotated[str | None, Query(max_length=100, description="Only faces recognised as this person")] = None,
 ) -> Response:
     """Events, newest first, each in its latest state (`phase` end once it is over).
 
@@ -58,12 +59,12 @@ async def list_events(
     after = _cursor(cursor)
 
     async def load() -> bytes:
-        events, next_page = await gateway.history.page(camera, type, since, until, limit, after)
+        events, next_page = await gateway.history.page(camera, type, since, until, limit, after, identity)
         next_cursor = f"{next_page[0]}-{next_page[1]}" if next_page is not None else None
         return EventsPage(events=[EventOut.of(e) for e in events], next_cursor=next_cursor).model_dump_json().encode()
 
     # Every dashboard polls the same first page: one query serves them all for PAGE_CACHE_S.
-    page = await gateway.pages.get((camera, type, since, until, limit, after), load)
+    page = await gateway.pages.get((camera, type, since, until, limit, after, identity), load)
     return Response(page, media_type="application/json")
 
 

@@ -1,0 +1,59 @@
+"""Enrolling a face: one picture (uploaded, or an event's snapshot) to one embedding, with the
+analyzer's own face detector and recognizer (analyzer.faces, analyzer.recognition: the same
+models, so what is enrolled and what cameras see compare). The picture must hold exactly one
+face; the work runs in a thread, one at a time (a few tens of milliseconds)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from analyzer.faces import FaceDetector
+from analyzer.recognition import FaceEmbedder, aligned_face
+
+MIN_FACE_PX = 24
+MAX_SIDE_PX = 4096
+
+
+class Unusable(ValueError):
+    """The picture cannot be enrolled: a 422 with this text."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    embedding: np.ndarray
+    face_jpeg: bytes  # the aligned face, 112x112
+
+
+class Enroller:
+    def __init__(self) -> None:
+        self._models: tuple[FaceDetector, FaceEmbedder] | None = None
+        self._lock = asyncio.Lock()
+
+    async def sample(self, picture: bytes) -> Sample:
+        async with self._lock:
+            return await asyncio.to_thread(self._sample, picture)
+
+    def _sample(self, picture: bytes) -> Sample:
+        image = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR) if picture else None
+        if image is None:
+            raise Unusable("not a picture: send a JPEG or PNG image")
+        if max(image.shape[:2]) > MAX_SIDE_PX:
+            raise Unusable(f"the picture is larger than {MAX_SIDE_PX} pixels a side")
+        if self._models is None:
+            self._models = (FaceDetector(), FaceEmbedder())
+        detector, embedder = self._models
+        faces = detector.detect(image, 0.7)
+        if not faces:
+            raise Unusable("no face found in the picture")
+        if len(faces) > 1:
+            raise Unusable(f"{len(faces)} faces in the picture: send one with only the person to enrol")
+        face = faces[0]
+        if min(face.box[2], face.box[3]) < MIN_FACE_PX:
+            raise Unusable(f"the face is too small ({min(face.box[2:])} px): at least {MIN_FACE_PX} px wide")
+        assert face.landmarks is not None  # YuNet always gives them
+        ok, jpeg = cv2.imencode(".jpg", aligned_face(image, face.landmarks), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        return Sample(embedder.embed(image, face), jpeg.tobytes() if ok else b"")

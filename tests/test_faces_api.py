@@ -1,0 +1,96 @@
+"""Known faces through the API (the gateway app in-process, against a real Redis and SQLite):
+enrolment from an uploaded picture and from an event's snapshot, bad uploads refused with their
+reason, deletion taking every sample along; and the analyzer's recognition of an enrolled
+person in another frame of their shot, an unenrolled one staying unknown."""
+
+from __future__ import annotations
+
+import time
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from analyzer.faces import FaceDetector
+from analyzer.recognition import FaceEmbedder, best_match
+from shared.db.engine import connect, create_engine
+from shared.db.events import EventHistory, StoredEvent
+from shared.db.faces import gallery
+from shared.db.url import database_url as url_of
+from shared.detections import Box, Event, EventPhase, EventType
+from shared.settings import Settings
+from tests.support import DATA
+from tests.support.inprocess import api
+
+CLIP = DATA / "tears_of_steel_clip01_640x360.mp4"
+
+
+def frames(*wanted: int) -> dict[int, np.ndarray]:
+    if not CLIP.exists():
+        pytest.skip(f"test footage missing: {CLIP}")
+    with av.open(str(CLIP)) as container:
+        return {i: f.to_ndarray(format="bgr24") for i, f in enumerate(container.decode(video=0)) if i in wanted}
+
+
+def jpeg(image: np.ndarray) -> bytes:
+    return cv2.imencode(".jpg", image)[1].tobytes()
+
+
+async def test_people_are_enrolled_recognised_and_forgotten(redis_url: str) -> None:
+    shots = frames(70, 150, 232, 238)  # the man with glasses twice, the woman twice (by-eye labels)
+    async with api(redis_url) as http:
+        assert (await http.post("/api/faces", json={"name": "Glasses"})).status_code == 201
+        assert (await http.post("/api/faces", json={"name": "Glasses"})).status_code == 409
+        assert (await http.post("/api/faces", json={"name": "unknown"})).status_code == 422
+        added = await http.post("/api/faces/Glasses/samples", content=jpeg(shots[70]),
+                                headers={"Content-Type": "image/jpeg"})  # fmt: skip
+        assert added.status_code == 200 and added.json()["samples"] == 1, added.text
+
+        # Bad uploads: each a clear 4xx.
+        for body, kind, status, words in (
+            (b"not a picture", "image/jpeg", 422, "not a picture"),
+            (jpeg(np.full((200, 200, 3), 90, np.uint8)), "image/jpeg", 422, "no face"),
+            (jpeg(np.hstack([shots[70], shots[232]])), "image/jpeg", 422, "2 faces"),
+            (b"x" * (5 * 1024 * 1024), "image/png", 413, "larger than"),
+            (b"{}", "text/plain", 415, "JPEG or PNG"),
+        ):
+            reply = await http.post("/api/faces/Glasses/samples", content=body, headers={"Content-Type": kind})
+            assert reply.status_code == status and words in reply.text, (words, reply.status_code, reply.text)
+        missing = await http.post("/api/faces/Nobody/samples", content=jpeg(shots[70]),
+                                  headers={"Content-Type": "image/jpeg"})  # fmt: skip
+        assert missing.status_code == 404
+
+        # From an event's snapshot: a face event of the woman, stored as the analyzer stores them.
+        assert (await http.post("/api/faces", json={"name": "Woman"})).status_code == 201
+        engine = create_engine(url_of(Settings()))
+        history = EventHistory(engine)
+        now = time.time()
+        face_box = Box(210, 40, 200, 200)
+        event = Event(
+            "1-0000000000000abc", 1, EventType.FACE, EventPhase.END, now - 2, now, 0.9, face_box, 4, True, now
+        )
+        await history.store([StoredEvent(event, jpeg(shots[232]))])
+        picked = await http.post("/api/faces/Woman/samples", json={"eventId": event.id})
+        assert picked.status_code == 200 and picked.json()["samples"] == 1, picked.text
+        listed = (await http.get("/api/faces")).json()
+        assert [(p["name"], p["samples"]) for p in listed] == [("Glasses", 1), ("Woman", 1)]
+
+        # The analyzer's matching: the same people in other frames, by name; a stranger unknown.
+        async with connect(history.engine) as connection:
+            known = await gallery(connection)
+        detector, embedder = FaceDetector(), FaceEmbedder()
+        for frame, name in ((150, "Glasses"), (238, "Woman")):
+            face = max(detector.detect(shots[frame], 0.6), key=lambda f: f.box[2])
+            match = best_match(embedder.embed(shots[frame], face), known)
+            assert match.name == name and match.similarity >= 0.363, (frame, match)
+        stranger = max(detector.detect(shots[238], 0.6), key=lambda f: f.box[2])
+        assert best_match(embedder.embed(shots[238], stranger), {"Glasses": known["Glasses"]}).name is None
+
+        # Deleting a person deletes their samples and embeddings.
+        assert (await http.delete("/api/faces/Woman")).status_code == 204
+        assert (await http.delete("/api/faces/Woman")).status_code == 404
+        async with connect(history.engine) as connection:
+            assert set(await gallery(connection)) == {"Glasses"}
+        assert [p["name"] for p in (await http.get("/api/faces")).json()] == ["Glasses"]
+        await engine.dispose()
