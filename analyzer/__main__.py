@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     cameras = cameras_or_exit("analyzer", settings)
     stop = stop_on_signals()
     service = AnalyzerService(settings, cameras.cameras, stop)
-    CameraWatcher(settings, service.cameras_changed, stop).start()  # cameras changed at run time
+    # Cameras and known faces changed at run time.
+    CameraWatcher(settings, service.cameras_changed, stop, on_faces=service.faces_changed).start()
     return service.run()
 
 

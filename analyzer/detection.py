@@ -13,12 +13,16 @@ class Detection:
     score: float
     # Faces: the eyes, nose tip and mouth corners (x, y each), which face recognition aligns on.
     landmarks: tuple[float, ...] | None = None
+    # Faces matched against the known people (analyzer.recognition): the name, or None for unknown,
+    # and the similarity to the closest one (None: not matched at all).
+    identity: str | None = None
+    similarity: float | None = None
 
     def scaled(self, scale: float) -> Detection:
         """The same detection in the pixels of a frame `1 / scale` times the size of this one's."""
         x, y, w, h = (round(v / scale) for v in self.box)
         points = tuple(v / scale for v in self.landmarks) if self.landmarks is not None else None
-        return Detection(self.label, (x, y, w, h), self.score, points)
+        return Detection(self.label, (x, y, w, h), self.score, points, self.identity, self.similarity)
 
     def moved(self, dx: int, dy: int) -> Detection:
         """The same detection found in a region that starts at (dx, dy)."""
@@ -26,4 +30,4 @@ class Detection:
         points = None
         if self.landmarks is not None:
             points = tuple(v + (dx if i % 2 == 0 else dy) for i, v in enumerate(self.landmarks))
-        return Detection(self.label, (x + dx, y + dy, w, h), self.score, points)
+        return Detection(self.label, (x + dx, y + dy, w, h), self.score, points, self.identity, self.similarity)

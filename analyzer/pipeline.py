@@ -17,6 +17,7 @@ from analyzer.detection import Detection
 from analyzer.faces import FaceDetector, faces_near_people
 from analyzer.motion import MotionDetector
 from analyzer.persons import PersonDetector
+from analyzer.recognition import Recognizer
 from analyzer.regions import tiles_for_motion
 from analyzer.tracking import Track, TrackChanges, Tracker
 from shared.cameras import AnalysisConfig
@@ -92,6 +93,7 @@ class CameraAnalysis:
         idle_detect_s: float,
         guard: Guard = _direct,
         full_frame_s: float = 2.0,
+        recognizer: Recognizer | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.config = config
@@ -99,6 +101,7 @@ class CameraAnalysis:
         self.faces = faces if config.face else None
         self.idle_detect_s = idle_detect_s
         self.full_frame_s = full_frame_s
+        self.recognizer = recognizer if config.face else None
         self.guard = guard
         self.motion = (
             MotionDetector(config.motion_min_area, config.motion_zones, config.motion_masks) if config.motion else None
@@ -145,6 +148,10 @@ class CameraAnalysis:
                                    self.config.face_everywhere or self.persons is None)  # fmt: skip
                 faces = in_zones(faces, self.config.motion_zones, image.shape[1], image.shape[0])
                 timings["face"] = _since(started)
+                if self.recognizer is not None and faces:
+                    started = time.perf_counter()
+                    faces = self.recognizer.recognise(image, faces)
+                    timings["recognition"] = _since(started)
                 found += [d.scaled(scale) for d in faces]
             found = [d.scaled(scale) for d in persons] + found
             if regions is not None:
@@ -204,7 +211,7 @@ class CameraAnalysis:
         event = Event(
             event_id, self.camera_id, EventType(track.label), phase, track.first_s,
             track.last_s if phase is EventPhase.END else None, round(track.best_score, 3), Box(*track.best_box),
-            track.frames, track.best_frame is not None, now_s,
+            track.frames, track.best_frame is not None, now_s, track.identity, track.similarity,
         )  # fmt: skip
         return EventOut(event, track.best_frame)
 

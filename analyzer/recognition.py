@@ -9,7 +9,7 @@ threshold for "the same person" is 0.363). Pure: images and detections in, numbe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -80,3 +80,29 @@ def best_match(embedding: np.ndarray, known: dict[str, np.ndarray], threshold: f
         if best_name is None or similarity > best:
             best_name, best = name, similarity
     return Match(best_name if best_name is not None and best >= threshold else None, round(best, 3))
+
+
+class Recognizer:
+    """A worker's face recognition: the embedder, and the known people as the database has them
+    (replaced whole by the watcher thread when they change; nothing to match: nothing done)."""
+
+    def __init__(self, embedder: FaceEmbedder | None = None, threshold: float = THRESHOLD) -> None:
+        self._embedder = embedder
+        self.threshold = threshold
+        self.known: dict[str, np.ndarray] = {}
+
+    def recognise(self, image: np.ndarray, faces: list[Detection]) -> list[Detection]:
+        """The faces with their match (identity and similarity), when anyone is enrolled."""
+        known = self.known
+        if not known:
+            return faces
+        if self._embedder is None:
+            self._embedder = FaceEmbedder()
+        out = []
+        for face in faces:
+            if face.landmarks is None:
+                out.append(face)
+                continue
+            match = best_match(self._embedder.embed(image, face), known, self.threshold)
+            out.append(replace(face, identity=match.name, similarity=match.similarity))
+        return out

@@ -36,6 +36,7 @@ from analyzer.leases import Leases
 from analyzer.persons import PersonDetector
 from analyzer.pipeline import CameraAnalysis, FrameResult
 from analyzer.publisher import Publisher
+from analyzer.recognition import Recognizer
 from analyzer.watchdog import DetectorHung, Watchdog
 from shared import keys
 from shared.cameras import Camera
@@ -77,6 +78,7 @@ class AnalyzerService:
             self._person_detector(settings) if any(c.analysis.person for c in self.cameras.values()) else None
         )
         self.faces = FaceDetector() if any(c.analysis.face for c in self.cameras.values()) else None
+        self.recognizer = Recognizer()  # its model loads when someone is first enrolled
         self.active: dict[int, _Camera] = {}
         self.exit_code = 0
         self._redis_ok = True
@@ -86,6 +88,11 @@ class AnalyzerService:
     def cameras_changed(self, cameras: list[Camera]) -> None:
         """The database's cameras now (any thread): applied between two analyses."""
         self._changes.put(cameras)
+
+    def faces_changed(self, known: dict[str, np.ndarray]) -> None:
+        """The known people now (any thread): the next face matched uses them (one assignment)."""
+        self.recognizer.known = known
+        log.info("worker %s: %d known people to recognise", self.worker_id, len(known))
 
     def _apply(self, cameras: list[Camera]) -> None:
         """New cameras join the share (the next tick's assignment); a deleted or changed one is given up
@@ -176,7 +183,7 @@ class AnalyzerService:
         camera = self.cameras[camera_id]
         analysis = CameraAnalysis(
             camera_id, camera.analysis, self.persons, self.faces, self.settings.analyzer_idle_detect_s, self.watchdog,
-            full_frame_s=self.settings.analyzer_full_frame_s,
+            full_frame_s=self.settings.analyzer_full_frame_s, recognizer=self.recognizer,
         )  # fmt: skip
         interval = 1.0 / camera.analysis.fps
         self.active[camera_id] = _Camera(camera, analysis, AnalysisCounters(), interval, time.monotonic())

@@ -32,6 +32,13 @@ class Track:
     frames: int = 1
     misses: int = 0
     confirmed: bool = False
+    identity: str | None = None  # faces: the known person at the best similarity so far
+    similarity: float | None = None
+
+    def recognised(self, detection: Detection) -> None:
+        """Keep the detection's match if it is the most similar seen on this track."""
+        if detection.similarity is not None and (self.similarity is None or detection.similarity > self.similarity):
+            self.identity, self.similarity = detection.identity, detection.similarity
 
 
 @dataclass
@@ -63,6 +70,7 @@ class Tracker:
         for i in unmatched:
             d = detections[i]
             track = Track(next(self._ids), d.label, d.box, t_s, t_s, d.score, d.box, frame)
+            track.recognised(d)
             self.tracks.append(track)
             changes.assigned[i] = track.id
             self._maybe_confirm(track, changes)
@@ -101,6 +109,7 @@ class Tracker:
             ti, di = np.unravel_index(np.argmax(overlaps), overlaps.shape)
             track, detection = tracks[ti], detections[candidates[di]]
             track.box, track.last_s, track.frames, track.misses = detection.box, t_s, track.frames + 1, 0
+            track.recognised(detection)
             if detection.score > track.best_score:
                 track.best_score, track.best_box, track.best_frame = detection.score, detection.box, frame
             self._maybe_confirm(track, changes)

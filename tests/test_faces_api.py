@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from analyzer.faces import FaceDetector
-from analyzer.recognition import FaceEmbedder, best_match
+from analyzer.pipeline import CameraAnalysis
+from analyzer.recognition import FaceEmbedder, Recognizer, best_match
+from shared.cameras import AnalysisConfig
 from shared.db.engine import connect, create_engine
 from shared.db.events import EventHistory, StoredEvent
 from shared.db.faces import gallery
@@ -94,3 +96,22 @@ async def test_people_are_enrolled_recognised_and_forgotten(redis_url: str) -> N
             assert set(await gallery(connection)) == {"Glasses"}
         assert [p["name"] for p in (await http.get("/api/faces")).json()] == ["Glasses"]
         await engine.dispose()
+
+
+def test_the_analyzer_names_an_enrolled_face_in_its_events_and_leaves_others_unknown() -> None:
+    shots = frames(*range(70, 140, 3), *range(230, 240))
+    detector, embedder = FaceDetector(), FaceEmbedder()
+    face = max(detector.detect(shots[70], 0.6), key=lambda f: f.box[2])
+    recognizer = Recognizer(embedder)
+    recognizer.known = {"Glasses": embedder.embed(shots[70], face)[None]}
+    config = AnalysisConfig(motion=False, person=False, face_everywhere=True)
+    events: list[Event] = []
+    for camera, wanted in ((1, range(73, 140, 3)), (2, range(230, 240))):
+        analysis = CameraAnalysis(camera, config, None, detector, idle_detect_s=0.1, recognizer=recognizer)
+        for n, i in enumerate(wanted):
+            events += [e.event for e in analysis.analyse(shots[i], 1.0, n / 5, b"jpeg", float(n)).events]
+        events += [e.event for e in analysis.close(99.0)]
+    named = {(e.camera_id, e.phase): e for e in events if e.type is EventType.FACE}
+    assert named[(1, EventPhase.START)].identity == "Glasses" and named[(1, EventPhase.END)].identity == "Glasses"
+    assert named[(1, EventPhase.END)].similarity >= 0.363  # type: ignore[operator]
+    assert named[(2, EventPhase.END)].identity is None and named[(2, EventPhase.END)].similarity is not None

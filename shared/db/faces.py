@@ -6,16 +6,23 @@ bumps the faces revision in `meta`, which analyzers poll to reload what they mat
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.db.cameras import get_meta, set_meta
+from shared.db.engine import DatabaseUnavailable, connect
 from shared.db.schema import face_samples, known_people
 
+log = logging.getLogger(__name__)
+FACES_POLL_S = 2.0
 FACES_REVISION = "faces_revision"
 EMBEDDING = np.dtype("<f4")
 
@@ -97,3 +104,20 @@ async def gallery(connection: AsyncConnection) -> dict[str, np.ndarray]:
     for name, blob in rows:
         found.setdefault(name, []).append(np.frombuffer(blob, EMBEDDING))
     return {name: np.stack(vectors) for name, vectors in found.items()}
+
+
+async def follow_faces(
+    engine: AsyncEngine, on_change: Callable[[dict[str, np.ndarray]], None], stop: Callable[[], bool]
+) -> None:
+    """Call on_change(gallery) at start and whenever the faces revision moves, until stop()."""
+    seen: int | None = None
+    while not stop():
+        try:
+            async with connect(engine) as connection:
+                now = await faces_revision(connection)
+                if now != seen:
+                    on_change(await gallery(connection))
+                    seen = now
+        except (SQLAlchemyError, DatabaseUnavailable, OSError) as e:
+            log.warning("faces: cannot read the known faces (retrying): %s", type(e).__name__)
+        await asyncio.sleep(FACES_POLL_S)

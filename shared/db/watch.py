@@ -15,12 +15,14 @@ import os
 import threading
 from collections.abc import Awaitable, Callable
 
+import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.cameras import Camera
 from shared.db.cameras import read_cameras, revision
 from shared.db.engine import DatabaseUnavailable, connect, create_engine, reason
+from shared.db.faces import follow_faces
 from shared.db.url import database_url
 from shared.secret_box import SecretBox, load_box
 from shared.settings import Settings
@@ -67,10 +69,14 @@ class CameraWatcher(threading.Thread):
     """follow_cameras in a thread of its own, for processes that are not asyncio (ingest, analyzer).
     on_change runs in this thread."""
 
-    def __init__(self, settings: Settings, on_change: Callable[[list[Camera]], None], stop: threading.Event) -> None:
+    def __init__(
+        self, settings: Settings, on_change: Callable[[list[Camera]], None], stop: threading.Event,
+        on_faces: Callable[[dict[str, np.ndarray]], None] | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(name="camera-watcher", daemon=True)
         self._settings = settings
         self._on_change = on_change
+        self._on_faces = on_faces  # the known faces too (analyzer), at start and on every change
         self._halt = stop
         self._box = load_box(settings)
 
@@ -82,6 +88,10 @@ class CameraWatcher(threading.Thread):
         try:
             # The first poll hands over the cameras as they are now (a change made while this process
             # started is not missed); on_change must treat cameras it runs already as no change.
-            await follow_cameras(engine, self._box, self._on_change, self._halt.is_set)
+            cameras = follow_cameras(engine, self._box, self._on_change, self._halt.is_set)
+            if self._on_faces is None:
+                await cameras
+            else:
+                await asyncio.gather(cameras, follow_faces(engine, self._on_faces, self._halt.is_set))
         finally:
             await engine.dispose()
