@@ -6,9 +6,12 @@ person in another frame of their shot, an unenrolled one staying unknown."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import av
 import cv2
+import httpx
 import numpy as np
 import pytest
 
@@ -22,7 +25,7 @@ from shared.db.faces import gallery
 from shared.db.url import database_url as url_of
 from shared.detections import Box, Event, EventPhase, EventType
 from shared.settings import Settings
-from tests.support import DATA
+from tests.support import DATA, ServiceRun, wait_until, web, write_camera_file
 from tests.support.inprocess import api
 
 CLIP = DATA / "tears_of_steel_clip01_640x360.mp4"
@@ -115,3 +118,28 @@ def test_the_analyzer_names_an_enrolled_face_in_its_events_and_leaves_others_unk
     assert named[(1, EventPhase.START)].identity == "Glasses" and named[(1, EventPhase.END)].identity == "Glasses"
     assert named[(1, EventPhase.END)].similarity >= 0.363  # type: ignore[operator]
     assert named[(2, EventPhase.END)].identity is None and named[(2, EventPhase.END)].similarity is not None
+
+
+def test_a_person_enrolled_while_cameras_run_is_named_in_the_events(
+    ingest: Callable[..., ServiceRun], analyzer: Callable[..., ServiceRun], gateway: Callable[..., str],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Real processes: the film clip as a camera; the man with glasses enrolled through the API from a
+    picture of him; the running analyzer picks him up and his face events carry his name."""
+    picture = jpeg(frames(70)[70])
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "film", "source": str(CLIP), "fps": 10,
+                                            "record": {"mode": "off"}}])  # fmt: skip
+    ingest(cameras)
+    analyzer(cameras)
+    base = gateway(cameras)
+    assert web.post(f"{base}/api/faces", json={"name": "Glasses"}).status_code == 201
+    added = httpx.post(f"{base}/api/faces/Glasses/samples", content=picture,
+                       headers={**web.headers(base), "Content-Type": "image/jpeg"})  # fmt: skip
+    assert added.status_code == 200, added.text
+
+    def named() -> list[dict[str, object]]:
+        events: list[dict[str, object]] = web.get(f"{base}/api/events", params={"identity": "Glasses"}).json()["events"]
+        return events
+
+    found = wait_until(named, 60.0, interval_s=1.0, what="a face event named Glasses")
+    assert found[0]["type"] == "face" and float(found[0]["similarity"]) >= 0.363  # type: ignore[arg-type]
