@@ -7,6 +7,7 @@ import { api, startAccount } from "/static/account.js";
 import { openTimeline } from "/static/timeline.js";
 import { startCameraSettings } from "/static/camera_settings.js";
 import { startIntegrations } from "/static/integrations.js";
+import { offerEnrolment, startFaces, whoLabel } from "/static/faces.js";
 
 const tiles = new Map();
 const cameraNames = new Map();
@@ -32,6 +33,7 @@ async function start() {
   const me = await startAccount();
   startCameraSettings(me);
   startIntegrations(me);
+  startFaces(me);
   for (const camera of await getJson("/api/cameras")) addTile(camera);
   window.camstream = { tiles };  // for tests and the curious
   setInterval(refreshStatus, 2000);
@@ -127,7 +129,7 @@ function eventItem(event) {
     item.append(element("span"));
   }
   const text = element("div");
-  text.append(element("div", "kind", String(event.type)), element("div", "meta", `${cameraName(event)} · ${when}${score}${ended}`));
+  text.append(element("div", "kind", `${event.type}${whoLabel(event)}`), element("div", "meta", `${cameraName(event)} · ${when}${score}${ended}`));
   const clip = element("button", "clip", "Play clip");
   clip.type = "button";
   clip.onclick = (e) => { e.stopPropagation(); openTimeline({ id: event.cameraId, name: cameraName(event) }, event); };
@@ -183,7 +185,8 @@ function openSnapshot(event) {
   const dialog = document.getElementById("snapshot");
   dialog.querySelector("img").src = snapshotUrl(event);
   dialog.querySelector("p").textContent =
-    `${event.type} · ${cameraName(event)} · ${new Date(event.startedAt * 1000).toLocaleString()}`;
+    `${event.type}${whoLabel(event)} · ${cameraName(event)} · ${new Date(event.startedAt * 1000).toLocaleString()}`;
+  offerEnrolment(event);
   dialog.showModal();
 }
 
