@@ -38,6 +38,7 @@ from analyzer.frames import decode_for_analysis
 from analyzer.motion import MotionDetector
 from analyzer.persons import PersonDetector
 from analyzer.pipeline import CameraAnalysis
+from analyzer.recognition import FaceEmbedder
 from bench.common import gateway_env, machine, write_section
 from shared import keys
 from shared.cameras import AnalysisConfig
@@ -59,6 +60,7 @@ def frames(name: str, limit: int, size: tuple[int, int] | None = None) -> Iterat
 
 
 def stage_costs(persons: PersonDetector, faces: FaceDetector) -> dict[str, dict[str, float]]:
+    embedder = FaceEmbedder()
     results = {}
     for size in ((640, 360), (1280, 720)):
         jpegs = [
@@ -66,7 +68,7 @@ def stage_costs(persons: PersonDetector, faces: FaceDetector) -> dict[str, dict[
             for f in frames("tears_of_steel_clip01_640x360.mp4", 240, size)
         ][60:120]
         motion = MotionDetector()
-        times: dict[str, list[float]] = {"decode": [], "motion": [], "person": [], "face": []}
+        times: dict[str, list[float]] = {"decode": [], "motion": [], "person": [], "face": [], "recognition": []}
         for i, jpeg in enumerate(jpegs):
             t0 = time.perf_counter()
             image = decode_for_analysis(jpeg, size[0])
@@ -75,10 +77,14 @@ def stage_costs(persons: PersonDetector, faces: FaceDetector) -> dict[str, dict[
             t2 = time.perf_counter()
             persons.detect(image)
             t3 = time.perf_counter()
-            faces.detect(image)
+            found = faces.detect(image)
             t4 = time.perf_counter()
-            for stage, ms in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            for stage, ms in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=False):
                 times[stage].append(ms * 1000)
+            for face in found:  # recognition: per face
+                t5 = time.perf_counter()
+                embedder.embed(image, face)
+                times["recognition"].append((time.perf_counter() - t5) * 1000)
         results[f"{size[0]}x{size[1]}"] = {k: statistics.median(v) for k, v in times.items()}
     return results
 
@@ -231,10 +237,11 @@ def main() -> int:
             "Frames are decoded from JPEG at about 640 px wide whatever their size, so the detectors' cost "
             "hardly depends on the camera's resolution.",
             "",
-            "| frame | JPEG decode (ms) | motion (ms) | person, 2 tiles (ms) | face, whole frame (ms) |",
-            "| --- | --- | --- | --- | --- |",
-            *[f"| {s} | {c['decode']:.1f} | {c['motion']:.1f} | {c['person']:.1f} | {c['face']:.1f} |"
-              for s, c in stages.items()],
+            "| frame | JPEG decode (ms) | motion (ms) | person, 2 tiles (ms) | face, whole frame (ms) "
+            "| recognition, a face (ms) |",
+            "| --- | --- | --- | --- | --- | --- |",
+            *[f"| {s} | {c['decode']:.1f} | {c['motion']:.1f} | {c['person']:.1f} | {c['face']:.1f} "
+              f"| {c['recognition']:.1f} |" for s, c in stages.items()],
             "",
             "Analysed frames per second per core, whole pipeline with JPEG decode, from CPU time. Person and "
             "face detection run while there is motion (and 3 s after), and every 5 s otherwise. Still: one "
