@@ -28,6 +28,7 @@ from gateway.auth.credentials import Authenticator
 from gateway.auth.guard import Guard
 from gateway.auth.limiter import LoginLimiter
 from gateway.cameras_store import CameraStore
+from gateway.enrolment import enrol_demo_person
 from gateway.hubs import Hubs
 from gateway.limits import BodyLimit
 from gateway.live_cameras import LiveCameras
@@ -55,13 +56,14 @@ from gateway.store import Store
 from gateway.webrtc.compat import quiet_failed_connects, use_host_addresses
 from gateway.webrtc.feed import CameraFeed
 from gateway.webrtc.sessions import Sessions
-from shared.cameras import CameraFile
+from shared.cameras import CameraFile, SourceKind, demo_options
 from shared.db.accounts import Accounts
 from shared.db.engine import DatabaseUnavailable, reason
 from shared.db.events import EventHistory
 from shared.db.recordings import RecordingIndex
 from shared.db.startup import open_database
 from shared.db.url import database_url
+from shared.demo_person import PEOPLE_SCENES
 from shared.redact import mask_credentials
 from shared.secret_box import load_box
 from shared.settings import Settings
@@ -126,6 +128,11 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
 
         watcher = await live.follow(engine, box, gateway.use_cameras, gateway.cameras_changed)
         tasks = [retention, watcher]
+        scenes = {demo_options(c.source.get_secret_value())[0] for c in camera_file.cameras
+                  if c.source_kind is SourceKind.DEMO}  # fmt: skip
+        if scenes & set(PEOPLE_SCENES):
+            # The demo cameras: the person in their scenes gets a name, once.
+            tasks.append(asyncio.create_task(enrol_demo_person(engine, gateway.enroller), name="demo-face"))
         if settings.camera_registry_url:
             gateway.registry = Registry(settings, engine, box, store)
             tasks.append(asyncio.create_task(gateway.registry.run(), name="registry"))

@@ -6,13 +6,23 @@ face; the work runs in a thread, one at a time (a few tens of milliseconds)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analyzer.faces import FaceDetector
 from analyzer.recognition import FaceEmbedder, aligned_face
+from shared.db.cameras import get_meta, set_meta
+from shared.db.engine import DatabaseUnavailable, retrying
+from shared.db.faces import PersonExists, add_person, add_sample, list_people
+from shared.demo_person import DEMO_PERSON, portrait
+
+log = logging.getLogger(__name__)
+DEMO_FLAG = "demo_face_enrolled"
 
 MIN_FACE_PX = 24
 MAX_SIDE_PX = 4096
@@ -57,3 +67,35 @@ class Enroller:
         assert face.landmarks is not None  # YuNet always gives them
         ok, jpeg = cv2.imencode(".jpg", aligned_face(image, face.landmarks), [cv2.IMWRITE_JPEG_QUALITY, 90])
         return Sample(embedder.embed(image, face), jpeg.tobytes() if ok else b"")
+
+
+async def enrol_demo_person(engine: AsyncEngine, enroller: Enroller) -> None:
+    """On the first start with the demo cameras: enrol the demo scenes' person (shared.demo_person),
+    once (an admin who deletes them does not get them back), so face events say who it is."""
+    picture = portrait()
+    if picture is None:
+        return
+    ok, encoded = cv2.imencode(".png", picture)
+
+    async def enrol(connection: AsyncConnection) -> bool:
+        if await get_meta(connection, DEMO_FLAG) is not None:
+            return False
+        people = {p.name: p.samples for p in await list_people(connection)}
+        if people and DEMO_PERSON not in people:  # someone enrolled their own people first
+            return False
+        if DEMO_PERSON not in people:
+            await add_person(connection, DEMO_PERSON)
+        if not people.get(DEMO_PERSON):
+            await add_sample(connection, DEMO_PERSON, sample.embedding, sample.face_jpeg, "demo")
+        await set_meta(connection, DEMO_FLAG, "1")
+        await connection.commit()
+        return True
+
+    try:
+        sample = await enroller.sample(encoded.tobytes() if ok else b"")
+        if not await retrying(engine, enrol):
+            return
+    except (SQLAlchemyError, DatabaseUnavailable, Unusable, PersonExists) as e:
+        log.warning("the demo person was not enrolled: %s", type(e).__name__)
+        return
+    log.info("face recognition: the demo scenes' person is enrolled as %r (delete them under Faces)", DEMO_PERSON)

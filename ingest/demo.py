@@ -1,8 +1,11 @@
-"""A synthetic camera scene: a still yard, a figure that walks across and leaves, a clock.
+"""A synthetic camera scene: a still yard, someone who crosses it and leaves, a clock.
 
-The walker gives the analyzer real motion with a start and an end (it crosses in about
-8 s, then the scene is still for about 6 s); the clock changes a few pixels every second,
-below any sensible motion threshold. Each scene name gets its own layout and timing.
+The crossing gives the analyzer real motion with a start and an end (about 8 s, then the
+scene is still for about 6 s); the clock changes a few pixels every second, below any sensible
+motion threshold. Each scene name gets its own layout and timing. In the front door's and the
+side entrance's scenes the one crossing is a real person (shared.demo_person), so the person
+and face detectors and face recognition have something to find. In the others, or without that
+file, a drawn figure walks across (motion only: no detector takes it for a person).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import zlib
 
 import cv2
 import numpy as np
+
+from shared.demo_person import PEOPLE_SCENES, portrait
 
 WALK_S = 8.0
 IDLE_S = 6.0
@@ -28,13 +33,16 @@ class DemoScene:
         self._phase_s = float(rng.uniform(0, WALK_S + IDLE_S))
         self._colour = tuple(int(c) for c in rng.integers(40, 200, 3))
         self._frame = np.empty_like(self._background)
+        self._person = _sized(portrait(), height) if name in PEOPLE_SCENES else None
 
     def render(self, t_s: float, wall_time_s: float | None = None) -> np.ndarray:
         """The scene at media time t_s, as a BGR image (reused between calls)."""
         frame = self._frame
         np.copyto(frame, self._background)
         cycle = (t_s + self._phase_s) % (WALK_S + IDLE_S)
-        if cycle < WALK_S:
+        if cycle < WALK_S and self._person is not None:
+            self._draw_person(frame, cycle / WALK_S)
+        elif cycle < WALK_S:
             self._draw_walker(frame, cycle / WALK_S)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(wall_time_s or time.time()))
         scale = self.height / 720
@@ -42,6 +50,19 @@ class DemoScene:
         white, thickness = (255, 255, 255), max(1, int(2 * scale))
         cv2.putText(frame, f"{self.name}  {stamp}", origin, cv2.FONT_HERSHEY_SIMPLEX, 1.2 * scale, white, thickness)
         return frame
+
+    def _draw_person(self, frame: np.ndarray, progress: float) -> None:
+        """The portrait crossing the frame at a walking pace, with a slight bob."""
+        assert self._person is not None
+        ph, pw = self._person.shape[:2]
+        x = int(-0.1 * self.width + progress * (1.2 * self.width - pw))
+        if self._seed % 2:
+            x = self.width - pw - x
+        y = int(self.height * 0.9) - ph + int(np.sin(progress * 40) * ph * 0.02)
+        x1, y1 = max(0, x), max(0, y)
+        x2, y2 = min(self.width, x + pw), min(self.height, y + ph)
+        if x2 > x1 and y2 > y1:
+            frame[y1:y2, x1:x2] = self._person[y1 - y : y2 - y, x1 - x : x2 - x]
 
     def _draw_walker(self, frame: np.ndarray, progress: float) -> None:
         h, w = self.height, self.width
@@ -78,3 +99,11 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
         cv2.rectangle(image, (x0, horizon - bh), (x0 + bw, horizon), colour, -1)
     texture = rng.integers(0, 12, (height, width, 1), dtype=np.uint8)
     return cv2.add(image, np.repeat(texture, 3, axis=2))
+
+
+def _sized(image: np.ndarray | None, height: int) -> np.ndarray | None:
+    """The portrait at about half the frame's height (a person a few metres from the camera)."""
+    if image is None:
+        return None
+    side = max(16, int(height * 0.5))
+    return cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)

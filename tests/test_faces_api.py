@@ -23,6 +23,7 @@ from shared.db.engine import connect, create_engine
 from shared.db.events import EventHistory, StoredEvent
 from shared.db.faces import gallery
 from shared.db.url import database_url as url_of
+from shared.demo_person import DEMO_PERSON, portrait
 from shared.detections import Box, Event, EventPhase, EventType
 from shared.settings import Settings
 from tests.support import DATA, ServiceRun, wait_until, web, write_camera_file
@@ -143,3 +144,24 @@ def test_a_person_enrolled_while_cameras_run_is_named_in_the_events(
 
     found = wait_until(named, 60.0, interval_s=1.0, what="a face event named Glasses")
     assert found[0]["type"] == "face" and float(found[0]["similarity"]) >= 0.363  # type: ignore[arg-type]
+
+
+def test_the_demo_shows_people_faces_and_a_named_face_within_a_minute(
+    ingest: Callable[..., ServiceRun], analyzer: Callable[..., ServiceRun], gateway: Callable[..., str],
+) -> None:  # fmt: skip
+    """The run command's demo cameras (no camera file): the gateway enrols the demo scenes' person on
+    its first start, and person, face and named face events follow within a minute."""
+    if portrait() is None:
+        pytest.skip("scikit-image's sample pictures are not installed (scripts/setup.sh installs them)")
+    base = gateway(None)
+    ingest(None)
+    analyzer(None)
+    people = wait_until(lambda: web.get(f"{base}/api/faces").json(), 30.0, what="the demo person enrolled")
+    assert people == [{"name": DEMO_PERSON, "samples": 1, "createdAt": people[0]["createdAt"]}]
+
+    def kinds() -> set[str]:
+        events = web.get(f"{base}/api/events", params={"limit": 200}).json()["events"]
+        return {e["type"] for e in events} | {"named" for e in events if e["identity"] == DEMO_PERSON}
+
+    wait_until(lambda: {"motion", "person", "face", "named"} <= kinds(), 60.0, interval_s=1.0,
+               what="motion, person, face and named face events")  # fmt: skip

@@ -9,14 +9,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth.deps import AdminOnly, PrincipalDep
 from gateway.enrolment import Unusable
 from gateway.models import ApiModel
 from gateway.routes.auth import client_of
 from gateway.state import GatewayDep
-from shared.db.engine import connect
-from shared.db.faces import PersonExists, add_person, add_sample, list_people, remove_person
+from shared.db.engine import connect, retrying
+from shared.db.faces import KnownPerson, PersonExists, add_person, add_sample, list_people, remove_person
 
 router = APIRouter(tags=["faces"])
 admin_router = APIRouter(tags=["faces"], dependencies=[AdminOnly])
@@ -61,12 +62,15 @@ async def faces(gateway: GatewayDep) -> list[PersonOut]:
 async def enrol(body: PersonIn, gateway: GatewayDep, who: PrincipalDep, request: Request) -> PersonOut:
     """Enrol a person by name (then add pictures: `POST /api/faces/{name}/samples`); 409 if taken."""
     name = _checked(body.name)
-    async with connect(gateway.history.engine) as connection:
-        try:
-            await add_person(connection, name)
-        except PersonExists as e:
-            raise HTTPException(status_code=409, detail=str(e)) from None
-        person = next(p for p in await list_people(connection) if p.name == name)
+
+    async def enrolled(connection: AsyncConnection) -> KnownPerson:
+        await add_person(connection, name)
+        return next(p for p in await list_people(connection) if p.name == name)
+
+    try:
+        person = await retrying(gateway.history.engine, enrolled)
+    except PersonExists as e:
+        raise HTTPException(status_code=409, detail=str(e)) from None
     await gateway.accounts.record("face enrolled", who.name, name, client_of(request))
     return PersonOut(name=person.name, samples=person.samples, created_at=person.created_at_s)
 
@@ -74,9 +78,12 @@ async def enrol(body: PersonIn, gateway: GatewayDep, who: PrincipalDep, request:
 @admin_router.delete("/api/faces/{name}", status_code=204)
 async def forget(name: Name, gateway: GatewayDep, who: PrincipalDep, request: Request) -> None:
     """Delete a person and every picture and embedding of theirs."""
-    async with connect(gateway.history.engine) as connection:
-        if not await remove_person(connection, name):
-            raise HTTPException(status_code=404, detail="nobody enrolled by that name")
+
+    async def removed(connection: AsyncConnection) -> bool:
+        return await remove_person(connection, name)
+
+    if not await retrying(gateway.history.engine, removed):
+        raise HTTPException(status_code=404, detail="nobody enrolled by that name")
     await gateway.accounts.record("face deleted", who.name, name, client_of(request))
 
 
@@ -114,11 +121,14 @@ async def add_picture(name: Name, request: Request, gateway: GatewayDep, who: Pr
         sample = await gateway.enroller.sample(picture)
     except Unusable as e:
         raise HTTPException(status_code=422, detail=str(e)) from None
-    async with connect(gateway.history.engine) as connection:
-        try:
-            await add_sample(connection, name, sample.embedding, sample.face_jpeg, source)
-        except LookupError:
-            raise HTTPException(status_code=404, detail="nobody enrolled by that name: POST /api/faces first") from None
-        person = next(p for p in await list_people(connection) if p.name == name)
+
+    async def added(connection: AsyncConnection) -> KnownPerson:
+        await add_sample(connection, name, sample.embedding, sample.face_jpeg, source)
+        return next(p for p in await list_people(connection) if p.name == name)
+
+    try:
+        person = await retrying(gateway.history.engine, added)
+    except LookupError:
+        raise HTTPException(status_code=404, detail="nobody enrolled by that name: POST /api/faces first") from None
     await gateway.accounts.record("face sample added", who.name, name, client_of(request), {"source": source[:80]})
     return PersonOut(name=person.name, samples=person.samples, created_at=person.created_at_s)

@@ -3,13 +3,14 @@ file safe for several processes at once (WAL, a busy timeout, real transactions)
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from shared.db.url import masked, sqlite_path
@@ -80,3 +81,24 @@ async def connect(engine: AsyncEngine, write: bool = False) -> AsyncIterator[Asy
             yield connection
     except (OSError, TimeoutError) as e:
         raise DatabaseUnavailable(f"database {masked(engine.url)}: {reason(e)}") from None
+
+
+T = TypeVar("T")
+RETRY_ATTEMPTS = 6
+
+
+async def retrying(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """`work` in a connection of its own, again (up to RETRY_ATTEMPTS times, 0.1 s doubling) when
+    SQLite answers "database is locked": it does so at once, without its busy wait, when a
+    transaction that read first then writes meets another writer. Anything else is raised."""
+    delay_s = 0.1
+    for attempt in range(RETRY_ATTEMPTS):
+        try:
+            async with connect(engine) as connection:
+                return await work(connection)
+        except OperationalError as e:
+            if "locked" not in str(e) or attempt + 1 == RETRY_ATTEMPTS:
+                raise
+        await asyncio.sleep(delay_s)
+        delay_s *= 2
+    raise AssertionError("unreachable")
