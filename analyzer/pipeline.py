@@ -23,6 +23,8 @@ from analyzer.tracking import Track, TrackChanges, Tracker
 from shared.cameras import AnalysisConfig
 from shared.detections import Box, DetectedObject, Event, EventPhase, EventType
 
+RECOGNISE_EVERY_S = 1.0
+
 # How a detector is called: directly, or through the worker's watchdog.
 Guard = Callable[..., Any]
 
@@ -111,6 +113,7 @@ class CameraAnalysis:
         self._motion_event: MotionEvent | None = None
         self._last_objects_s = float("-inf")
         self._last_full_s = float("-inf")
+        self._last_recognised_s = float("-inf")
 
     def analyse(self, image: np.ndarray, scale: float, t_s: float, jpeg: bytes, now_s: float) -> FrameResult:
         """Analyse a BGR image that is the frame scaled by `scale`; boxes come back in frame pixels."""
@@ -148,9 +151,11 @@ class CameraAnalysis:
                                    self.config.face_everywhere or self.persons is None)  # fmt: skip
                 faces = in_zones(faces, self.config.motion_zones, image.shape[1], image.shape[0])
                 timings["face"] = _since(started)
-                if self.recognizer is not None and faces:
+                # A face track keeps its best match, so matching once a second is enough (about 20 ms a face).
+                if self.recognizer is not None and faces and t_s - self._last_recognised_s >= RECOGNISE_EVERY_S:
                     started = time.perf_counter()
                     faces = self.recognizer.recognise(image, faces)
+                    self._last_recognised_s = t_s
                     timings["recognition"] = _since(started)
                 found += [d.scaled(scale) for d in faces]
             found = [d.scaled(scale) for d in persons] + found
