@@ -39,27 +39,10 @@ def configs(discovery_prefix: str, prefix: str, camera_id: int, name: str) -> di
                 "availability": availability, **fields}  # fmt: skip
 
     counted = "{{ 'ON' if (value | int(0)) > 0 else 'OFF' }}"
+    on_off = {"payload_on": "ON", "payload_off": "OFF"}
     found = {
         ("binary_sensor", "motion"): entity(
-            "motion", "Motion", state_topic=f"{base}/motion", payload_on="ON", payload_off="OFF", device_class="motion"
-        ),
-        ("binary_sensor", "person"): entity(
-            "person",
-            "Person",
-            state_topic=f"{base}/person",
-            value_template=counted,
-            payload_on="ON",
-            payload_off="OFF",
-            device_class="occupancy",
-        ),
-        ("binary_sensor", "face"): entity(
-            "face",
-            "Face",
-            state_topic=f"{base}/face",
-            value_template=counted,
-            payload_on="ON",
-            payload_off="OFF",
-            device_class="occupancy",
+            "motion", "Motion", state_topic=f"{base}/motion", device_class="motion", **on_off
         ),
         ("sensor", "person_count"): entity(
             "person_count",
@@ -71,27 +54,17 @@ def configs(discovery_prefix: str, prefix: str, camera_id: int, name: str) -> di
         ),
         ("sensor", "status"): entity("status", "Stream status", state_topic=f"{base}/status", icon="mdi:cctv"),
         ("camera", "snapshot"): entity("snapshot", "Latest event", topic=f"{base}/snapshot"),
-        ("switch", "detect"): entity(
-            "detect",
-            "Detection",
-            state_topic=f"{base}/detect/state",
-            command_topic=f"{base}/detect/set",
-            payload_on="ON",
-            payload_off="OFF",
-            state_on="ON",
-            state_off="OFF",
-            icon="mdi:motion-sensor",
-        ),
-        ("switch", "record"): entity(
-            "record",
-            "Recording",
-            state_topic=f"{base}/record/state",
-            command_topic=f"{base}/record/set",
-            payload_on="ON",
-            payload_off="OFF",
-            state_on="ON",
-            state_off="OFF",
-            icon="mdi:record-rec",
-        ),
     }
+    # People and faces in view: ON while the count on their topic is above 0.
+    for kind, title in (("person", "Person"), ("face", "Face")):
+        found[("binary_sensor", kind)] = entity(kind, title, state_topic=f"{base}/{kind}", value_template=counted,
+                                                device_class="occupancy", **on_off)  # fmt: skip
+    for command, title, icon in (
+        ("detect", "Detection", "mdi:motion-sensor"),
+        ("record", "Recording", "mdi:record-rec"),
+    ):
+        found[("switch", command)] = entity(
+            command, title, state_topic=f"{base}/{command}/state", command_topic=f"{base}/{command}/set",
+            state_on="ON", state_off="OFF", icon=icon, **on_off,
+        )  # fmt: skip
     return {config_topic(discovery_prefix, prefix, c, camera_id, e): body for (c, e), body in found.items()}
