@@ -18,7 +18,7 @@ import redis
 import redis.asyncio as aioredis
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bridge.follower import Follower
 from bridge.mqtt import MqttTarget
@@ -29,7 +29,7 @@ from bridge.webhooks import WebhookTarget
 from shared import keys
 from shared.cameras import Camera
 from shared.db.cameras import read_cameras, revision, save_camera, stored_definition
-from shared.db.engine import DatabaseUnavailable, connect
+from shared.db.engine import DatabaseUnavailable, connect, retrying
 from shared.db.events import EventHistory
 from shared.db.integrations import StoredIntegration, list_integrations
 from shared.db.watch import follow_cameras
@@ -41,7 +41,6 @@ from shared.settings import ConfigError, Settings
 log = logging.getLogger(__name__)
 
 LOOKUP_EVERY_S = 2.0
-COMMAND_ATTEMPTS = 5
 STATUS_TTL_S = 10
 SNAPSHOT_WAIT_S = 3.0  # the analyzer's history writer may store the picture just after the event
 
@@ -120,30 +119,22 @@ class Bridge:
 
     async def command(self, camera_id: int, what: str, on: bool) -> None:
         """MQTT's `<prefix>/<camera>/detect/set` and `/record/set`: stored, so every process follows."""
-        for attempt in range(COMMAND_ATTEMPTS):
-            try:
-                await self._switch(camera_id, "analysis" if what == "detect" else "record", on)
-            except (SQLAlchemyError, DatabaseUnavailable) as e:
-                # SQLite answers "locked" at once to a read-then-write transaction that raced a writer.
-                if attempt + 1 == COMMAND_ATTEMPTS:
-                    log.warning("camera=%d %s %s not stored: %s", camera_id, what, "on" if on else "off",
-                                type(e).__name__)  # fmt: skip
-                    return
-                await asyncio.sleep(0.2)
-                continue
-            log.info("camera=%d %s switched %s (MQTT)", camera_id, what, "on" if on else "off")
-            return
+        field = "analysis" if what == "detect" else "record"
 
-    async def _switch(self, camera_id: int, field: str, on: bool) -> None:
-        async with connect(self.engine) as connection:
+        async def switch(connection: AsyncConnection) -> None:
             stored = await stored_definition(connection, camera_id)
             if stored is None:
                 return
             section = dict(stored.get(field) or {})
-            if section.get("enabled", True) == on:
-                return
-            section["enabled"] = on
-            await save_camera(connection, {**stored, field: section}, new=False)
+            if section.get("enabled", True) != on:
+                await save_camera(connection, {**stored, field: {**section, "enabled": on}}, new=False)
+
+        try:
+            await retrying(self.engine, switch)  # read, then write: SQLite may answer "locked" at once
+        except (SQLAlchemyError, DatabaseUnavailable) as e:
+            log.warning("camera=%d %s %s not stored: %s", camera_id, what, "on" if on else "off", type(e).__name__)
+            return
+        log.info("camera=%d %s switched %s (MQTT)", camera_id, what, "on" if on else "off")
 
     async def _lookup_targets(self) -> None:
         """Webhooks and notification targets as stored: new ones start, removed ones stop."""
