@@ -31,6 +31,7 @@ from shared.messages import MessageError
 log = logging.getLogger(__name__)
 
 READ_COUNT = 100
+QUEUED_COUNTED = 1000  # the status counts at most this many waiting messages
 BLOCK_MS = 1000
 RETRY_S = 2.0
 
@@ -87,7 +88,7 @@ class Follower:
     async def _walk(self) -> None:
         assert self.place is not None
         answer = await self.client.xread({keys.EVENTS_STREAM: self.place}, count=READ_COUNT, block=BLOCK_MS)
-        kept = self.place
+        kept, read = self.place, sum(len(entries) for _stream, entries in streams_of(answer))
         try:
             for _stream, entries in streams_of(answer):
                 for raw_id, fields in entries:
@@ -104,8 +105,12 @@ class Follower:
         finally:
             if self.place != kept:
                 await self._keep(self.place)
-        ahead = await self.client.xrange(keys.EVENTS_STREAM, f"({self.place}", "+", count=1000)
-        self.target.status.queued = len(cast(list[Entry], ahead or []))
+        # A read that took fewer than it asked for reached the end: nothing waits (no need to count).
+        queued = 0
+        if read >= READ_COUNT:
+            ahead = await self.client.xrange(keys.EVENTS_STREAM, f"({self.place}", "+", count=QUEUED_COUNTED)
+            queued = len(cast(list[Entry], ahead or []))
+        self.target.status.queued = queued
 
     async def _one(self, entry_id: str, fields: dict[bytes, bytes]) -> bool | None:
         """True: delivered or given up; False: not for this target (or too old); None: stopped first."""
