@@ -26,7 +26,7 @@ from analyzer.geometry import looked_at
 from analyzer.metrics import Quality, average_precision, face_quality, read_face_shots
 from analyzer.motion import MotionDetector
 from analyzer.persons import PersonDetector
-from analyzer.regions import tiles_for_motion
+from analyzer.regions import LookSchedule
 from analyzer.tracking import Tracker
 from shared.settings import load_settings
 
@@ -111,20 +111,16 @@ class RegionLooker:
     looked at this time keep their last box, as the worker's tracks keep them."""
 
     def __init__(self, persons: PersonDetector, full_frame_s: float) -> None:
-        self.persons, self.full_frame_s = persons, full_frame_s
+        self.persons = persons
+        self.schedule = LookSchedule(full_frame_s)
         self.motion = MotionDetector()
         self.last: list[Detection] = []
-        self.last_full_s = float("-inf")
         self.looks = {"full": 0, "regions": 0}
 
     def detect(self, image: np.ndarray, t_s: float, min_score: float) -> list[Detection]:
         height, width = image.shape[:2]
         moved = list(self.motion.update(image, t_s).boxes)
-        regions = None
-        if t_s - self.last_full_s < self.full_frame_s:
-            regions = tiles_for_motion(moved, width, height, self.persons.tiles_for(width, height))
-        if regions is None:
-            self.last_full_s = t_s
+        regions = self.schedule.regions(moved, width, height, self.persons.tiles_for(width, height), t_s)
         self.looks["full" if regions is None else "regions"] += 1
         found = self.persons.detect(image, min_score, regions)
         if regions is not None:

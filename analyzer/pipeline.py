@@ -18,7 +18,7 @@ from analyzer.faces import FaceDetector, faces_near_people
 from analyzer.motion import MotionDetector
 from analyzer.persons import PersonDetector
 from analyzer.recognition import Recognizer
-from analyzer.regions import tiles_for_motion
+from analyzer.regions import LookSchedule
 from analyzer.tracking import Track, TrackChanges, Tracker
 from shared.cameras import AnalysisConfig
 from shared.detections import Box, DetectedObject, Event, EventPhase, EventType
@@ -102,7 +102,7 @@ class CameraAnalysis:
         self.persons = persons if config.person else None
         self.faces = faces if config.face else None
         self.idle_detect_s = idle_detect_s
-        self.full_frame_s = full_frame_s
+        self.looks = LookSchedule(full_frame_s)  # people: where it moved, the whole frame now and then
         self.recognizer = recognizer if config.face else None
         self.guard = guard
         self.motion = (
@@ -112,7 +112,6 @@ class CameraAnalysis:
         self._event_ids: dict[int, str] = {}
         self._motion_event: MotionEvent | None = None
         self._last_objects_s = float("-inf")
-        self._last_full_s = float("-inf")
         self._last_recognised_s = float("-inf")
 
     def analyse(self, image: np.ndarray, scale: float, t_s: float, jpeg: bytes, now_s: float) -> FrameResult:
@@ -138,7 +137,10 @@ class CameraAnalysis:
         looked: list[tuple[int, int, int, int]] | None = None  # the regions read, in frame pixels; None: all
         if run_objects:
             self._last_objects_s = t_s
-            regions = self._person_regions(moved, image.shape[1], image.shape[0], t_s)
+            regions = None
+            if self.persons is not None:
+                count = self.persons.tiles_for(image.shape[1], image.shape[0])
+                regions = self.looks.regions(moved, image.shape[1], image.shape[0], count, t_s)
             persons: list[Detection] = []
             if self.persons is not None:
                 started = time.perf_counter()
@@ -169,19 +171,6 @@ class CameraAnalysis:
             events.append(self._track_event(track, EventPhase.END, now_s))
         objects = [DetectedObject(d.label, d.score, Box(*d.box), changes.assigned.get(i)) for i, d in enumerate(found)]
         return FrameResult(motion_boxes, objects, events, timings)
-
-    def _person_regions(
-        self, moved: list[tuple[int, int, int, int]], width: int, height: int, t_s: float
-    ) -> list[tuple[int, int, int, int]] | None:
-        """Where to look for people now: the part that moved, or None for the whole frame (nothing
-        moved, it is wider than a tile, or a whole-frame look is due)."""
-        if self.persons is None or t_s - self._last_full_s >= self.full_frame_s:
-            self._last_full_s = t_s
-            return None
-        regions = tiles_for_motion(moved, width, height, self.persons.tiles_for(width, height))
-        if regions is None:
-            self._last_full_s = t_s
-        return regions
 
     def close(self, now_s: float) -> list[EventOut]:
         """End whatever is running: the worker is giving the camera up."""

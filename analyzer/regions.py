@@ -31,3 +31,21 @@ def tiles_for_motion(moved: list[Box], width: int, height: int, count: int) -> l
         return None
     x = round(min(max(0.0, (left + right - tile_w) / 2), width - tile_w))
     return [(x, 0, tile_w, height)]
+
+
+class LookSchedule:
+    """When to read the whole frame and when only what moved: the whole frame when nothing moved,
+    when what moved does not fit one tile, and at least every `full_frame_s` (0: always)."""
+
+    def __init__(self, full_frame_s: float) -> None:
+        self.full_frame_s = full_frame_s
+        self._last_full_s = float("-inf")
+
+    def regions(self, moved: list[Box], width: int, height: int, count: int, t_s: float) -> list[Box] | None:
+        """The tile to read now, or None for the whole frame (`count`: the full frame's tiles)."""
+        regions = None
+        if t_s - self._last_full_s < self.full_frame_s:
+            regions = tiles_for_motion(moved, width, height, count)
+        if regions is None:
+            self._last_full_s = t_s
+        return regions
