@@ -32,6 +32,10 @@ class PersonOut(ApiModel):
     samples: int  # pictures enrolled
     created_at: float
 
+    @classmethod
+    def of(cls, person: KnownPerson) -> PersonOut:
+        return cls(name=person.name, samples=person.samples, created_at=person.created_at_s)
+
 
 class PersonIn(ApiModel):
     name: str = Field(min_length=1, max_length=100)
@@ -53,9 +57,7 @@ def _checked(name: str) -> str:
 async def faces(gateway: GatewayDep) -> list[PersonOut]:
     """The people enrolled, with how many pictures each."""
     async with connect(gateway.history.engine) as connection:
-        return [
-            PersonOut(name=p.name, samples=p.samples, created_at=p.created_at_s) for p in await list_people(connection)
-        ]
+        return [PersonOut.of(p) for p in await list_people(connection)]
 
 
 @admin_router.post("/api/faces", status_code=201, response_model=PersonOut)
@@ -65,14 +67,14 @@ async def enrol(body: PersonIn, gateway: GatewayDep, who: PrincipalDep, request:
 
     async def enrolled(connection: AsyncConnection) -> KnownPerson:
         await add_person(connection, name)
-        return next(p for p in await list_people(connection) if p.name == name)
+        return (await list_people(connection, name))[0]
 
     try:
         person = await retrying(gateway.history.engine, enrolled)
     except PersonExists as e:
         raise HTTPException(status_code=409, detail=str(e)) from None
     await gateway.accounts.record("face enrolled", who.name, name, client_of(request))
-    return PersonOut(name=person.name, samples=person.samples, created_at=person.created_at_s)
+    return PersonOut.of(person)
 
 
 @admin_router.delete("/api/faces/{name}", status_code=204)
@@ -124,11 +126,11 @@ async def add_picture(name: Name, request: Request, gateway: GatewayDep, who: Pr
 
     async def added(connection: AsyncConnection) -> KnownPerson:
         await add_sample(connection, name, sample.embedding, sample.face_jpeg, source)
-        return next(p for p in await list_people(connection) if p.name == name)
+        return (await list_people(connection, name))[0]
 
     try:
         person = await retrying(gateway.history.engine, added)
     except LookupError:
         raise HTTPException(status_code=404, detail="nobody enrolled by that name: POST /api/faces first") from None
     await gateway.accounts.record("face sample added", who.name, name, client_of(request), {"source": source[:80]})
-    return PersonOut(name=person.name, samples=person.samples, created_at=person.created_at_s)
+    return PersonOut.of(person)

@@ -46,7 +46,8 @@ async def _bump(connection: AsyncConnection) -> None:
     await set_meta(connection, FACES_REVISION, str(await faces_revision(connection) + 1))
 
 
-async def list_people(connection: AsyncConnection) -> list[KnownPerson]:
+async def list_people(connection: AsyncConnection, name: str | None = None) -> list[KnownPerson]:
+    """Everyone enrolled, by name (or only the one of that name)."""
     count = func.count(face_samples.c.id)
     query = (
         select(known_people.c.name, known_people.c.created_at, count)
@@ -54,6 +55,8 @@ async def list_people(connection: AsyncConnection) -> list[KnownPerson]:
         .group_by(known_people.c.id, known_people.c.name, known_people.c.created_at)
         .order_by(known_people.c.name)
     )
+    if name is not None:
+        query = query.where(known_people.c.name == name)
     return [KnownPerson(row[0], int(row[2]), float(row[1])) for row in await connection.execute(query)]
 
 
