@@ -29,6 +29,22 @@ def listed(base: str) -> list[dict[str, Any]]:
     return events
 
 
+def settled(base: str) -> list[dict[str, Any]]:
+    """The listed history once two reads a second apart agree."""
+    last: list[list[dict[str, Any]] | None] = [None]
+
+    def same() -> bool:
+        now = listed(base)
+        if now == last[0]:
+            return True
+        last[0] = now
+        return False
+
+    wait_until(same, 20.0, interval_s=1.0, what="the history to settle")
+    assert last[0] is not None
+    return last[0]
+
+
 def campus_camera(tmp_path: Path) -> Path:
     if not CLIP.exists():
         pytest.skip(f"test footage missing: {CLIP}")
@@ -88,13 +104,14 @@ def test_history_survives_redis_and_every_process_killed(
     assert all(p.process.poll() is None for p in processes), "a process died with Redis"
     assert before_redis <= {e["id"] for e in listed(base)}
 
-    # Then everything at once, as a power cut would (bar the disk).
-    before = listed(base)
+    # Then everything, as a power cut would (bar the disk). The pipeline goes first and the history is
+    # read once it has settled: an event's end written between the read and the kill is not a change.
+    for process in processes:
+        process.process.kill()
+    before = settled(base)
     snapshots = {e["id"]: web.get(base + e["snapshotUrl"]).content for e in before if e["snapshotUrl"]}
     assert snapshots, "no event with a snapshot"
     gateway_pid = int(re.findall(r" gateway\[(\d+)\]", (tmp_path / "gateway-0.log").read_text())[0])
-    for process in processes:
-        process.process.kill()
     private_redis.kill()
     os.kill(gateway_pid, signal.SIGKILL)
     wait_until(lambda: not pid_alive(gateway_pid), 5.0)
