@@ -18,8 +18,10 @@ COPY recorder ./recorder
 COPY bridge ./bridge
 # The same install step as the README's commands (a .venv with camstream and its person model),
 # then the person model converted to ONNX once, so that workers start at once.
+# `--build-arg EXTRAS=openvino` adds the OpenVINO runtime (CAMSTREAM_ANALYZER_PROVIDER=OpenVINO).
+ARG EXTRAS=""
 ENV CAMSTREAM_MODEL_CACHE_DIR=/app/model-cache
-RUN scripts/setup.sh \
+RUN scripts/setup.sh $EXTRAS \
  && .venv/bin/python -c "from pathlib import Path; from analyzer.persons import builtin_model; builtin_model(Path('/app/model-cache'))" \
  && chown -R camstream /app \
  && mkdir -p /data && chown camstream /data

@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings()
     persons = (
-        PersonDetector(settings.model_cache_dir, args.person_model or settings.analyzer_person_model)
+        PersonDetector(
+            settings.model_cache_dir, args.person_model or settings.analyzer_person_model, settings.analyzer_provider
+        )
         if "person" in wanted
         else None
     )

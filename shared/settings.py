@@ -147,7 +147,9 @@ class Settings(BaseSettings):
         default=5.0, gt=0.5, le=60, description="A worker silent this long loses its cameras to the others."
     )
     analyzer_provider: str = Field(
-        default="auto", description="onnxruntime provider: auto (CUDA when present, else CPU) or a provider name."
+        default="auto",
+        description="Where the person model runs: auto (CUDA when present, else onnxruntime's CPU provider), "
+        "an onnxruntime provider name, or OpenVINO (the openvino extra; faster where the CPU has bfloat16).",
     )
     analyzer_threads: int = Field(default=1, ge=1, le=64, description="Threads per detector call.")
     analyzer_person_model: Path | None = Field(

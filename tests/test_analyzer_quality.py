@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -12,22 +13,24 @@ import pytest
 from tests.support import DATA, ROOT
 
 
-def evaluate(video: str, gt: str, detectors: str, out: Path, *extra: str) -> str:
+def evaluate(video: str, gt: str, detectors: str, out: Path, *extra: str, provider: str = "auto") -> str:
     if not (DATA / video).exists():
         pytest.skip(f"test footage missing: {DATA / video}")
     command = [sys.executable, "-m", "analyzer.evaluate", str(DATA / video), "--out", str(out),
                "--gt", str(DATA / gt), "--detectors", detectors, *extra]  # fmt: skip
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    env = os.environ | {"CAMSTREAM_ANALYZER_PROVIDER": provider}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
+@pytest.mark.parametrize("provider", ["auto", "OpenVINO"])
 @pytest.mark.parametrize(("video", "gt"), [
     ("vtest_PETS09-S2L1_480x360.avi", "PETS09-S2L1.gt.txt"),
     ("TUD-Campus.mp4", "TUD-Campus.gt.txt"),
 ])  # fmt: skip
-def test_person_ap_at_iou_half_is_at_least_0_70(video: str, gt: str, tmp_path: Path) -> None:
-    report = evaluate(video, gt, "person", tmp_path)
+def test_person_ap_at_iou_half_is_at_least_0_70(video: str, gt: str, provider: str, tmp_path: Path) -> None:
+    report = evaluate(video, gt, "person", tmp_path, provider=provider)
     ap = float(re.search(r"AP@0.5 ([0-9.]+)", report)[1])  # type: ignore[index]
     assert ap >= 0.70, report
     first = (tmp_path / "persons.txt").read_text().splitlines()[0].split(",")

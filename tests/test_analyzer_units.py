@@ -111,11 +111,12 @@ def test_a_users_onnx_person_model_with_the_documented_layout(tmp_path: Path) ->
     path = tmp_path / "people.onnx"
     path.write_bytes(model.SerializeToString())
 
-    detector = PersonDetector(tmp_path, model_path=path, tiles=1)
-    found = detector.detect(np.zeros((128, 256, 3), np.uint8), min_score=0.5)
-    # Only the class-0 row above the threshold, scaled from 64x64 to 256x128.
-    assert found == [Detection("person", (32, 32, 64, 64), 0.9)]
-    assert detector.provider == "CPUExecutionProvider"
+    for provider in ("CPUExecutionProvider", "OpenVINO"):
+        detector = PersonDetector(tmp_path, model_path=path, provider=provider, tiles=1)
+        found = detector.detect(np.zeros((128, 256, 3), np.uint8), min_score=0.5)
+        # Only the class-0 row above the threshold, scaled from 64x64 to 256x128.
+        assert found == [Detection("person", (32, 32, 64, 64), 0.9)], provider
+        assert detector.provider == provider
 
 
 def test_with_zones_only_objects_standing_in_one_count() -> None:
