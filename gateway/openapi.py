@@ -11,6 +11,18 @@ from fastapi.openapi.utils import get_openapi
 from gateway.auth.credentials import SESSION_COOKIE
 from gateway.auth.guard import OPEN_PATHS
 
+ERROR = {
+    "type": "object", "properties": {"detail": {"description": "Why: a sentence, or the list of invalid fields."}},
+    "required": ["detail"],
+}  # fmt: skip
+ERROR_REF = "#/components/schemas/Error"
+# What the Guard may answer before a route runs: for every operation, and for the guarded ones.
+ANY_ROUTE = {400: "Unknown Host name (see CAMSTREAM_ALLOWED_HOSTS)."}
+GUARDED = {
+    401: "No valid session cookie or bearer token.",
+    403: "Not allowed: an admin's operation, or a cross-origin request, or a cookie without our Origin.",
+    503: "The database is unavailable, so credentials cannot be checked.",
+}
 SCHEMES = {
     "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
                 "description": "Set by POST /api/auth/login."},
@@ -26,12 +38,21 @@ def document_security(app: FastAPI) -> None:
                 description="Every path needs a session cookie or a bearer token, except those marked open; "
                 "/metrics is open when CAMSTREAM_METRICS_PUBLIC=true.",
             )  # fmt: skip
-            document.setdefault("components", {})["securitySchemes"] = SCHEMES
+            components = document.setdefault("components", {})
+            components["securitySchemes"] = SCHEMES
+            components.setdefault("schemas", {})["Error"] = ERROR
             document["security"] = [{"session": []}, {"token": []}]
             for path, operations in document.get("paths", {}).items():
-                if path in OPEN_PATHS:
-                    for operation in operations.values():
+                for operation in operations.values():
+                    if path in OPEN_PATHS:
                         operation["security"] = []
+                    answers = ANY_ROUTE if path in OPEN_PATHS else ANY_ROUTE | GUARDED
+                    responses = operation.setdefault("responses", {})
+                    if "422" in responses:  # our own checks say why in a sentence, FastAPI's in a list
+                        responses["422"]["content"] = {"application/json": {"schema": {"$ref": ERROR_REF}}}
+                    for status, description in answers.items():
+                        responses.setdefault(str(status), {"description": description, "content": {
+                            "application/json": {"schema": {"$ref": ERROR_REF}}}})  # fmt: skip
             app.openapi_schema = document
         return app.openapi_schema
 

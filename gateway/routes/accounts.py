@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
@@ -14,6 +14,9 @@ from gateway.state import Gateway, GatewayDep
 from shared.db.accounts import Role, User, UserExists
 
 router = APIRouter(tags=["users"], dependencies=[AdminOnly])
+USER_CHANGE: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such user"}, 409: {"description": "The last admin cannot be removed or demoted"},
+}  # fmt: skip
 
 
 async def _user(gateway: Gateway, name: str) -> User:
@@ -45,7 +48,7 @@ async def add_user(body: UserIn, request: Request, principal: PrincipalDep, gate
     return UserOut.of(user)
 
 
-@router.patch("/api/users/{username}", response_model=UserOut, responses={404: {"description": "No such user"}})
+@router.patch("/api/users/{username}", response_model=UserOut, responses=USER_CHANGE)
 async def change_user(
     username: str, body: UserChange, request: Request, principal: PrincipalDep, gateway: GatewayDep
 ) -> UserOut:
@@ -68,7 +71,7 @@ async def change_user(
     return UserOut.of(changed)
 
 
-@router.delete("/api/users/{username}", status_code=204, responses={404: {"description": "No such user"}})
+@router.delete("/api/users/{username}", status_code=204, responses=USER_CHANGE)
 async def delete_user(username: str, request: Request, principal: PrincipalDep, gateway: GatewayDep) -> Response:
     """Delete a user with their sessions and tokens: they stop working at once."""
     user = await _user(gateway, username)

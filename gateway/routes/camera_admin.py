@@ -49,7 +49,7 @@ async def probe_camera(body: ProbeIn, gateway: GatewayDep) -> ProbeOut:
 Fields = Annotated[dict[str, Any], Body(description="The camera file's fields (docs/configuration.md)")]
 
 
-@router.post("/api/cameras", status_code=201)
+@router.post("/api/cameras", status_code=201, responses={409: {"description": "The id is taken"}})
 async def add_camera(fields: Fields, gateway: GatewayDep, who: PrincipalDep, request: Request) -> dict[str, Any]:
     """Add a camera (rtsp:// or rtsps://); `id` is assigned when absent. 201 with the camera as stored,
     its password as ***; 409 for a taken id; 422 with the camera file's messages."""
@@ -64,13 +64,14 @@ async def add_camera(fields: Fields, gateway: GatewayDep, who: PrincipalDep, req
     return masked_definition(camera)
 
 
-@router.get("/api/cameras/{camera_id}/config")
+@router.get("/api/cameras/{camera_id}/config", responses={404: {"description": "Unknown camera"}})
 async def camera_config(camera_id: int, gateway: GatewayDep) -> dict[str, Any]:
     """The camera as stored (the camera file's fields), its password as ***."""
     return masked_definition(gateway.camera(camera_id))
 
 
-@router.patch("/api/cameras/{camera_id}")
+@router.patch("/api/cameras/{camera_id}", responses={
+    404: {"description": "Unknown camera"}, 409: {"description": "A field the camera registry owns"}})  # fmt: skip
 async def change_camera(
     camera_id: int, fields: Fields, gateway: GatewayDep, who: PrincipalDep, request: Request
 ) -> dict[str, Any]:
@@ -90,7 +91,8 @@ async def change_camera(
     return masked_definition(camera)
 
 
-@router.delete("/api/cameras/{camera_id}", status_code=204)
+@router.delete("/api/cameras/{camera_id}", status_code=204, responses={
+    404: {"description": "Unknown camera"}, 409: {"description": "The camera registry owns it"}})  # fmt: skip
 async def delete_camera(
     camera_id: int, gateway: GatewayDep, who: PrincipalDep, request: Request, purge: bool = False
 ) -> None:

@@ -34,7 +34,8 @@ def _cursor(cursor: str | None) -> Cursor | None:
     return int(parts[0]), int(parts[1])
 
 
-@router.get("/api/events", response_model=EventsPage)
+@router.get("/api/events", response_model=EventsPage, responses={
+    400: {"description": "since is after until"}, 404: {"description": "Unknown camera"}})  # fmt: skip
 async def list_events(
     gateway: GatewayDep,
     camera: Annotated[int | None, Query(description="Only this camera's events")] = None,

@@ -60,7 +60,9 @@ async def faces(gateway: GatewayDep) -> list[PersonOut]:
         return [PersonOut.of(p) for p in await list_people(connection)]
 
 
-@admin_router.post("/api/faces", status_code=201, response_model=PersonOut)
+@admin_router.post(
+    "/api/faces", status_code=201, response_model=PersonOut, responses={409: {"description": "Name taken"}}
+)
 async def enrol(body: PersonIn, gateway: GatewayDep, who: PrincipalDep, request: Request) -> PersonOut:
     """Enrol a person by name (then add pictures: `POST /api/faces/{name}/samples`); 409 if taken."""
     name = _checked(body.name)
@@ -77,7 +79,7 @@ async def enrol(body: PersonIn, gateway: GatewayDep, who: PrincipalDep, request:
     return PersonOut.of(person)
 
 
-@admin_router.delete("/api/faces/{name}", status_code=204)
+@admin_router.delete("/api/faces/{name}", status_code=204, responses={404: {"description": "Nobody by that name"}})
 async def forget(name: Name, gateway: GatewayDep, who: PrincipalDep, request: Request) -> None:
     """Delete a person and every picture and embedding of theirs."""
 
@@ -97,7 +99,8 @@ async def forget(name: Name, gateway: GatewayDep, who: PrincipalDep, request: Re
         "image/png": {"schema": {"type": "string", "format": "binary"}},
         "application/json": {"schema": SampleFromEvent.model_json_schema(by_alias=True)},
     }}},
-    responses={413: {"description": "larger than 4 MiB"}, 415: {"description": "not JPEG, PNG or JSON"},
+    responses={404: {"description": "Nobody by that name, or no such event snapshot"},
+               413: {"description": "larger than 4 MiB"}, 415: {"description": "not JPEG, PNG or JSON"},
                422: {"description": "no face, several faces, not a picture"}},
 )  # fmt: skip
 async def add_picture(name: Name, request: Request, gateway: GatewayDep, who: PrincipalDep) -> PersonOut:

@@ -124,7 +124,7 @@ async def add_webhook(body: IntegrationIn, gateway: GatewayDep, who: PrincipalDe
     return await _add("webhook", body, gateway, who, request)
 
 
-@router.delete("/api/webhooks/{webhook_id}", status_code=204)
+@router.delete("/api/webhooks/{webhook_id}", status_code=204, responses={404: {"description": "No such webhook"}})
 async def delete_webhook(webhook_id: int, gateway: GatewayDep, who: PrincipalDep, request: Request) -> None:
     await _delete("webhook", webhook_id, gateway, who, request)
 
@@ -143,12 +143,15 @@ async def add_notification(
     return await _add("notify", body, gateway, who, request)
 
 
-@router.delete("/api/notifications/{notification_id}", status_code=204)
+@router.delete(
+    "/api/notifications/{notification_id}", status_code=204, responses={404: {"description": "No such target"}}
+)
 async def delete_notification(notification_id: int, gateway: GatewayDep, who: PrincipalDep, request: Request) -> None:
     await _delete("notify", notification_id, gateway, who, request)
 
 
-@router.post("/api/notifications/{notification_id}/test", responses={502: {"description": "not sent, and why"}})
+@router.post("/api/notifications/{notification_id}/test", responses={
+    404: {"description": "No such target"}, 502: {"description": "not sent, and why"}})  # fmt: skip
 async def test_notification(notification_id: int, gateway: GatewayDep) -> dict[str, bool]:
     """Send a test notification now, with a camera's latest picture attached when one has any."""
     async with connect(gateway.history.engine) as connection:

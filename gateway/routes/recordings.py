@@ -20,11 +20,14 @@ router = APIRouter(tags=["recordings"])
 LATEST_TIME_S = 1e11
 MERGE_GAP_S = 1.0  # segments closer than this make one range
 LIST_MAX_S = 31 * 86400
-MP4 = {200: {"content": {"video/mp4": {}}}, 404: {"description": "no such camera or event, or no footage"}}
+MP4 = {200: {"content": {"video/mp4": {}}}, 400: {"description": "end before start, or longer than a clip may be"},
+       404: {"description": "no such camera or event, or no footage"}}  # fmt: skip
 Time = Annotated[float, Query(ge=0, le=LATEST_TIME_S, allow_inf_nan=False, description="Unix time, seconds")]
 
 
-@router.get("/api/recordings", response_model=RecordingsOut)
+@router.get("/api/recordings", response_model=RecordingsOut, responses={
+    400: {"description": "since after until, or more than 31 days"}, 404: {"description": "Unknown camera"},
+})  # fmt: skip
 async def list_recordings(
     gateway: GatewayDep,
     camera_id: Annotated[int | None, Query(description="Only this camera's recordings")] = None,

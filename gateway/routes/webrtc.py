@@ -75,6 +75,16 @@ class CandidateIn(BaseModel):
     candidate: dict[str, Any]
 
 
+NEW_SESSION: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Unknown camera"}, 409: {"description": "The camera is disabled"},
+    429: {"description": "Too many sessions"},
+}  # fmt: skip
+IN_SESSION: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Wrong or missing session token"}, 404: {"description": "No such session"},
+}  # fmt: skip
+BAD_SDP: dict[int | str, dict[str, Any]] = {400: {"description": "Unusable SDP or candidate"}}
+
+
 async def new_session(gateway: Gateway, camera_id: int, overlay: bool, request: Request) -> Session:
     camera = gateway.camera(camera_id)
     if not camera.enabled:
@@ -98,7 +108,7 @@ def session_or_error(gateway: Gateway, session_id: str, token: str | None) -> Se
         raise HTTPException(status_code=403, detail="wrong or missing session token") from None
 
 
-@router.post("/api/webrtc/stream/{camera_id}", status_code=201, response_model=StreamCreated)
+@router.post("/api/webrtc/stream/{camera_id}", status_code=201, response_model=StreamCreated, responses=NEW_SESSION)
 async def create_stream(
     camera_id: int, gateway: GatewayDep, request: Request, body: Annotated[StreamRequest | None, Body()] = None
 ) -> StreamCreated:
@@ -114,7 +124,7 @@ async def create_stream(
     return StreamCreated(session_id=session.id, token=session.token, signaling_url=url, offer=offer)
 
 
-@router.post("/api/webrtc/offer", response_model=AnswerOut)
+@router.post("/api/webrtc/offer", response_model=AnswerOut, responses=NEW_SESSION | BAD_SDP)
 async def client_offer(offer: OfferIn, gateway: GatewayDep, request: Request) -> AnswerOut:
     """The viewer's offer in, the gateway's answer out, in one round trip."""
     session = await new_session(gateway, offer.camera_id, offer.overlay, request)
@@ -126,7 +136,7 @@ async def client_offer(offer: OfferIn, gateway: GatewayDep, request: Request) ->
     return AnswerOut(session_id=session.id, sdp=answer.sdp, token=session.token)
 
 
-@router.post("/api/webrtc/answer")
+@router.post("/api/webrtc/answer", responses=IN_SESSION | BAD_SDP)
 async def client_answer(answer: AnswerIn, gateway: GatewayDep) -> dict[str, str]:
     """The viewer's answer to the gateway's offer (from POST /api/webrtc/stream/{id} with server_offer)."""
     session = session_or_error(gateway, answer.session_id, answer.token)
@@ -137,7 +147,7 @@ async def client_answer(answer: AnswerIn, gateway: GatewayDep) -> dict[str, str]
     return {"session_id": session.id, "status": "answered"}
 
 
-@router.post("/api/webrtc/candidate")
+@router.post("/api/webrtc/candidate", responses=IN_SESSION | BAD_SDP)
 async def client_candidate(candidate: CandidateIn, gateway: GatewayDep) -> dict[str, str]:
     """A trickled ICE candidate of the viewer: {"candidate": "candidate:...", "sdpMid": "0", "sdpMLineIndex": 0}."""
     session = session_or_error(gateway, candidate.session_id, candidate.token)
@@ -148,7 +158,7 @@ async def client_candidate(candidate: CandidateIn, gateway: GatewayDep) -> dict[
     return {"session_id": session.id, "status": "added"}
 
 
-@router.delete("/api/webrtc/sessions/{session_id}", status_code=204)
+@router.delete("/api/webrtc/sessions/{session_id}", status_code=204, responses=IN_SESSION)
 async def end_session(session_id: SessionId, token: str, gateway: GatewayDep) -> None:
     """Hang up."""
     session_or_error(gateway, session_id, token)

@@ -24,7 +24,8 @@ SDP = "application/sdp"
     responses={
         201: {"content": {SDP: {}}, "description": "The SDP answer; `Location` is the session, to DELETE",
               "headers": {"Location": {"schema": {"type": "string"}}}},
-        400: {"description": "Not a usable offer"}, 415: {"description": "Not application/sdp"},
+        400: {"description": "Not a usable offer"}, 404: {"description": "Unknown camera"},
+        409: {"description": "The camera is disabled"}, 415: {"description": "Not application/sdp"},
         429: {"description": "Too many sessions still connecting"},
     },
 )  # fmt: skip
