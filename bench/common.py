@@ -23,9 +23,23 @@ def cpu_seconds(pid: int) -> float:
 
 def machine() -> str:
     return (
-        f"Run {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Run {time.strftime('%Y-%m-%d')} on {platform.machine()} ({cpu()}), {os.cpu_count()} cores, "
         f"Python {platform.python_version()}"
     )
+
+
+def cpu() -> str:
+    """The CPU's model and the vector extensions the models' speed depends on (they differ between
+    the machines these figures come from)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "CPU unknown"
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "")
+    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+    wide = [name for name, flag in (("AVX2", "avx2"), ("AVX-512", "avx512f"), ("VNNI", "avx512_vnni"),
+                                    ("BF16", "avx512_bf16"), ("AMX", "amx_bf16")) if flag in flags]  # fmt: skip
+    return " ".join([model or "CPU", "with", "/".join(wide) or "no AVX2"])
 
 
 def write_section(name: str, lines: list[str]) -> None:
