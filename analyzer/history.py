@@ -4,6 +4,10 @@ The analysis loop hands events over and never waits for the database: a thread w
 event loop writes whatever has queued up in one transaction (a burst becomes one batch), and
 keeps what it could not write while the database is away, in a bounded queue, retrying with
 backoff. Storing is idempotent by event id (shared.db.events), so a retry never duplicates.
+
+It also finds the events a killed worker left open: when this worker takes a camera, the thread
+looks (after a grace time, in which a worker that stopped properly has stored its ends) for that
+camera's events that started earlier and never ended, and hands them back to be ended.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import asyncio
 import itertools
 import logging
 import threading
+import time
 from collections import deque
+from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,6 +27,7 @@ from shared.db.engine import DatabaseUnavailable, reason
 from shared.db.events import EventHistory, StoredEvent
 from shared.db.startup import open_database
 from shared.db.url import database_url, masked
+from shared.detections import Event
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,6 +37,13 @@ QUEUE_BYTES = 64 * 1024 * 1024
 BATCH = 500
 RETRY_INITIAL_S = 0.5
 RETRY_MAX_S = 5.0
+
+
+@dataclass(frozen=True)
+class Sweep:
+    camera_id: int
+    taken_at_s: float  # when this worker took the camera: events that started before are not ours
+    due: float  # time.monotonic() after which to look
 
 
 def _size(item: StoredEvent) -> int:
@@ -47,6 +61,8 @@ class HistoryWriter:
         self._stopping = threading.Event()
         self.stored = 0
         self.dropped = 0  # queue overflow during a long outage, or a message the database refused
+        self._sweeps: list[Sweep] = []
+        self._left_open: deque[Event] = deque()
         self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
 
     def start(self) -> HistoryWriter:
@@ -64,6 +80,27 @@ class HistoryWriter:
                 self.dropped += 1
                 log.error("history queue full: an event message was not stored (%d so far)", self.dropped)
         self._wake.set()
+
+    def sweep_later(self, camera_id: int, grace_s: float) -> None:
+        """Look for the camera's events left open by its previous worker, grace_s from now."""
+        with self._lock:
+            self._sweeps.append(Sweep(camera_id, time.time(), time.monotonic() + grace_s))
+
+    def left_open(self) -> list[Event]:
+        """The events found left open since the last call (to be ended by the worker)."""
+        with self._lock:
+            found = list(self._left_open)
+            self._left_open.clear()
+        return found
+
+    async def _sweep_due(self, history: EventHistory) -> None:
+        with self._lock:
+            due = [s for s in self._sweeps if s.due <= time.monotonic()]
+        for sweep in due:
+            found = await history.left_open(sweep.camera_id, sweep.taken_at_s)
+            with self._lock:
+                self._sweeps.remove(sweep)
+                self._left_open.extend(found)
 
     @property
     def waiting(self) -> int:
@@ -92,7 +129,9 @@ class HistoryWriter:
                 try:
                     if engine is None:
                         engine = await open_database(self.url, self.timeout_s)
-                    if not await self._store_waiting(EventHistory(engine)):
+                    history = EventHistory(engine)
+                    await self._sweep_due(history)
+                    if not await self._store_waiting(history):
                         await asyncio.to_thread(self._wake.wait, 0.5)
                         self._wake.clear()
                 except (DatabaseUnavailable, OperationalError, InterfaceError, OSError) as e:

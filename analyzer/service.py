@@ -11,6 +11,9 @@ Redis may go away (killed, restarted empty, frozen): the worker rides it out. It
 trying every tick; once it has not renewed its leases for their TTL it gives its cameras
 up (their open events end, and the end messages wait in the publisher's outbox), and it
 takes its share again when Redis answers.
+
+A worker killed outright (SIGKILL, a power cut) cannot end its events: the worker that takes
+its camera next ends them (analyzer.history finds them), at the last moment they were known.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 import numpy as np
@@ -34,13 +37,13 @@ from analyzer.history import HistoryWriter
 from analyzer.identity import new_worker_id
 from analyzer.leases import Leases
 from analyzer.persons import PersonDetector
-from analyzer.pipeline import CameraAnalysis, FrameResult
+from analyzer.pipeline import CameraAnalysis, EventOut, FrameResult
 from analyzer.publisher import Publisher
 from analyzer.recognition import Recognizer
 from analyzer.watchdog import DetectorHung, Watchdog
 from shared import keys
 from shared.cameras import Camera
-from shared.detections import FrameDetections
+from shared.detections import EventPhase, FrameDetections
 from shared.messages import FrameMessage, MessageError
 from shared.redis_client import sync_client
 from shared.settings import Settings
@@ -49,6 +52,7 @@ from shared.status import INFERENCE_BUCKETS_MS, AnalysisCounters, WorkerStatus
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
+LEFT_OPEN_GRACE_S = 10.0  # plus the lease TTL: see _start
 EXIT_RESTART = 3
 TIMING_WEIGHT = 0.1  # of the newest sample in each stage's moving average
 
@@ -171,6 +175,7 @@ class AnalyzerService:
 
     def _tick(self) -> None:
         self.publisher.flush()
+        self._end_left_open()
         gained, lost = self.leases.tick()
         self._renewed_at = time.monotonic()
         for camera_id in lost:
@@ -187,7 +192,19 @@ class AnalyzerService:
         )  # fmt: skip
         interval = 1.0 / camera.analysis.fps
         self.active[camera_id] = _Camera(camera, analysis, AnalysisCounters(), interval, time.monotonic())
+        # A worker that stops properly ends its events and stores the ends at once; after this
+        # long, what is still open was its when it was killed.
+        self.history.sweep_later(camera_id, LEFT_OPEN_GRACE_S + self.leases.ttl_s)
         log.info("worker %s now analyses camera=%d", self.worker_id, camera_id)
+
+    def _end_left_open(self) -> None:
+        """End the events a killed worker left open on the cameras now ours (once: the end is stored)."""
+        found = [e for e in self.history.left_open() if e.camera_id in self.active]
+        if found:
+            ended = [replace(e, phase=EventPhase.END, ended_at_s=max(e.started_at_s, e.published_at_s)) for e in found]
+            log.info("worker %s ends %d event(s) left open by a worker that stopped without ending them: %s",
+                     self.worker_id, len(ended), ", ".join(e.id for e in ended))  # fmt: skip
+            self.publisher.events([EventOut(e, None) for e in ended])
 
     def _drop(self, camera_id: int, why: str) -> None:
         """Give a camera up: its open events end (the messages wait in the outbox if Redis is away)."""

@@ -103,6 +103,15 @@ class EventHistory:
                 )
                 await connection.execute(replace, [{"event_id": s.event.id, "jpeg": s.snapshot} for s in final])
 
+    async def left_open(self, camera_id: int, started_before_s: float) -> list[Event]:
+        """A camera's events that started before a time and have no end: their worker died with them."""
+        query = select(*_COLUMNS).where(
+            events.c.camera_id == camera_id, events.c.phase == str(EventPhase.START),
+            events.c.started_at < started_before_s,
+        )  # fmt: skip
+        async with self._connect() as connection:
+            return [_event(row) for row in (await connection.execute(query)).all()]
+
     async def get(self, event_id: str) -> Event | None:
         async with self._connect() as connection:
             row = (await connection.execute(select(*_COLUMNS).where(events.c.id == event_id))).first()
