@@ -14,39 +14,8 @@ import pytest
 import redis
 
 from shared.embedded_redis import free_port
-from tests.support import ROOT, pid_alive, read_frames, wait_until
-
-
-def _get_json(url: str) -> object:
-    try:
-        reply = httpx.get(url, timeout=2)
-    except httpx.HTTPError:
-        return None
-    return reply.json() if reply.status_code == 200 else None
-
-
-def _descendants(pid: int) -> set[int]:
-    found, todo = set(), [pid]
-    while todo:
-        current = todo.pop()
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            for child in task.read_text().split():
-                found.add(int(child))
-                todo.append(int(child))
-    return found
-
-
-def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    """The run command, and its banner (every line up to "Stop with Ctrl-C.")."""
-    process = subprocess.Popen([sys.executable, "scripts/run_local.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               text=True)  # fmt: skip
-    assert process.stdout is not None
-    lines: list[str] = []
-    while not lines or not lines[-1].startswith("Stop with"):
-        line = process.stdout.readline()
-        assert line, "".join(lines)
-        lines.append(line)
-    return process, "".join(lines)
+from tests.support import pid_alive, read_frames, wait_until
+from tests.support.run_command import descendants, get_json, start
 
 
 def test_supervisor_runs_everything_and_stop_all_leaves_no_orphan(tmp_path: Path) -> None:
@@ -54,7 +23,7 @@ def test_supervisor_runs_everything_and_stop_all_leaves_no_orphan(tmp_path: Path
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMSTREAM_")}
     env.update(CAMSTREAM_GATEWAY_PORT=str(port), CAMSTREAM_RUN_DIR=str(tmp_path / "run"),
                CAMSTREAM_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
-    process, banner = _start(env)
+    process, banner = start(env)
     assert process.stdout is not None
     control = [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(tmp_path / "run" / "supervisord.conf")]
 
@@ -78,7 +47,7 @@ def test_supervisor_runs_everything_and_stop_all_leaves_no_orphan(tmp_path: Path
         with pytest.raises(redis.AuthenticationError):
             stranger.get("x")  # the embedded Redis wants its password
         stranger.close()
-        wait_until(lambda: _get_json(f"http://127.0.0.1:{port}/healthz"), 30.0, what="the gateway")
+        wait_until(lambda: get_json(f"http://127.0.0.1:{port}/healthz"), 30.0, what="the gateway")
         assert httpx.get(f"http://127.0.0.1:{port}/api/cameras").status_code == 401
         web = httpx.Client(base_url=f"http://127.0.0.1:{port}")
         web.post("/api/auth/login", json={"username": "admin", "password": admin[1]}).raise_for_status()
@@ -96,7 +65,7 @@ def test_supervisor_runs_everything_and_stop_all_leaves_no_orphan(tmp_path: Path
                        what="the analyzer's detections")  # fmt: skip
         client.close()
 
-        everything = _descendants(process.pid)
+        everything = descendants(process.pid)
         assert len(everything) >= 5 + 4  # the programs, and ingest's four camera processes
         stopped = subprocess.run([*control, "stop", "all"], capture_output=True, text=True, timeout=60, check=False)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
@@ -107,7 +76,7 @@ def test_supervisor_runs_everything_and_stop_all_leaves_no_orphan(tmp_path: Path
         process.wait(30)
         process.stdout.close()
     # The generated password was shown once: the next start says how to log in, without it.
-    again, banner = _start(env)
+    again, banner = start(env)
     again.send_signal(signal.SIGTERM)
     again.wait(30)
     assert again.stdout is not None
