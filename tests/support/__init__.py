@@ -134,6 +134,11 @@ class RtspServer:
         except OSError:
             return False
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "not started"
+        return self._process.pid
+
     def kill(self) -> None:
         """Stop the server the hard way, as a crashed camera would."""
         if self._process is not None:
