@@ -17,6 +17,7 @@ import uvicorn
 from gateway import users_cli
 from gateway.app import create_app
 from gateway.certs import make_certificate
+from gateway.limits import MAX_WEBSOCKET_MESSAGE
 from shared.config import cameras_or_exit, load_settings_or_exit
 from shared.logs import setup_logging
 from shared.settings import Settings
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     # uvicorn handles SIGTERM/SIGINT itself: it stops accepting, then runs the lifespan's shutdown.
     uvicorn.run(
         create_app(settings, cameras), host=host, port=port, log_config=None, access_log=False,
+        ws_max_size=MAX_WEBSOCKET_MESSAGE,
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
     )  # fmt: skip

@@ -17,6 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # Paths that take a picture (enrolling a face): a larger limit than the API's few kilobytes.
 PICTURE_PATH = re.compile(r"^/api/faces/[^/]+/samples$")
 MAX_PICTURE_BYTES = 4 * 1024 * 1024
+# One WebSocket message (a signalling message: an SDP of a few kilobytes, a candidate): larger ones
+# close the socket with 1009 (uvicorn's default, 16 MiB, would let each socket hold that much).
+MAX_WEBSOCKET_MESSAGE = 256 * 1024
 
 
 class BodyLimit:
