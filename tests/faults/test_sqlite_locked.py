@@ -1,0 +1,99 @@
+"""The SQLite database locked by another process (a backup tool, an admin's sqlite3 shell) for
+15 s while cameras are analysed: the API's reads still answer (WAL), its writes answer 503 with a
+reason once the busy timeout passes (never a 500), the workers' events wait in their queue, and
+once the lock goes every event published meanwhile is in the history, once."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from shared import keys
+from shared.detections import Event
+from tests.support import DATA, ServiceRun, wait_until, web, write_camera_file
+
+Start = Callable[..., ServiceRun]
+CLIP = DATA / "TUD-Campus.mp4"
+LOCK_S = 15.0
+
+HOLD_LOCK = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("ROLLBACK")
+"""
+
+
+def listed(base: str) -> dict[str, dict[str, Any]]:
+    page = web.get(f"{base}/api/events", params={"limit": 500}, timeout=15).json()
+    return {e["id"]: e for e in page["events"]}
+
+
+def published(client: redis.Redis) -> dict[str, Event]:
+    """Every event's latest message on the events stream."""
+    latest: dict[str, Event] = {}
+    for _id, fields in client.xrange(keys.EVENTS_STREAM):
+        event = Event.decode(fields[keys.EVENT_FIELD.encode()])
+        latest[event.id] = event
+    return latest
+
+
+@pytest.mark.timeout(240)
+def test_a_locked_sqlite_file_is_a_503_for_writes_and_loses_no_event(
+    ingest: Start, analyzer: Start, gateway: Callable[..., str], rdb: redis.Redis, tmp_path: Path, _data_dir: Path
+) -> None:
+    if not CLIP.exists():
+        pytest.skip(f"test footage missing: {CLIP}")
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "campus", "source": str(CLIP), "fps": 10,
+                                            "record": {"mode": "off"}}])  # fmt: skip
+    base = gateway(cameras)
+    workers = [ingest(cameras), analyzer(cameras)]
+    wait_until(lambda: len(listed(base)) >= 2, 60.0, interval_s=0.5, what="events stored")
+    database = next(_data_dir.glob("*.db"))
+    sqlite3.connect(database).close()
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(database), str(LOCK_S)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        locked_at = time.time()
+        assert web.get(f"{base}/api/events", timeout=15).status_code == 200  # readers are not blocked
+        write = web.post(f"{base}/api/webhooks", json={"name": "while locked", "url": "http://127.0.0.1:9/x"},
+                         timeout=30)  # fmt: skip
+        assert write.status_code == 503, (write.status_code, write.text)
+        assert "database" in write.json()["detail"]
+        assert all(w.process.poll() is None for w in workers)
+        holder.wait(LOCK_S + 10)
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    unlocked_at = time.time()
+    assert unlocked_at - locked_at >= LOCK_S - 1
+
+    # Everything published while the file was locked reaches the history.
+    during = {i: e for i, e in published(rdb).items() if locked_at <= e.published_at_s <= unlocked_at}
+    assert during, "no event was published during the lock"
+
+    def stored_all() -> bool:
+        now = listed(base)
+        return all(i in now and (now[i]["phase"] == "end" or e.phase == "start") for i, e in during.items())
+
+    wait_until(stored_all, 30.0, interval_s=0.5, what="the events published during the lock, stored")
+    stored_s = time.time() - unlocked_at
+    created = web.post(f"{base}/api/webhooks", json={"name": "after", "url": "http://127.0.0.1:9/x"})
+    assert created.status_code == 201, created.text
+    ids = [e["id"] for e in web.get(f"{base}/api/events", params={"limit": 500}).json()["events"]]
+    assert len(ids) == len(set(ids))
+    print(f"{len(during)} event(s) published during the {LOCK_S:g} s lock; all stored {stored_s:.1f} s after it")
