@@ -33,7 +33,10 @@ def create_engine(url: URL, timeout_s: float = 5.0) -> AsyncEngine:
 def _sqlite_engine(url: URL, timeout_s: float) -> AsyncEngine:
     path = sqlite_path(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a read-only disk, a folder of another user's: say so, no traceback
+            raise DatabaseUnavailable(f"cannot create the database's folder {path.parent}: {e.strerror}") from None
     engine = create_async_engine(url, connect_args={"timeout": timeout_s})
     busy_ms = int(timeout_s * 1000)
 
