@@ -109,3 +109,25 @@ def test_a_server_answering_garbage_gets_a_clear_error_and_a_backoff(
     # Backoff (1, 2, 4 s ...): a handful of attempts in ~10 s, not a storm.
     assert garbage.connections <= 6, f"{garbage.connections} connections in about 10 s"
     print(f"garbage server: {camera_status(rdb, 1).last_error!r}, {garbage.connections} attempts")
+
+
+def test_a_camera_that_changes_resolution_and_codec_mid_stream_goes_on_in_the_new_one(
+    rtsp_server: StartRtsp, ingest: StartIngest, rdb: redis.Redis, tmp_path: Path
+) -> None:
+    first = rtsp_server(size="640x360", fps=15, codec="h264")
+    ingest(write_camera_file(tmp_path, [camera(1, first.url())]))
+    wait_until(lambda: {(f.width, f.height) for f in read_frames(rdb, 1, 0.5)} == {(640, 360)}, 15.0)
+    # The camera reboots with other settings on the same address (a firmware update, a new profile).
+    changed = RtspServer(size="320x180", fps=15, codec="h265")
+    changed.port = first.port
+    first.kill()
+    changed.start()
+    try:
+        switched_at = time.time()
+        wait_until(lambda: {(f.width, f.height) for f in read_frames(rdb, 1, 0.5)} == {(320, 180)}, 30.0,
+                   what="frames of the new size")  # fmt: skip
+        status = wait_until(lambda: (s := camera_status(rdb, 1)) and s.width == 320 and s, 10.0)
+        assert status.state is CameraState.STREAMING and status.height == 180
+        print(f"new resolution and codec streaming {time.time() - switched_at:.1f} s after the switch")
+    finally:
+        changed.stop()
