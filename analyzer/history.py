@@ -81,10 +81,10 @@ class HistoryWriter:
                 log.error("history queue full: an event message was not stored (%d so far)", self.dropped)
         self._wake.set()
 
-    def sweep_later(self, camera_id: int, grace_s: float) -> None:
-        """Look for the camera's events left open by its previous worker, grace_s from now."""
+    def sweep_later(self, camera_id: int, taken_at_s: float, grace_s: float) -> None:
+        """Look, grace_s from now, for the camera's events that started before taken_at_s and are open."""
         with self._lock:
-            self._sweeps.append(Sweep(camera_id, time.time(), time.monotonic() + grace_s))
+            self._sweeps.append(Sweep(camera_id, taken_at_s, time.monotonic() + grace_s))
 
     def left_open(self) -> list[Event]:
         """The events found left open since the last call (to be ended by the worker)."""

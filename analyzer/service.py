@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 import numpy as np
@@ -64,7 +64,11 @@ class _Camera:
     counters: AnalysisCounters
     interval_s: float
     next_due: float
+    taken_at_s: float  # when this worker took the camera
     last_entry: bytes | None = None
+    # Our own events whose first frame was captured before we took the camera (a frame in flight):
+    # never taken for events a killed worker left open.
+    early_ids: set[str] = field(default_factory=set)
 
 
 class AnalyzerService:
@@ -191,15 +195,19 @@ class AnalyzerService:
             full_frame_s=self.settings.analyzer_full_frame_s, recognizer=self.recognizer,
         )  # fmt: skip
         interval = 1.0 / camera.analysis.fps
-        self.active[camera_id] = _Camera(camera, analysis, AnalysisCounters(), interval, time.monotonic())
+        taken_at_s = time.time()
+        self.active[camera_id] = _Camera(camera, analysis, AnalysisCounters(), interval, time.monotonic(), taken_at_s)
         # A worker that stops properly ends its events and stores the ends at once; after this
         # long, what is still open was its when it was killed.
-        self.history.sweep_later(camera_id, LEFT_OPEN_GRACE_S + self.leases.ttl_s)
+        self.history.sweep_later(camera_id, taken_at_s, LEFT_OPEN_GRACE_S + self.leases.ttl_s)
         log.info("worker %s now analyses camera=%d", self.worker_id, camera_id)
 
     def _end_left_open(self) -> None:
         """End the events a killed worker left open on the cameras now ours (once: the end is stored)."""
-        found = [e for e in self.history.left_open() if e.camera_id in self.active]
+        found = [
+            e for e in self.history.left_open()
+            if e.camera_id in self.active and e.id not in self.active[e.camera_id].early_ids
+        ]  # fmt: skip
         if found:
             ended = [replace(e, phase=EventPhase.END, ended_at_s=max(e.started_at_s, e.published_at_s)) for e in found]
             log.info("worker %s ends %d event(s) left open by a worker that stopped without ending them: %s",
@@ -263,6 +271,7 @@ class AnalyzerService:
         counters.frames_analysed += 1
         counters.lag_ms = round((now - message.captured_at_s) * 1000.0, 1)
         _record_timings(counters, result.timings_ms)
+        state.early_ids.update(o.event.id for o in result.events if o.event.started_at_s < state.taken_at_s)
         self.publisher.events(result.events)  # first: a Redis error below must not lose them
         self.publisher.detections(FrameDetections(
             state.camera.id, message.seq, message.captured_at_s, now, message.width, message.height, self.worker_id,
