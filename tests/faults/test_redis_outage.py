@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -81,3 +82,24 @@ def test_analyzer_rides_out_redis_killed_and_frozen(private_redis: EmbeddedRedis
         client.close()
         codes = (worker.stop(), ingest.stop())
     assert codes == (0, 0), f"exit codes of the worker and ingest: {codes}"
+
+
+async def test_webrtc_session_numbers_never_repeat_after_redis_loses_everything(
+    private_redis: EmbeddedRedis,
+) -> None:
+    """Sessions live in the gateway across a Redis loss: a new one must not take a live one's id."""
+    import redis.asyncio as aioredis  # noqa: PLC0415
+
+    from gateway.store import Store  # noqa: PLC0415
+
+    store = Store(aioredis.Redis.from_url(private_redis.url))
+    try:
+        before = [await store.next_session_number() for _ in range(5)]
+        private_redis.kill()
+        private_redis.start()  # empty: the counter is gone
+        with contextlib.suppress(redis.ConnectionError):  # the pooled connection died with it
+            await store.next_session_number()
+        after = await store.next_session_number()
+        assert after > max(before), (before, after)
+    finally:
+        await store.close()
