@@ -18,6 +18,7 @@ ERROR = {
 ERROR_REF = "#/components/schemas/Error"
 # What the Guard may answer before a route runs: for every operation, and for the guarded ones.
 ANY_ROUTE = {400: "Unknown Host name (see CAMSTREAM_ALLOWED_HOSTS)."}
+TOO_LARGE = {413: "The body is over the limit (CAMSTREAM_MAX_BODY_BYTES; 4 MiB for a picture)."}
 GUARDED = {
     401: "No valid session cookie or bearer token.",
     403: "Not allowed: an admin's operation, or a cross-origin request, or a cookie without our Origin.",
@@ -47,6 +48,8 @@ def document_security(app: FastAPI) -> None:
                     if path in OPEN_PATHS:
                         operation["security"] = []
                     answers = ANY_ROUTE if path in OPEN_PATHS else ANY_ROUTE | GUARDED
+                    if "requestBody" in operation:
+                        answers = answers | TOO_LARGE
                     responses = operation.setdefault("responses", {})
                     if "422" in responses:  # our own checks say why in a sentence, FastAPI's in a list
                         responses["422"]["content"] = {"application/json": {"schema": {"$ref": ERROR_REF}}}
