@@ -10,13 +10,15 @@ viewers too), each camera's frame rate and every log's error lines. At the end i
 process, the memory after the warm-up (the first fifth of the run, at least a minute) and at the
 end, and the growth; Redis's memory by key family (frames, packets, detections, events, ...) with
 each family's bound; the frame rates; the errors. `--check` exits 1 when a process grew by 5 % or
-more after the warm-up, a camera stopped, or anything logged an error (the fault suite runs it so).
+more after the warm-up (Redis: when a stream is past its bound), a camera stopped, or anything
+logged an error (the fault suite runs it so).
 It rewrites the soak section of docs/benchmarks.md unless --no-write.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import statistics
@@ -81,6 +83,22 @@ def bounds() -> dict[str, str]:
         key_family(keys.camera_lease(1)): "one key a camera, with a TTL",
         key_family(keys.analyzer_status("w1")): "one a worker, with a TTL",
     }
+
+
+def overlong_streams(client: redis.Redis, fps: float) -> list[str]:
+    """Streams longer than their MAXLEN allows (approximate trimming leaves up to a node, 100, over)."""
+    settings = load_settings()
+    limits = {
+        "frames": math.ceil(fps * settings.frame_stream_s), "detections": settings.detections_stream_len,
+        "history": settings.events_history_len,
+    }  # fmt: skip
+    over = []
+    for key in client.scan_iter(count=500):
+        name = key.decode(errors="replace")
+        limit = limits.get(name.rsplit(":", 1)[-1])
+        if limit is not None and (length := client.xlen(key)) > limit + 100:
+            over.append(f"{name}: {length} entries, bound {limit}")
+    return over
 
 
 def redis_families(client: redis.Redis) -> dict[str, tuple[int, float]]:
@@ -185,7 +203,8 @@ def soak(minutes: float, interval_s: float, folder: Path) -> tuple[Samples, dict
                 ) + " MB; fps " + " ".join(f"{samples.fps[c][-1]:.0f}" for c in ids), flush=True)  # fmt: skip
                 time.sleep(interval_s)
             families = redis_families(client)
-            errors = [f"{run.log_path.name}: {line}" for run in runs.values()
+            errors = [f"Redis {line}" for line in overlong_streams(client, 15)]
+            errors += [f"{run.log_path.name}: {line}" for run in runs.values()
                       for line in run.log_text().splitlines() if ERROR_LINE.search(line)]  # fmt: skip
             if mjpeg.parts == 0:
                 errors.append("the MJPEG client got no picture")
@@ -227,7 +246,9 @@ def main() -> int:
         print(f"{name} | {count} | {size:.2f} | {bound.get(name, 'one key')}")
     print("fps after warm-up: " + ", ".join(f"camera {cid} {rate:.1f}" for cid, rate in rates.items()))
     print(f"errors: {len(errors)}" + "".join(f"\n  {line}" for line in errors[:20]))
-    grown = [name for name, (_s, _e, change) in memory.items() if change >= GROWTH_LIMIT]
+    # Redis is judged by its streams' bounds (above), not its RSS: the events stream fills towards
+    # its 10,000 entries for hours, and the allocator's RSS moves by megabytes from sample to sample.
+    grown = [name for name, (_s, _e, change) in memory.items() if change >= GROWTH_LIMIT and name != "redis"]
     stopped = [cid for cid, rate in rates.items() if rate < 1.0]
     if not args.no_write:
         write_section("soak", [
@@ -243,6 +264,9 @@ def main() -> int:
             "| key family | keys | MB | bound |", "| --- | --- | --- | --- |",
             *[f"| `{name}` | {count} | {size:.2f} | {bound.get(name, 'one key')} |"
               for name, (count, size) in families.items()], "",
+            "Redis's own memory is judged by these bounds (every stream within its MAXLEN at the end, "
+            "checked), not by its growth: the events stream fills towards its 10,000 entries over hours, "
+            "and the allocator's RSS moves by megabytes between samples.", "",
             "Frame rates after the warm-up (median): "
             + ", ".join(f"camera {cid} {rate:.1f} fps" for cid, rate in rates.items())
             + f". Errors logged: {len(errors)}.",
