@@ -54,7 +54,7 @@ class OrtModel:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(model, options, providers=[p for p in providers if p != OPENVINO])
+        self._session = ort.InferenceSession(model, options, providers=providers)
         self.provider: str = self._session.get_providers()[0]
         self.input_name: str = self._session.get_inputs()[0].name
         self.input_shape: list[Any] = list(self._session.get_inputs()[0].shape)

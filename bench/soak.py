@@ -44,6 +44,7 @@ from tests.support import (
     ServiceRun,
     camera_pids,
     gateway_answers,
+    rss_mb,
     rtsp_server_missing,
     wait_until,
     web,
@@ -57,12 +58,12 @@ DEMO = [(i, f"demo:{scene}?size=1280x720") for i, scene in
 ERROR_LINE = re.compile(r" (ERROR|CRITICAL) |Traceback")
 
 
-def rss_mb(pid: int) -> float | None:
+def rss_or_none(pid: int) -> float | None:
+    """A process's resident memory in MB; None once it is gone."""
     try:
-        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        return rss_mb(pid)
     except (OSError, IndexError, ValueError):
         return None
-    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 def key_family(key: str) -> str:
@@ -196,7 +197,7 @@ def soak(minutes: float, interval_s: float, folder: Path) -> tuple[Samples, dict
             started = time.monotonic()
             while (now := time.monotonic() - started) < minutes * 60:
                 cameras_now = {c["id"]: c for c in web.get(f"{base}/api/cameras", timeout=10).json()}
-                samples.add(now, {name: rss_mb(pid) for name, pid in processes.items()},
+                samples.add(now, {name: rss_or_none(pid) for name, pid in processes.items()},
                             {cid: float(cameras_now[cid]["fps"] or 0.0) for cid in ids})  # fmt: skip
                 print(f"{now / 60:5.1f} min: " + ", ".join(
                     f"{name} {value:.0f}" for name, values in samples.rss.items() if (value := values[-1])

@@ -48,6 +48,15 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test's own, to crash and bring back (the fault tests)."""
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed (Debian package postgresql); scripts/test.sh installs it")
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
 def postgres_url(postgres: PostgresServer) -> str:
     """A new, empty PostgreSQL database for this test."""
     return asyncio.run(postgres.create_database(f"test_{next(_DATABASES)}"))

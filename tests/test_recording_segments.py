@@ -8,7 +8,6 @@ import contextlib
 import itertools
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +33,7 @@ from tests.support import (
     wait_until,
     write_camera_file,
 )
+from tests.support.disks import tmpfs
 
 pytestmark = pytest.mark.rtsp
 
@@ -127,17 +127,9 @@ async def _indexed(data: Path) -> set[str]:
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 6 MB tmpfs for recordings (root only: CI runs the tests as root)."""
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)], capture_output=True,
-                          text=True, check=False)  # fmt: skip
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip()}): needs root")
-    try:
+    """A 6 MB tmpfs for recordings."""
+    with tmpfs(tmp_path / "small-disk", "size=6m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_full_disk_pauses_recording_and_it_resumes_when_there_is_room(

@@ -13,16 +13,12 @@ import pytest
 import redis
 
 from shared.status import CameraState
-from tests.support import RtspServer, ServiceRun, camera_status, read_frames, wait_until, write_camera_file
+from tests.support import RtspServer, ServiceRun, camera_status, read_frames, rss_mb, wait_until, write_camera_file
 
 pytestmark = pytest.mark.rtsp
 
 FLAP_S = 90.0
 PERIOD_S = 3.0
-
-
-def rss_mb(pid: int) -> float:
-    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * 4096 / 1e6
 
 
 def streaming(client: redis.Redis, camera: int) -> bool:

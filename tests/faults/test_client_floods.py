@@ -19,7 +19,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.support import ServiceRun, wait_until, web, write_camera_file
+from tests.support import ServiceRun, logged_pid, rss_mb, wait_until, web, write_camera_file
 
 SESSIONS = 5_000
 ADDRESSES = 100
@@ -27,15 +27,14 @@ NEGOTIATION_S = 5.0
 MAX_PENDING = 64  # the setting's default
 
 
-def rss_mb(pid: int) -> float:
-    pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
-    return pages * 4096 / 1e6
-
-
-def gateway_pid(log: Path) -> int:
-    import re  # noqa: PLC0415
-
-    return int(re.findall(r" gateway\[(\d+)\]", log.read_text())[0])
+@pytest.fixture
+def demo_gateway(ingest: Callable[..., ServiceRun], gateway: Callable[..., str], tmp_path: Path) -> tuple[str, int]:
+    """A gateway process (its base URL and pid) with one demo camera being ingested."""
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "demo", "source": "demo:front?size=320x240", "fps": 5}])
+    ingest(cameras)
+    base = gateway(cameras, env={"CAMSTREAM_WEBRTC_NEGOTIATION_TIMEOUT_S": str(NEGOTIATION_S),
+                                 "CAMSTREAM_LOG_LEVEL": "INFO"})  # fmt: skip
+    return base, logged_pid(tmp_path / "gateway-0.log", "gateway")
 
 
 async def _open_sessions(base: str) -> tuple[Counter[int], int]:
@@ -78,16 +77,12 @@ async def _open_sessions(base: str) -> tuple[Counter[int], int]:
 
 @pytest.mark.timeout(300)
 def test_5000_sessions_never_completed_are_capped_and_freed(
-    ingest: Callable[..., ServiceRun], gateway: Callable[..., str], tmp_path: Path
+    demo_gateway: tuple[str, int],
 ) -> None:
-    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "demo", "source": "demo:front?size=320x240", "fps": 5}])
-    ingest(cameras)
-    base = gateway(cameras, env={"CAMSTREAM_WEBRTC_NEGOTIATION_TIMEOUT_S": str(NEGOTIATION_S),
-                                 "CAMSTREAM_LOG_LEVEL": "INFO"})  # fmt: skip
-    pid = gateway_pid(tmp_path / "gateway-0.log")
+    base, pid = demo_gateway
     # Warm up the paths a session takes, then the level to come back to.
-    warm_up, _ = asyncio.run(_open_sessions_few(base))
-    assert warm_up[201] >= 1
+    warm_up = [web.post(f"{base}/api/webrtc/stream/1", json={"server_offer": True}).status_code for _ in range(4)]
+    assert 201 in warm_up
     wait_until(lambda: not web.get(f"{base}/api/streams/status").json()["sessions"], NEGOTIATION_S + 15, 0.5)
     level = rss_mb(pid)
 
@@ -110,14 +105,6 @@ def test_5000_sessions_never_completed_are_capped_and_freed(
     assert after[0] <= level * 1.2, f"the gateway kept {after[0] - level:.0f} MB"
     assert after[1] <= after[0] * 1.05, f"the second flood left {after[1] - after[0]:.0f} MB more"
     assert web.get(f"{base}/healthz").status_code == 200
-
-
-async def _open_sessions_few(base: str) -> tuple[Counter[int], int]:
-    statuses: Counter[int] = Counter()
-    async with httpx.AsyncClient(base_url=base, headers=web.headers(base), timeout=30) as http:
-        for _ in range(4):
-            statuses[(await http.post("/api/webrtc/stream/1", json={"server_offer": True})).status_code] += 1
-    return statuses, 0
 
 
 async def _crowd(base: str, seconds: float) -> dict[str, float]:
@@ -166,12 +153,9 @@ async def _crowd(base: str, seconds: float) -> dict[str, float]:
 
 @pytest.mark.timeout(300)
 def test_200_mjpeg_clients_and_500_event_subscribers_for_30_s(
-    ingest: Callable[..., ServiceRun], gateway: Callable[..., str], tmp_path: Path
+    demo_gateway: tuple[str, int],
 ) -> None:
-    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "demo", "source": "demo:front?size=320x240", "fps": 5}])
-    ingest(cameras)
-    base = gateway(cameras, env={"CAMSTREAM_LOG_LEVEL": "INFO"})
-    pid = gateway_pid(tmp_path / "gateway-0.log")
+    base, pid = demo_gateway
     wait_until(lambda: web.get(f"{base}/api/cameras/1/snapshot.jpg").status_code == 200, 30.0, 0.5)
     level = rss_mb(pid)
     figures = asyncio.run(_crowd(base, 30.0))

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -23,7 +22,7 @@ from shared.embedded_redis import free_port
 from shared.settings import Settings
 from tests.support import ROOT, publish_events, wait_until, wait_until_async
 from tests.support.inprocess import api
-from tests.support.postgres import PostgresServer, postgres_bin, postgres_server
+from tests.support.postgres import PostgresServer
 
 DAY_S = 86400.0
 
@@ -31,15 +30,6 @@ DAY_S = 86400.0
 def event(n: int, started: float, phase: EventPhase = EventPhase.START) -> Event:
     return Event(f"1-{n:016x}", 1, EventType.PERSON, phase, started, started + 1 if phase is EventPhase.END else None,
                  0.9, Box(1, 2, 3, 4), 3, True, started)  # fmt: skip
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[PostgresServer]:
-    """A PostgreSQL server of this test's own, to crash and bring back."""
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed (Debian package postgresql); scripts/test.sh installs it")
-    with postgres_server() as server:
-        yield server
 
 
 @pytest.mark.parametrize("module", ["gateway", "analyzer", "ingest"])

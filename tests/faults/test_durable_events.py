@@ -4,7 +4,6 @@ processes, SIGKILL, restart, and the same events (same ids, fields, snapshots) a
 from __future__ import annotations
 
 import os
-import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -17,16 +16,11 @@ import redis
 from shared import keys
 from shared.detections import Event
 from shared.embedded_redis import EmbeddedRedis
-from tests.support import DATA, ServiceRun, pid_alive, wait_until, web, write_camera_file
+from tests.support import DATA, ServiceRun, logged_pid, pid_alive, wait_until, web, write_camera_file
+from tests.support.history import listed_events
 
 Start = Callable[..., ServiceRun]
 CLIP = DATA / "TUD-Campus.mp4"
-
-
-def listed(base: str) -> list[dict[str, Any]]:
-    page = web.get(f"{base}/api/events", params={"limit": 500}, timeout=10).json()
-    events: list[dict[str, Any]] = page["events"]
-    return events
 
 
 def settled(base: str) -> list[dict[str, Any]]:
@@ -34,7 +28,7 @@ def settled(base: str) -> list[dict[str, Any]]:
     last: list[list[dict[str, Any]] | None] = [None]
 
     def same() -> bool:
-        now = listed(base)
+        now = listed_events(base)
         if now == last[0]:
             return True
         last[0] = now
@@ -93,16 +87,16 @@ def test_history_survives_redis_and_every_process_killed(
     env = {"CAMSTREAM_REDIS_URL": private_redis.url, "CAMSTREAM_ANALYZER_LEASE_TTL_S": "2"}
     processes = [ingest(cameras, env=env), analyzer(cameras, env=env)]
     base = gateway(cameras, redis=private_redis.url)
-    wait_until(lambda: len(listed(base)) >= 3, 60.0, interval_s=0.5, what="three events in /api/events")
+    wait_until(lambda: len(listed_events(base)) >= 3, 60.0, interval_s=0.5, what="three events in /api/events")
 
     # Redis alone, killed and restarted empty: the processes carry on, new events are stored.
-    before_redis = {e["id"] for e in listed(base)}
+    before_redis = {e["id"] for e in listed_events(base)}
     private_redis.kill()
     private_redis.start()
-    wait_until(lambda: {e["id"] for e in listed(base)} - before_redis, 60.0, interval_s=0.5,
+    wait_until(lambda: {e["id"] for e in listed_events(base)} - before_redis, 60.0, interval_s=0.5,
                what="an event stored after Redis came back")  # fmt: skip
     assert all(p.process.poll() is None for p in processes), "a process died with Redis"
-    assert before_redis <= {e["id"] for e in listed(base)}
+    assert before_redis <= {e["id"] for e in listed_events(base)}
 
     # Then everything, as a power cut would (bar the disk). The pipeline goes first and the history is
     # read once it has settled: an event's end written between the read and the kill is not a change.
@@ -111,14 +105,14 @@ def test_history_survives_redis_and_every_process_killed(
     before = settled(base)
     snapshots = {e["id"]: web.get(base + e["snapshotUrl"]).content for e in before if e["snapshotUrl"]}
     assert snapshots, "no event with a snapshot"
-    gateway_pid = int(re.findall(r" gateway\[(\d+)\]", (tmp_path / "gateway-0.log").read_text())[0])
+    gateway_pid = logged_pid(tmp_path / "gateway-0.log", "gateway")
     private_redis.kill()
     os.kill(gateway_pid, signal.SIGKILL)
     wait_until(lambda: not pid_alive(gateway_pid), 5.0)
 
     private_redis.start()
     base = gateway(cameras, redis=private_redis.url)
-    after = {e["id"]: e for e in listed(base)}
+    after = {e["id"]: e for e in listed_events(base)}
     for event in before:
         assert after[event["id"]] == event, "an event changed across the restart"
     for event_id, jpeg in snapshots.items():
@@ -126,8 +120,9 @@ def test_history_survives_redis_and_every_process_killed(
     # And the restarted pipeline adds to the same history, each event once.
     ingest(cameras, env=env)
     analyzer(cameras, env=env)
-    wait_until(lambda: len(listed(base)) > len(before), 60.0, interval_s=0.5, what="new events after the restart")
-    ids = [e["id"] for e in listed(base)]
+    wait_until(lambda: len(listed_events(base)) > len(before), 60.0, interval_s=0.5,
+               what="new events after the restart")  # fmt: skip
+    ids = [e["id"] for e in listed_events(base)]
     assert len(ids) == len(set(ids))
 
 
@@ -143,8 +138,9 @@ def test_two_gateways_and_a_restarted_analyzer_store_each_event_once(
     wait_until(lambda: len(subscriber.messages) >= 2, 60.0, interval_s=0.5, what="events from the first worker")
     # Killed mid-event (its open events never see their end) once what it published is stored: a SIGKILL
     # takes what its history writer still queues, which only the fault suite's kill cases judge.
-    stored = wait_until(lambda: (ids := {e["id"] for e in listed(bases[0])}) >= {m.id for m in subscriber.messages}
-                        and ids, 20.0, interval_s=0.2, what="the first worker's events stored")  # fmt: skip
+    stored = wait_until(lambda: (ids := {e["id"] for e in listed_events(bases[0])})
+                        >= {m.id for m in subscriber.messages} and ids,
+                        20.0, interval_s=0.2, what="the first worker's events stored")  # fmt: skip
     first.process.kill()
     before = {m.id for m in subscriber.messages}
     second = analyzer(cameras, env=env)
@@ -155,7 +151,7 @@ def test_two_gateways_and_a_restarted_analyzer_store_each_event_once(
     published = {m.id: m for m in subscriber.messages}  # the latest message of each event
     expected = stored | (set(published) - before)  # stored before the kill, and all of the second worker's
     for base in bases:
-        events = wait_until(lambda b=base: (found := listed(b)) and {e["id"] for e in found} >= expected
+        events = wait_until(lambda b=base: (found := listed_events(b)) and {e["id"] for e in found} >= expected
                             and found, 10.0, what="every published event in /api/events")  # fmt: skip
         ids = [e["id"] for e in events]
         assert len(ids) == len(set(ids)), "an event listed twice"

@@ -4,7 +4,6 @@ tile plays again and the event feed follows new events again, without a reload."
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from tests.support.browser import browser_page
 
 pytestmark = pytest.mark.rtsp
 LOOPBACK = {"CAMSTREAM_WEBRTC_HOSTS": "127.0.0.1"}
+StartGateway = Callable[[Path], ServiceRun]
 DECODED = "Promise.all([...window.camstream.tiles.values()].map((t) => t.framesDecoded()))"
 
 
@@ -29,8 +29,8 @@ def decoded(page: Any) -> list[int]:
 
 
 @pytest.fixture
-def restartable_gateway(redis_url: str, tmp_path: Path) -> Iterator[Callable[[Path], ServiceRun]]:
-    """`python -m gateway` on one port, started again by each call."""
+def restartable_gateway(redis_url: str, tmp_path: Path) -> Iterator[tuple[str, StartGateway]]:
+    """The base URL of one port, and a call that starts `python -m gateway` on it (again)."""
     port = free_port()
     runs: list[ServiceRun] = []
 
@@ -41,7 +41,7 @@ def restartable_gateway(redis_url: str, tmp_path: Path) -> Iterator[Callable[[Pa
         wait_until(lambda: gateway_answers(f"http://127.0.0.1:{port}"), 30.0, what="the gateway")
         return run
 
-    yield start
+    yield f"http://127.0.0.1:{port}", start
     for run in runs:
         run.stop()
     web.forget(f"http://127.0.0.1:{port}")
@@ -49,22 +49,22 @@ def restartable_gateway(redis_url: str, tmp_path: Path) -> Iterator[Callable[[Pa
 
 @pytest.mark.timeout(240)
 def test_the_dashboard_comes_back_by_itself_after_the_gateway_is_killed(
-    chromium_available: None, ingest: Callable[..., ServiceRun], restartable_gateway: Callable[[Path], ServiceRun],
+    chromium_available: None, ingest: Callable[..., ServiceRun], restartable_gateway: tuple[str, StartGateway],
     redis_url: str, tmp_path: Path,
 ) -> None:  # fmt: skip
     cameras = write_camera_file(tmp_path, [
         {"id": i, "name": f"Demo {i}", "source": f"demo:cam{i}?size=320x240", "fps": 10} for i in (1, 2)
     ])  # fmt: skip
     ingest(cameras)
-    first = restartable_gateway(cameras)
-    base = "http://127.0.0.1:" + re.findall(r"--port', '(\d+)", str(first.process.args))[0]
+    base, start_gateway = restartable_gateway
+    first = start_gateway(cameras)
     with browser_page(login=base) as page:
         wait_until(lambda: len(decoded(page)) == 2 and min(decoded(page)) > 10, 30.0, interval_s=0.5,
                    what="two tiles decoding")  # fmt: skip
         first.process.kill()
         first.process.wait(5)
         killed_at = time.monotonic()
-        restartable_gateway(cameras)
+        start_gateway(cameras)
         started_s = time.monotonic() - killed_at
         before = decoded(page)
 

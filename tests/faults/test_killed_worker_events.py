@@ -10,23 +10,18 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 
 from shared import keys
 from shared.detections import Event, EventPhase
-from tests.support import DATA, ServiceRun, read_detections, wait_until, web, worker_statuses, write_camera_file
+from tests.support import DATA, ServiceRun, read_detections, wait_until, worker_statuses, write_camera_file
+from tests.support.history import events_by_id
 
 Start = Callable[..., ServiceRun]
 TTL_S = 2.0
 GRACE_S = 10.0  # analyzer.service.LEFT_OPEN_GRACE_S
-
-
-def listed(base: str) -> dict[str, dict[str, Any]]:
-    page = web.get(f"{base}/api/events", params={"limit": 500}, timeout=10).json()
-    return {e["id"]: e for e in page["events"]}
 
 
 def test_the_events_a_killed_worker_left_open_are_ended_by_the_worker_that_takes_over(
@@ -41,7 +36,7 @@ def test_the_events_a_killed_worker_left_open_are_ended_by_the_worker_that_takes
     workers = [analyzer(cameras, env=env), analyzer(cameras, env=env)]
     base = gateway(cameras)
     wait_until(lambda: len(worker_statuses(rdb)) == 2, 30.0, what="two workers")
-    wait_until(lambda: [e for e in listed(base).values() if e["endedAt"] is None], 60.0, interval_s=0.5,
+    wait_until(lambda: [e for e in events_by_id(base).values() if e["endedAt"] is None], 60.0, interval_s=0.5,
                what="an event in progress in the history")  # fmt: skip
 
     owner_id = wait_until(lambda: rdb.get(keys.camera_lease(1)), 10.0).decode()
@@ -49,7 +44,7 @@ def test_the_events_a_killed_worker_left_open_are_ended_by_the_worker_that_takes
     survivor = next(w for w in workers if w is not owner)
     os.kill(owner.pid, signal.SIGKILL)
     killed_at = time.time()
-    open_at_kill = {i: e for i, e in listed(base).items() if e["endedAt"] is None}
+    open_at_kill = {i: e for i, e in events_by_id(base).items() if e["endedAt"] is None}
     assert open_at_kill, "no event was in progress when the worker died"
 
     wait_until(lambda: any(d.worker != owner_id and d.analysed_at_s > killed_at for d in read_detections(rdb, 1)),
@@ -57,13 +52,13 @@ def test_the_events_a_killed_worker_left_open_are_ended_by_the_worker_that_takes
     resumed_s = time.time() - killed_at
 
     def all_ended() -> bool:
-        now = listed(base)
+        now = events_by_id(base)
         return all(now[i]["endedAt"] is not None for i in open_at_kill)
 
     wait_until(all_ended, GRACE_S + TTL_S + 10.0, interval_s=0.5, what="the dead worker's events ended")
     ended_s = time.time() - killed_at
     print(f"analysis resumed {resumed_s:.1f} s after the kill; its open events ended after {ended_s:.1f} s")
-    after = listed(base)
+    after = events_by_id(base)
     for event_id, before in open_at_kill.items():
         ended = after[event_id]
         assert ended["phase"] == "end" and ended["startedAt"] == before["startedAt"]

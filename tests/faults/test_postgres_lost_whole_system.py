@@ -7,34 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 
-from shared import keys
-from shared.detections import Event
 from tests.support import DATA, ServiceRun, read_frames, wait_until, web, write_camera_file
-from tests.support.postgres import PostgresServer, postgres_bin, postgres_server
+from tests.support.history import events_by_id, stored_as_published, stream_events
+from tests.support.postgres import PostgresServer
 
 Start = Callable[..., ServiceRun]
 CLIP = DATA / "TUD-Campus.mp4"
 OUTAGE_S = 30.0
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[PostgresServer]:
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed (Debian package postgresql); scripts/test.sh installs it")
-    with postgres_server() as server:
-        yield server
-
-
-def listed(base: str) -> dict[str, dict[str, Any]]:
-    page = web.get(f"{base}/api/events", params={"limit": 500}, timeout=15).json()
-    return {e["id"]: e for e in page["events"]}
 
 
 @pytest.mark.timeout(300)
@@ -50,7 +35,7 @@ def test_every_process_rides_out_postgresql_stopped_for_30_s_and_no_event_is_los
                                             "record": {"mode": "off"}}])  # fmt: skip
     base = gateway(cameras, env=env)
     processes = [ingest(cameras, env=env), analyzer(cameras, env=env), bridge(cameras, env=env)]
-    wait_until(lambda: len(listed(base)) >= 2, 60.0, interval_s=0.5, what="events stored")
+    wait_until(lambda: len(events_by_id(base)) >= 2, 60.0, interval_s=0.5, what="events stored")
     pids = [p.pid for p in processes]
 
     own_postgres.halt()
@@ -63,21 +48,9 @@ def test_every_process_rides_out_postgresql_stopped_for_30_s_and_no_event_is_los
     own_postgres.resume()
     resumed_at = time.time()
 
-    during = {}
-    for _id, fields in rdb.xrange(keys.EVENTS_STREAM):
-        event = Event.decode(fields[keys.EVENT_FIELD.encode()])
-        if halted_at <= event.published_at_s <= resumed_at:
-            during[event.id] = event
+    during = {i: e for i, e in stream_events(rdb).items() if halted_at <= e.published_at_s <= resumed_at}
     assert during, "no event was published during the outage"
-
-    def stored_all() -> bool:
-        try:
-            now = listed(base)
-        except ValueError:
-            return False
-        return all(i in now and (now[i]["phase"] == "end" or e.phase == "start") for i, e in during.items())
-
-    wait_until(stored_all, 60.0, interval_s=0.5, what="the events of the outage, stored")
+    wait_until(lambda: stored_as_published(base, during), 60.0, interval_s=0.5, what="the events of the outage, stored")
     stored_s = time.time() - resumed_at
     assert [p.pid for p in processes] == pids and all(p.process.poll() is None for p in processes)
     ids = [e["id"] for e in web.get(f"{base}/api/events", params={"limit": 500}).json()["events"]]

@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +18,7 @@ import websockets
 
 from shared.embedded_redis import EmbeddedRedis
 from tests.support import DATA, ServiceRun, redis_outage, wait_until, web, write_camera_file
+from tests.support.history import events_by_id
 
 Start = Callable[..., ServiceRun]
 CLIP = DATA / "TUD-Campus.mp4"
@@ -74,11 +74,6 @@ class Watchers:
             thread.join(10)
 
 
-def listed(base: str) -> dict[str, dict[str, Any]]:
-    page = web.get(f"{base}/api/events", params={"limit": 500}, timeout=10).json()
-    return {e["id"]: e for e in page["events"]}
-
-
 @pytest.mark.timeout(300)
 def test_every_process_rides_out_redis_frozen_for_30_s_then_lost(
     private_redis: EmbeddedRedis, ingest: Start, analyzer: Start, recorder: Start, bridge: Start,
@@ -91,14 +86,14 @@ def test_every_process_rides_out_redis_frozen_for_30_s_then_lost(
     base = gateway(cameras, redis=private_redis.url)
     processes = [ingest(cameras, env=env), analyzer(cameras, env=env), recorder(cameras, env=env),
                  bridge(cameras, env=env)]  # fmt: skip
-    wait_until(lambda: len(listed(base)) >= 2, 60.0, interval_s=0.5, what="events stored")
+    wait_until(lambda: len(events_by_id(base)) >= 2, 60.0, interval_s=0.5, what="events stored")
     watchers = Watchers(base)
     try:
         wait_until(lambda: watchers.parts and watchers.events, 30.0, what="pictures and events to the clients")
         pids = [p.pid for p in processes]
         comebacks: dict[str, tuple[float, float]] = {}
         for outage, seconds in (("frozen", 30.0), ("killed", 5.0)):
-            before = listed(base)
+            before = events_by_id(base)
             redis_outage(private_redis, outage, seconds)
             back_at = time.time()
             wait_until(lambda at=back_at: any(t > at for t in watchers.parts), BACK_WITHIN_S, interval_s=0.2,
@@ -110,7 +105,7 @@ def test_every_process_rides_out_redis_frozen_for_30_s_then_lost(
             comebacks[outage] = (picture_s, event_s)
             assert [p.process.poll() for p in processes] == [None] * len(processes), "a process exited"
             assert [p.pid for p in processes] == pids
-            after = listed(base)
+            after = events_by_id(base)
             assert before.keys() <= after.keys(), "events left the history"
         print("after Redis " + "; ".join(f"{o}: pictures again in {p:.1f} s, events in {e:.1f} s"
                                          for o, (p, e) in comebacks.items()))  # fmt: skip

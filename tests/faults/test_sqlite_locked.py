@@ -11,14 +11,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 
-from shared import keys
-from shared.detections import Event
 from tests.support import DATA, ServiceRun, wait_until, web, write_camera_file
+from tests.support.history import events_by_id, stored_as_published, stream_events
 
 Start = Callable[..., ServiceRun]
 CLIP = DATA / "TUD-Campus.mp4"
@@ -34,20 +32,6 @@ db.execute("ROLLBACK")
 """
 
 
-def listed(base: str) -> dict[str, dict[str, Any]]:
-    page = web.get(f"{base}/api/events", params={"limit": 500}, timeout=15).json()
-    return {e["id"]: e for e in page["events"]}
-
-
-def published(client: redis.Redis) -> dict[str, Event]:
-    """Every event's latest message on the events stream."""
-    latest: dict[str, Event] = {}
-    for _id, fields in client.xrange(keys.EVENTS_STREAM):
-        event = Event.decode(fields[keys.EVENT_FIELD.encode()])
-        latest[event.id] = event
-    return latest
-
-
 @pytest.mark.timeout(240)
 def test_a_locked_sqlite_file_is_a_503_for_writes_and_loses_no_event(
     ingest: Start, analyzer: Start, gateway: Callable[..., str], rdb: redis.Redis, tmp_path: Path, _data_dir: Path
@@ -58,7 +42,7 @@ def test_a_locked_sqlite_file_is_a_503_for_writes_and_loses_no_event(
                                             "record": {"mode": "off"}}])  # fmt: skip
     base = gateway(cameras)
     workers = [ingest(cameras), analyzer(cameras)]
-    wait_until(lambda: len(listed(base)) >= 2, 60.0, interval_s=0.5, what="events stored")
+    wait_until(lambda: len(events_by_id(base)) >= 2, 60.0, interval_s=0.5, what="events stored")
     database = next(_data_dir.glob("*.db"))
     sqlite3.connect(database).close()
 
@@ -83,14 +67,11 @@ def test_a_locked_sqlite_file_is_a_503_for_writes_and_loses_no_event(
     assert unlocked_at - locked_at >= LOCK_S - 1
 
     # Everything published while the file was locked reaches the history.
-    during = {i: e for i, e in published(rdb).items() if locked_at <= e.published_at_s <= unlocked_at}
+    during = {i: e for i, e in stream_events(rdb).items() if locked_at <= e.published_at_s <= unlocked_at}
     assert during, "no event was published during the lock"
 
-    def stored_all() -> bool:
-        now = listed(base)
-        return all(i in now and (now[i]["phase"] == "end" or e.phase == "start") for i, e in during.items())
-
-    wait_until(stored_all, 30.0, interval_s=0.5, what="the events published during the lock, stored")
+    wait_until(lambda: stored_as_published(base, during), 30.0, interval_s=0.5,
+               what="the events published during the lock, stored")  # fmt: skip
     stored_s = time.time() - unlocked_at
     created = web.post(f"{base}/api/webhooks", json={"name": "after", "url": "http://127.0.0.1:9/x"})
     assert created.status_code == 201, created.text

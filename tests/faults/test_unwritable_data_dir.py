@@ -13,23 +13,16 @@ from pathlib import Path
 import pytest
 
 from tests.support import ROOT
+from tests.support.disks import tmpfs
 
 PROCESSES = ("gateway", "ingest", "analyzer", "recorder", "bridge")
 
 
 @pytest.fixture
 def read_only_disk(tmp_path: Path) -> Iterator[Path]:
-    """A read-only tmpfs (root only: CI runs the tests as root, who would ignore mode bits)."""
-    mount = tmp_path / "read-only"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)], capture_output=True,
-                          text=True, check=False)  # fmt: skip
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here ({done.stderr.strip()}): needs root")
-    try:
+    """A read-only tmpfs (root, who runs CI's tests, would ignore mode bits)."""
+    with tmpfs(tmp_path / "read-only", "ro,size=1m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.mark.parametrize("where", ["a folder to create on it", "the disk itself"])

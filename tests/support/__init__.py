@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -210,6 +211,16 @@ def pid_alive(pid: int) -> bool:
 
 def have_command(name: str) -> bool:
     return shutil.which(name) is not None
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory, in MB."""
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def logged_pid(log: Path, process: str) -> int:
+    """The pid a process wrote in its log's first line (`... gateway[1234] ...`)."""
+    return int(re.findall(rf" {process}\[(\d+)\]", log.read_text())[0])
 
 
 def read_frames(client: Any, camera_id: int, duration_s: float, start_id: str = "$") -> list[Any]:
