@@ -15,7 +15,7 @@ from aiortc import RTCSessionDescription
 
 from tests.support import RtspServer, ServiceRun, camera_pids, pid_alive, read_frames, wait_until, web
 from tests.support import write_camera_file as camera_file
-from tests.test_gateway_webrtc import LOOPBACK, Viewer
+from tests.support.peer import LOOPBACK, Viewer
 
 pytestmark = pytest.mark.rtsp
 PASSWORD = "s3cret-Camera-Pw"

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support import RtspServer, ServiceRun, wait_until, web, write_camera_file
 from tests.support.browser import browser_page, csp_violations
-from tests.test_gateway_webrtc import LOOPBACK
+from tests.support.peer import LOOPBACK
 
 pytestmark = pytest.mark.rtsp
 

@@ -5,7 +5,9 @@ gateway's shared reader (gateway.hubs) while anyone watches. A viewer's Passthro
 on the camera's shared transcoder, which makes a keyframe at once, so a picture shows within
 a frame or two; at the camera's next keyframe it switches to the camera's own stream and
 leaves the transcoder (which stops when nobody else uses it). An H.265 camera's units are
-never passed to a browser: its viewers stay on the transcoder.
+never passed to a browser: its viewers stay on the transcoder. A camera that changes to a codec
+that cannot be passed (a firmware update, a new profile) sends its viewers back to the
+transcoder at once, and one that changes back takes them to its own stream again.
 """
 
 from __future__ import annotations
@@ -54,6 +56,14 @@ class PassthroughTrack(PacketTrack):
             self.feed.unsubscribe(self)  # the transcoder stops when its last viewer has switched
             self.waiting_keyframe = True
         super().offer(packet)  # a viewer too slow skips to the camera's next keyframe
+
+    def fall_back(self) -> None:
+        """Back to the transcoder (from its next keyframe, made at once): the camera's units can no
+        longer be passed as they are."""
+        if self.switched:
+            self.switched = False
+            self.waiting_keyframe = True
+            self.feed.subscribe(self)
 
     def stop(self) -> None:
         super().stop()
@@ -104,8 +114,13 @@ class PassthroughFeed:
                     _entry_id, unit = await asyncio.wait_for(listener.get(), WAIT_S)
                 except TimeoutError:
                     continue
-                self.codec = unit.codec
+                if unit.codec != self.codec:
+                    log.info("camera=%d passthrough: the camera sends %s", self.camera_id, unit.codec)
+                    self.codec = unit.codec
                 if unit.codec not in PASSABLE:
+                    for track in list(self.viewers):
+                        track.fall_back()
+                    need_keyframe = True
                     continue
                 if last_seq is not None and unit.seq != last_seq + 1:
                     self.stats.gaps += 1

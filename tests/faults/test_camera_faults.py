@@ -1,6 +1,7 @@
 """Cameras misbehaving, against real ingest processes: one that freezes mid-stream (its TCP
 connection open, no data) is reported within 5 s and comes back when it thaws; one that answers
-garbage gets a clear error and a backoff; neither touches the camera beside it."""
+garbage gets a clear error and a backoff; neither touches the camera beside it; one that changes
+resolution and codec mid-stream goes on in the new ones, and so does a viewer watching it."""
 
 from __future__ import annotations
 
@@ -11,15 +12,28 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import redis
+from aiortc import RTCSessionDescription
 
 from shared.status import CameraState
-from tests.support import RtspServer, ServiceRun, camera_status, read_frames, wait_until, write_camera_file
+from tests.support import (
+    RtspServer,
+    ServiceRun,
+    camera_status,
+    read_frames,
+    wait_until,
+    wait_until_async,
+    web,
+    write_camera_file,
+)
+from tests.support.peer import LOOPBACK, Viewer
 
 pytestmark = pytest.mark.rtsp
 
+T = TypeVar("T")
 StartRtsp = Callable[..., RtspServer]
 StartIngest = Callable[..., ServiceRun]
 
@@ -31,6 +45,20 @@ def camera(camera_id: int, url: str) -> dict[str, object]:
 def full_rate(rdb: redis.Redis, camera_id: int) -> float:
     frames = read_frames(rdb, camera_id, 4.0)
     return (len(frames) - 1) / (frames[-1].captured_at_s - frames[0].captured_at_s) if len(frames) > 1 else 0.0
+
+
+def sizes(rdb: redis.Redis) -> set[tuple[int, int]]:
+    """The sizes of camera 1's frames in the last half second."""
+    return {(f.width, f.height) for f in read_frames(rdb, 1, 0.5)}
+
+
+async def without_blocking(probe: Callable[[], T], timeout_s: float, what: str) -> T:
+    """wait_until for a quick synchronous probe, in an async test, leaving the event loop free."""
+
+    async def probed() -> T:
+        return probe()
+
+    return await wait_until_async(probed, timeout_s, what=what)
 
 
 class GarbageServer:
@@ -111,23 +139,56 @@ def test_a_server_answering_garbage_gets_a_clear_error_and_a_backoff(
     print(f"garbage server: {camera_status(rdb, 1).last_error!r}, {garbage.connections} attempts")
 
 
-def test_a_camera_that_changes_resolution_and_codec_mid_stream_goes_on_in_the_new_one(
-    rtsp_server: StartRtsp, ingest: StartIngest, rdb: redis.Redis, tmp_path: Path
+async def test_a_camera_that_changes_resolution_and_codec_mid_stream_goes_on_in_the_new_one(
+    rtsp_server: StartRtsp, ingest: StartIngest, gateway: Callable[..., str], rdb: redis.Redis, tmp_path: Path
 ) -> None:
+    """Ingest streams the new size and codec, and a viewer watching throughout keeps its picture:
+    on the camera's own stream while it is H.264, back on the transcoder while it is H.265 (which
+    a browser cannot take), and on the camera's own again when it returns to H.264."""
     first = rtsp_server(size="640x360", fps=15, codec="h264")
-    ingest(write_camera_file(tmp_path, [camera(1, first.url())]))
-    wait_until(lambda: {(f.width, f.height) for f in read_frames(rdb, 1, 0.5)} == {(640, 360)}, 15.0)
-    # The camera reboots with other settings on the same address (a firmware update, a new profile).
-    changed = RtspServer(size="320x180", fps=15, codec="h265")
-    changed.port = first.port
-    first.kill()
-    changed.start()
+    cameras = write_camera_file(tmp_path, [camera(1, first.url())])
+    ingest(cameras)
+    base = gateway(cameras, env=LOOPBACK)
+    wait_until(lambda: sizes(rdb) == {(640, 360)}, 15.0)
+    viewer = Viewer()
+    servers: list[RtspServer] = []
     try:
-        switched_at = time.time()
-        wait_until(lambda: {(f.width, f.height) for f in read_frames(rdb, 1, 0.5)} == {(320, 180)}, 30.0,
-                   what="frames of the new size")  # fmt: skip
-        status = wait_until(lambda: (s := camera_status(rdb, 1)) and s.width == 320 and s, 10.0)
-        assert status.state is CameraState.STREAMING and status.height == 180
-        print(f"new resolution and codec streaming {time.time() - switched_at:.1f} s after the switch")
+        async with web.client(base) as http:
+
+            async def mode() -> str:
+                sessions = (await http.get("/api/streams/status")).json()["sessions"]
+                return str(sessions[0]["mode"]) if sessions else "none"
+
+            async def showing(size: tuple[int, int], want: str) -> bool:
+                return await mode() == want and len(viewer.frames) > 5 and viewer.frames[-1].shape == size
+
+            offer = {"camera_id": 1, "sdp": await viewer.offer(), "type": "offer"}
+            answer = (await http.post("/api/webrtc/offer", json=offer)).json()
+            await viewer.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+            await wait_until_async(lambda: showing((360, 640), "passthrough"), 15.0, what="the camera's own stream")
+            # The camera reboots with other settings on the same address (a firmware update, a new profile).
+            port = first.port
+            for size, codec, mode_then in (("320x180", "h265", "transcoded"), ("640x360", "h264", "passthrough")):
+                changed = RtspServer(size=size, fps=15, codec=codec)
+                changed.port = port
+                (servers[-1] if servers else first).kill()
+                changed.start()
+                servers.append(changed)
+                switched_at = time.time()
+                width, height = (int(n) for n in size.split("x"))
+                # Asynchronously: the viewer goes on receiving meanwhile.
+                await without_blocking(lambda w=width, h=height: sizes(rdb) == {(w, h)}, 30.0, f"frames of {size}")
+                status = await without_blocking(lambda w=width: (s := camera_status(rdb, 1)) and s.width == w and s,
+                                                10.0, "the new size in the camera's status")  # fmt: skip
+                assert status.state is CameraState.STREAMING and status.height == height
+                streaming_s = time.time() - switched_at
+                await wait_until_async(lambda h=height, w=width, m=mode_then: showing((h, w), m), 10.0,
+                                       what=f"the viewer on {mode_then} {size}")  # fmt: skip
+                shown_s = time.time() - switched_at
+                await viewer.wait_frames(len(viewer.frames) + 30)  # and it goes on
+                print(f"{codec} {size}: streaming {streaming_s:.1f} s after the switch, "
+                      f"the viewer on {mode_then} {shown_s:.1f} s after")  # fmt: skip
+            await viewer.close()
     finally:
-        changed.stop()
+        for server in servers:
+            server.stop()
