@@ -130,7 +130,7 @@ class Bridge:
                 await save_camera(connection, {**stored, field: {**section, "enabled": on}}, new=False)
 
         try:
-            await retrying(self.engine, switch)  # read, then write: SQLite may answer "locked" at once
+            await retrying(self.engine, switch)
         except (SQLAlchemyError, DatabaseUnavailable) as e:
             log.warning("camera=%d %s %s not stored: %s", camera_id, what, "on" if on else "off", type(e).__name__)
             return

@@ -42,7 +42,7 @@ class CameraStore:
 
     async def create(self, fields: dict[str, Any]) -> Camera:
         definition = self._sealed(fields, previous=None)
-        async with connect(self.engine) as connection:
+        async with connect(self.engine, write=True) as connection:
             if "id" not in definition:
                 definition["id"] = await next_camera_id(connection)
             self._validated(definition)
@@ -53,7 +53,7 @@ class CameraStore:
         """Change the given fields (a mapping replaces a mapping: `analysis`, `record`)."""
         if "id" in fields and fields["id"] != camera_id:
             raise Rejected("id cannot change")
-        async with connect(self.engine) as connection:
+        async with connect(self.engine, write=True) as connection:
             stored = await stored_definition(connection, camera_id)
             if stored is None:
                 raise LookupError(camera_id)
@@ -66,7 +66,7 @@ class CameraStore:
         return self._validated(definition)
 
     async def delete(self, camera_id: int) -> None:
-        async with connect(self.engine) as connection:
+        async with connect(self.engine, write=True) as connection:
             stored = await stored_definition(connection, camera_id)
             if stored is not None and stored.get("registry"):
                 raise Managed(f"camera {camera_id} is managed by the camera registry: delete it there")

@@ -95,7 +95,7 @@ class Registry:
         except (ValueError, Unusable) as e:
             return self._failed(f"the registry sent an unusable camera list: {e}"[:300])
         try:
-            async with connect(self.engine) as connection:
+            async with connect(self.engine, write=True) as connection:
                 changes = await apply_registry(connection, definitions)
         except (SQLAlchemyError, DatabaseUnavailable) as e:
             return self._failed(f"cannot store the registry's cameras: {type(e).__name__}")

@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.retention import expire
 from shared.db import migrate
-from shared.db.cameras import apply_registry, revision, save_camera
-from shared.db.engine import create_engine
+from shared.db.cameras import apply_registry, revision, save_camera, set_meta
+from shared.db.engine import connect, create_engine
 from shared.db.events import EventHistory, StoredEvent
-from shared.db.schema import cameras, metadata
+from shared.db.schema import CAMERAS_REVISION, cameras, metadata
 from shared.db.startup import CameraSource, prepare
 from shared.db.url import database_url as url_of
 from shared.detections import Box, Event, EventPhase, EventType
@@ -239,3 +239,31 @@ async def test_the_registry_list_keeps_local_settings_and_the_history_of_cameras
     now = await stored()
     assert changes.updated == [11] and changes.deleted == [12] and now[11].get("enabled", True) is True
     assert sorted(now) == [1, 11]
+
+
+async def test_a_write_that_reads_first_waits_for_another_writer_instead_of_failing(engine: AsyncEngine) -> None:
+    """Read, then write, while another process writes meanwhile (the camera API does this, and the
+    bridge's switches, the registry, enrolment): both land. Begun deferred, SQLite would answer
+    the first "database is locked" at once, without waiting, as the other committed in between."""
+    await _prepared(engine)
+    other = create_engine(engine.url)  # a pool of its own: another process
+    try:
+        async with connect(engine, write=True) as connection:
+            before = await revision(connection)
+            meanwhile = asyncio.create_task(_bump_revision(other, by=10))
+            await asyncio.sleep(0.5)  # long enough for the other to commit, were it let
+            await set_meta(connection, CAMERAS_REVISION, str(before + 1))
+        await asyncio.wait_for(meanwhile, 10.0)
+        async with connect(engine) as connection:
+            after = await revision(connection)
+    finally:
+        await other.dispose()
+    if engine.url.get_backend_name() == "sqlite":
+        assert after == before + 11, "the other should have waited for our write, then read it"
+    else:  # PostgreSQL never fails either (read committed): the last write wins
+        assert after in (before + 1, before + 11)
+
+
+async def _bump_revision(engine: AsyncEngine, by: int) -> None:
+    async with connect(engine, write=True) as connection:
+        await set_meta(connection, CAMERAS_REVISION, str(await revision(connection) + by))

@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from shared.db.url import masked, sqlite_path
 from shared.redact import mask_credentials
 
+# Execution option of a connection whose transactions write (see `connect`).
+WRITES = "camstream_writes"
+
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached or used; the message names it (masked) and says why."""
@@ -54,7 +57,11 @@ def _sqlite_engine(url: URL, timeout_s: float) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # A transaction that will write takes the write lock at its start, waiting the busy timeout
+        # for it. Begun deferred, one that reads first gets "database is locked" at once, with no
+        # wait, whenever another process commits between its read and its write.
+        writes = connection.get_execution_options().get(WRITES, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
 
@@ -77,11 +84,18 @@ def reason(error: BaseException) -> str:
 
 @contextlib.asynccontextmanager
 async def connect(engine: AsyncEngine, write: bool = False) -> AsyncIterator[AsyncConnection]:
-    """A connection (in a transaction that commits on exit when `write`). Raises SQLAlchemyError,
-    or DatabaseUnavailable where the driver raises a plain OSError (asyncpg does when refused)."""
+    """A connection. With `write`, it is one that writes: on SQLite its transactions take the
+    write lock when they begin (so one that reads, then writes, waits its turn instead of failing),
+    and what is left uncommitted when the block ends without an error is committed (the block may
+    commit as it goes). Raises SQLAlchemyError, or DatabaseUnavailable where the driver raises a
+    plain OSError (asyncpg does when refused)."""
     try:
-        async with engine.begin() if write else engine.connect() as connection:
+        async with engine.connect() as connection:
+            if write:
+                await connection.execution_options(**{WRITES: True})
             yield connection
+            if write and connection.in_transaction():
+                await connection.commit()
     except (OSError, TimeoutError) as e:
         raise DatabaseUnavailable(f"database {masked(engine.url)}: {reason(e)}") from None
 
@@ -91,13 +105,13 @@ RETRY_ATTEMPTS = 6
 
 
 async def retrying(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-    """`work` in a connection of its own, again (up to RETRY_ATTEMPTS times, 0.1 s doubling) when
-    SQLite answers "database is locked": it does so at once, without its busy wait, when a
-    transaction that read first then writes meets another writer. Anything else is raised."""
+    """`work` in a writing connection of its own, again (up to RETRY_ATTEMPTS times, 0.1 s
+    doubling) when SQLite answers "database is locked" (its busy timeout passed while another
+    process held the write lock). Anything else is raised."""
     delay_s = 0.1
     for attempt in range(RETRY_ATTEMPTS):
         try:
-            async with connect(engine) as connection:
+            async with connect(engine, write=True) as connection:
                 return await work(connection)
         except OperationalError as e:
             if "locked" not in str(e) or attempt + 1 == RETRY_ATTEMPTS:

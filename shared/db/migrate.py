@@ -22,7 +22,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.db.engine import DatabaseUnavailable, reason
+from shared.db.engine import WRITES, DatabaseUnavailable, reason
 from shared.db.url import masked, sqlite_path
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -70,6 +70,7 @@ async def exclusive(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     try:
         lock = _file_lock(path.with_name(path.name + ".lock")) if path else _no_lock()
         async with lock, engine.connect() as connection:
+            await connection.execution_options(**{WRITES: True})  # migrations and the camera file write
             if postgres:
                 await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_LOCK_KEY})
                 await connection.commit()

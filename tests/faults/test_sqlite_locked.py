@@ -1,7 +1,8 @@
 """The SQLite database locked by another process (a backup tool, an admin's sqlite3 shell) for
 15 s while cameras are analysed: the API's reads still answer (WAL), its writes answer 503 with a
 reason once the busy timeout passes (never a 500), the workers' events wait in their queue, and
-once the lock goes every event published meanwhile is in the history, once."""
+once the lock goes every event published meanwhile is in the history, once. And the camera API's
+changes, which read before they write, all land while another process writes all the time."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
-from tests.support import DATA, ServiceRun, wait_until, web, write_camera_file
+from tests.support import DATA, ROOT, ServiceRun, wait_until, web, write_camera_file
 from tests.support.history import events_by_id, stored_as_published, stream_events
 
 Start = Callable[..., ServiceRun]
@@ -29,6 +31,23 @@ db.execute("BEGIN EXCLUSIVE")
 print("locked", flush=True)
 time.sleep(float(sys.argv[2]))
 db.execute("ROLLBACK")
+"""
+
+# Another process writing as the bridge does after each delivery, as fast as it can.
+KEEP_WRITING = """
+import asyncio, sys, time
+from sqlalchemy.engine import make_url
+from shared.db.engine import connect, create_engine
+from shared.db.integrations import set_cursor
+async def main():
+    engine, n = create_engine(make_url(sys.argv[1])), 0
+    print("writing", flush=True)
+    while True:
+        async with connect(engine, write=True) as connection:
+            await set_cursor(connection, "webhook:load", f"{n}-0")
+        n += 1
+        await asyncio.sleep(0.002)
+asyncio.run(main())
 """
 
 
@@ -78,3 +97,34 @@ def test_a_locked_sqlite_file_is_a_503_for_writes_and_loses_no_event(
     ids = [e["id"] for e in web.get(f"{base}/api/events", params={"limit": 500}).json()["events"]]
     assert len(ids) == len(set(ids))
     print(f"{len(during)} event(s) published during the {LOCK_S:g} s lock; all stored {stored_s:.1f} s after it")
+
+
+@pytest.mark.timeout(120)
+def test_camera_changes_all_land_while_another_process_writes_all_the_time(
+    gateway: Callable[..., str], tmp_path: Path, _data_dir: Path
+) -> None:
+    base = gateway(write_camera_file(tmp_path, [{"id": 1, "name": "front", "source": "demo:", "fps": 5}]))
+    database = next(_data_dir.glob("*.db"))
+    writer = subprocess.Popen([sys.executable, "-c", KEEP_WRITING, f"sqlite+aiosqlite:///{database}"], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    admin = web.headers(base)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "writing"
+        answers = [
+            httpx.patch(f"{base}/api/cameras/1", json={"fps": 5 + n % 5}, headers=admin, timeout=15).status_code
+            for n in range(30)
+        ]
+        added = web.post(f"{base}/api/cameras", json={"name": "new", "source": "rtsp://127.0.0.1:9/none"}, timeout=15)
+        answers.append(added.status_code)
+        if added.status_code == 201:
+            answers.append(
+                httpx.delete(f"{base}/api/cameras/{added.json()['id']}", headers=admin, timeout=15).status_code
+            )
+        assert writer.poll() is None, "the other writer failed"
+    finally:
+        writer.kill()
+        writer.wait()
+        if writer.stdout is not None:
+            writer.stdout.close()
+    assert answers == [200] * 30 + [201, 204], answers
+    assert web.get(f"{base}/api/cameras/1").json()["targetFps"] == 5 + 29 % 5
