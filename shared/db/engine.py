@@ -101,13 +101,13 @@ async def connect(engine: AsyncEngine, write: bool = False) -> AsyncIterator[Asy
 
 
 T = TypeVar("T")
-RETRY_ATTEMPTS = 6
+RETRY_ATTEMPTS = 2  # each waits the busy timeout first: a request gives up after about twice that
 
 
 async def retrying(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-    """`work` in a writing connection of its own, again (up to RETRY_ATTEMPTS times, 0.1 s
-    doubling) when SQLite answers "database is locked" (its busy timeout passed while another
-    process held the write lock). Anything else is raised."""
+    """`work` in a writing connection of its own, again (up to RETRY_ATTEMPTS times in all, 0.1 s
+    apart, doubling) when SQLite answers "database is locked" (its busy timeout passed while
+    another process held the write lock). Anything else is raised."""
     delay_s = 0.1
     for attempt in range(RETRY_ATTEMPTS):
         try:
