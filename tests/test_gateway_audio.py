@@ -110,10 +110,8 @@ async def test_viewers_hear_the_cameras_audio(
             codecs.append(answered_codec(answer["sdp"]))
             await listener.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
 
-        async def heard_enough() -> bool:
-            return all(len(li.samples()) >= li.rate * 2 > 0 for li in listeners)
-
-        await wait_until_async(heard_enough, 20.0, interval_s=0.2, what="two seconds of audio at each viewer")
+        await wait_until_async(lambda: all(len(li.samples()) >= li.rate * 2 > 0 for li in listeners), 20.0,
+                               interval_s=0.2, what="two seconds of audio at each viewer")  # fmt: skip
         status = (await http.get("/api/streams/status")).json()["sessions"]
         metrics = (await http.get("/metrics")).text
         for listener in listeners:

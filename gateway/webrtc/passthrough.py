@@ -117,9 +117,10 @@ class PassthroughFeed:
                 if unit.codec != self.codec:
                     log.info("camera=%d passthrough: the camera sends %s", self.camera_id, unit.codec)
                     self.codec = unit.codec
+                    if unit.codec not in PASSABLE:  # (viewers who join meanwhile start on the transcoder)
+                        for track in list(self.viewers):
+                            track.fall_back()
                 if unit.codec not in PASSABLE:
-                    for track in list(self.viewers):
-                        track.fall_back()
                     need_keyframe = True
                     continue
                 if last_seq is not None and unit.seq != last_seq + 1:

@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import redis
@@ -33,7 +32,6 @@ from tests.support.peer import LOOPBACK, Viewer
 
 pytestmark = pytest.mark.rtsp
 
-T = TypeVar("T")
 StartRtsp = Callable[..., RtspServer]
 StartIngest = Callable[..., ServiceRun]
 
@@ -50,15 +48,6 @@ def full_rate(rdb: redis.Redis, camera_id: int) -> float:
 def sizes(rdb: redis.Redis) -> set[tuple[int, int]]:
     """The sizes of camera 1's frames in the last half second."""
     return {(f.width, f.height) for f in read_frames(rdb, 1, 0.5)}
-
-
-async def without_blocking(probe: Callable[[], T], timeout_s: float, what: str) -> T:
-    """wait_until for a quick synchronous probe, in an async test, leaving the event loop free."""
-
-    async def probed() -> T:
-        return probe()
-
-    return await wait_until_async(probed, timeout_s, what=what)
 
 
 class GarbageServer:
@@ -177,9 +166,9 @@ async def test_a_camera_that_changes_resolution_and_codec_mid_stream_goes_on_in_
                 switched_at = time.time()
                 width, height = (int(n) for n in size.split("x"))
                 # Asynchronously: the viewer goes on receiving meanwhile.
-                await without_blocking(lambda w=width, h=height: sizes(rdb) == {(w, h)}, 30.0, f"frames of {size}")
-                status = await without_blocking(lambda w=width: (s := camera_status(rdb, 1)) and s.width == w and s,
-                                                10.0, "the new size in the camera's status")  # fmt: skip
+                await wait_until_async(lambda w=width, h=height: sizes(rdb) == {(w, h)}, 30.0, what=f"frames of {size}")
+                status = await wait_until_async(lambda w=width: (s := camera_status(rdb, 1)) and s.width == w and s,
+                                                10.0, what="the new size in the camera's status")  # fmt: skip
                 assert status.state is CameraState.STREAMING and status.height == height
                 streaming_s = time.time() - switched_at
                 await wait_until_async(lambda h=height, w=width, m=mode_then: showing((h, w), m), 10.0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import re
 import shutil
@@ -50,12 +51,14 @@ def wait_until(probe: Callable[[], T], timeout_s: float, interval_s: float = 0.0
 
 
 async def wait_until_async(
-    probe: Callable[[], Awaitable[T]], timeout_s: float, interval_s: float = 0.1, what: str = "condition"
+    probe: Callable[[], Awaitable[T] | T], timeout_s: float, interval_s: float = 0.1, what: str = "condition"
 ) -> T:
-    """wait_until for async probes, in the running event loop."""
+    """wait_until in the running event loop, which stays free meanwhile (a WebRTC peer receives on):
+    the probe is async, or a quick synchronous one."""
     deadline = time.monotonic() + timeout_s
     while True:
-        value = await probe()
+        result = probe()
+        value: T = await result if inspect.isawaitable(result) else result  # type: ignore[assignment]
         if value:
             return value
         if time.monotonic() > deadline:

@@ -51,10 +51,7 @@ class Viewer:
         return self.pc.localDescription.sdp
 
     async def wait_frames(self, count: int, timeout_s: float = 20.0) -> None:
-        async def enough() -> bool:
-            return len(self.frames) >= count
-
-        await wait_until_async(enough, timeout_s, what=f"{count} frames")
+        await wait_until_async(lambda: len(self.frames) >= count, timeout_s, what=f"{count} frames")
 
     def fps(self, last_s: float) -> float:
         recent = [t for t in self.times if t >= self.times[-1] - last_s]
