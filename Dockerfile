@@ -8,7 +8,7 @@ RUN apt-get update \
  && useradd --create-home --uid 1000 camstream
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml uv.lock README.md ./
 COPY scripts ./scripts
 COPY shared ./shared
 COPY ingest ./ingest
@@ -16,12 +16,14 @@ COPY analyzer ./analyzer
 COPY gateway ./gateway
 COPY recorder ./recorder
 COPY bridge ./bridge
-# The same install step as the README's commands (a .venv with camstream and its person model),
-# then the person model converted to ONNX once, so that workers start at once.
+# The same install step as the README's commands: a .venv holding exactly uv.lock (hashes checked;
+# a lock that does not match pyproject.toml fails the build), then the person model converted to
+# ONNX once, so that workers start at once.
 # `--build-arg EXTRAS=openvino` adds the OpenVINO runtime (CAMSTREAM_ANALYZER_PROVIDER=OpenVINO).
 ARG EXTRAS=""
 ENV CAMSTREAM_MODEL_CACHE_DIR=/app/model-cache
 RUN scripts/setup.sh $EXTRAS \
+ && rm -rf /root/.cache \
  && .venv/bin/python -c "from pathlib import Path; from analyzer.persons import builtin_model; builtin_model(Path('/app/model-cache'))" \
  && chown -R camstream /app \
  && mkdir -p /data && chown camstream /data

@@ -1,10 +1,14 @@
-.PHONY: install run test lint bench
+.PHONY: install run test lint bench lock
 
 install:
 	scripts/setup.sh dev
 
 run:
 	scripts/run.sh
+
+# Re-resolves uv.lock to the newest releases (docs/development.md); then `make test` and commit it.
+lock:
+	scripts/lock.sh
 
 test:
 	scripts/test.sh

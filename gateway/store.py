@@ -196,7 +196,7 @@ class Store:
                     except MessageError as e:
                         yield e
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
 
 
 def _frame(entry: Entry) -> tuple[str, FrameMessage | None]:

