@@ -4,6 +4,9 @@ faces can use it without importing onnxruntime."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -31,3 +34,19 @@ class Detection:
         if self.landmarks is not None:
             points = tuple(v + (dx if i % 2 == 0 else dy) for i, v in enumerate(self.landmarks))
         return Detection(self.label, (x + dx, y + dy, w, h), self.score, points, self.identity, self.similarity)
+
+
+class Detector(Protocol):
+    """What the pipeline looks for objects with (analyzer.persons' SSDLite, analyzer.objects' NanoDet)."""
+
+    provider: str
+
+    def tiles_for(self, width: int, height: int) -> int:
+        """How many side-by-side tiles a full pass over a frame of this size reads."""
+        ...
+
+    def detect(
+        self, image: np.ndarray, min_score: float | None = None, regions: list[tuple[int, int, int, int]] | None = None
+    ) -> list[Detection]:
+        """Boxes in a BGR image, best first: in `regions` (x, y, w, h) only, or in the whole frame."""
+        ...

@@ -20,15 +20,16 @@ from pathlib import Path
 import av
 import numpy as np
 
-from analyzer.detection import Detection
+from analyzer.detection import Detection, Detector
 from analyzer.faces import FaceDetector, faces_near_people
 from analyzer.geometry import looked_at
 from analyzer.metrics import Quality, average_precision, face_quality, read_face_shots
 from analyzer.motion import MotionDetector
+from analyzer.objects import ObjectDetector
 from analyzer.persons import PersonDetector
 from analyzer.regions import LookSchedule
 from analyzer.tracking import Tracker
-from shared.settings import load_settings
+from shared.settings import Settings, load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--person-threshold", type=float, default=0.5, help="score for precision/recall")
     parser.add_argument("--face-threshold", type=float, default=0.6, help="score for precision/recall")
     parser.add_argument("--person-model", type=Path, help="your own ONNX person detector")
+    parser.add_argument(
+        "--detector", choices=("ssdlite", "nanodet"),
+        help="the built-in detector (default: CAMSTREAM_ANALYZER_DETECTOR's, ssdlite unless set)",
+    )  # fmt: skip
+    parser.add_argument("--long-side", type=int, help="nanodet: the input's longer side (default 256)")
     parser.add_argument(
         "--faces-near-people", action="store_true", help="look for faces as workers do: near people only"
     )
@@ -64,13 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown detector(s): {', '.join(sorted(wanted - {'person', 'face'}))}")
 
     settings = load_settings()
-    persons = (
-        PersonDetector(
-            settings.model_cache_dir, args.person_model or settings.analyzer_person_model, settings.analyzer_provider
-        )
-        if "person" in wanted
-        else None
-    )
+    persons = _detector(args, settings) if "person" in wanted else None
     faces = FaceDetector() if "face" in wanted else None
     found: dict[str, dict[int, np.ndarray]] = {"person": {}, "face": {}}
     trackers = {"person": Tracker(min_frames=1), "face": Tracker(min_frames=1)}
@@ -107,12 +107,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _detector(args: argparse.Namespace, settings: Settings) -> Detector:
+    if (args.detector or settings.analyzer_detector) == "nanodet" and args.person_model is None:
+        return ObjectDetector(settings.model_cache_dir, settings.analyzer_provider,
+                              long_side=args.long_side or settings.analyzer_input_long_side)  # fmt: skip
+    return PersonDetector(
+        settings.model_cache_dir, args.person_model or settings.analyzer_person_model, settings.analyzer_provider
+    )
+
+
 class RegionLooker:
     """The worker's way of looking for people (analyzer.pipeline): motion first; where it moved when
     that fits in a tile, else the whole frame, and the whole frame every `full_frame_s`. People not
     looked at this time keep their last box, as the worker's tracks keep them."""
 
-    def __init__(self, persons: PersonDetector, full_frame_s: float) -> None:
+    def __init__(self, persons: Detector, full_frame_s: float) -> None:
         self.persons = persons
         self.schedule = LookSchedule(full_frame_s)
         self.motion = MotionDetector()

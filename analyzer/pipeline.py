@@ -13,10 +13,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from analyzer.detection import Detection
+from analyzer.detection import Detection, Detector
 from analyzer.faces import FaceDetector, faces_near_people
 from analyzer.motion import MotionDetector
-from analyzer.persons import PersonDetector
 from analyzer.recognition import Recognizer
 from analyzer.regions import LookSchedule
 from analyzer.tracking import Track, TrackChanges, Tracker
@@ -90,7 +89,7 @@ class CameraAnalysis:
         self,
         camera_id: int,
         config: AnalysisConfig,
-        persons: PersonDetector | None,
+        persons: Detector | None,
         faces: FaceDetector | None,
         idle_detect_s: float,
         guard: Guard = _direct,

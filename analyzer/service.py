@@ -31,15 +31,19 @@ from typing import cast
 import numpy as np
 import redis
 
+from analyzer.detection import Detector
 from analyzer.faces import FaceDetector
 from analyzer.frames import decode_for_analysis
 from analyzer.history import HistoryWriter
 from analyzer.identity import new_worker_id
 from analyzer.leases import Leases
+from analyzer.model_fetch import FetchError
+from analyzer.objects import ObjectDetector
 from analyzer.persons import PersonDetector
 from analyzer.pipeline import CameraAnalysis, EventOut, FrameResult
 from analyzer.publisher import Publisher
 from analyzer.recognition import Recognizer
+from analyzer.tf_graph import GraphError
 from analyzer.watchdog import DetectorHung, Watchdog
 from shared import keys
 from shared.cameras import Camera
@@ -82,6 +86,7 @@ class AnalyzerService:
         self.history = HistoryWriter(settings).start()
         self.publisher = Publisher(self.client, settings, self.history)
         self.watchdog = Watchdog(settings.analyzer_detector_timeout_s)
+        self.detector_problem = ""  # why objects are not detected, for the status
         self.persons = (
             self._person_detector(settings) if any(c.analysis.person for c in self.cameras.values()) else None
         )
@@ -122,8 +127,23 @@ class AnalyzerService:
                 self._start(camera_id)
         log.info("worker %s: cameras changed; %d to share", self.worker_id, len(wanted))
 
-    @staticmethod
-    def _person_detector(settings: Settings) -> PersonDetector:
+    def _person_detector(self, settings: Settings) -> Detector | None:
+        """The detector the settings ask for; None (motion and faces only, said in the status and the
+        log) when the NanoDet files are missing or broken, so a bad install never loops on restarts."""
+        if settings.analyzer_detector == "nanodet" and settings.analyzer_person_model is None:
+            try:
+                objects = ObjectDetector(
+                    settings.model_cache_dir,
+                    settings.analyzer_provider,
+                    settings.analyzer_threads,
+                    long_side=settings.analyzer_input_long_side,
+                )
+            except (FetchError, GraphError, OSError) as e:
+                self.detector_problem = f"no object detection: {e}"
+                log.error("worker %s: %s; analysing motion and faces only", self.worker_id, self.detector_problem)
+                return None
+            log.info("person detector: built-in NanoDet-g on %s", objects.provider)
+            return objects
         detector = PersonDetector(
             settings.model_cache_dir,
             settings.analyzer_person_model,
@@ -283,7 +303,7 @@ class AnalyzerService:
             worker_id=self.worker_id,
             pid=os.getpid(),
             host=socket.gethostname(),
-            provider=self.persons.provider if self.persons else "none",
+            provider=self.persons.provider if self.persons else (self.detector_problem or "none"),
             cameras={str(cid): s.counters for cid, s in sorted(self.active.items())},
             live_workers=self.leases.live_workers,
             updated_at_s=time.time(),

@@ -5,7 +5,8 @@ resolving pyproject.toml's ranges afresh, as at `--old-ref`).
     .venv/bin/python -m bench.setup [--repeat 3] [--old-ref 1291315] [--no-write]
 
 Each run clones the repository into a temporary folder (so no .venv, nothing installed), points
-the installer's cache at a folder of the run's own (PIP_CACHE_DIR, UV_CACHE_DIR), times the
+the installers' caches at a folder of the run's own (XDG_CACHE_HOME, PIP_CACHE_DIR, UV_CACHE_DIR;
+the object model's download too), times the
 set-up with that cache empty, deletes .venv, and times it again with the cache now warm. Old and
 new take turns, so the machine's noise falls on both alike. Needs PyPI: the only benchmark that
 downloads. It rewrites the set-up section of docs/benchmarks.md unless --no-write.
@@ -43,7 +44,12 @@ def _cold_and_warm(ref: str, work: Path) -> tuple[float, float]:
     shutil.rmtree(cache, ignore_errors=True)
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
     subprocess.run(["git", "checkout", "-q", ref], cwd=clone, check=True, timeout=60)
-    env = {**os.environ, "PIP_CACHE_DIR": str(cache / "pip"), "UV_CACHE_DIR": str(cache / "uv")}
+    env = {
+        **os.environ,
+        "XDG_CACHE_HOME": str(cache),
+        "PIP_CACHE_DIR": str(cache / "pip"),
+        "UV_CACHE_DIR": str(cache / "uv"),
+    }
     cold = _timed_setup(clone, env)
     shutil.rmtree(clone / ".venv")
     warm = _timed_setup(clone, env)

@@ -6,7 +6,7 @@ Loaded once in each process's main() and passed down; never read at import time.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
@@ -152,6 +152,15 @@ class Settings(BaseSettings):
         "an onnxruntime provider name, or OpenVINO (the openvino extra; faster where the CPU has bfloat16).",
     )
     analyzer_threads: int = Field(default=1, ge=1, le=64, description="Threads per detector call.")
+    analyzer_detector: Literal["ssdlite", "nanodet"] = Field(
+        default="ssdlite",
+        description="The built-in detector: ssdlite (people, two tiles) or nanodet (NanoDet-g, 80 COCO labels, the "
+        "whole frame in one pass; scripts/setup.sh fetches it).",
+    )
+    analyzer_input_long_side: int = Field(
+        default=256, ge=64, le=1280, multiple_of=32,
+        description="nanodet: the input's longer side in pixels (more finds smaller, distant objects, at a cost).",
+    )  # fmt: skip
     analyzer_person_model: Path | None = Field(
         default=None, description="Your own ONNX person detector instead of the built-in one (see docs)."
     )
