@@ -34,9 +34,12 @@ import redis
 import simplejpeg
 
 from analyzer import runtime
+from analyzer.detection import Detector
 from analyzer.faces import FaceDetector
 from analyzer.frames import decode_for_analysis
+from analyzer.model_fetch import FetchError
 from analyzer.motion import MotionDetector
+from analyzer.objects import ObjectDetector
 from analyzer.persons import PersonDetector
 from analyzer.pipeline import CameraAnalysis
 from analyzer.recognition import FaceEmbedder
@@ -50,6 +53,7 @@ from tests.support import DATA, ServiceRun, read_detections, wait_until, write_c
 
 ROUNDS = 3
 OPENVINO_PATH = "new on OpenVINO"
+NANODET_PATH = "new, NanoDet-g"
 
 
 def frames(name: str, limit: int, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
@@ -62,7 +66,7 @@ def frames(name: str, limit: int, size: tuple[int, int] | None = None) -> Iterat
 
 
 def stage_costs(
-    persons: PersonDetector, faces: FaceDetector, sizes: tuple[tuple[int, int], ...] = ((640, 360), (1280, 720))
+    persons: Detector, faces: FaceDetector, sizes: tuple[tuple[int, int], ...] = ((640, 360), (1280, 720))
 ) -> dict[str, dict[str, float]]:
     embedder = FaceEmbedder()
     results = {}
@@ -93,7 +97,7 @@ def stage_costs(
     return results
 
 
-def frames_per_core(persons: PersonDetector, faces: FaceDetector, old: bool) -> dict[str, float]:
+def frames_per_core(persons: Detector, faces: FaceDetector, old: bool) -> dict[str, float]:
     """The old path: the whole frame's tiles in one call each on every look, faces in the whole frame
     when nobody was found. The new: where it moved (whole frame every 2 s), tiles batched, faces only
     near people."""
@@ -127,6 +131,7 @@ def demo_cpu(seconds: float, path: str) -> float:
         if path == "old":
             env["CAMSTREAM_ANALYZER_FULL_FRAME_S"] = "0"
         env["CAMSTREAM_ANALYZER_PROVIDER"] = runtime.OPENVINO if path == OPENVINO_PATH else runtime.CPU
+        env["CAMSTREAM_ANALYZER_DETECTOR"] = "nanodet" if path == NANODET_PATH else "ssdlite"
         runs = [ServiceRun("ingest", server.url, None, Path(folder) / "ingest.log", env=env)]
         worker = ServiceRun("analyzer", server.url, None, Path(folder) / "analyzer.log", env=env)
         runs.append(worker)
@@ -207,11 +212,18 @@ def main() -> int:
     openvino = (
         PersonDetector(settings.model_cache_dir, provider=runtime.OPENVINO) if runtime.openvino_present() else None
     )
-    paths = {"old": one_call_each, "new": persons} | ({OPENVINO_PATH: openvino} if openvino else {})
+    paths: dict[str, Detector] = {"old": one_call_each, "new": persons}
+    paths |= {OPENVINO_PATH: openvino} if openvino else {}
+    try:  # NanoDet-g (CAMSTREAM_ANALYZER_DETECTOR=nanodet), the whole frame at 256 px
+        paths[NANODET_PATH] = ObjectDetector(settings.model_cache_dir, runtime.CPU)
+    except FetchError as e:
+        print(f"no NanoDet path: {e}", flush=True)
 
     stages = stage_costs(persons, faces)
     if openvino:
         stages[f"640x360, {OPENVINO_PATH}"] = stage_costs(openvino, faces, sizes=((640, 360),))["640x360"]
+    if NANODET_PATH in paths:
+        stages[f"640x360, {NANODET_PATH}"] = stage_costs(paths[NANODET_PATH], faces, sizes=((640, 360),))["640x360"]
     for size, cost in stages.items():
         print(f"{size}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in cost.items()), flush=True)
     # The machine is shared and noisy: old and new in turn, ROUNDS rounds, medians.
@@ -246,11 +258,12 @@ def main() -> int:
             f"one thread per process, person detector on onnxruntime's {persons.provider}"
             + (f" (and, as a third path, on {openvino.provider} at the CPU's precision)." if openvino else "."),
             "",
-            "Cost per analysed frame, medians of 60 frames of the Tears of Steel clip (people and faces). "
+            "Cost per analysed frame, medians of 60 frames of the Tears of Steel clip (people and faces); "
+            "person: SSDLite's two tiles, or NanoDet-g's one pass over the whole frame (256x160). "
             "Frames are decoded from JPEG at about 640 px wide whatever their size, so the detectors' cost "
             "hardly depends on the camera's resolution.",
             "",
-            "| frame | JPEG decode (ms) | motion (ms) | person, 2 tiles (ms) | face, whole frame (ms) "
+            "| frame | JPEG decode (ms) | motion (ms) | person (ms) | face, whole frame (ms) "
             "| recognition, a face (ms) |",
             "| --- | --- | --- | --- | --- | --- |",
             *[f"| {s} | {c['decode']:.1f} | {c['motion']:.1f} | {c['person']:.1f} | {c['face']:.1f} "
@@ -272,13 +285,16 @@ def main() -> int:
             "frame every 2 s), a frame's tiles in one batched call, faces near people only."
             + (f" {OPENVINO_PATH}: the new path with the person model on the OpenVINO runtime "
                "(`CAMSTREAM_ANALYZER_PROVIDER=OpenVINO`, the `openvino` extra), which computes in bfloat16 "
-               "on CPUs that have it (docs/analyzer.md)." if openvino else ""),
+               "on CPUs that have it (docs/analyzer.md)." if openvino else "")
+            + (f" {NANODET_PATH}: the new path with NanoDet-g (`CAMSTREAM_ANALYZER_DETECTOR=nanodet`) over "
+               "the whole frame at 256x160 in place of SSDLite." if NANODET_PATH in paths else ""),
             "",
             f"The run command's demo (four demo cameras, one worker): the analyzer worker's CPU over "
             f"{args.demo_seconds:g} s (mean of 2 runs of each, in turn), old path "
             f"(CAMSTREAM_ANALYZER_FULL_FRAME_S=0, whole frames) "
             f"{demo['old']:.0f} % of a core, new {demo['new']:.0f} %"
-            + (f", {OPENVINO_PATH} {demo[OPENVINO_PATH]:.0f} %." if openvino else "."),
+            + (f", {OPENVINO_PATH} {demo[OPENVINO_PATH]:.0f} %" if openvino else "")
+            + (f", {NANODET_PATH} {demo[NANODET_PATH]:.0f} %." if NANODET_PATH in demo else "."),
             "",
             "Event latency: from the capture time of the frame whose analysis published an event (start "
             "messages) to its publication, with ingest and workers as real processes; 4 file cameras "
