@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _detector(args: argparse.Namespace, settings: Settings) -> Detector:
     if (args.detector or settings.analyzer_detector) == "nanodet" and args.person_model is None:
-        return ObjectDetector(settings.model_cache_dir, settings.analyzer_provider,
+        return ObjectDetector(settings.model_cache_dir, settings.analyzer_provider, model_dir=settings.model_dir,
                               long_side=args.long_side or settings.analyzer_input_long_side)  # fmt: skip
     return PersonDetector(
         settings.model_cache_dir, args.person_model or settings.analyzer_person_model, settings.analyzer_provider

@@ -137,6 +137,7 @@ class AnalyzerService:
                     settings.analyzer_provider,
                     settings.analyzer_threads,
                     long_side=settings.analyzer_input_long_side,
+                    model_dir=settings.model_dir,
                 )
             except (FetchError, GraphError, OSError) as e:
                 self.detector_problem = f"no object detection: {e}"

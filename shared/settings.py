@@ -175,6 +175,11 @@ class Settings(BaseSettings):
         description="While only part of the frame moves, people are looked for there; the whole frame this often "
         "(0: always the whole frame).",
     )  # fmt: skip
+    model_dir: Path | None = Field(
+        default=None,
+        description="Where NanoDet's fetched files are (default: the venv's share/camstream/nanodet, where "
+        "scripts/setup.sh puts them).",
+    )
     model_cache_dir: Path = Field(
         default_factory=lambda: Path.home() / ".cache" / "camstream",
         description="Where converted detector models are cached.",

@@ -67,3 +67,19 @@ def test_two_workers_share_four_cameras_and_survive_a_kill(
             if current.worker != runs[-1]:
                 assert current.worker not in runs, f"camera {camera} analysed by two workers at once: {runs}"
                 runs.append(current.worker)
+
+
+def test_a_worker_asked_for_nanodet_without_its_files_runs_on_and_says_why(
+    ingest: Start, analyzer: Start, rdb: redis.Redis, tmp_path: Path
+) -> None:
+    """The object model missing (a failed download at set-up): the worker neither exits nor loops on
+    restarts; it analyses what it can and its status names the cause and the cure."""
+    cameras = demo_cameras(tmp_path, 1)
+    ingest(cameras)
+    env = {"CAMSTREAM_ANALYZER_DETECTOR": "nanodet", "CAMSTREAM_MODEL_DIR": str(tmp_path / "no-model"), **HISTORY}
+    worker = analyzer(cameras, env=env)
+    wait_until(lambda: len(read_detections(rdb, 1)) >= 10, 30.0, interval_s=0.2, what="frames analysed")
+    (status,) = worker_statuses(rdb).values()
+    assert status.provider.startswith("no object detection") and "scripts/setup.sh" in status.provider
+    assert not any(o.label == "person" for d in read_detections(rdb, 1) for o in d.objects)
+    assert worker.process.poll() is None
