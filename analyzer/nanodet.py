@@ -11,19 +11,15 @@ kept per label by non-maximum suppression.
 from __future__ import annotations
 
 import hashlib
-import logging
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from analyzer import tfjs_onnx
+from analyzer import model_cache, tfjs_onnx
 from analyzer.detection import Detection
 from analyzer.geometry import nms
 from analyzer.tfjs_graph import read_graph
-
-log = logging.getLogger(__name__)
 
 # The graph's input is BGR in 0..255, as NanoDet was trained on OpenCV images.
 MEAN_BGR = [103.53, 116.28, 123.675]
@@ -54,16 +50,11 @@ def onnx_model(model_json: Path, cache_dir: Path, input_hw: tuple[int, int]) -> 
     weights = {path.name: path.read_bytes() for path in sorted(model_json.parent.glob("*.bin"))}
     digest = hashlib.sha256(graph_json + b"".join(weights.values())).hexdigest()[:16]
     cached = cache_dir / f"nanodet-{digest}-{input_hw[1]}x{input_hw[0]}-v{EXPORT_VERSION}.onnx"
-    if cached.exists():
-        return cached.read_bytes()
-    log.info("converting NanoDet to ONNX at %dx%d (once) into %s", input_hw[1], input_hw[0], cached)
-    graph = read_graph(graph_json, weights)
-    model = tfjs_onnx.convert(graph, input_hw, MEAN_BGR, STD_BGR)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_bytes(model)
-    partial.replace(cached)  # atomic: workers starting together never read half a file
-    return model
+    return model_cache.converted(
+        cached,
+        f"NanoDet at {input_hw[1]}x{input_hw[0]}",
+        lambda: tfjs_onnx.convert(read_graph(graph_json, weights), input_hw, MEAN_BGR, STD_BGR),
+    )
 
 
 def blob(images: list[np.ndarray], input_hw: tuple[int, int]) -> np.ndarray:
@@ -85,18 +76,16 @@ def centres(input_hw: tuple[int, int]) -> list[np.ndarray]:
 
 def decode(
     heads: list[np.ndarray], grids: list[np.ndarray], image_hw: tuple[int, int], input_hw: tuple[int, int],
-    threshold: float, labels: set[int] | None = None,
+    threshold: float, wanted: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """One image's heads (scores of the three grids, then their distributions): boxes (x, y, w, h
-    in the image's pixels), scores and label ids, best first, per label NMS done."""
+    in the image's pixels), scores and label ids, best first, per label NMS done. `wanted`: a
+    boolean per label (None: all)."""
     scores = np.concatenate(heads[: len(STRIDES)])
     distributions = np.concatenate(heads[len(STRIDES) :])
     cells = np.concatenate(grids)
-    if labels is not None:
-        mask = np.zeros(scores.shape[1], bool)
-        mask[list(labels)] = True
-        scores = np.where(mask, scores, 0)
-    cell, label = np.nonzero(scores >= threshold)
+    above = scores >= threshold
+    cell, label = np.nonzero(above & wanted if wanted is not None else above)
     if cell.size == 0:
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
     score = scores[cell, label]

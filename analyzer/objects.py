@@ -67,7 +67,11 @@ class ObjectDetector:
         unknown = set(labels) - set(nanodet.COCO_LABELS)
         if unknown:
             raise ValueError(f"NanoDet has no label(s) {', '.join(sorted(unknown))}")
-        self.labels = {nanodet.COCO_LABELS.index(label) for label in labels}
+        self.wanted = np.isin(nanodet.COCO_LABELS, labels)  # a boolean per label id
+        # Each label's raw operating point, by label id.
+        self.raw_thresholds = np.array(
+            [RAW_THRESHOLDS.get(label, DEFAULT_RAW_THRESHOLD) for label in nanodet.COCO_LABELS]
+        )
         self._sessions: dict[tuple[int, int], tuple[runtime.Model, list[np.ndarray]]] = {}
         # The provider is known once a session exists: open the usual one now.
         self.provider = self._session(input_size(640, 360, long_side))[0].provider
@@ -82,6 +86,8 @@ class ObjectDetector:
         """Objects of the wanted labels in a BGR image, best first: in `regions` (x, y, w, h) only,
         or in the whole frame. `min_score` is calibrated (0.5: each label's operating point)."""
         wanted = 0.5 if min_score is None else min_score
+        # The lowest raw score any wanted label may pass with; each is then held to its own.
+        lowest = min(raw_score(wanted, float(t)) for t in self.raw_thresholds[self.wanted])
         height, width = image.shape[:2]
         found: list[Detection] = []
         for x, y, w, h in regions if regions is not None else [(0, 0, width, height)]:
@@ -89,12 +95,9 @@ class ObjectDetector:
             input_hw = input_size(w, h, self.long_side)
             model, grids = self._session(input_hw)
             heads = model.run(nanodet.blob([crop], input_hw))
-            lowest = min(raw_score(wanted, RAW_THRESHOLDS.get(nanodet.COCO_LABELS[i], DEFAULT_RAW_THRESHOLD))
-                         for i in self.labels)  # fmt: skip
             boxes, raw, labels = nanodet.decode([head[0] for head in heads], grids, (h, w), input_hw, lowest,
-                                                self.labels)  # fmt: skip
-            thresholds = np.array([RAW_THRESHOLDS.get(nanodet.COCO_LABELS[i], DEFAULT_RAW_THRESHOLD) for i in labels])
-            scores = calibrated(raw, thresholds) if len(raw) else raw
+                                                self.wanted)  # fmt: skip
+            scores = calibrated(raw, self.raw_thresholds[labels])
             keep = scores >= wanted
             boxes[:, 0] += x
             boxes[:, 1] += y

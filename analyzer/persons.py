@@ -17,18 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
-import logging
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from analyzer import onnx_export, runtime
+from analyzer import model_cache, onnx_export, runtime
 from analyzer.detection import Detection
 from analyzer.geometry import nms
-
-log = logging.getLogger(__name__)
 
 SSD_INPUT = "FeatureExtractor/MobilenetV2/MobilenetV2/input"
 SSD_HEADS = [
@@ -68,15 +64,11 @@ def builtin_model(cache_dir: Path) -> bytes:
     graph = package.joinpath("frozen_inference_graph.pb").read_bytes()
     digest = hashlib.sha256(graph).hexdigest()[:16]
     cached = cache_dir / f"ssdlite-pedestrian-{digest}-v{EXPORT_VERSION}.onnx"
-    if cached.exists():
-        return cached.read_bytes()
-    log.info("converting the SSDLite pedestrian model to ONNX (once) into %s", cached)
-    model = onnx_export.convert(graph, SSD_INPUT, SSD_HEADS, (SSD_SIZE, SSD_SIZE))
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_bytes(model)
-    partial.replace(cached)  # atomic: workers starting together never read half a file
-    return model
+    return model_cache.converted(
+        cached,
+        "the SSDLite pedestrian model",
+        lambda: onnx_export.convert(graph, SSD_INPUT, SSD_HEADS, (SSD_SIZE, SSD_SIZE)),
+    )
 
 
 def tiles(width: int, height: int, count: int, overlap: float = 0.05) -> list[tuple[int, int, int, int]]:

@@ -32,14 +32,13 @@ import numpy as np
 import redis
 
 from analyzer.detection import Detector
+from analyzer.detectors import build_detector, describe
 from analyzer.faces import FaceDetector
 from analyzer.frames import decode_for_analysis
 from analyzer.history import HistoryWriter
 from analyzer.identity import new_worker_id
 from analyzer.leases import Leases
 from analyzer.model_fetch import FetchError
-from analyzer.objects import ObjectDetector
-from analyzer.persons import PersonDetector
 from analyzer.pipeline import CameraAnalysis, EventOut, FrameResult
 from analyzer.publisher import Publisher
 from analyzer.recognition import Recognizer
@@ -129,29 +128,14 @@ class AnalyzerService:
 
     def _person_detector(self, settings: Settings) -> Detector | None:
         """The detector the settings ask for; None (motion and faces only, said in the status and the
-        log) when the NanoDet files are missing or broken, so a bad install never loops on restarts."""
-        if settings.analyzer_detector == "nanodet" and settings.analyzer_person_model is None:
-            try:
-                objects = ObjectDetector(
-                    settings.model_cache_dir,
-                    settings.analyzer_provider,
-                    settings.analyzer_threads,
-                    long_side=settings.analyzer_input_long_side,
-                    model_dir=settings.model_dir,
-                )
-            except (FetchError, GraphError, OSError) as e:
-                self.detector_problem = f"no object detection: {e}"
-                log.error("worker %s: %s; analysing motion and faces only", self.worker_id, self.detector_problem)
-                return None
-            log.info("person detector: built-in NanoDet-g on %s", objects.provider)
-            return objects
-        detector = PersonDetector(
-            settings.model_cache_dir,
-            settings.analyzer_person_model,
-            settings.analyzer_provider,
-            settings.analyzer_threads,
-        )
-        log.info("person detector: %s on %s", settings.analyzer_person_model or "built-in SSDLite", detector.provider)
+        log) when its files are missing or broken, so a bad install never loops on restarts."""
+        try:
+            detector = build_detector(settings)
+        except (FetchError, GraphError, OSError) as e:
+            self.detector_problem = f"no object detection: {e}"
+            log.error("worker %s: %s; analysing motion and faces only", self.worker_id, self.detector_problem)
+            return None
+        log.info("person detector: %s on %s", describe(detector), detector.provider)
         return detector
 
     def run(self) -> int:

@@ -35,11 +35,11 @@ import simplejpeg
 
 from analyzer import runtime
 from analyzer.detection import Detector
+from analyzer.detectors import build_detector
 from analyzer.faces import FaceDetector
 from analyzer.frames import decode_for_analysis
 from analyzer.model_fetch import FetchError
 from analyzer.motion import MotionDetector
-from analyzer.objects import ObjectDetector
 from analyzer.persons import PersonDetector
 from analyzer.pipeline import CameraAnalysis
 from analyzer.recognition import FaceEmbedder
@@ -215,7 +215,7 @@ def main() -> int:
     paths: dict[str, Detector] = {"old": one_call_each, "new": persons}
     paths |= {OPENVINO_PATH: openvino} if openvino else {}
     try:  # NanoDet-g (CAMSTREAM_ANALYZER_DETECTOR=nanodet), the whole frame at 256 px
-        paths[NANODET_PATH] = ObjectDetector(settings.model_cache_dir, runtime.CPU)
+        paths[NANODET_PATH] = build_detector(settings, "nanodet", provider=runtime.CPU)
     except FetchError as e:
         print(f"no NanoDet path: {e}", flush=True)
 
