@@ -69,6 +69,7 @@ async def enrol(body: PersonIn, gateway: GatewayDep, who: PrincipalDep, request:
 
     async def enrolled(connection: AsyncConnection) -> KnownPerson:
         await add_person(connection, name)
+        await connection.commit()
         return (await list_people(connection, name))[0]
 
     try:
@@ -84,7 +85,9 @@ async def forget(name: Name, gateway: GatewayDep, who: PrincipalDep, request: Re
     """Delete a person and every picture and embedding of theirs."""
 
     async def removed(connection: AsyncConnection) -> bool:
-        return await remove_person(connection, name)
+        gone = await remove_person(connection, name)
+        await connection.commit()
+        return gone
 
     if not await retrying(gateway.history.engine, removed):
         raise HTTPException(status_code=404, detail="nobody enrolled by that name")
@@ -129,6 +132,7 @@ async def add_picture(name: Name, request: Request, gateway: GatewayDep, who: Pr
 
     async def added(connection: AsyncConnection) -> KnownPerson:
         await add_sample(connection, name, sample.embedding, sample.face_jpeg, source)
+        await connection.commit()
         return (await list_people(connection, name))[0]
 
     try:

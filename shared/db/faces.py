@@ -1,7 +1,9 @@
 """Known people and their face samples in the database (the gateway enrols, analyzers read).
 
 An embedding is 128 float32 (little-endian, unit norm) from analyzer.recognition. Every change
-bumps the faces revision in `meta`, which analyzers poll to reload what they match against.
+bumps the faces revision in `meta`, which analyzers poll to reload what they match against. The
+writers leave the commit to their caller, so a person and their first sample land together (nobody
+ever sees an enrolled person with no samples, and a crash between the two leaves neither).
 """
 
 from __future__ import annotations
@@ -65,7 +67,6 @@ async def add_person(connection: AsyncConnection, name: str) -> None:
         raise PersonExists(f"{name} is enrolled already")
     await connection.execute(insert(known_people).values(name=name, created_at=time.time()))
     await _bump(connection)
-    await connection.commit()
 
 
 async def remove_person(connection: AsyncConnection, name: str) -> bool:
@@ -76,7 +77,6 @@ async def remove_person(connection: AsyncConnection, name: str) -> bool:
     await connection.execute(delete(face_samples).where(face_samples.c.person_id == person))  # as the cascade does
     await connection.execute(delete(known_people).where(known_people.c.id == person))
     await _bump(connection)
-    await connection.commit()
     return True
 
 
@@ -92,7 +92,6 @@ async def add_sample(
         source=source[:100], created_at=time.time(),
     ))  # fmt: skip
     await _bump(connection)
-    await connection.commit()
     return int(await connection.scalar(select(func.count()).where(face_samples.c.person_id == person)) or 0)
 
 
