@@ -8,6 +8,7 @@ from pathlib import Path
 from analyzer.detection import Detector
 from analyzer.objects import ObjectDetector
 from analyzer.persons import PersonDetector
+from shared.labels import COCO_LABELS
 from shared.settings import Settings
 
 
@@ -17,10 +18,12 @@ def build_detector(
     long_side: int | None = None,
     person_model: Path | None = None,
     provider: str | None = None,
+    labels: tuple[str, ...] = COCO_LABELS,
 ) -> Detector:
     """The settings' detector; each argument given overrides its setting. A user's own ONNX model
     (`person_model`, CAMSTREAM_ANALYZER_PERSON_MODEL) takes precedence over either built-in one.
-    NanoDet's files missing or altered: a model_fetch.FetchError naming the cure."""
+    NanoDet sees `labels` (the worker: all, each camera's rules pick; the evaluator: people only);
+    SSDLite people only. NanoDet's files missing or altered: a model_fetch.FetchError naming the cure."""
     person_model = person_model or settings.analyzer_person_model
     provider = provider or settings.analyzer_provider
     if (detector or settings.analyzer_detector) == "nanodet" and person_model is None:
@@ -28,6 +31,7 @@ def build_detector(
             settings.model_cache_dir,
             provider,
             settings.analyzer_threads,
+            labels=labels,
             long_side=long_side or settings.analyzer_input_long_side,
             model_dir=settings.model_dir,
         )

@@ -69,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown detector(s): {', '.join(sorted(wanted - {'person', 'face'}))}")
 
     settings = load_settings()
-    persons = build_detector(settings, args.detector, args.long_side, args.person_model) if "person" in wanted else None
+    persons = (
+        build_detector(settings, args.detector, args.long_side, args.person_model, labels=("person",))
+        if "person" in wanted
+        else None
+    )
     faces = FaceDetector() if "face" in wanted else None
     found: dict[str, dict[int, np.ndarray]] = {"person": {}, "face": {}}
     trackers = {"person": Tracker(min_frames=1), "face": Tracker(min_frames=1)}

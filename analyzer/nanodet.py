@@ -20,6 +20,7 @@ from analyzer import model_cache, tfjs_onnx
 from analyzer.detection import Detection
 from analyzer.geometry import nms
 from analyzer.tfjs_graph import read_graph
+from shared.labels import COCO_LABELS
 
 # The graph's input is BGR in 0..255, as NanoDet was trained on OpenCV images.
 MEAN_BGR = [103.53, 116.28, 123.675]
@@ -27,18 +28,6 @@ STD_BGR = [57.375, 57.12, 58.395]
 STRIDES = (8, 16, 32)
 BINS = 11  # reg_max 10
 EXPORT_VERSION = 1
-
-COCO_LABELS = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
-    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
-    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard",
-    "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
-    "teddy bear", "hair drier", "toothbrush",
-)  # fmt: skip
 
 
 def onnx_model(model_json: Path, cache_dir: Path, input_hw: tuple[int, int]) -> bytes:

@@ -20,6 +20,7 @@ import numpy as np
 
 from analyzer import model_fetch, nanodet, runtime
 from analyzer.detection import Detection
+from shared.labels import COCO_LABELS
 
 DEFAULT_LONG_SIDE = 256
 # Raw NanoDet scores at each label's operating point (person: precision 0.87-0.89, recall
@@ -64,14 +65,12 @@ class ObjectDetector:
         self.providers = runtime.choose_providers(provider)
         self.threads = threads
         self.long_side = long_side
-        unknown = set(labels) - set(nanodet.COCO_LABELS)
+        unknown = set(labels) - set(COCO_LABELS)
         if unknown:
             raise ValueError(f"NanoDet has no label(s) {', '.join(sorted(unknown))}")
-        self.wanted = np.isin(nanodet.COCO_LABELS, labels)  # a boolean per label id
+        self.wanted = np.isin(COCO_LABELS, labels)  # a boolean per label id
         # Each label's raw operating point, by label id.
-        self.raw_thresholds = np.array(
-            [RAW_THRESHOLDS.get(label, DEFAULT_RAW_THRESHOLD) for label in nanodet.COCO_LABELS]
-        )
+        self.raw_thresholds = np.array([RAW_THRESHOLDS.get(label, DEFAULT_RAW_THRESHOLD) for label in COCO_LABELS])
         self._sessions: dict[tuple[int, int], tuple[runtime.Model, list[np.ndarray]]] = {}
         # The provider is known once a session exists: open the usual one now.
         self.provider = self._session(input_size(640, 360, long_side))[0].provider

@@ -1,6 +1,7 @@
-"""One camera's analysis: motion every frame; people (where it moved, and the whole frame now and
-then) and faces near them when there is motion (or now and then without); tracking into events.
-No Redis here: frames in, results out."""
+"""One camera's analysis: motion every frame; people and objects (where it moved, and the whole
+frame now and then) and faces near people when there is motion (or now and then without);
+tracking into events (person, face, or object with its label), the camera's rules deciding which
+boxes count (analyzer.object_rules). No Redis here: frames in, results out."""
 
 from __future__ import annotations
 
@@ -10,19 +11,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 
 from analyzer.detection import Detection, Detector
 from analyzer.faces import FaceDetector, faces_near_people
 from analyzer.motion import MotionDetector
+from analyzer.object_rules import in_zones, kept, lowest_min_score
 from analyzer.recognition import Recognizer
 from analyzer.regions import LookSchedule
 from analyzer.tracking import Track, TrackChanges, Tracker
-from shared.cameras import AnalysisConfig
+from shared.analysis import AnalysisConfig
 from shared.detections import Box, DetectedObject, Event, EventPhase, EventType
 
 RECOGNISE_EVERY_S = 1.0
+# Faces are looked for near people found at this score or more, below the events' 0.5: a person
+# half hidden or turned away may still show a face (NanoDet at 256 px misses a quarter of Tears of
+# Steel's faces at 0.5, none at 0.2: docs/analyzer.md).
+FACE_SEARCH_MIN_SCORE = 0.2
 
 # How a detector is called: directly, or through the worker's watchdog.
 Guard = Callable[..., Any]
@@ -68,28 +73,12 @@ class MotionEvent:
                      self.frames, self.snapshot, now_s)  # fmt: skip
 
 
-def in_zones(found: list[Detection], zones: list[list[list[float]]], width: int, height: int) -> list[Detection]:
-    """With zones set (the camera's `analysis.motion_zones`), only the objects whose foot point (the
-    middle of the box's bottom edge) is inside one: a person on the pavement beyond the gate is not
-    at the door."""
-    if not zones:
-        return found
-    polygons = [np.array([[x * width, y * height] for x, y in zone], np.float32) for zone in zones]
-    kept = []
-    for detection in found:
-        x, y, w, h = detection.box
-        foot = (float(x + w / 2), float(y + h))
-        if any(cv2.pointPolygonTest(polygon, foot, False) >= 0 for polygon in polygons):
-            kept.append(detection)
-    return kept
-
-
 class CameraAnalysis:
     def __init__(
         self,
         camera_id: int,
         config: AnalysisConfig,
-        persons: Detector | None,
+        detector: Detector | None,
         faces: FaceDetector | None,
         idle_detect_s: float,
         guard: Guard = _direct,
@@ -98,7 +87,7 @@ class CameraAnalysis:
     ) -> None:
         self.camera_id = camera_id
         self.config = config
-        self.persons = persons if config.person else None
+        self.detector = detector if config.labels else None  # people and objects
         self.faces = faces if config.face else None
         self.idle_detect_s = idle_detect_s
         self.looks = LookSchedule(full_frame_s)  # people: where it moved, the whole frame now and then
@@ -107,7 +96,7 @@ class CameraAnalysis:
         self.motion = (
             MotionDetector(config.motion_min_area, config.motion_zones, config.motion_masks) if config.motion else None
         )
-        self.tracker = Tracker()
+        self.tracker = Tracker(stationary_s=config.stationary_s)
         self._event_ids: dict[int, str] = {}
         self._motion_event: MotionEvent | None = None
         self._last_objects_s = float("-inf")
@@ -128,29 +117,29 @@ class CameraAnalysis:
             motion_boxes = [_box(b, scale) for b in result.boxes]
             moving = result.active or result.moving
             events += self._motion_events(result.started, result.ended, motion_boxes, t_s, jpeg, now_s)
-        # Look for people and faces while something moves, and now and then when nothing does.
+        # Look for people, objects and faces while something moves, and now and then when nothing does.
         idle_check_due = t_s - self._last_objects_s >= self.idle_detect_s
-        has_detectors = self.persons is not None or self.faces is not None
+        has_detectors = self.detector is not None or self.faces is not None
         run_objects = has_detectors and (moving or idle_check_due or self.motion is None)
         found: list[Detection] = []
         looked: list[tuple[int, int, int, int]] | None = None  # the regions read, in frame pixels; None: all
         if run_objects:
             self._last_objects_s = t_s
+            height, width = image.shape[:2]
             regions = None
-            if self.persons is not None:
-                count = self.persons.tiles_for(image.shape[1], image.shape[0])
-                regions = self.looks.regions(moved, image.shape[1], image.shape[0], count, t_s)
-            persons: list[Detection] = []
-            if self.persons is not None:
+            seen: list[Detection] = []  # everything the detector gave, above the lowest score asked
+            if self.detector is not None:
+                regions = self.looks.regions(moved, width, height, self.detector.tiles_for(width, height), t_s)
                 started = time.perf_counter()
-                persons = self.guard(self.persons.detect, image, self.config.person_min_score, regions)
-                persons = in_zones(persons, self.config.motion_zones, image.shape[1], image.shape[0])
+                seen = self.guard(self.detector.detect, image, self._ask_score, regions)
                 timings["person" if regions is None else "person_regions"] = _since(started)
+            reported = kept(seen, self.config, width, height)
             if self.faces is not None:
+                near = [d for d in seen if d.label == "person" and d.score >= FACE_SEARCH_MIN_SCORE]
                 started = time.perf_counter()
-                faces = self.guard(faces_near_people, self.faces, image, persons, self.config.face_min_score,
-                                   self.config.face_everywhere or self.persons is None)  # fmt: skip
-                faces = in_zones(faces, self.config.motion_zones, image.shape[1], image.shape[0])
+                faces = self.guard(faces_near_people, self.faces, image, near, self.config.face_min_score,
+                                   self.config.face_everywhere or self.detector is None)  # fmt: skip
+                faces = in_zones(faces, self.config.motion_zones, width, height)
                 timings["face"] = _since(started)
                 # A face track keeps its best match, so matching once a second is enough (about 20 ms a face).
                 if self.recognizer is not None and faces and t_s - self._last_recognised_s >= RECOGNISE_EVERY_S:
@@ -159,7 +148,7 @@ class CameraAnalysis:
                     self._last_recognised_s = t_s
                     timings["recognition"] = _since(started)
                 found += [d.scaled(scale) for d in faces]
-            found = [d.scaled(scale) for d in persons] + found
+            found = [d.scaled(scale) for d in reported] + found
             if regions is not None:
                 looked = [(round(x / scale), round(y / scale), round(w / scale), round(h / scale))
                           for x, y, w, h in regions]  # fmt: skip
@@ -168,6 +157,8 @@ class CameraAnalysis:
             events.append(self._track_event(track, EventPhase.START, now_s))
         for track in changes.ended:
             events.append(self._track_event(track, EventPhase.END, now_s))
+        for track in changes.stationary:
+            events.append(self._track_event(track, EventPhase.END, now_s, stationary=True))
         objects = [DetectedObject(d.label, d.score, Box(*d.box), changes.assigned.get(i)) for i, d in enumerate(found)]
         return FrameResult(motion_boxes, objects, events, timings)
 
@@ -197,14 +188,21 @@ class CameraAnalysis:
             self._motion_event = None
         return out
 
-    def _track_event(self, track: Track, phase: EventPhase, now_s: float) -> EventOut:
+    @property
+    def _ask_score(self) -> float:
+        """The lowest score to ask the detector for: the camera's rules hold each label to its own."""
+        lowest = lowest_min_score(self.config)
+        return min(lowest, FACE_SEARCH_MIN_SCORE) if self.faces is not None else lowest
+
+    def _track_event(self, track: Track, phase: EventPhase, now_s: float, stationary: bool = False) -> EventOut:
         event_id = self._event_ids.setdefault(track.id, _event_id(self.camera_id))
         if phase is EventPhase.END:
             del self._event_ids[track.id]
         event = Event(
-            event_id, self.camera_id, EventType(track.label), phase, track.first_s,
+            event_id, self.camera_id, EventType.of_label(track.label), phase, track.first_s,
             track.last_s if phase is EventPhase.END else None, round(track.best_score, 3), Box(*track.best_box),
-            track.frames, track.best_frame is not None, now_s, track.identity, track.similarity,
+            track.frames, track.best_frame is not None, now_s, track.identity, track.similarity, track.label,
+            stationary,
         )  # fmt: skip
         return EventOut(event, track.best_frame)
 

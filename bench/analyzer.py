@@ -45,7 +45,7 @@ from analyzer.pipeline import CameraAnalysis
 from analyzer.recognition import FaceEmbedder
 from bench.common import gateway_env, machine, write_section
 from shared import keys
-from shared.cameras import AnalysisConfig
+from shared.analysis import AnalysisConfig
 from shared.detections import Event, EventPhase
 from shared.embedded_redis import EmbeddedRedis
 from shared.settings import load_settings

@@ -26,6 +26,8 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from shared.analysis import AnalysisConfig
+from shared.labels import EventKind
 from shared.redact import mask_credentials
 from shared.secret_box import SecretBox, is_sealed
 from shared.settings import ConfigError
@@ -42,42 +44,7 @@ class SourceKind(StrEnum):
     DEMO = "demo"
 
 
-# A polygon as [[x, y], ...] in fractions of the frame (0..1), so it survives a change of resolution.
-Polygon = Annotated[
-    list[Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(min_length=2, max_length=2)]], Field(min_length=3)
-]
-
-
-class AnalysisConfig(BaseModel):
-    """What the analyzer does with this camera."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    enabled: bool = Field(default=True, description="Run any detection on this camera.")
-    fps: float = Field(default=5.0, gt=0, le=30, description="Frames analysed per second.")
-    motion: bool = True
-    person: bool = True
-    face: bool = True
-    motion_min_area: float = Field(
-        default=0.002, gt=0, lt=1, description="Smallest moving area that counts, as a fraction of the frame."
-    )
-    motion_zones: list[Polygon] = Field(
-        default_factory=list, description="Only motion inside these polygons counts (none: the whole frame)."
-    )
-    motion_masks: list[Polygon] = Field(
-        default_factory=list, description="Motion inside these polygons never counts (trees, roads, clocks)."
-    )
-    face_everywhere: bool = Field(
-        default=False,
-        description="Look for faces in the whole frame when no person is found (a doorbell's close-ups); "
-        "by default faces are looked for near people only.",
-    )
-    person_min_score: float = Field(default=0.5, ge=0, le=1)
-    face_min_score: float = Field(default=0.6, ge=0, le=1)
-
-
 RecordMode = Literal["off", "continuous", "motion", "events"]
-EventKind = Literal["motion", "person", "face"]
 
 
 class RecordConfig(BaseModel):
@@ -94,10 +61,10 @@ class RecordConfig(BaseModel):
         "(footage around the events of `event_types`).",
     )
     event_types: list[EventKind] = Field(
-        default_factory=lambda: list[EventKind](["person", "face"]),
+        default_factory=lambda: list[EventKind](["person", "face", "object"]),
         min_length=1,
         description="The events whose footage `events` mode keeps, and that make footage `event` footage (kept "
-        "for events_retain_days) in every mode.",
+        "for events_retain_days) in every mode: types (motion, person, face, object) or object labels (car, dog).",
     )
     retain_days: float = Field(default=7.0, gt=0, le=3650, description="Days footage without events is kept.")
     events_retain_days: float = Field(

@@ -28,7 +28,7 @@ from shared.messages import (
 
 DETECTIONS_VERSION = 1
 EVENT_VERSION = 1
-OPTIONAL_EVENT_FIELDS = ("identity", "similarity")
+OPTIONAL_EVENT_FIELDS = ("identity", "similarity", "label")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class Box:
 
 @dataclass(frozen=True, slots=True)
 class DetectedObject:
-    label: str  # "person" or "face"
+    label: str  # "person", "face" or an object's COCO label ("car", "dog", ...)
     score: float
     box: Box
     track_id: int | None = None
@@ -108,6 +108,12 @@ class EventType(StrEnum):
     MOTION = "motion"
     PERSON = "person"
     FACE = "face"
+    OBJECT = "object"  # anything else the object model knows; its `label` says what
+
+    @classmethod
+    def of_label(cls, label: str) -> EventType:
+        """People and faces keep their own types (what every reader since version 1 knows)."""
+        return cls.PERSON if label == "person" else cls.FACE if label == "face" else cls.OBJECT
 
 
 class EventPhase(StrEnum):
@@ -132,22 +138,37 @@ class Event:
     # older messages get None): the enrolled name at the best similarity, and that similarity.
     identity: str | None = None
     similarity: float | None = None
+    # Added within version 1 too: what was seen (person, face, car, dog, ...; None for motion; a
+    # reader of an older message gets its type's label), and, on an end, whether the event ended
+    # because the object stood still for `analysis.stationary_s` (absent when false).
+    label: str | None = None
+    stationary: bool = False
+
+    def __post_init__(self) -> None:
+        if self.label is None and self.type in (EventType.PERSON, EventType.FACE):
+            object.__setattr__(self, "label", str(self.type))
 
     def encode(self) -> str:
         record = asdict(self)
         for name in OPTIONAL_EVENT_FIELDS:
             if record[name] is None:
                 del record[name]
+        if not record["stationary"]:
+            del record["stationary"]
         return dump_json_record(record, EVENT_VERSION)
 
     @classmethod
     def decode(cls, data: str | bytes) -> Event:
         record = load_json_record(data, "event", EVENT_VERSION)
         with malformed("event"):
-            known = {name: record[name] for name in cls.__dataclass_fields__ if name not in OPTIONAL_EVENT_FIELDS}
+            optional = (*OPTIONAL_EVENT_FIELDS, "stationary")
+            known = {name: record[name] for name in cls.__dataclass_fields__ if name not in optional}
             known.update({name: record.get(name) for name in OPTIONAL_EVENT_FIELDS})
+            known["stationary"] = record.get("stationary", False)
             if not isinstance(known["identity"], str | None) or not isinstance(known["similarity"], int | float | None):
                 raise TypeError("identity must be text and similarity a number")
+            if not isinstance(known["label"], str | None) or not isinstance(known["stationary"], bool):
+                raise TypeError("label must be text and stationary true or false")
             known["type"] = EventType(known["type"])
             known["phase"] = EventPhase(known["phase"])
             known["box"] = Box.from_map(known["box"]) if known["box"] is not None else None

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.detections import Event
+from shared.labels import EventKind, matches
 
 IntegrationKind = Literal["webhook", "notify"]
-EventKind = Literal["motion", "person", "face"]
 Phase = Literal["start", "end"]
 
 
@@ -22,7 +22,9 @@ class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     cameras: list[int] = Field(default_factory=list, max_length=1000, description="Camera ids; empty: all.")
-    types: list[EventKind] = Field(default_factory=list, description="Event types; empty: all.")
+    types: list[EventKind] = Field(
+        default_factory=list, description="Event types or object labels (car, dog, ...); empty: all."
+    )
     phases: list[Phase] = Field(
         default_factory=lambda: list[Phase](["start", "end"]), min_length=1, description="start, end."
     )
@@ -30,7 +32,7 @@ class Filters(BaseModel):
     def wants(self, event: Event) -> bool:
         return (
             (not self.cameras or event.camera_id in self.cameras)
-            and (not self.types or event.type.value in self.types)
+            and (not self.types or matches(self.types, event.type.value, event.label))
             and event.phase.value in self.phases
         )
 

@@ -71,7 +71,7 @@ def test_people_standing_still_stay_detected_while_only_elsewhere_moves() -> Non
     from analyzer.faces import FaceDetector  # noqa: PLC0415
     from analyzer.persons import PersonDetector  # noqa: PLC0415
     from analyzer.pipeline import CameraAnalysis  # noqa: PLC0415
-    from shared.cameras import AnalysisConfig  # noqa: PLC0415
+    from shared.analysis import AnalysisConfig  # noqa: PLC0415
     from shared.detections import EventPhase, EventType  # noqa: PLC0415
     from shared.settings import load_settings  # noqa: PLC0415
 

@@ -16,7 +16,8 @@ from analyzer.pipeline import CameraAnalysis, EventOut
 from analyzer.publisher import Publisher
 from analyzer.service import AnalyzerService
 from shared import keys
-from shared.cameras import AnalysisConfig, Camera
+from shared.analysis import AnalysisConfig
+from shared.cameras import Camera
 from shared.detections import Event, EventPhase, EventType
 from shared.embedded_redis import EmbeddedRedis
 from shared.messages import FrameMessage

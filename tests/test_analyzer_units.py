@@ -121,7 +121,7 @@ def test_a_users_onnx_person_model_with_the_documented_layout(tmp_path: Path) ->
 
 def test_with_zones_only_objects_standing_in_one_count() -> None:
     from analyzer.detection import Detection  # noqa: PLC0415
-    from analyzer.pipeline import in_zones  # noqa: PLC0415
+    from analyzer.object_rules import in_zones  # noqa: PLC0415
 
     door = [[[0.0, 0.5], [0.5, 0.5], [0.5, 1.0], [0.0, 1.0]]]  # the lower left quarter of a 200x100 frame
     inside = Detection("person", (10, 20, 20, 60), 0.9)  # feet at (20, 80): in the zone

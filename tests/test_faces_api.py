@@ -18,7 +18,7 @@ import pytest
 from analyzer.faces import FaceDetector
 from analyzer.pipeline import CameraAnalysis
 from analyzer.recognition import FaceEmbedder, Recognizer, best_match
-from shared.cameras import AnalysisConfig
+from shared.analysis import AnalysisConfig
 from shared.db.engine import connect, create_engine
 from shared.db.events import EventHistory, StoredEvent
 from shared.db.faces import gallery

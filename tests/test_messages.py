@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import msgpack
@@ -83,14 +84,31 @@ EVENT = Event(
     ended_at_s=1795000004.0, score=0.875, box=Box(100, 50, 60, 180), frames=18, snapshot=True,
     published_at_s=1795000006.0,
 )  # fmt: skip
+CAR = Event(
+    id="2-fedcba9876543210", camera_id=2, type=EventType.OBJECT, phase=EventPhase.END, started_at_s=1795000100.5,
+    ended_at_s=1795000140.0, score=0.8125, box=Box(300, 200, 240, 120), frames=40, snapshot=True,
+    published_at_s=1795000140.25, label="car", stationary=True,
+)  # fmt: skip
 
 
 def test_detections_and_events_match_their_golden_samples() -> None:
     golden = Path(__file__).with_name("golden")
     assert DETECTIONS.encode() == (golden / "detections_v1.msgpack").read_bytes()
     assert FrameDetections.decode((golden / "detections_v1.msgpack").read_bytes()) == DETECTIONS
-    assert EVENT.encode() == (golden / "event_v1.json").read_text().strip()
-    assert Event.decode((golden / "event_v1.json").read_text()) == EVENT
+    # Written before events had labels: a person event's label is its type's.
+    assert Event.decode((golden / "event_v1.json").read_text()) == EVENT and EVENT.label == "person"
+    assert Event.decode(EVENT.encode()) == EVENT
+    assert CAR.encode() == (golden / "event_v1_object.json").read_text().strip()
+    assert Event.decode((golden / "event_v1_object.json").read_text()) == CAR
+
+
+def test_an_object_event_has_its_label_and_ends_stationary_and_older_fields_stay() -> None:
+    record = json.loads(CAR.encode())
+    assert record["type"] == "object" and record["label"] == "car" and record["stationary"] is True
+    assert "stationary" not in EVENT.encode(), "absent when false"
+    for bad in ('"label":"car"', '"stationary":true'):
+        with pytest.raises(MessageError):
+            Event.decode(CAR.encode().replace(bad, bad.split(":")[0] + ":42"))
 
 
 def test_an_event_of_a_recognised_face_carries_the_name_and_older_readers_see_none() -> None:

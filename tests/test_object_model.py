@@ -18,12 +18,13 @@ import av
 import numpy as np
 import pytest
 
-from analyzer import model_fetch, nanodet
+from analyzer import model_fetch
 from analyzer.objects import ObjectDetector, calibrated, input_size, raw_score
 from analyzer.tf_graph import GraphError
 from analyzer.tfjs_graph import read_graph
 from analyzer.tfjs_onnx import convert
 from shared.embedded_redis import free_port
+from shared.labels import COCO_LABELS
 from tests.support import DATA
 
 
@@ -146,7 +147,7 @@ def test_nanodet_finds_the_people_of_a_real_frame_at_any_input_size(model_dir: P
              if line.startswith("1,")]  # fmt: skip
     assert len(truth) >= 5
     for long_side in (416, 256):
-        detector = ObjectDetector(tmp_path, "CPUExecutionProvider", labels=nanodet.COCO_LABELS, long_side=long_side)
+        detector = ObjectDetector(tmp_path, "CPUExecutionProvider", labels=COCO_LABELS, long_side=long_side)
         found = detector.detect(image)
         people = [d for d in found if d.label == "person"]
         assert {d.label for d in found} == {"person"}, found

@@ -16,6 +16,7 @@ from gateway.models import EventOut, EventsPage
 from gateway.state import GatewayDep, gateway_of
 from shared.db.events import Cursor
 from shared.detections import EventType
+from shared.labels import EVENT_LABELS
 
 router = APIRouter(tags=["events"])
 
@@ -39,7 +40,7 @@ def _cursor(cursor: str | None) -> Cursor | None:
 async def list_events(
     gateway: GatewayDep,
     camera: Annotated[int | None, Query(description="Only this camera's events")] = None,
-    type: Annotated[EventType | None, Query(description="motion, person or face")] = None,
+    type: Annotated[EventType | None, Query(description="motion, person, face or object")] = None,
     since: Annotated[
         float | None, Query(ge=0, le=LATEST_TIME_S, allow_inf_nan=False, description="Started at or after (Unix time)")
     ] = None,
@@ -49,6 +50,9 @@ async def list_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=41, description="nextCursor of the previous page")] = None,
     identity: Annotated[str | None, Query(max_length=100, description="Only faces recognised as this person")] = None,
+    label: Annotated[
+        str | None, Query(max_length=40, description="Only what was seen: person, face, car, dog, ...")
+    ] = None,
 ) -> Response:
     """Events, newest first, each in its latest state (`phase` end once it is over).
 
@@ -58,14 +62,16 @@ async def list_events(
     if since is not None and until is not None and since > until:
         raise HTTPException(status_code=400, detail="since is after until")
     after = _cursor(cursor)
+    if label is not None and label not in EVENT_LABELS:
+        raise HTTPException(status_code=422, detail="label must be person, face or one of the object model's labels")
 
     async def load() -> bytes:
-        events, next_page = await gateway.history.page(camera, type, since, until, limit, after, identity)
+        events, next_page = await gateway.history.page(camera, type, since, until, limit, after, identity, label)
         next_cursor = f"{next_page[0]}-{next_page[1]}" if next_page is not None else None
         return EventsPage(events=[EventOut.of(e) for e in events], next_cursor=next_cursor).model_dump_json().encode()
 
     # Every dashboard polls the same first page: one query serves them all for PAGE_CACHE_S.
-    page = await gateway.pages.get((camera, type, since, until, limit, after, identity), load)
+    page = await gateway.pages.get((camera, type, since, until, limit, after, identity, label), load)
     return Response(page, media_type="application/json")
 
 

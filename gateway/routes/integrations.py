@@ -18,7 +18,8 @@ from gateway.routes.auth import client_of
 from gateway.state import GatewayDep
 from shared.db.engine import connect
 from shared.db.integrations import StoredIntegration, add_integration, list_integrations, remove_integration
-from shared.integrations import EventKind, NotifyDefinition, Phase, WebhookDefinition, masked_url
+from shared.integrations import NotifyDefinition, Phase, WebhookDefinition, masked_url
+from shared.labels import EventKind
 from shared.notify import NotifyError, send_notification
 
 router = APIRouter(tags=["integrations"], dependencies=[AdminOnly])
@@ -30,7 +31,9 @@ class IntegrationIn(ApiModel):
     name: str
     url: str
     cameras: list[int] = Field(default_factory=list, description="Camera ids; empty: every camera")
-    types: list[EventKind] = Field(default_factory=list, description="Event types; empty: every type")
+    types: list[EventKind] = Field(
+        default_factory=list, description="Event types or object labels (car, dog, ...); empty: every type"
+    )
     phases: list[Phase] | None = None  # webhooks: start and end; notifications: start
     secret: str | None = None  # webhooks: the HMAC key (16 characters at least); generated when absent
     cooldown_s: float | None = None  # notifications: least seconds between two of one camera

@@ -51,6 +51,7 @@ def _row(event: Event, now_s: float) -> dict[str, Any]:
         "box": {"x": box.x, "y": box.y, "w": box.w, "h": box.h} if box is not None else None,
         "frames": event.frames, "has_snapshot": event.snapshot, "published_at": event.published_at_s,
         "stored_at": now_s, "identity": event.identity, "similarity": event.similarity,
+        "label": event.label, "stationary": event.stationary,
     }  # fmt: skip
 
 
@@ -61,7 +62,7 @@ def _event(row: Row[Any]) -> Event:
         started_at_s=row.started_at, ended_at_s=row.ended_at, score=row.score,
         box=Box(box["x"], box["y"], box["w"], box["h"]) if box else None,
         frames=row.frames, snapshot=bool(row.has_snapshot), published_at_s=row.published_at,
-        identity=row.identity, similarity=row.similarity,
+        identity=row.identity, similarity=row.similarity, label=row.label, stationary=bool(row.stationary),
     )  # fmt: skip
 
 
@@ -124,7 +125,7 @@ class EventHistory:
 
     async def page(
         self, camera: int | None, kind: str | None, since_s: float | None, until_s: float | None,
-        limit: int, cursor: Cursor | None, identity: str | None = None,
+        limit: int, cursor: Cursor | None, identity: str | None = None, label: str | None = None,
     ) -> tuple[list[Event], Cursor | None]:  # fmt: skip
         """Events newest first by start, and the cursor of the next page (None: this is the last)."""
         query = select(events.c.seq, *_COLUMNS).order_by(events.c.started_us.desc(), events.c.seq.desc())
@@ -134,6 +135,8 @@ class EventHistory:
             query = query.where(events.c.identity == identity)
         if kind is not None:
             query = query.where(events.c.type == kind)
+        if label is not None:
+            query = query.where(events.c.label == label)
         if since_s is not None:  # the indexed whole microseconds narrow it, the exact float decides
             query = query.where(events.c.started_us >= math.floor(since_s * 1e6), events.c.started_at >= since_s)
         if until_s is not None:

@@ -96,16 +96,17 @@ class RecordingIndex:
             )  # fmt: skip
 
     async def overlaps(self, camera_id: int, start_ms: int, end_ms: int, pre_s: float, post_s: float) -> set[str]:
-        """Types of the camera's events whose span, widened by pre_s before and post_s after, meets
+        """Types and labels of the camera's events whose span, widened by pre_s before and post_s after, meets
         [start_ms, end_ms] (an event still open reaches to now)."""
         start_s, end_s = start_ms / 1000, end_ms / 1000
-        query = select(events.c.type).distinct().where(
+        query = select(events.c.type, events.c.label).distinct().where(
             events.c.camera_id == camera_id,
             events.c.started_at - pre_s < end_s,
             or_(events.c.ended_at.is_(None), events.c.ended_at + post_s > start_s),
         )  # fmt: skip
         async with self._connect() as connection:
-            return set((await connection.scalars(query)).all())
+            rows = (await connection.execute(query)).all()
+        return {row.type for row in rows} | {row.label for row in rows if row.label is not None}
 
     async def oldest(self, limit: int, with_events: bool) -> list[Segment]:
         """The oldest segments that overlap no event (or only those that do)."""

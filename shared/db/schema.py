@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 # Constraint names fixed by convention, so migrations can refer to them on both engines.
@@ -53,9 +54,13 @@ events = Table(
     Column("stored_at", Float, nullable=False),  # when this row was last written
     Column("identity", String(100), nullable=True),  # a recognised face's enrolled name (migration 0005)
     Column("similarity", Float, nullable=True),
+    # What was seen: person, face or an object's label (car, dog, ...); None for motion (migration 0006).
+    Column("label", String(32), nullable=True),
+    Column("stationary", Boolean, nullable=False, server_default=false()),  # ended because it stood still
     Index("ix_events_started", "started_us", "seq"),
     Index("ix_events_camera_started", "camera_id", "started_us", "seq"),
     Index("ix_events_type_started", "type", "started_us", "seq"),
+    Index("ix_events_label_started", "label", "started_us", "seq"),
 )
 
 # Snapshot JPEGs, apart from the rows so that listing events never reads them.
