@@ -18,9 +18,10 @@ def _polygons(shapes: list[Polygon], width: int, height: int) -> list[np.ndarray
     return [np.array([[x * width, y * height] for x, y in shape], np.float32) for shape in shapes]
 
 
-def _foot(detection: Detection) -> tuple[float, float]:
+def _foot(detection: Detection, width: int, height: int) -> tuple[float, float]:
+    """Held inside the frame: a box cut by the frame's edge may reach past it by a few pixels."""
     x, y, w, h = detection.box
-    return float(x + w / 2), float(y + h)
+    return float(min(max(x + w / 2, 0), width)), float(min(max(y + h, 0), height))
 
 
 def _inside(point: tuple[float, float], polygons: list[np.ndarray]) -> bool:
@@ -32,7 +33,7 @@ def in_zones(found: list[Detection], zones: list[Polygon], width: int, height: i
     if not zones:
         return found
     polygons = _polygons(zones, width, height)
-    return [d for d in found if _inside(_foot(d), polygons)]
+    return [d for d in found if _inside(_foot(d, width, height), polygons)]
 
 
 def min_score(config: AnalysisConfig, label: str) -> float:
@@ -58,7 +59,7 @@ def kept(found: list[Detection], config: AnalysisConfig, width: int, height: int
         _, _, w, h = detection.box
         if not rule.min_area <= w * h / area <= rule.max_area:
             continue
-        foot = _foot(detection)
+        foot = _foot(detection, width, height)
         zones = rule.zones or config.motion_zones
         if zones and not _inside(foot, _polygons(zones, width, height)):
             continue

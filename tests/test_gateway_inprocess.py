@@ -37,6 +37,7 @@ BAD_REQUESTS = [
     ("GET", "/api/cameras/1/snapshot.jpg", 503, "no recent frame"),
     ("GET", "/api/events?limit=0", 422, "greater than or equal"),
     ("GET", "/api/events?type=dragon", 422, "motion"),
+    ("GET", "/api/events?label=dragon", 422, "label must be person, face or one of"),
     ("GET", "/api/events?cursor=drop%20table", 422, "nextCursor"),
     ("GET", "/api/events?cursor=99999999999999999999999-0", 422, "nextCursor"),
     ("GET", "/api/events?cursor=18446744073709551616-0", 422, "nextCursor"),

@@ -267,3 +267,41 @@ async def test_a_write_that_reads_first_waits_for_another_writer_instead_of_fail
 async def _bump_revision(engine: AsyncEngine, by: int) -> None:
     async with connect(engine, write=True) as connection:
         await set_meta(connection, CAMERAS_REVISION, str(await revision(connection) + by))
+
+
+async def test_events_keep_what_was_seen_and_pages_filter_by_it(engine: AsyncEngine) -> None:
+    history = await _prepared(engine)
+    t0 = 1_700_000_000.0
+    car = event("car-1", EventPhase.END, kind=EventType.OBJECT, started=t0)
+    car = Event(**{**{f: getattr(car, f) for f in Event.__dataclass_fields__}, "label": "car", "stationary": True})
+    dog = Event(**{**{f: getattr(car, f) for f in Event.__dataclass_fields__}, "id": "dog-1", "label": "dog",
+                   "stationary": False, "started_at_s": t0 + 1})  # fmt: skip
+    person = event("person-1", started=t0 + 2)
+    await history.store([StoredEvent(e, None) for e in (car, dog, person, event("motion-1", kind=EventType.MOTION))])
+    assert await history.get("car-1") == car and (await history.get("person-1") or person).label == "person"
+    cars, _ = await history.page(None, None, None, None, 50, None, label="car")
+    assert [e.id for e in cars] == ["car-1"] and cars[0].stationary
+    objects, _ = await history.page(None, "object", None, None, 50, None)
+    assert [e.id for e in objects] == ["dog-1", "car-1"]
+    people, _ = await history.page(None, None, None, None, 50, None, label="person")
+    assert [e.id for e in people] == ["person-1"]
+
+
+async def test_the_label_migration_gives_older_person_and_face_events_their_labels(engine: AsyncEngine) -> None:
+    from alembic import command  # noqa: PLC0415
+
+    async with connect(engine, write=True) as connection:
+        await connection.run_sync(lambda c: command.upgrade(migrate._config(c), "0005"))
+        now = time.time()
+        for n, kind in enumerate(("person", "face", "motion")):
+            await connection.execute(text(
+                "INSERT INTO events (id, camera_id, type, phase, started_at, started_us, frames, has_snapshot, "
+                f"published_at, stored_at) VALUES ('old-{kind}', 1, '{kind}', 'end', {now + n}, "
+                f"{round((now + n) * 1e6)}, 1, false, {now}, {now})"
+            ))  # fmt: skip
+        await connection.commit()
+    async with connect(engine, write=True) as connection:
+        assert await migrate.upgrade(connection) == ("0005", migrate.head())
+    history = EventHistory(engine)
+    labels = {e.id: (e.label, e.stationary) for e in (await history.page(None, None, None, None, 9, None))[0]}
+    assert labels == {"old-person": ("person", False), "old-face": ("face", False), "old-motion": (None, False)}

