@@ -8,7 +8,16 @@ this bridge ever announced, and those of cameras that are gone can be cleared af
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Device:
+    """What a camera is announced as: its name and the object labels it reports besides people."""
+
+    name: str
+    labels: tuple[str, ...] = ()
 
 
 def node_of(prefix: str) -> str:
@@ -26,8 +35,16 @@ def camera_of_topic(topic: str) -> int | None:
     return int(head) if head.isdigit() else None
 
 
-def configs(discovery_prefix: str, prefix: str, camera_id: int, name: str) -> dict[str, dict[str, Any]]:
-    """Every config topic of one camera and its JSON payload."""
+def slug(label: str) -> str:
+    """An object label as a topic level and entity id ("traffic light" -> traffic_light)."""
+    return re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+
+
+def configs(
+    discovery_prefix: str, prefix: str, camera_id: int, name: str, labels: tuple[str, ...] = ()
+) -> dict[str, dict[str, Any]]:
+    """Every config topic of one camera and its JSON payload; `labels`: the object labels it
+    reports besides people (its `analysis.objects`), each a binary sensor and a count."""
     node = node_of(prefix)
     base = f"{prefix}/{camera_id}"
     device = {"identifiers": [f"{node}_{camera_id}"], "name": name, "manufacturer": "camstream", "model": "Camera"}
@@ -59,6 +76,16 @@ def configs(discovery_prefix: str, prefix: str, camera_id: int, name: str) -> di
     for kind, title in (("person", "Person"), ("face", "Face")):
         found[("binary_sensor", kind)] = entity(kind, title, state_topic=f"{base}/{kind}", value_template=counted,
                                                 device_class="occupancy", **on_off)  # fmt: skip
+    for label in labels:
+        level = slug(label)
+        found[("binary_sensor", level)] = entity(
+            level, label.capitalize(), state_topic=f"{base}/{level}", value_template=counted,
+            device_class="occupancy", **on_off,
+        )  # fmt: skip
+        found[("sensor", f"{level}_count")] = entity(
+            f"{level}_count", f"{label.capitalize()} count", state_topic=f"{base}/{level}", state_class="measurement",
+            icon="mdi:counter",
+        )  # fmt: skip
     for command, title, icon in (
         ("detect", "Detection", "mdi:motion-sensor"),
         ("record", "Recording", "mdi:record-rec"),

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
-from bridge.discovery import camera_of_topic, configs, node_of
+from bridge.discovery import Device, camera_of_topic, configs, node_of, slug
 from bridge.target import TargetStatus
 from shared.detections import Event
 from shared.integrations import event_payload
@@ -47,7 +47,7 @@ class MqttTarget:
         )  # fmt: skip
         self.status = TargetStatus("mqtt", "mqtt", mask_credentials(settings.mqtt_url.get_secret_value()), False)
         self.states: dict[str, bytes] = {}  # topic -> retained payload, as it is now
-        self.cameras: dict[int, str] = {}  # announced: id -> name
+        self.cameras: dict[int, Device] = {}  # announced
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
 
@@ -85,16 +85,21 @@ class MqttTarget:
         self.states[topic] = data
         await self._publish(topic, data, retain=True)
 
-    async def set_cameras(self, cameras: dict[int, str]) -> None:
-        """The cameras now: announce the new ones, clear those gone (configs and states)."""
+    async def set_cameras(self, cameras: dict[int, Device]) -> None:
+        """The cameras now: announce the new ones, clear those gone (configs and states), and the
+        entities of labels a camera no longer reports."""
         gone = set(self.cameras) - set(cameras)
-        changed = {i: n for i, n in cameras.items() if self.cameras.get(i) != n}
+        changed = {i: d for i, d in cameras.items() if self.cameras.get(i) != d}
+        before = self.cameras
         self.cameras = dict(cameras)
         for camera_id in gone:
-            await self._forget(camera_id)
-        if self.discovery:
-            for camera_id, name in changed.items():
-                await self._announce(camera_id, name)
+            await self._forget(camera_id, before[camera_id])
+        for camera_id, device in changed.items():
+            dropped = set(before[camera_id].labels) - set(device.labels) if camera_id in before else set()
+            for label in dropped:
+                await self._forget_label(camera_id, before[camera_id], label)
+            if self.discovery:
+                await self._announce(camera_id, device)
 
     # ---- the connection
 
@@ -143,32 +148,36 @@ class MqttTarget:
         )  # fmt: skip
 
     async def _on_connect(self, client: aiomqtt.Client) -> None:
-        await client.publish(f"{self.prefix}/available", "online", qos=1, retain=True)
+        """Announce, republish, subscribe; `online` last, so whoever sees it knows commands are heard."""
         if self.discovery:
             await client.subscribe(f"{self.discovery_prefix}/+/{node_of(self.prefix)}/+/config")
             await self._clear_stale(client)
-            for camera_id, name in self.cameras.items():
-                await self._announce(camera_id, name)
+            for camera_id, device in self.cameras.items():
+                await self._announce(camera_id, device)
         for topic, data in list(self.states.items()):
             await client.publish(topic, data, qos=1, retain=True)
         for command in ("detect", "record"):
             await client.subscribe(f"{self.prefix}/+/{command}/set", qos=1)
+        await client.publish(f"{self.prefix}/available", "online", qos=1, retain=True)
 
     async def _clear_stale(self, client: aiomqtt.Client) -> None:
-        """Configs retained on the broker for cameras this bridge no longer has: cleared."""
+        """Configs retained on the broker that this bridge no longer announces (cameras gone,
+        labels a camera no longer reports): cleared."""
+        wanted: set[str] = set()
+        for camera_id, device in self.cameras.items():
+            wanted |= set(configs(self.discovery_prefix, self.prefix, camera_id, device.name, device.labels))
         stale: set[str] = set()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DISCOVERY_SETTLE_S):
                 async for message in client.messages:
                     topic = message.topic.value
-                    camera_id = camera_of_topic(topic)
-                    if message.payload and camera_id is not None and camera_id not in self.cameras:
+                    if message.payload and camera_of_topic(topic) is not None and topic not in wanted:
                         stale.add(topic)
         for topic in stale:
             await client.publish(topic, b"", qos=1, retain=True)
         await client.unsubscribe(f"{self.discovery_prefix}/+/{node_of(self.prefix)}/+/config")
         if stale:
-            log.info("mqtt: cleared %d discovery config(s) of cameras that are gone", len(stale))
+            log.info("mqtt: cleared %d discovery config(s) of cameras or labels that are gone", len(stale))
 
     async def _listen(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
@@ -193,13 +202,24 @@ class MqttTarget:
         except aiomqtt.MqttError as e:
             self.status.last_error = mask_credentials(str(e))
 
-    async def _announce(self, camera_id: int, name: str) -> None:
-        for topic, body in configs(self.discovery_prefix, self.prefix, camera_id, name).items():
+    async def _announce(self, camera_id: int, device: Device) -> None:
+        for topic, body in configs(self.discovery_prefix, self.prefix, camera_id, device.name, device.labels).items():
             await self._publish(topic, json.dumps(body), retain=True)
 
-    async def _forget(self, camera_id: int) -> None:
+    async def _forget_label(self, camera_id: int, device: Device, label: str) -> None:
+        """A label the camera no longer reports: its entities and its state go."""
         if self.discovery:
-            for config in configs(self.discovery_prefix, self.prefix, camera_id, ""):
+            without = tuple(other for other in device.labels if other != label)
+            old = configs(self.discovery_prefix, self.prefix, camera_id, "", device.labels)
+            for topic in set(old) - set(configs(self.discovery_prefix, self.prefix, camera_id, "", without)):
+                await self._publish(topic, b"", retain=True)
+        topic = f"{self.prefix}/{camera_id}/{slug(label)}"
+        if self.states.pop(topic, None) is not None:
+            await self._publish(topic, b"", retain=True)
+
+    async def _forget(self, camera_id: int, device: Device) -> None:
+        if self.discovery:
+            for config in configs(self.discovery_prefix, self.prefix, camera_id, "", device.labels):
                 await self._publish(config, b"", retain=True)
         for topic in [t for t in self.states if t.startswith(f"{self.prefix}/{camera_id}/")]:
             del self.states[topic]

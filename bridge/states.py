@@ -1,8 +1,9 @@
 """Each camera's states as MQTT shows them, followed live (not from a cursor: a state is what is
-true now): motion ON/OFF from the events; people and faces in view from the detections while
-their event lasts (the most seen in any frame of the last second, so one missed frame does not
-flicker) and 0 when it ends; the latest event's snapshot; the ingest state; detection and
-recording switched on or off."""
+true now): motion ON/OFF from the events; people, faces and each object label the camera reports
+(`<prefix>/<id>/car`) in view from the detections while an event of theirs lasts (the most seen
+in any frame of the last second, so one missed frame does not flicker, and at least the events
+open) and 0 when the last ends (a parked car's ends when it becomes stationary); the latest
+event's snapshot; the ingest state; detection and recording switched on or off."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from collections.abc import Awaitable, Callable
 import redis
 import redis.asyncio as aioredis
 
+from bridge.discovery import Device, slug
 from bridge.follower import streams_of
 from bridge.mqtt import MqttTarget
 from shared import keys
@@ -30,29 +32,38 @@ STATUS_EVERY_S = 2.0
 RETRY_S = 2.0
 
 
+def _object_labels(camera: Camera) -> tuple[str, ...]:
+    return tuple(label for label in camera.analysis.objects if label != "person")
+
+
+def _counted(camera: Camera) -> tuple[str, ...]:
+    """The labels whose counts the camera's topics show: people and faces always, and its objects."""
+    return ("person", "face", *_object_labels(camera))
+
+
 class CameraStates:
     def __init__(self, client: aioredis.Redis, mqtt: MqttTarget, snapshot: Callable[[Event], Awaitable[bytes | None]],
                  stop: Callable[[], bool]) -> None:  # fmt: skip
         self.client, self.mqtt, self.snapshot, self.stop = client, mqtt, snapshot, stop
         self.cameras: dict[int, Camera] = {}
-        self.active: dict[tuple[int, str], bool] = {}  # (camera, person|face) -> its event lasts
+        self.open: dict[tuple[int, str], set[str]] = defaultdict(set)  # (camera, label) -> its events open
         self.seen: dict[tuple[int, str], deque[tuple[float, int]]] = defaultdict(deque)  # (time, count)
 
     async def set_cameras(self, cameras: list[Camera]) -> None:
         self.cameras = {c.id: c for c in cameras}
-        await self.mqtt.set_cameras({c.id: c.name for c in cameras})
+        await self.mqtt.set_cameras({c.id: Device(c.name, _object_labels(c)) for c in cameras})
         for camera in cameras:
             detecting = camera.enabled and camera.analysis.enabled
             await self.mqtt.set_state(camera.id, "detect/state", "ON" if detecting else "OFF")
             await self.mqtt.set_state(camera.id, "record/state", "ON" if camera.record.active else "OFF")
             if not detecting:  # no analyzer will end what was in view
-                for kind in ("person", "face"):
-                    self.active[(camera.id, kind)] = False
-                    await self.mqtt.set_state(camera.id, kind, "0")
+                for label in _counted(camera):
+                    self.open[(camera.id, label)].clear()
+                    await self.mqtt.set_state(camera.id, slug(label), "0")
                 await self.mqtt.set_state(camera.id, "motion", "OFF")
-            for kind in ("motion", "person", "face"):  # a state from the start
-                if f"{self.mqtt.prefix}/{camera.id}/{kind}" not in self.mqtt.states:
-                    await self.mqtt.set_state(camera.id, kind, "OFF" if kind == "motion" else "0")
+            for level in ("motion", *(slug(label) for label in _counted(camera))):  # a state from the start
+                if f"{self.mqtt.prefix}/{camera.id}/{level}" not in self.mqtt.states:
+                    await self.mqtt.set_state(camera.id, level, "OFF" if level == "motion" else "0")
 
     async def run(self) -> None:
         await asyncio.gather(self._events(), self._detections(), self._statuses())
@@ -77,13 +88,17 @@ class CameraStates:
 
     async def _event(self, event: Event) -> None:
         starting = event.phase is EventPhase.START
+        camera = self.cameras[event.camera_id]
         if event.type is EventType.MOTION:
             await self.mqtt.set_state(event.camera_id, "motion", "ON" if starting else "OFF")
-        else:
-            kind = event.type.value
-            self.active[(event.camera_id, kind)] = starting
-            count = max(1, self._count(event.camera_id, kind)) if starting else 0
-            await self.mqtt.set_state(event.camera_id, kind, str(count))
+        elif event.label is not None and event.label in _counted(camera):
+            open_ = self.open[(event.camera_id, event.label)]
+            if starting:
+                open_.add(event.id)
+            else:
+                open_.discard(event.id)
+            count = max(len(open_), self._count(event.camera_id, event.label)) if open_ else 0
+            await self.mqtt.set_state(event.camera_id, slug(event.label), str(count))
         if event.snapshot:
             jpeg = await self.snapshot(event)
             if jpeg is not None:
@@ -115,13 +130,16 @@ class CameraStates:
                         found = FrameDetections.from_entry(fields)
                     except MessageError:
                         continue
-                    for kind in ("person", "face"):
-                        count = sum(1 for o in found.objects if o.label == kind)
-                        self.seen[(camera_id, kind)].append((time.monotonic(), count))
-                        if self.active.get((camera_id, kind)):
-                            await self.mqtt.set_state(camera_id, kind, str(max(1, self._count(camera_id, kind))))
+                    camera = self.cameras.get(camera_id)
+                    for label in _counted(camera) if camera is not None else ():
+                        count = sum(1 for o in found.objects if o.label == label)
+                        self.seen[(camera_id, label)].append((time.monotonic(), count))
+                        open_ = self.open[(camera_id, label)]
+                        if open_:
+                            shown = max(len(open_), self._count(camera_id, label))
+                            await self.mqtt.set_state(camera_id, slug(label), str(shown))
                         else:
-                            self._count(camera_id, kind)  # trims the window
+                            self._count(camera_id, label)  # trims the window
 
     async def _statuses(self) -> None:
         while not self.stop():

