@@ -26,6 +26,7 @@ from analyzer.faces import FaceDetector, faces_near_people
 from analyzer.geometry import looked_at
 from analyzer.metrics import Quality, average_precision, face_quality, read_face_shots
 from analyzer.motion import MotionDetector
+from analyzer.pipeline import FACE_SEARCH_MIN_SCORE
 from analyzer.regions import LookSchedule
 from analyzer.tracking import Tracker
 from shared.settings import load_settings
@@ -44,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--person-model", type=Path, help="your own ONNX person detector")
     parser.add_argument(
         "--detector", choices=("ssdlite", "nanodet"),
-        help="the built-in detector (default: CAMSTREAM_ANALYZER_DETECTOR's, ssdlite unless set)",
+        help="the built-in detector (default: CAMSTREAM_ANALYZER_DETECTOR's, nanodet unless set)",
     )  # fmt: skip
     parser.add_argument("--long-side", type=int, help="nanodet: the input's longer side (default 256)")
     parser.add_argument(
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                 people = persons.detect(image, args.min_score) if persons else []
             seen = {"person": people}
             if faces is not None and args.faces_near_people:
-                likely = [p for p in people if p.score >= args.person_threshold]
+                likely = [p for p in people if p.score >= FACE_SEARCH_MIN_SCORE]  # as workers look
                 seen["face"] = faces_near_people(faces, image, likely, args.min_score, everywhere=False)
             elif faces is not None:
                 seen["face"] = faces.detect(image, args.min_score)

@@ -27,6 +27,7 @@ MODEL_FILE = "models/face_detection_yunet_2023mar_int8bq.onnx"
 # The detector's own floor; each call filters at the camera's threshold above it.
 FLOOR_SCORE = 0.3
 NMS_IOU = 0.3
+MAX_FACE_TO_PERSON = 0.8  # a face is narrower than the box of the person it belongs to
 
 
 def packaged_model(name: str) -> Path:
@@ -81,15 +82,17 @@ class FaceDetector:
         return sorted(faces, key=lambda f: -f.score)
 
 
-def person_regions(persons: list[Detection], width: int, height: int) -> list[tuple[int, int, int, int]]:
-    """Where a person's face can be: the upper part of their box, widened a little (x1, y1, x2, y2)."""
+def person_regions(
+    persons: list[Detection], width: int, height: int
+) -> list[tuple[Detection, tuple[int, int, int, int]]]:
+    """Where each person's face can be: the upper part of their box, widened a little (x1, y1, x2, y2)."""
     regions = []
     for person in persons:
         x, y, w, h = person.box
         x1, y1 = max(0, int(x - 0.15 * w)), max(0, int(y - 0.1 * h))
         x2, y2 = min(width, int(x + 1.15 * w)), min(height, int(y + 0.7 * h))
         if x2 - x1 >= MIN_REGION and y2 - y1 >= MIN_REGION:  # a smaller face is too small to find
-            regions.append((x1, y1, x2, y2))
+            regions.append((person, (x1, y1, x2, y2)))
     return regions
 
 
@@ -104,8 +107,11 @@ def faces_near_people(
     if not persons:
         return detector.detect(image, min_score) if everywhere else []
     found: list[Detection] = []
-    for x1, y1, x2, y2 in person_regions(persons, image.shape[1], image.shape[0]):
-        found += [face.moved(x1, y1) for face in detector.detect(image[y1:y2, x1:x2], min_score)]
+    for person, (x1, y1, x2, y2) in person_regions(persons, image.shape[1], image.shape[0]):
+        # A face as wide as the "person" around it is something else (a fist, in Tears of Steel,
+        # inside a low-scored box around a hand).
+        found += [face.moved(x1, y1) for face in detector.detect(image[y1:y2, x1:x2], min_score)
+                  if face.box[2] <= MAX_FACE_TO_PERSON * person.box[2]]  # fmt: skip
     if len(found) < 2:
         return found
     keep = nms(np.array([f.box for f in found], float), np.array([f.score for f in found]), NMS_IOU)

@@ -153,9 +153,9 @@ class Settings(BaseSettings):
     )
     analyzer_threads: int = Field(default=1, ge=1, le=64, description="Threads per detector call.")
     analyzer_detector: Literal["ssdlite", "nanodet"] = Field(
-        default="ssdlite",
-        description="The built-in detector: ssdlite (people, two tiles) or nanodet (NanoDet-g, 80 COCO labels, the "
-        "whole frame in one pass; scripts/setup.sh fetches it).",
+        default="nanodet",
+        description="The built-in detector: nanodet (NanoDet-g, 80 COCO labels, the whole frame in one pass; "
+        "scripts/setup.sh fetches it) or ssdlite (people only, two tiles: the detector before NanoDet).",
     )
     analyzer_input_long_side: int = Field(
         default=256, ge=64, le=1280, multiple_of=32,
