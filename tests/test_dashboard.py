@@ -239,3 +239,31 @@ def test_live_views_come_back_after_redis_restarts_without_a_reload(
             mjpeg.join(5)  # it ends at its next frame
             ingest.stop()
         assert not mjpeg.is_alive()
+
+
+def test_the_feed_names_objects_and_filters_by_label(
+    chromium_available: None, gateway: Callable[..., str], redis_url: str, tmp_path: Path
+) -> None:  # fmt: skip
+    """Object events show their label (a parked car marked so); the type filter picks one label,
+    or any object, live and from history (`/api/events?label=`)."""
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "Drive", "source": "demo:"}])
+    base = gateway(cameras, env=LOOPBACK)
+    now = time.time()
+    car = Event("1-00000000000000c1", 1, EventType.OBJECT, EventPhase.END, now - 40, now - 5, 0.8, None, 30, True, now,
+                label="car", stationary=True)  # fmt: skip
+    dog = Event("1-00000000000000d1", 1, EventType.OBJECT, EventPhase.START, now - 3, None, 0.7, None, 3, True, now,
+                label="dog")  # fmt: skip
+    person = Event("1-00000000000000e1", 1, EventType.PERSON, EventPhase.START, now - 2, None, 0.9, None, 3, True, now)
+    publish_events(redis_url, [(car, b"not a jpeg"), (dog, b"not a jpeg"), (person, b"not a jpeg")])
+
+    def kinds(page: Any) -> list[str]:
+        return sorted(page.locator("#feed li .kind").all_inner_texts())
+
+    with browser_page(login=base) as page:
+        wait_until(lambda: kinds(page) == ["car (parked)", "dog", "person"], 10.0, what="the three events by name")
+        page.select_option("#filter-type", "label:car")
+        wait_until(lambda: kinds(page) == ["car (parked)"], 10.0, what="cars only")
+        page.select_option("#filter-type", "object")
+        wait_until(lambda: kinds(page) == ["car (parked)", "dog"], 10.0, what="any object")
+        page.select_option("#filter-type", "person")
+        wait_until(lambda: kinds(page) == ["person"], 10.0, what="people only")

@@ -16,7 +16,9 @@ from analyzer.objects import ObjectDetector
 from analyzer.pipeline import CameraAnalysis, EventOut
 from analyzer.tracking import Tracker
 from shared.analysis import AnalysisConfig, ObjectRule
-from shared.detections import EventPhase, EventType
+from shared.cameras import RecordConfig
+from shared.detections import Event, EventPhase, EventType
+from shared.integrations import Filters
 from shared.labels import COCO_LABELS
 from tests.support import street_clip
 
@@ -142,3 +144,16 @@ def test_rules_refuse_unknown_labels_and_impossible_sizes() -> None:
     with pytest.raises(ValueError, match="min_area must be smaller"):
         ObjectRule(min_area=0.5, max_area=0.1)
     assert AnalysisConfig(person=False).labels == AnalysisConfig().labels[1:]
+
+
+def test_filters_of_integrations_and_recordings_take_labels() -> None:
+    car = Event("1-00000000000000c1", 1, EventType.OBJECT, EventPhase.START, 0.0, None, 0.8, None, 2, True, 0.0,
+                label="car")  # fmt: skip
+    person = Event("1-00000000000000e1", 1, EventType.PERSON, EventPhase.START, 0.0, None, 0.9, None, 2, True, 0.0)
+    assert Filters(types=["car"]).wants(car) and not Filters(types=["car"]).wants(person)
+    assert Filters(types=["object"]).wants(car) and Filters(types=["person"]).wants(person)
+    with pytest.raises(ValueError, match="unknown event type or label 'cars'"):
+        Filters(types=["cars"])
+    with pytest.raises(ValueError, match="unknown event type or label"):
+        RecordConfig(event_types=["dragon"])
+    assert RecordConfig().event_types == ["person", "face", "object"]

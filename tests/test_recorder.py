@@ -77,8 +77,11 @@ def _segments(root: Path, sample: Path, camera_id: int, starts_s: list[float], l
         shutil.copyfile(sample, path)
 
 
-async def _event(engine: AsyncEngine, kind: EventType, start_s: float, end_s: float, camera: int = 1) -> None:
-    event = Event(f"{kind}-{start_s}", camera, kind, EventPhase.END, start_s, end_s, 0.9, None, 3, False, end_s)
+async def _event(
+    engine: AsyncEngine, kind: EventType, start_s: float, end_s: float, camera: int = 1, label: str | None = None
+) -> None:
+    event = Event(f"{kind}-{start_s}", camera, kind, EventPhase.END, start_s, end_s, 0.9, None, 3, False, end_s,
+                  label=label)  # fmt: skip
     await EventHistory(engine).store([StoredEvent(event, None)])
 
 
@@ -105,6 +108,18 @@ async def test_events_mode_keeps_footage_around_person_events_with_pre_and_post_
     index = {(s.camera_id, s.start_ms / 1000): s for s in await RecordingIndex(engine).everything()}
     assert len(index) == 6 and all(s.decided for s in index.values())
     assert index[(1, START_S + 30)].events and not index[(2, START_S)].events
+
+
+async def test_events_mode_by_label_keeps_the_cars_footage_not_the_dogs(
+    engine: AsyncEngine, tmp_path: Path, sample_segment: Path
+) -> None:
+    recorder = await _recorder(engine, tmp_path, {"mode": "events", "event_types": ["car"], "pre_s": 0, "post_s": 0})
+    _segments(recorder.root, sample_segment, 1, [START_S + 10 * i for i in range(6)])
+    await _event(engine, EventType.OBJECT, START_S + 12, START_S + 14, label="car")
+    await _event(engine, EventType.OBJECT, START_S + 32, START_S + 34, label="dog")
+    await _event(engine, EventType.PERSON, START_S + 42, START_S + 44)
+    await recorder.one_pass(now_s=START_S + 200)
+    assert _kept(recorder.root, 1) == [START_S + 10]
 
 
 async def test_motion_mode_keeps_footage_around_any_event(

@@ -2,6 +2,13 @@
 // signalling socket ({"type": "detections", ...}): no server encoder, the camera's own picture
 // underneath. A box shows until the next analysis replaces it, or for MAX_AGE_MS at most.
 const COLOURS = { person: "#00ff00", face: "#ff00ff", motion: "#ffd000" };
+const VEHICLES = new Set(["bicycle", "car", "motorcycle", "bus", "truck", "train", "boat", "airplane"]);
+const ANIMALS = new Set(["bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"]);
+
+function colourOf(label) {
+  if (COLOURS[label]) return COLOURS[label];
+  return VEHICLES.has(label) ? "#00b0ff" : ANIMALS.has(label) ? "#ff8000" : "#ffffff";
+}
 const MAX_AGE_MS = 1000;
 
 export class Boxes {
@@ -47,6 +54,14 @@ export class Boxes {
       context.strokeRect(left + box.x * scale, top + box.y * scale, box.w * scale, box.h * scale);
     };
     for (const box of message.motion ?? []) rect(box, COLOURS.motion);
-    for (const found of message.objects ?? []) rect(found.box, COLOURS[found.label] ?? "#ffffff");
+    context.font = "bold 14px sans-serif";
+    for (const found of message.objects ?? []) {
+      const colour = colourOf(found.label);
+      rect(found.box, colour);
+      if (found.label !== "person" && found.label !== "face") {  // people and faces are told by colour
+        context.fillStyle = colour;
+        context.fillText(String(found.label).slice(0, 20), left + found.box.x * scale + 2, top + found.box.y * scale - 4);
+      }
+    }
   }
 }

@@ -98,9 +98,17 @@ function gigabytes(bytes) {
   return bytes == null ? "—" : `${(bytes / 1024 ** 3).toFixed(bytes < 1024 ** 3 ? 2 : 1)} GB`;
 }
 
+// The type filter holds a type ("person", "object") or "label:<label>" for one kind of object.
 function wanted(event) {
+  const [what, label] = filterType.value.startsWith("label:") ? ["label", filterType.value.slice(6)] : ["type", filterType.value];
   return (!filterCamera.value || String(event.cameraId) === filterCamera.value)
-    && (!filterType.value || event.type === filterType.value);
+    && (!filterType.value || (what === "label" ? event.label === label : event.type === filterType.value));
+}
+
+// What the feed says was seen: an object by its label, a parked one marked so.
+function kindOf(event) {
+  const seen = event.type === "object" && event.label ? event.label : event.type;
+  return event.stationary ? `${seen} (parked)` : seen;
 }
 
 function cameraName(event) {
@@ -129,7 +137,7 @@ function eventItem(event) {
     item.append(element("span"));
   }
   const text = element("div");
-  text.append(element("div", "kind", `${event.type}${whoLabel(event)}`), element("div", "meta", `${cameraName(event)} · ${when}${score}${ended}`));
+  text.append(element("div", "kind", `${kindOf(event)}${whoLabel(event)}`), element("div", "meta", `${cameraName(event)} · ${when}${score}${ended}`));
   const clip = element("button", "clip", "Play clip");
   clip.type = "button";
   clip.onclick = (e) => { e.stopPropagation(); openTimeline({ id: event.cameraId, name: cameraName(event) }, event); };
@@ -158,7 +166,8 @@ function showEvent(event) {
 async function loadEvents() {
   const query = new URLSearchParams({ limit: EVENTS_SHOWN });
   if (filterCamera.value) query.set("camera", filterCamera.value);
-  if (filterType.value) query.set("type", filterType.value);
+  if (filterType.value.startsWith("label:")) query.set("label", filterType.value.slice(6));
+  else if (filterType.value) query.set("type", filterType.value);
   feed.replaceChildren();
   shown.clear();
   try {
@@ -185,7 +194,7 @@ function openSnapshot(event) {
   const dialog = document.getElementById("snapshot");
   dialog.querySelector("img").src = snapshotUrl(event);
   dialog.querySelector("p").textContent =
-    `${event.type}${whoLabel(event)} · ${cameraName(event)} · ${new Date(event.startedAt * 1000).toLocaleString()}`;
+    `${kindOf(event)}${whoLabel(event)} · ${cameraName(event)} · ${new Date(event.startedAt * 1000).toLocaleString()}`;
   offerEnrolment(event);
   dialog.showModal();
 }
