@@ -46,7 +46,9 @@ class Detector(Protocol):
         ...
 
     def detect(
-        self, image: np.ndarray, min_score: float | None = None, regions: list[tuple[int, int, int, int]] | None = None
-    ) -> list[Detection]:
-        """Boxes in a BGR image, best first: in `regions` (x, y, w, h) only, or in the whole frame."""
+        self, image: np.ndarray, min_score: float | None = None, regions: list[tuple[int, int, int, int]] | None = None,
+        long_side: int | None = None,
+    ) -> list[Detection]:  # fmt: skip
+        """Boxes in a BGR image, best first: in `regions` (x, y, w, h) only, or in the whole frame;
+        `long_side`: the input's longer side where the model takes any (None: the detector's own)."""
         ...

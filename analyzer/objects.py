@@ -80,10 +80,12 @@ class ObjectDetector:
         return 1
 
     def detect(
-        self, image: np.ndarray, min_score: float | None = None, regions: list[tuple[int, int, int, int]] | None = None
-    ) -> list[Detection]:
+        self, image: np.ndarray, min_score: float | None = None, regions: list[tuple[int, int, int, int]] | None = None,
+        long_side: int | None = None,
+    ) -> list[Detection]:  # fmt: skip
         """Objects of the wanted labels in a BGR image, best first: in `regions` (x, y, w, h) only,
-        or in the whole frame. `min_score` is calibrated (0.5: each label's operating point)."""
+        or in the whole frame. `min_score` is calibrated (0.5: each label's operating point);
+        `long_side` reads it at another input size than the detector's (a camera asking for more)."""
         wanted = 0.5 if min_score is None else min_score
         # The lowest raw score any wanted label may pass with; each is then held to its own.
         lowest = min(raw_score(wanted, float(t)) for t in self.raw_thresholds[self.wanted])
@@ -91,7 +93,7 @@ class ObjectDetector:
         found: list[Detection] = []
         for x, y, w, h in regions if regions is not None else [(0, 0, width, height)]:
             crop = image[y : y + h, x : x + w]
-            input_hw = input_size(w, h, self.long_side)
+            input_hw = input_size(w, h, long_side or self.long_side)
             model, grids = self._session(input_hw)
             heads = model.run(nanodet.blob([crop], input_hw))
             boxes, raw, labels = nanodet.decode([head[0] for head in heads], grids, (h, w), input_hw, lowest,

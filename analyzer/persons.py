@@ -108,9 +108,11 @@ class PersonDetector:
         return self.tile_count if self.tile_count is not None else (2 if width > height * 1.1 else 1)
 
     def detect(
-        self, image: np.ndarray, min_score: float | None = None, regions: list[tuple[int, int, int, int]] | None = None
-    ) -> list[Detection]:
-        """People in a BGR image, best first: in `regions` (x, y, w, h) only, or in the full frame's tiles."""
+        self, image: np.ndarray, min_score: float | None = None, regions: list[tuple[int, int, int, int]] | None = None,
+        long_side: int | None = None,
+    ) -> list[Detection]:  # fmt: skip
+        """People in a BGR image, best first: in `regions` (x, y, w, h) only, or in the full frame's
+        tiles (of the model's fixed 300x300: `long_side` is NanoDet's and ignored here)."""
         threshold = self.score_threshold if min_score is None else min_score
         height, width = image.shape[:2]
         crops = regions if regions is not None else tiles(width, height, self.tiles_for(width, height))

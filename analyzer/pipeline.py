@@ -131,7 +131,7 @@ class CameraAnalysis:
             if self.detector is not None:
                 regions = self.looks.regions(moved, width, height, self.detector.tiles_for(width, height), t_s)
                 started = time.perf_counter()
-                seen = self.guard(self.detector.detect, image, self._ask_score, regions)
+                seen = self.guard(self.detector.detect, image, self._ask_score, regions, self.config.detect_long_side)
                 timings["person" if regions is None else "person_regions"] = _since(started)
             reported = kept(seen, self.config, width, height)
             if self.faces is not None:

@@ -73,6 +73,15 @@ class AnalysisConfig(BaseModel):
         description="The object labels reported besides people, each with its rule ({} for none); a `person` "
         "entry sets people's sizes, zones and masks. Needs the NanoDet detector (CAMSTREAM_ANALYZER_DETECTOR).",
     )
+    detect_long_side: int | None = Field(
+        default=None,
+        ge=128,
+        le=1280,
+        multiple_of=32,
+        description="NanoDet's input for this camera, its longer side in pixels (None: the worker's "
+        "CAMSTREAM_ANALYZER_INPUT_LONG_SIDE, 256): more finds smaller, more distant objects at a cost "
+        "(320: 1.5x, 416: 2.6x; docs/analyzer.md).",
+    )
     stationary_s: float = Field(
         default=30.0,
         gt=0,
