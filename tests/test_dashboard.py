@@ -256,8 +256,8 @@ def test_the_feed_names_objects_and_filters_by_label(
     person = Event("1-00000000000000e1", 1, EventType.PERSON, EventPhase.START, now - 2, None, 0.9, None, 3, True, now)
     publish_events(redis_url, [(car, b"not a jpeg"), (dog, b"not a jpeg"), (person, b"not a jpeg")])
 
-    def kinds(page: Any) -> list[str]:
-        return sorted(page.locator("#feed li .kind").all_inner_texts())
+    def kinds(page: Any) -> list[str]:  # as shown (the style capitalises them)
+        return sorted(text.lower() for text in page.locator("#feed li .kind").all_inner_texts())
 
     with browser_page(login=base) as page:
         wait_until(lambda: kinds(page) == ["car (parked)", "dog", "person"], 10.0, what="the three events by name")
