@@ -80,7 +80,7 @@ class AnalysisConfig(BaseModel):
         multiple_of=32,
         description="NanoDet's input for this camera, its longer side in pixels (None: the worker's "
         "CAMSTREAM_ANALYZER_INPUT_LONG_SIDE, 256): more finds smaller, more distant objects at a cost "
-        "(320: 1.5x, 416: 2.6x; docs/analyzer.md).",
+        "(320: 1.5x, 416: 2.5x; docs/analyzer.md).",
     )
     stationary_s: float = Field(
         default=30.0,
