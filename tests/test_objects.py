@@ -15,6 +15,7 @@ from analyzer.detection import Detection
 from analyzer.objects import ObjectDetector
 from analyzer.pipeline import CameraAnalysis, EventOut
 from analyzer.tracking import Tracker
+from bridge.notify import title_of
 from shared.analysis import AnalysisConfig, ObjectRule
 from shared.cameras import RecordConfig
 from shared.detections import Event, EventPhase, EventType
@@ -157,3 +158,7 @@ def test_filters_of_integrations_and_recordings_take_labels() -> None:
     with pytest.raises(ValueError, match="unknown event type or label"):
         RecordConfig(event_types=["dragon"])
     assert RecordConfig().event_types == ["person", "face", "object"]
+    assert title_of(car, "Drive") == "Car at Drive" and title_of(person, None) == "Person at camera 1"
+    parked = Event(**{**{f: getattr(car, f) for f in Event.__dataclass_fields__}, "phase": EventPhase.END,
+                      "stationary": True})  # fmt: skip
+    assert title_of(parked, "Drive") == "Car at Drive stopped"
