@@ -22,10 +22,9 @@ ATTEMPTS = 3
 def title_of(event: Event, camera_name: str | None) -> str:
     # An object by its label ("Car at Drive"); a stationary end says the object stopped.
     what = (event.label or "object") if event.type.value == "object" else event.type.value
-    what = what.capitalize()
+    what, where = what.capitalize(), camera_name or f"camera {event.camera_id}"
     if event.stationary:
-        return f"{what} at {camera_name or f'camera {event.camera_id}'} stopped"
-    where = camera_name or f"camera {event.camera_id}"
+        return f"{what} at {where} stopped"
     return f"{what} at {where}" if event.phase.value == "start" else f"{what} at {where} ended"
 
 
