@@ -114,8 +114,11 @@ def test_webhooks_and_notifications_are_signed_retried_independent_and_survive_a
         wanted = wanted[: len(wanted) - len(stream_deliveries(rdb, upto))]
         got = lambda: [p.headers["X-Camstream-Delivery"] for p in flaky.delivered()]  # noqa: E731
         wait_until(lambda: set(wanted) <= set(got()), 60.0, interval_s=0.2, what="every event delivered")
+        # Each once, but for the one delivery the kill may have caught between the receiver's 2xx and
+        # the cursor's commit (docs/integrations.md: receivers dedupe on X-Camstream-Delivery).
         once = Counter(got())
-        assert max(once.values()) == 1, [d for d, n in once.items() if n > 1]
+        repeated = [d for d, n in once.items() if n > 1]
+        assert len(repeated) <= 1 and max(once.values()) <= 2, repeated
         assert SECRET not in "".join(p.read_text(errors="replace") for p in tmp_path.glob("*.log"))
 
         # Deleting a webhook stops it.
