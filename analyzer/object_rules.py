@@ -43,27 +43,42 @@ def min_score(config: AnalysisConfig, label: str) -> float:
     return config.person_min_score if label == "person" else DEFAULT_MIN_SCORE
 
 
-def lowest_min_score(config: AnalysisConfig) -> float:
-    """The lowest score any label the camera reports may pass with (what to ask the detector for)."""
-    return min((min_score(config, label) for label in config.labels), default=DEFAULT_MIN_SCORE)
+class ObjectRules:
+    """A camera's rules made ready once (each label's score, its polygons per frame size), so a
+    frame's detections are judged without rebuilding them."""
 
+    def __init__(self, config: AnalysisConfig) -> None:
+        self.config = config
+        self.scores = {label: min_score(config, label) for label in config.labels}
+        self.lowest = min(self.scores.values(), default=DEFAULT_MIN_SCORE)
+        self._polygons: dict[tuple[str, int, int], tuple[list[np.ndarray], list[np.ndarray]]] = {}
 
-def kept(found: list[Detection], config: AnalysisConfig, width: int, height: int) -> list[Detection]:
-    """The detections of the labels the camera reports that pass their label's rule."""
-    area = float(width * height)
-    out: list[Detection] = []
-    for detection in found:
-        rule = config.rule(detection.label)
-        if rule is None or detection.score < min_score(config, detection.label):
-            continue
-        _, _, w, h = detection.box
-        if not rule.min_area <= w * h / area <= rule.max_area:
-            continue
-        foot = _foot(detection, width, height)
-        zones = rule.zones or config.motion_zones
-        if zones and not _inside(foot, _polygons(zones, width, height)):
-            continue
-        if rule.masks and _inside(foot, _polygons(rule.masks, width, height)):
-            continue
-        out.append(detection)
-    return out
+    def _shapes(self, label: str, width: int, height: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The label's zones (its own, else the camera's motion zones) and masks, in pixels."""
+        key = (label, width, height)
+        if key not in self._polygons:
+            rule = self.config.rule(label)
+            assert rule is not None
+            zones = rule.zones or self.config.motion_zones
+            self._polygons[key] = (_polygons(zones, width, height), _polygons(rule.masks, width, height))
+        return self._polygons[key]
+
+    def kept(self, found: list[Detection], width: int, height: int) -> list[Detection]:
+        """The detections of the labels the camera reports that pass their label's rule."""
+        area = float(width * height)
+        out: list[Detection] = []
+        for detection in found:
+            wanted = self.scores.get(detection.label)
+            if wanted is None or detection.score < wanted:
+                continue
+            rule = self.config.rule(detection.label)
+            assert rule is not None
+            _, _, w, h = detection.box
+            if not rule.min_area <= w * h / area <= rule.max_area:
+                continue
+            zones, masks = self._shapes(detection.label, width, height)
+            foot = _foot(detection, width, height)
+            if (zones and not _inside(foot, zones)) or (masks and _inside(foot, masks)):
+                continue
+            out.append(detection)
+        return out

@@ -16,7 +16,7 @@ import numpy as np
 from analyzer.detection import Detection, Detector
 from analyzer.faces import FaceDetector, faces_near_people
 from analyzer.motion import MotionDetector
-from analyzer.object_rules import in_zones, kept, lowest_min_score
+from analyzer.object_rules import ObjectRules, in_zones
 from analyzer.recognition import Recognizer
 from analyzer.regions import LookSchedule
 from analyzer.tracking import Track, TrackChanges, Tracker
@@ -97,6 +97,9 @@ class CameraAnalysis:
             MotionDetector(config.motion_min_area, config.motion_zones, config.motion_masks) if config.motion else None
         )
         self.tracker = Tracker(stationary_s=config.stationary_s)
+        self.rules = ObjectRules(config)
+        # The lowest score to ask the detector for: the rules then hold each label to its own.
+        self._ask_score = min(self.rules.lowest, FACE_SEARCH_MIN_SCORE) if self.faces is not None else self.rules.lowest
         self._event_ids: dict[int, str] = {}
         self._motion_event: MotionEvent | None = None
         self._last_objects_s = float("-inf")
@@ -133,7 +136,7 @@ class CameraAnalysis:
                 started = time.perf_counter()
                 seen = self.guard(self.detector.detect, image, self._ask_score, regions, self.config.detect_long_side)
                 timings["person" if regions is None else "person_regions"] = _since(started)
-            reported = kept(seen, self.config, width, height)
+            reported = self.rules.kept(seen, width, height)
             if self.faces is not None:
                 near = [d for d in seen if d.label == "person" and d.score >= FACE_SEARCH_MIN_SCORE]
                 started = time.perf_counter()
@@ -187,12 +190,6 @@ class CameraAnalysis:
             out.append(EventOut(event.message(self.camera_id, EventPhase.END, now_s), None))
             self._motion_event = None
         return out
-
-    @property
-    def _ask_score(self) -> float:
-        """The lowest score to ask the detector for: the camera's rules hold each label to its own."""
-        lowest = lowest_min_score(self.config)
-        return min(lowest, FACE_SEARCH_MIN_SCORE) if self.faces is not None else lowest
 
     def _track_event(self, track: Track, phase: EventPhase, now_s: float, stationary: bool = False) -> EventOut:
         event_id = self._event_ids.setdefault(track.id, _event_id(self.camera_id))
