@@ -9,7 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.cameras import Camera, camera_from_definition
+from shared.camera_urls import check_rtsp_url, same_endpoint
+from shared.cameras import Camera, camera_from_definition, placeholders_in
 from shared.db.cameras import LOCAL_FIELDS, next_camera_id, remove_camera, save_camera, stored_definition
 from shared.db.engine import connect
 from shared.secret_box import SecretBox
@@ -82,6 +83,9 @@ class CameraStore:
         """The fields with each URL checked, its masked password taken from the stored URL, and sealed
         when it holds a password."""
         sealed = dict(fields)
+        if found := placeholders_in(fields):
+            raise Rejected(f"{', '.join(found)}: ${{VAR}} placeholders are filled in only from the camera file's "
+                           "source and detect_source; the API takes values as they are")  # fmt: skip
         if sealed.get("registry"):
             raise Rejected("registry: only the camera registry's cameras carry it")
         for name in URL_FIELDS:
@@ -90,22 +94,29 @@ class CameraStore:
                 continue
             if not isinstance(url, str):
                 raise Rejected(f"{name} must be a string")
-            if "${" in url:
-                raise Rejected(f"{name}: ${{VAR}} placeholders are for the camera file, not the API")
-            parts = urlsplit(url.strip())
-            if parts.scheme.lower() not in ("rtsp", "rtsps") or not parts.hostname:
+            url = url.strip()
+            parts = urlsplit(url)
+            if parts.scheme.lower() not in ("rtsp", "rtsps") or "://" not in url:
                 raise Rejected(f"{name}: only rtsp:// and rtsps:// cameras can be added through the API "
                                "(files and demo scenes: the camera file)")  # fmt: skip
+            try:
+                check_rtsp_url(url)
+            except ValueError as e:
+                raise Rejected(f"{name}: {e}") from None
             if MASK in (parts.password, parts.username):  # the masked URL sent back: keep the stored login
                 url = self._with_stored_login(parts, previous.get(name) if previous else None, name)
-            sealed[name] = self.box.seal(url) if urlsplit(url).password else url.strip()
+            sealed[name] = self.box.seal(url) if urlsplit(url).password else url
         return sealed
 
     def _with_stored_login(self, parts: Any, stored: Any, name: str) -> str:
         """`rtsp://***@host` (as responses show it) or `rtsp://user:***@host`, with the stored login."""
-        old = urlsplit(self.box.open(stored)) if isinstance(stored, str) else None
-        if old is None or old.password is None:
+        old_url = self.box.open(stored) if isinstance(stored, str) else None
+        old = urlsplit(old_url) if old_url is not None else None
+        if old_url is None or old is None or old.password is None:
             raise Rejected(f"{name}: the URL's login is *** but no password is stored to keep")
+        if not same_endpoint(old_url, urlunsplit(parts)):
+            raise Rejected(f"{name}: the host or port changed, so the stored password is not sent there: "
+                           "give the password again")  # fmt: skip
         stored_login = old.netloc.rpartition("@")[0]
         given_login, _, host = parts.netloc.rpartition("@")
         login = stored_login if given_login == MASK else f"{given_login.split(':', 1)[0]}:{old.password}"

@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from shared.analysis import AnalysisConfig
+from shared.camera_urls import check_rtsp_url
 from shared.labels import EventKind
 from shared.redact import mask_credentials
 from shared.secret_box import SecretBox, is_sealed
@@ -35,6 +36,10 @@ from shared.settings import ConfigError
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 100_000  # values once YAML aliases are expanded; an alias bomb makes billions
+# The only fields whose `${VAR}`s are filled in (from each process's own environment): the URLs,
+# which is where credentials go. Filled anywhere else, a name could show any process's secrets
+# (the Redis URL, the secret key) to every viewer and in every MQTT and webhook payload.
+PLACEHOLDER_FIELDS = ("source", "detect_source")
 _DEMO_SIZE = re.compile(r"^(\d{2,4})x(\d{2,4})$")
 
 
@@ -107,8 +112,8 @@ class Camera(BaseModel):
     @field_validator("source", "detect_source")
     @classmethod
     def _known_scheme(cls, source: SecretStr | None) -> SecretStr | None:
-        if source is not None:
-            source_kind(source.get_secret_value())
+        if source is not None and source_kind(source.get_secret_value()) is SourceKind.RTSP:
+            check_rtsp_url(source.get_secret_value())
         return source
 
     @property
@@ -231,7 +236,7 @@ def load_camera_definitions(path: Path | None, environ: Mapping[str, str]) -> tu
     document = _read_document(path)
     problems: list[str] = []
     budget = [MAX_NODES]
-    expanded = _expand_placeholders(document, environ, problems, budget)
+    expanded = _expand_camera_urls(document, environ, problems, budget)
     if budget[0] < 0:
         raise ConfigError(f"camera file {path}: more than {MAX_NODES} values once its YAML aliases are expanded")
     if problems:
@@ -272,7 +277,7 @@ def camera_from_definition(
             if box is None:
                 raise ConfigError(f"{name} is stored encrypted, and this process has no key to open it")
             opened[name] = box.open(opened[name])
-    expanded = _expand_placeholders(opened, environ, problems, [MAX_NODES])
+    expanded = _expand_urls(opened, environ, problems, [MAX_NODES], "")
     if problems:
         raise ConfigError("; ".join(problems))
     try:
@@ -317,6 +322,50 @@ def describe_errors(error: ValidationError) -> list[str]:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"]).lstrip(".")
         lines.append(f"{where or 'file'}: {mask_credentials(item['msg'])}")
     return lines
+
+
+def _expand_camera_urls(document: Any, environ: Mapping[str, str], problems: list[str], budget: list[int]) -> Any:
+    """The camera file with its cameras' URL placeholders filled in; a placeholder anywhere else is
+    a problem (said, never filled)."""
+    _refuse_placeholders(document, problems, budget, "", skip=PLACEHOLDER_FIELDS)
+    cameras = document.get("cameras")
+    if not isinstance(cameras, list):
+        return document
+    filled = [
+        _expand_urls(c, environ, problems, budget, f"cameras[{i}].") if isinstance(c, dict) else c
+        for i, c in enumerate(cameras)
+    ]
+    return {**document, "cameras": filled}
+
+
+def _expand_urls(camera: Mapping[str, Any], environ: Mapping[str, str], problems: list[str], budget: list[int],
+                 where: str) -> dict[str, Any]:  # fmt: skip
+    return {
+        k: _expand_placeholders(v, environ, problems, budget, f"{where}{k}") if k in PLACEHOLDER_FIELDS else v
+        for k, v in camera.items()
+    }
+
+
+def placeholders_in(fields: Mapping[str, Any]) -> list[str]:
+    """Where a camera's fields (as the API takes them) hold `${VAR}`s: `name`, `analysis.zones[0].name`."""
+    found: list[str] = []
+    _refuse_placeholders(dict(fields), found, [MAX_NODES], "", skip=())
+    return [line.partition(":")[0] for line in found]
+
+
+def _refuse_placeholders(node: Any, problems: list[str], budget: list[int], where: str, skip: tuple[str, ...]) -> None:
+    budget[0] -= 1
+    if budget[0] < 0:
+        return
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if not (isinstance(k, str) and k in skip):
+                _refuse_placeholders(v, problems, budget, f"{where}.{k}".lstrip("."), skip)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _refuse_placeholders(v, problems, budget, f"{where}[{i}]", skip)
+    elif isinstance(node, str) and _PLACEHOLDER.search(node):
+        problems.append(f"{where}: ${{VAR}} placeholders are filled in only in source and detect_source")
 
 
 def _expand_placeholders(

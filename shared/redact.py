@@ -5,7 +5,9 @@ import re
 # The user info of a URL is everything from `://` to the LAST "@" before the next whitespace:
 # a password may hold any reserved character unescaped (`#`, `/`, `?`, `@`, `:` ...), so no
 # other character can be trusted to end it. Masking a path that holds an "@" too is the safe error.
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.\-]*://)\S*@")
+# A login may also hold a space or two (refused in camera URLs, but text from elsewhere may quote
+# one): up to two more words, none with a "/", before the "@".
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.\-]*://)(?:\S*@|[^\s@/]*(?:[ \t]+[^\s@/]*){1,2}@)")
 _SECRET_PARAM = re.compile(r"(?P<name>\b(?:password|passwd|pwd|pass|token|secret)=)[^&\s'\"]*", re.I)
 
 MASK = "***"

@@ -124,3 +124,28 @@ def test_fragments_aggregates_and_a_lost_packet() -> None:
     assert len(units) == 1 and units[0].keyframe and depacketizer.lost == 2
     assert Depacketizer("h264").push(slice_, 0, 0, True) == []  # nothing before a first keyframe
     assert depacketizer.push(b"\x7c", 10, 24000, True) == []  # a truncated fragment does not break it
+
+
+def test_a_server_that_asked_for_digest_never_gets_the_password_in_clear(
+    rtsp_server: Callable[..., RtspServer],
+) -> None:
+    """A man in the middle answering for the camera with a Basic challenge gets nothing: once a
+    server has asked this process for Digest, a Basic request from it is refused."""
+    digest = rtsp_server(login=("digest", "cam", PASSWORD))
+    client = RtspClient(digest.url("cam:S3cret%3A%40%2Fpw"), 5, 3)
+    try:
+        assert _read(client, 2)[1] == 2
+    finally:
+        client.close()
+    digest.stop()
+    impostor = RtspServer(login=("basic", "cam", PASSWORD))
+    impostor.port = digest.port  # the same address, now asking for Basic
+    impostor.start()
+    try:
+        downgraded = RtspClient(digest.url("cam:S3cret%3A%40%2Fpw"), 5, 3)
+        with pytest.raises(RtspError, match="Basic login after a Digest") as error:
+            downgraded.open()
+        downgraded.close()
+        assert error.value.status == 401
+    finally:
+        impostor.stop()

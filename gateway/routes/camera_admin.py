@@ -20,6 +20,7 @@ from gateway.probe import TooManyProbes
 from gateway.routes.auth import client_of
 from gateway.state import Gateway, GatewayDep
 from shared import recordings
+from shared.camera_urls import check_rtsp_url
 from shared.db.cameras import CameraExists, CameraNotFound
 
 router = APIRouter(tags=["cameras"], dependencies=[AdminOnly])
@@ -37,6 +38,10 @@ async def probe_camera(body: ProbeIn, gateway: GatewayDep) -> ProbeOut:
     be read (refused, timed out, wrong credentials, not a video stream). Only rtsp:// and rtsps://."""
     if urlsplit(body.source.strip()).scheme.lower() not in ("rtsp", "rtsps"):
         raise HTTPException(status_code=400, detail="only rtsp:// and rtsps:// URLs can be probed")
+    try:
+        check_rtsp_url(body.source.strip())
+    except ValueError as e:
+        raise HTTPException(status_code=422, detail=f"cannot read the camera: {e}") from None
     try:
         answer = await gateway.prober.probe(body.source.strip())
     except TooManyProbes as e:

@@ -51,6 +51,10 @@ class Response:
     body: bytes
 
 
+# Servers (host, port) that have asked this process for a Digest login: never given Basic after.
+_DIGEST_SERVERS: set[tuple[str, int]] = set()
+
+
 class RtspClient:
     def __init__(self, url: str, open_timeout_s: float, read_timeout_s: float) -> None:
         parts = urlsplit(url)
@@ -158,9 +162,17 @@ class RtspClient:
     def _challenge(self, reply: Response) -> bool:
         header = reply.headers.get("www-authenticate", "")
         scheme, _, rest = header.partition(" ")
-        if scheme.lower() not in ("basic", "digest"):
+        scheme = scheme.lower()
+        if scheme not in ("basic", "digest"):
             return False
-        self._auth = (scheme.lower(), _parameters(rest))
+        if scheme == "digest":
+            _DIGEST_SERVERS.add(self._address)
+        elif self._address in _DIGEST_SERVERS:
+            # A server that asked for Digest once and now wants Basic (the password in clear) is
+            # not to be trusted with it: a man in the middle downgrading the login looks like this.
+            raise RtspError("the camera asked for a Basic login after a Digest one: the password is not sent in clear",
+                            401)  # fmt: skip
+        self._auth = (scheme, _parameters(rest))
         return True
 
     def _authorization(self, method: str, url: str) -> str:
@@ -222,10 +234,13 @@ class RtspClient:
         status_line = lines[0].split(" ", 2)
         if len(status_line) < 2 or not status_line[0].startswith("RTSP/") or not status_line[1].isdigit():
             raise RtspError("camera sent something that is not RTSP")
-        headers = {}
+        headers: dict[str, str] = {}
         for line in lines[1:]:
             key, _, value = line.partition(":")
-            headers[key.strip().lower()] = value.strip()
+            key = key.strip().lower()
+            if key == "www-authenticate" and headers.get(key, "").lower().startswith("digest"):
+                continue  # offered both: Digest, never the password in clear
+            headers[key] = value.strip()
         length = int(headers.get("content-length", "0") or 0)
         if length > MAX_RESPONSE:
             raise RtspError("camera sent an oversized RTSP body")
