@@ -4,8 +4,17 @@ const form = document.getElementById("login");
 const message = document.getElementById("message");
 
 function nextPath() {
+  // Read as the browser will read it (tabs and newlines dropped, "\\" as "/"), and kept only when
+  // it stays on this origin: "/\t/evil.example" passes a check of its text and leaves the site.
   const next = new URLSearchParams(location.search).get("next") || "/";
-  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+  if (!next.startsWith("/")) return "/";
+  try {
+    const target = new URL(next, location.origin);
+    const path = target.pathname.replace(/^\/+/, "/"); // "//x" would leave for host x
+    return target.origin === location.origin ? path + target.search + target.hash : "/";
+  } catch {
+    return "/";
+  }
 }
 
 form.addEventListener("submit", async (event) => {

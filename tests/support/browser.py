@@ -21,10 +21,15 @@ CHROMIUM_ARGS = [
 def log_in(page: Any, base: str, user: str = ADMIN_USER, password: str = ADMIN_PASSWORD, then: str = "/") -> None:
     """Log in through the login page, as a person would, and land on `then`."""
     page.goto(f"{base}{then}")  # an anonymous visitor is sent to /login?next=...
+    log_in_here(page, user, password)
+    page.wait_for_url(lambda url: "/login" not in url, timeout=10000)
+
+
+def log_in_here(page: Any, user: str = ADMIN_USER, password: str = ADMIN_PASSWORD) -> None:
+    """Fill and send the login form of the page shown."""
     page.fill("#username", user)
     page.fill("#password", password)
     page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url, timeout=10000)
 
 
 def csp_violations(page: Any) -> list[str]:
