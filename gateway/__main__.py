@@ -17,6 +17,7 @@ import uvicorn
 from gateway import users_cli
 from gateway.app import create_app
 from gateway.certs import make_certificate
+from gateway.http_protocol import BoundedHeadProtocol
 from gateway.limits import MAX_WEBSOCKET_MESSAGE
 from shared.config import cameras_or_exit, load_settings_or_exit
 from shared.logs import setup_logging
@@ -51,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     # uvicorn handles SIGTERM/SIGINT itself: it stops accepting, then runs the lifespan's shutdown.
     uvicorn.run(
         create_app(settings, cameras), host=host, port=port, log_config=None, access_log=False,
-        ws_max_size=MAX_WEBSOCKET_MESSAGE,
+        ws_max_size=MAX_WEBSOCKET_MESSAGE, http=BoundedHeadProtocol,
+        # Forwarded addresses only from the proxies named (uvicorn believes loopback's by default:
+        # anyone on this host could pick any address and pass the per-address login limits).
+        proxy_headers=bool(settings.trusted_proxies.strip()), forwarded_allow_ips=settings.trusted_proxies.strip(),
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
     )  # fmt: skip

@@ -29,12 +29,13 @@ class SecretBox:
     def seal(self, text: str) -> str:
         return PREFIX + self._fernet.encrypt(text.encode()).decode()
 
-    def open(self, value: str) -> str:
-        """The plaintext of a sealed value (a value that is not sealed comes back as it is). Raises ConfigError."""
+    def open(self, value: str, max_age_s: int | None = None) -> str:
+        """The plaintext of a sealed value (a value that is not sealed comes back as it is); with
+        `max_age_s`, one sealed longer ago than that is refused. Raises ConfigError."""
         if not is_sealed(value):
             return value
         try:
-            return self._fernet.decrypt(value[len(PREFIX) :].encode()).decode()
+            return self._fernet.decrypt(value[len(PREFIX) :].encode(), ttl=max_age_s).decode()
         except (InvalidToken, ValueError):
             raise ConfigError(
                 "a stored camera URL cannot be decrypted: CAMSTREAM_SECRET_KEY (or the data folder's secret.key) "

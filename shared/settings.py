@@ -5,6 +5,7 @@ Loaded once in each process's main() and passed down; never read at import time.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -206,7 +207,14 @@ class Settings(BaseSettings):
         default=24.0, gt=0, le=24 * 366, description="A login lasts this long after the session's last use."
     )
     login_attempts_per_minute: int = Field(
-        default=5, ge=1, le=1000, description="Failed logins allowed per user name and per client address a minute."
+        default=5, ge=1, le=1000,
+        description="Failed logins allowed per user name, client address and known device before a wait: a minute, "
+        "then each further failure doubles it, up to 15 minutes; an hour without failures starts again.",
+    )  # fmt: skip
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed. Unset: none is; the connecting address is the client's.",
     )
     metrics_public: bool = Field(default=False, description="Serve /metrics without credentials.")
     allowed_hosts: str = Field(
@@ -245,6 +253,17 @@ class Settings(BaseSettings):
             "mqtt", "mqtts"
         ):  # fmt: skip
             raise ValueError("CAMSTREAM_MQTT_URL: mqtt:// or mqtts:// (the URL is not shown: it may hold a password)")
+        return self
+
+    @model_validator(mode="after")
+    def _proxies(self) -> Settings:
+        for item in filter(None, (i.strip() for i in self.trusted_proxies.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"CAMSTREAM_TRUSTED_PROXIES: {item[:60]!r} is not an address or a CIDR range"
+                ) from None
         return self
 
     @model_validator(mode="after")

@@ -3,9 +3,13 @@ generated certificate in Chromium, and secrets (camera, Redis, database) that ap
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -172,3 +176,56 @@ def test_camera_redis_and_database_passwords_appear_nowhere(
         for name, text in places.items():
             assert secret not in text, f"a password in {name}"
     assert "***@127.0.0.1" in places["responses"] + places["status records"]
+
+
+async def test_a_flood_of_wrong_logins_keeps_real_logins_quick_and_forged_addresses_count_as_one(
+    gateway: Callable[..., str],
+) -> None:
+    """200 wrong logins at once, from one address forging a different X-Forwarded-For on each
+    (believed from no proxy unless CAMSTREAM_TRUSTED_PROXIES says so): at most 5 passwords are
+    checked, and real logins from elsewhere answer within 2 s meanwhile."""
+    base = gateway(None)
+
+    def client_from(address: str) -> httpx.AsyncClient:
+        transport = httpx.AsyncHTTPTransport(local_address=address)
+        return httpx.AsyncClient(base_url=base, headers={"Origin": base}, transport=transport, timeout=60)
+
+    async with client_from("127.0.0.5") as owner, client_from("127.0.0.6") as vera, client_from("127.0.0.1") as flood:
+        admin = {"username": "admin", "password": ADMIN_PASSWORD}
+        assert (await owner.post("/api/auth/login", json=admin)).status_code == 200  # a browser known to camstream
+        vera_login = {"username": "vera", "password": "viewer-Passw0rd"}
+        made = await owner.post("/api/users", json={**vera_login, "role": "viewer"})
+        assert made.status_code == 201, made.text
+
+        async def wrong(i: int) -> int:
+            name = "admin" if i % 2 else f"guess{i}"
+            reply = await flood.post("/api/auth/login", json={"username": name, "password": f"wrong-{i}-Passw0rd"},
+                                     headers={"X-Forwarded-For": f"2001:db8::{i:x}"})  # fmt: skip
+            return reply.status_code
+
+        async def timed(client: httpx.AsyncClient, credentials: dict[str, str]) -> tuple[int, float]:
+            await asyncio.sleep(0.2)  # while the flood arrives
+            started = time.monotonic()
+            reply = await client.post("/api/auth/login", json=credentials)
+            return reply.status_code, time.monotonic() - started
+
+        *statuses, (owner_status, owner_s), (vera_status, vera_s) = await asyncio.gather(
+            *(wrong(i) for i in range(200)), timed(owner, admin),
+            timed(vera, vera_login),
+        )  # fmt: skip
+        assert statuses.count(401) <= 5 and statuses.count(429) >= 195, sorted(set(statuses))
+        assert (owner_status, vera_status) == (200, 200)
+        assert owner_s < 2.0 and vera_s < 2.0, (owner_s, vera_s)
+
+
+def test_a_request_head_past_64_kib_is_refused_with_431(gateway: Callable[..., str]) -> None:
+    base = gateway(None)
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        with contextlib.suppress(OSError):  # the gateway may close while the rest is still being sent
+            for _ in range(40):  # 1.6 MB of headers, 40 KiB at a time
+                connection.sendall(b"X-Filler: " + b"a" * 40_000 + b"\r\n")
+        answer = connection.recv(200)
+    assert answer.startswith(b"HTTP/1.1 431"), answer
+    assert httpx.get(f"{base}/healthz").status_code == 200  # and the gateway goes on

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from gateway.auth import passwords
 from gateway.auth.credentials import digest, new_token_secret
 from gateway.auth.deps import PrincipalDep, SignedIn
+from gateway.auth.devices import known_device, new_device_cookie
 from gateway.auth.guard import session_cookie
 from gateway.auth.models import LoginIn, MeOut, PasswordChange, TokenCreated, TokenIn, TokenOut
 from gateway.state import Gateway, GatewayDep
@@ -16,6 +19,10 @@ login_router = APIRouter(tags=["auth"])
 router = APIRouter(tags=["auth"], dependencies=[SignedIn])
 
 WRONG = "wrong user name or password"
+# Password checks under way at once for logins from unknown devices: past it they are refused at
+# once (429), so a flood from many addresses cannot queue real users behind it; each check is an
+# Argon2 hash of about 60 ms on one of two threads.
+MAX_CHECKING = 8
 
 
 def _cookie(secret: str, request: Request, gateway: Gateway) -> str:
@@ -31,22 +38,36 @@ def client_of(request: Request) -> str:
     responses={401: {"description": WRONG}, 429: {"description": "Too many failed logins; see Retry-After"}},
 )  # fmt: skip
 async def login(body: LoginIn, request: Request, response: Response, gateway: GatewayDep) -> MeOut:
-    """Log in: sets the session cookie `camstream_session` and answers who you are."""
-    client = client_of(request)
-    keys = (f"user:{body.username.lower()}", f"client:{client}")
-    wait = gateway.limiter.retry_after(*keys)
+    """Log in: sets the session cookie `camstream_session` (and `camstream_device`, which lets this
+    browser log in while its name is locked by others' wrong guesses) and answers who you are."""
+    client, name = client_of(request), body.username.lower()
+    box = gateway.camera_store.box
+    device = known_device(box, request.headers.get("cookie", ""), name)
+    keys = (f"device:{device}",) if device else (f"user:{name}", f"client:{client}")
+    if device is None and gateway.limiter.checking >= MAX_CHECKING:
+        _refuse_for(1, "too many logins at once")
+    wait = gateway.limiter.begin(*keys)
     if wait is not None:
-        raise HTTPException(status_code=429, detail=f"too many failed logins; try again in {wait} s",
-                            headers={"Retry-After": str(wait)})  # fmt: skip
-    user = await gateway.accounts.user(body.username)
-    if not await passwords.verify_async(user.password_hash if user else None, body.password) or user is None:
-        gateway.limiter.failed(*keys)
+        _refuse_for(wait, "too many failed logins")
+    gateway.limiter.checking += 1
+    try:
+        user = await gateway.accounts.user(body.username)
+        right = await passwords.verify_async(user.password_hash if user else None, body.password)
+    finally:
+        gateway.limiter.checking -= 1
+    if not right or user is None:
         await gateway.accounts.record("login_failed", None, body.username[:64], client)
         raise HTTPException(status_code=401, detail=WRONG)
+    gateway.limiter.succeeded(*keys, cleared=tuple(k for k in keys if not k.startswith("client:")))
     secret, principal = await gateway.auth.start_session(user, client)
     await gateway.accounts.record("login", user.name, None, client)
     response.headers.append("set-cookie", _cookie(secret, request, gateway))
+    response.headers.append("set-cookie", new_device_cookie(box, name, request.scope).decode())
     return MeOut(username=user.name, role=user.role, via="session", expires_at=principal.expires_at)
+
+
+def _refuse_for(wait: int, why: str) -> NoReturn:
+    raise HTTPException(status_code=429, detail=f"{why}; try again in {wait} s", headers={"Retry-After": str(wait)})
 
 
 @router.post("/api/auth/logout", status_code=204)
@@ -67,13 +88,25 @@ async def me(principal: PrincipalDep) -> MeOut:
     return MeOut(username=principal.name, role=principal.role, via=principal.via, expires_at=principal.expires_at)
 
 
-@router.post("/api/auth/password", status_code=204, responses={403: {"description": "Wrong current password"}})
+@router.post(
+    "/api/auth/password",
+    status_code=204,
+    responses={
+        403: {"description": "Wrong current password"},
+        429: {"description": "Too many wrong current passwords; see Retry-After"},
+    },
+)
 async def change_password(body: PasswordChange, request: Request, principal: PrincipalDep,
                           gateway: GatewayDep) -> Response:  # fmt: skip
     """Change your own password. Every session of yours ends; this one goes on with a new cookie."""
+    key = f"password:{principal.user_id}"  # guesses at the current password, however many sessions ask
+    wait = gateway.limiter.begin(key)
+    if wait is not None:
+        _refuse_for(wait, "too many wrong current passwords")
     user = await gateway.accounts.user_by_id(principal.user_id)
     if user is None or not await passwords.verify_async(user.password_hash, body.current_password):
         raise HTTPException(status_code=403, detail="the current password is wrong")
+    gateway.limiter.succeeded(key, cleared=(key,))
     check_strength(body.new_password)
     await gateway.accounts.set_password(user.id, await passwords.hash_async(body.new_password))
     gateway.auth.forget(user_id=user.id)
