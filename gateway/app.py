@@ -27,6 +27,7 @@ from gateway.auth.bootstrap import ensure_admin, leave_for_admin
 from gateway.auth.credentials import Authenticator
 from gateway.auth.guard import Guard
 from gateway.auth.limiter import LoginLimiter
+from gateway.auth.revocation import end_revoked_sessions
 from gateway.cameras_store import CameraStore
 from gateway.enrolment import enrol_demo_person
 from gateway.hubs import Hubs
@@ -102,7 +103,8 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
         feeds: dict[tuple[int, bool], CameraFeed] = {}
         sessions = Sessions(
             feeds, settings.webrtc_ice_servers, settings.webrtc_negotiation_timeout_s,
-            settings.webrtc_max_pending, settings.webrtc_max_pending_per_client, {}, {},
+            settings.webrtc_max_pending, settings.webrtc_max_pending_per_client, settings.webrtc_max_sessions_per_user,
+            {}, {},
         )  # fmt: skip
         sessions.start()
         # Each camera's readers and feeds (one persistent feed per camera and overlay choice, encoding
@@ -127,7 +129,8 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
         )  # fmt: skip
 
         watcher = await live.follow(engine, box, gateway.use_cameras, gateway.cameras_changed)
-        tasks = [retention, watcher]
+        revoked = asyncio.create_task(end_revoked_sessions(gateway.auth, sessions), name="revoked-sessions")
+        tasks = [retention, watcher, revoked]
         scenes = {demo_options(c.source.get_secret_value())[0] for c in camera_file.cameras
                   if c.source_kind is SourceKind.DEMO}  # fmt: skip
         if scenes & set(PEOPLE_SCENES):

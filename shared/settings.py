@@ -241,6 +241,10 @@ class Settings(BaseSettings):
     webrtc_max_pending_per_client: int = Field(
         default=8, ge=1, le=10000, description="WebRTC sessions still connecting from one client address; past it 429."
     )
+    webrtc_max_sessions_per_user: int = Field(
+        default=32, ge=1, le=10000,
+        description="Live video sessions (WebRTC and WHEP, connected or not) of one user at once; past it 429.",
+    )  # fmt: skip
     mjpeg_max_clients: int = Field(default=256, ge=1, le=100000, description="MJPEG clients per camera; past it 503.")
     events_max_clients: int = Field(
         default=1000, ge=1, le=100000, description="Clients of /ws/events at once; past it the socket closes (1013)."

@@ -10,6 +10,7 @@ import os
 import random
 import re
 
+import httpx
 import pytest
 import redis
 from aiortc import RTCConfiguration, RTCPeerConnection
@@ -21,7 +22,7 @@ from shared import keys
 from shared.detections import Box, Event, EventPhase, EventType
 from shared.status import AnalysisCounters, WorkerStatus
 from tests.support import publish_events, wait_until_async
-from tests.support.inprocess import api, sockets
+from tests.support.inprocess import ADMIN_PASSWORD, ADMIN_USER, BASE, api, sockets
 
 
 def event(n: int, phase: EventPhase = EventPhase.START, camera_id: int = 1, snapshot: bool = True) -> Event:
@@ -118,6 +119,18 @@ async def test_sessions_still_connecting_are_capped(redis_url: str) -> None:
         assert (await http.post("/api/webrtc/stream/2")).status_code == 201  # freed: room again
         metrics = (await http.get("/metrics")).text
         assert re.search(r"^camstream_webrtc_sessions_refused_total 1\.0$", metrics, re.M), metrics
+
+
+async def test_one_users_live_video_sessions_are_capped_from_every_address(redis_url: str) -> None:
+    """Seen before: 40 sessions from one token accepted."""
+    async with api(redis_url, webrtc_max_sessions_per_user=3, webrtc_max_pending_per_client=10) as http:
+        created = [await http.post("/api/webrtc/stream/1") for _ in range(3)]
+        assert [r.status_code for r in created] == [201] * 3
+        elsewhere = httpx.ASGITransport(app=http._transport.app, client=("127.0.0.7", 50002))  # type: ignore[attr-defined]
+        async with httpx.AsyncClient(transport=elsewhere, base_url=BASE, headers={"Origin": BASE}) as other:
+            await other.post("/api/auth/login", json={"username": ADMIN_USER, "password": ADMIN_PASSWORD})
+            refused = await other.post("/api/webrtc/stream/2")
+        assert refused.status_code == 429 and "this user has 3 live video sessions" in refused.text, refused.text
 
 
 async def test_malformed_offers_get_a_400_never_a_500(redis_url: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -298,7 +311,7 @@ def open_files() -> int:
 async def test_sessions_that_never_connect_give_back_their_sockets(redis_url: str) -> None:
     """Seen before: 1,000 never-completed sessions held 1,040 file descriptors after they were freed."""
     async with api(redis_url, webrtc_max_pending=500, webrtc_max_pending_per_client=500,
-                   webrtc_negotiation_timeout_s=1.0) as http:  # fmt: skip
+                   webrtc_max_sessions_per_user=500, webrtc_negotiation_timeout_s=1.0) as http:  # fmt: skip
         await http.get("/healthz")
         before = open_files()
         for _ in range(60):  # each gathers ICE candidates: sockets of its own

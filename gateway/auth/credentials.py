@@ -134,8 +134,28 @@ class Authenticator:
             self._touched[token.id] = now
             await self.accounts.touch_token(token.id, time.time())
 
+    async def still_valid(self, principal: Principal) -> bool:
+        """Whether the credential a connection was opened with still lets it in (not logged out,
+        revoked, expired, its user not deleted): asked of the database at most once per CACHE_S per
+        credential, however many streams hold it. While the database cannot say: yes."""
+        key = f"valid:{principal.credential}"
+        hit, cached = self._cached(key)
+        if hit:
+            return cached is not None
+        try:
+            if principal.via == "session":
+                found: object = await self.accounts.session(principal.credential, time.time())
+            else:
+                found = await self.accounts.token_by_id(principal.credential)
+        except (SQLAlchemyError, DatabaseUnavailable):
+            return True  # nothing can be revoked while the database is away
+        # Kept without an expiry: the session's may have slid since the stream opened; the database said.
+        self._keep(key, replace(principal, expires_at=None) if found is not None else None)
+        return found is not None
+
     def forget(self, credential: str | None = None, user_id: int | None = None) -> None:
-        """Drop cached answers for one session digest or token id, or for every credential of a user."""
+        """Drop cached answers for one session digest or token id, or for every credential of a user
+        (streams opened with them find out at their next check)."""
         for key, (_at, principal) in list(self._cache.items()):
             if principal is None:
                 continue

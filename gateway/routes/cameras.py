@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Annotated
+import functools
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.auth.deps import PrincipalDep
+from gateway.auth.revocation import until_revoked
 from gateway.fanout import Fanout, Listener, TooManyListeners
 from gateway.hubs import Frame
 from gateway.models import CameraOut, PipelineOut, SessionOut, StreamsStatus
@@ -80,7 +83,7 @@ async def camera_snapshot(camera_id: int, gateway: GatewayDep) -> Response:
                404: {"description": "Unknown camera"}},
 )  # fmt: skip
 async def camera_mjpeg(
-    camera_id: int, request: Request, gateway: GatewayDep,
+    camera_id: int, request: Request, gateway: GatewayDep, principal: PrincipalDep,
     fps: Annotated[float, Query(gt=0, le=30, description="Most frames per second to send")] = 10.0,
 ) -> StreamingResponse:  # fmt: skip
     """Live MJPEG, for networks where WebRTC cannot connect. Put the URL in an <img>.
@@ -94,23 +97,30 @@ async def camera_mjpeg(
     except TooManyListeners:
         raise HTTPException(status_code=503, detail=f"camera {camera_id} has too many live viewers") from None
     return StreamingResponse(
-        _mjpeg(frames, listener, request, 1.0 / fps), media_type="multipart/x-mixed-replace; boundary=frame"
+        _mjpeg(frames, listener, request, 1.0 / fps, functools.partial(until_revoked, gateway.auth, principal)),
+        media_type="multipart/x-mixed-replace; boundary=frame",
     )
 
 
 async def _mjpeg(
-    frames: Fanout[Frame], listener: Listener[Frame], request: Request, interval_s: float
-) -> AsyncIterator[bytes]:
+    frames: Fanout[Frame], listener: Listener[Frame], request: Request, interval_s: float,
+    revocation: Callable[[], Coroutine[Any, Any, None]],
+) -> AsyncIterator[bytes]:  # fmt: skip
+    """Frames until the viewer goes away or their credential is revoked (the stream just ends)."""
+    revoked = asyncio.create_task(revocation())
     try:
-        while not await request.is_disconnected():
-            try:
-                _entry_id, frame = await asyncio.wait_for(listener.get(), 1.0)
-            except TimeoutError:
+        while not revoked.done() and not await request.is_disconnected():
+            getting = asyncio.ensure_future(listener.get())
+            done, _ = await asyncio.wait({getting, revoked}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+            if getting not in done:
+                getting.cancel()
                 continue
+            _entry_id, frame = getting.result()
             yield _part(frame.jpeg)
-            await asyncio.sleep(interval_s)
+            await asyncio.wait({revoked}, timeout=interval_s)
     finally:
         frames.leave(listener)
+        revoked.cancel()
 
 
 def _part(jpeg: bytes) -> bytes:

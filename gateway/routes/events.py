@@ -11,6 +11,8 @@ from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconn
 from fastapi.responses import Response
 from starlette.websockets import WebSocketState
 
+from gateway.auth.deps import signed_in
+from gateway.auth.revocation import REVOKED_CLOSE_CODE, until_revoked
 from gateway.fanout import TooManyListeners
 from gateway.models import EventOut, EventsPage
 from gateway.state import GatewayDep, gateway_of
@@ -118,12 +120,15 @@ async def live_events(websocket: WebSocket, camera: int | None = None) -> None:
         await websocket.close(code=1013, reason="too many event listeners; try again later")
         return
     receiving = asyncio.create_task(_until_closed(websocket))
+    revoked = asyncio.create_task(until_revoked(gateway.auth, await signed_in(websocket)))
     try:
         while not receiving.done():
             getting = asyncio.ensure_future(listener.get())
-            done, _ = await asyncio.wait({getting, receiving}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({getting, receiving, revoked}, return_when=asyncio.FIRST_COMPLETED)
             if getting not in done:
                 getting.cancel()
+                if revoked in done:
+                    await websocket.close(code=REVOKED_CLOSE_CODE, reason="credentials revoked; log in again")
                 break
             event = getting.result()
             if camera is None or event.camera_id == camera:
@@ -132,9 +137,10 @@ async def live_events(websocket: WebSocket, camera: int | None = None) -> None:
         pass
     finally:
         gateway.hubs.events.leave(listener)
-        receiving.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await receiving
+        for task in (receiving, revoked):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if WebSocketState.DISCONNECTED not in (websocket.application_state, websocket.client_state):
             with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
                 await websocket.close()

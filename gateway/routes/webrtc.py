@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, HTTPException, Path, Request, WebSocket, We
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketState
 
+from gateway.auth.deps import signed_in
 from gateway.state import Gateway, GatewayDep, gateway_of
 from gateway.webrtc.compat import SignallingError
 from gateway.webrtc.sessions import Session, TooManySessions
@@ -90,10 +91,11 @@ async def new_session(gateway: Gateway, camera_id: int, overlay: bool, request: 
     if not camera.enabled:
         raise HTTPException(status_code=409, detail=f"camera {camera_id} is disabled")
     client = request.client.host if request.client else "unknown"
+    principal = await signed_in(request)  # the session ends when this credential is revoked
     try:
-        gateway.sessions.check_capacity(client)  # before the counter: a refused request costs nothing
+        gateway.sessions.check_capacity(client, principal.user_id)  # before the counter: a refusal costs nothing
         n = await gateway.store.next_session_number()
-        return await gateway.sessions.create(f"{camera_id}_{n}", camera_id, overlay, client)
+        return await gateway.sessions.create(f"{camera_id}_{n}", camera_id, overlay, client, principal)
     except TooManySessions as e:
         raise HTTPException(status_code=429, detail=str(e), headers={"Retry-After": "5"}) from None
 

@@ -8,7 +8,9 @@ server's offer for audio) also gets the camera's audio, if it is an RTSP camera 
 its own G.711 when the viewer takes it, else Opus (gateway.webrtc.audio).
 
 Sessions still negotiating cost a peer connection each and prove nothing yet, so they are
-capped, overall and per client address: past the cap a new one is refused (429).
+capped, overall and per client address; all of one user's sessions are capped too: past a cap a
+new one is refused (429). A session ends when its viewer's credential is revoked
+(gateway.auth.revocation).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
+from gateway.auth.credentials import Principal
 from gateway.webrtc.audio import AudioTrack, CameraAudio
 from gateway.webrtc.compat import (
     SignallingError,
@@ -60,6 +63,7 @@ class Session:
     client: str  # the viewer's address, for the per-client cap
     connected_at_s: float | None = None
     audio: AudioTrack | None = None  # when the viewer takes the camera's audio
+    principal: Principal | None = None  # who opened it: the session ends when their credential is revoked
 
     @property
     def state(self) -> str:
@@ -74,6 +78,7 @@ class Sessions:
         negotiation_timeout_s: float,
         max_pending: int,
         max_pending_per_client: int,
+        max_per_user: int,
         passthrough: dict[int, PassthroughFeed] | None = None,
         audio: dict[int, CameraAudio] | None = None,
     ) -> None:
@@ -83,6 +88,7 @@ class Sessions:
         self.negotiation_timeout_s = negotiation_timeout_s
         self.max_pending = max_pending
         self.max_pending_per_client = max_pending_per_client
+        self.max_per_user = max_per_user
         self.refused = 0
         self.ice_servers = [RTCIceServer(**server) for server in ice_servers]
         self.sessions: dict[str, Session] = {}
@@ -91,8 +97,14 @@ class Sessions:
     def start(self) -> None:
         self._reaper = asyncio.create_task(self._reap(), name="webrtc-reaper")
 
-    def check_capacity(self, client: str) -> None:
-        """Raise TooManySessions when another negotiating session would pass a cap."""
+    def check_capacity(self, client: str, user_id: int | None = None) -> None:
+        """Raise TooManySessions when another session would pass a cap: negotiating ones overall and
+        per client address, and every session of one user (connected ones too)."""
+        if user_id is not None:
+            mine = sum(s.principal is not None and s.principal.user_id == user_id for s in self.sessions.values())
+            if mine >= self.max_per_user:
+                self.refused += 1
+                raise TooManySessions(f"this user has {mine} live video sessions (at most {self.max_per_user})")
         pending = [s for s in self.sessions.values() if s.state in NEGOTIATING]
         if len(pending) >= self.max_pending:
             self.refused += 1
@@ -101,8 +113,10 @@ class Sessions:
             self.refused += 1
             raise TooManySessions(f"this client has {self.max_pending_per_client} sessions still connecting")
 
-    async def create(self, session_id: str, camera_id: int, overlay: bool, client: str) -> Session:
-        self.check_capacity(client)
+    async def create(
+        self, session_id: str, camera_id: int, overlay: bool, client: str, principal: Principal | None = None
+    ) -> Session:
+        self.check_capacity(client, principal.user_id if principal else None)
         if session_id in self.sessions:  # cannot happen with the store's counter; never hand out a live id
             raise ValueError(f"session id {session_id} is in use")
         feed = self.feeds[(camera_id, overlay)]
@@ -112,7 +126,7 @@ class Sessions:
         # transcoded keyframe); with it, or for other sources, the shared transcoder.
         passthrough = self.passthrough.get(camera_id) if not overlay else None
         track = passthrough.subscribe(feed) if passthrough is not None else feed.subscribe()
-        session = Session(session_id, camera_id, token, overlay, time.time(), pc, track, client)
+        session = Session(session_id, camera_id, token, overlay, time.time(), pc, track, client, principal=principal)
         self.sessions[session_id] = session
 
         @pc.on("connectionstatechange")

@@ -32,7 +32,9 @@ def demo_gateway(ingest: Callable[..., ServiceRun], gateway: Callable[..., str],
     """A gateway process (its base URL and pid) with one demo camera being ingested."""
     cameras = write_camera_file(tmp_path, [{"id": 1, "name": "demo", "source": "demo:front?size=320x240", "fps": 5}])
     ingest(cameras)
+    # Every session is the admin's here: the per-user cap (32 by default) lifted, the pending cap is tested.
     base = gateway(cameras, env={"CAMSTREAM_WEBRTC_NEGOTIATION_TIMEOUT_S": str(NEGOTIATION_S),
+                                 "CAMSTREAM_WEBRTC_MAX_SESSIONS_PER_USER": "10000",
                                  "CAMSTREAM_LOG_LEVEL": "INFO"})  # fmt: skip
     return base, logged_pid(tmp_path / "gateway-0.log", "gateway")
 
