@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from analyzer.faces import FaceDetector
 from analyzer.recognition import FaceEmbedder, aligned_face
+from gateway.picture_size import picture_size
 from shared.db.cameras import get_meta, set_meta
 from shared.db.engine import DatabaseUnavailable, retrying
 from shared.db.faces import PersonExists, add_person, add_sample, list_people
@@ -32,6 +33,15 @@ class Unusable(ValueError):
     """The picture cannot be enrolled: a 422 with this text."""
 
 
+def check_picture(picture: bytes) -> None:
+    """Refuse what is not a JPEG or PNG, or declares more than MAX_SIDE_PX a side, before decoding."""
+    size = picture_size(picture)
+    if size is None:
+        raise Unusable("not a picture: send a JPEG or PNG image")
+    if max(size) > MAX_SIDE_PX or min(size) < 1:
+        raise Unusable(f"the picture is {size[0]}x{size[1]}: at most {MAX_SIDE_PX} pixels a side")
+
+
 @dataclass(frozen=True)
 class Sample:
     embedding: np.ndarray
@@ -44,15 +54,15 @@ class Enroller:
         self._lock = asyncio.Lock()
 
     async def sample(self, picture: bytes) -> Sample:
+        check_picture(picture)  # before the lock and the thread: a bomb costs nothing
         async with self._lock:
             return await asyncio.to_thread(self._sample, picture)
 
     def _sample(self, picture: bytes) -> Sample:
-        image = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR) if picture else None
+        check_picture(picture)
+        image = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR)
         if image is None:
             raise Unusable("not a picture: send a JPEG or PNG image")
-        if max(image.shape[:2]) > MAX_SIDE_PX:
-            raise Unusable(f"the picture is larger than {MAX_SIDE_PX} pixels a side")
         if self._models is None:
             self._models = (FaceDetector(), FaceEmbedder())
         detector, embedder = self._models

@@ -5,7 +5,10 @@ person in another frame of their shot, an unenrolled one staying unknown."""
 
 from __future__ import annotations
 
+import resource
+import struct
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -165,3 +168,30 @@ def test_the_demo_shows_people_faces_and_a_named_face_within_a_minute(
 
     wait_until(lambda: {"motion", "person", "face", "named"} <= kinds(), 60.0, interval_s=1.0,
                what="motion, person, face and named face events")  # fmt: skip
+
+
+def _png_bomb(side: int) -> bytes:
+    """A real PNG of side x side black pixels at 1 bit each: about 130 KB that decode to 3 GiB (BGR)."""
+    row = b"\x00" * (1 + side // 8)  # filter byte, then the row's bits
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+async def test_a_decompression_bomb_is_refused_from_its_header(redis_url: str) -> None:
+    bomb = _png_bomb(32768)
+    assert len(bomb) < 1024 * 1024
+    async with api(redis_url) as http:
+        assert (await http.post("/api/faces", json={"name": "Bomb"})).status_code == 201
+        peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.monotonic()
+        reply = await http.post("/api/faces/Bomb/samples", content=bomb, headers={"Content-Type": "image/png"})
+        took = time.monotonic() - started
+        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
+    assert reply.status_code == 422 and "32768x32768" in reply.text, reply.text
+    assert took < 1.0 and grown_mb < 50, (took, grown_mb)
