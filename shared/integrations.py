@@ -67,16 +67,33 @@ class NotifyDefinition(Filters):
         return url.strip()
 
 
+# Schemes whose URL names a server where a host goes: the host is shown, and checked against the
+# outbound deny-list (shared.outbound) before anything is sent there.
+HOST_SCHEMES = frozenset({
+    "http", "https", "json", "jsons", "xml", "xmls", "form", "forms", "gotify", "gotifys", "mailto", "mailtos",
+})  # fmt: skip
+
+
 def masked_url(url: str) -> str:
-    """Enough of a URL to recognise it, none of what may be secret in it (login, path tokens, query)."""
-    parts = urlsplit(url)
+    """Enough of a URL to recognise it, none of what may be secret in it.
+
+    A web address (a webhook, or apprise's json://, xml://, form://, gotify://, mailto://, whose
+    host is a server) keeps its host and port: `https://hooks.example:8443/***`. Any other scheme
+    keeps its scheme only, `tgram://***`: apprise puts tokens where a host would be
+    (`tgram://BOT_ID:SECRET/CHAT`, `pover://USER@TOKEN`, `slack://A/B/C`)."""
+    scheme = url.strip().partition("://")[0]
+    scheme = scheme.lower() if scheme.isascii() and scheme.isalnum() else "?"
+    if scheme not in HOST_SCHEMES:
+        return f"{scheme}://***"
+    parts = urlsplit(url.strip())
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return f"{scheme}://***"
     host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return (
-        f"{parts.scheme}://{host}{port}/***"
-        if parts.path.strip("/") or parts.query
-        else f"{parts.scheme}://{host}{port}"
-    )
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}{port}/***" if parts.path.strip("/") or parts.query else f"{scheme}://{host}{port}"
 
 
 def event_payload(event: Event, camera_name: str | None, public_url: str | None) -> dict[str, Any]:

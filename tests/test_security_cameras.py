@@ -99,3 +99,24 @@ def test_a_password_with_a_space_is_masked_in_text() -> None:
         mask_credentials("could not open rtsp://cam:pass word@127.0.0.1/x") == "could not open rtsp://***@127.0.0.1/x"
     )
     assert mask_credentials("rtsp://127.0.0.1/path then a@b") == "rtsp://127.0.0.1/path then a@b"
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("tgram://123456789:TOKENSECRET7/-100200300", "tgram://***"),
+    ("pover://userkey@TOKENSECRET7", "pover://***"),
+    ("slack://TOKENSECRET7/BBBB/CCCC", "slack://***"),
+    ("https://hooks.example:8443/TOKENSECRET7?x=1", "https://hooks.example:8443/***"),
+])  # fmt: skip
+async def test_notification_urls_are_masked_everywhere(
+    redis_url: str, url: str, shown: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with api(redis_url) as http:
+        kind = "webhooks" if url.startswith("https") else "notifications"
+        body = {"name": "phone", "url": url, **({"secret": "s" * 16} if kind == "webhooks" else {})}
+        added = await http.post(f"/api/{kind}", json=body)
+        assert added.status_code == 201, added.text
+        assert added.json()["url"] == shown
+        listed = await http.get(f"/api/{kind}")
+        assert "TOKENSECRET7" not in listed.text + added.text
+    assert "TOKENSECRET7" not in caplog.text
