@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 
 from bridge.target import TargetStatus
 from shared.detections import Event
-from shared.integrations import NotifyDefinition, event_payload
+from shared.integrations import NotifyDefinition, check_destination, event_payload
 from shared.notify import NotifyError, send_notification
+from shared.outbound import OutboundDenied, OutboundPolicy
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,12 @@ class NotifyTarget:
     def __init__(
         self, name: str, label: str, definition: NotifyDefinition, cooldown_s: float, public_url: str | None,
         camera_name: Callable[[int], str | None], snapshot: Callable[[Event], Awaitable[bytes | None]],
-        stop: Callable[[], bool],
+        stop: Callable[[], bool], outbound: OutboundPolicy,
     ) -> None:  # fmt: skip
         self.definition, self.public_url, self.camera_name, self.snapshot, self.stop = (
             definition, public_url, camera_name, snapshot, stop
         )  # fmt: skip
+        self.outbound = outbound
         self.cooldown_s = definition.cooldown_s if definition.cooldown_s is not None else cooldown_s
         self.status = TargetStatus(name, "notify", label)
         self._last_sent: dict[int, float] = {}  # camera -> monotonic time of its last notification
@@ -56,6 +58,13 @@ class NotifyTarget:
             body += f"\nClip: {payload['clipUrl']}"
         jpeg = await self.snapshot(event)
         for attempt in range(ATTEMPTS):
+            try:
+                await check_destination(self.outbound, self.definition.url, resolve=True)
+            except OutboundDenied as e:
+                self.status.failures += 1
+                self.status.given_up += 1
+                self.status.last_error = f"refused: {e}"
+                return True  # never sent, so never retried
             try:
                 await send_notification(self.definition.url, f"camstream: {title_of(event, name)}", body, jpeg)
             except NotifyError as e:

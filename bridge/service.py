@@ -35,6 +35,7 @@ from shared.db.integrations import StoredIntegration, list_integrations
 from shared.db.watch import follow_cameras
 from shared.detections import Event
 from shared.integrations import NotifyDefinition, WebhookDefinition
+from shared.outbound import OutboundPolicy
 from shared.secret_box import SecretBox
 from shared.settings import ConfigError, Settings
 
@@ -57,6 +58,7 @@ class Bridge:
         self._definitions: dict[str, dict[str, Any]] = {}
         self._unusable: dict[str, dict[str, Any]] = {}
         self.started_at = time.time()
+        self.outbound = OutboundPolicy.of(settings.outbound_deny, settings.outbound_allow)
 
     def stopping(self) -> bool:
         return self.stop_event.is_set()
@@ -177,10 +179,10 @@ class Bridge:
             if integration.kind == "webhook":
                 return WebhookTarget(integration.target, integration.name, WebhookDefinition.model_validate(fields),
                                      self.settings.webhook_retry_s, self.settings.public_url, self.camera_name,
-                                     self.stopping)  # fmt: skip
+                                     self.stopping, self.outbound)  # fmt: skip
             return NotifyTarget(integration.target, integration.name, NotifyDefinition.model_validate(fields),
                                 self.settings.notify_cooldown_s, self.settings.public_url, self.camera_name,
-                                self.snapshot, self.stopping)  # fmt: skip
+                                self.snapshot, self.stopping, self.outbound)  # fmt: skip
         except (ConfigError, ValidationError) as e:
             if self._unusable.get(integration.target) != integration.definition:  # said once
                 log.error("%s cannot be used: %s", integration.target, str(e).splitlines()[0])

@@ -25,7 +25,8 @@ import httpx
 
 from bridge.target import TargetStatus
 from shared.detections import Event
-from shared.integrations import WebhookDefinition, event_payload, masked_url
+from shared.integrations import WebhookDefinition, check_destination, event_payload, masked_url
+from shared.outbound import OutboundDenied, OutboundPolicy
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,9 @@ def signature(secret: str, body: bytes) -> str:
 class WebhookTarget:
     def __init__(
         self, name: str, label: str, definition: WebhookDefinition, retry_s: float, public_url: str | None,
-        camera_name: Callable[[int], str | None], stop: Callable[[], bool],
+        camera_name: Callable[[int], str | None], stop: Callable[[], bool], outbound: OutboundPolicy,
     ) -> None:  # fmt: skip
-        self.definition, self.retry_s, self.public_url = definition, retry_s, public_url
+        self.definition, self.retry_s, self.public_url, self.outbound = definition, retry_s, public_url, outbound
         self.camera_name, self.stop = camera_name, stop
         self.status = TargetStatus(name, "webhook", f"{label} ({masked_url(definition.url)})")
         self.client = httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False)
@@ -82,6 +83,10 @@ class WebhookTarget:
 
     async def _attempt(self, body: bytes, headers: dict[str, str]) -> tuple[bool, str | None]:
         """(retry?, why it failed or None)."""
+        try:
+            await check_destination(self.outbound, self.definition.url, resolve=True)
+        except OutboundDenied as e:
+            return False, f"refused: {e}"
         try:
             reply = await self.client.post(self.definition.url, content=body, headers=headers)
         except httpx.TimeoutException:

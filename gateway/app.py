@@ -65,6 +65,7 @@ from shared.db.recordings import RecordingIndex
 from shared.db.startup import open_database
 from shared.db.url import database_url
 from shared.demo_person import PEOPLE_SCENES
+from shared.outbound import OutboundPolicy
 from shared.redact import mask_credentials
 from shared.secret_box import load_box
 from shared.settings import Settings
@@ -127,6 +128,7 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             Authenticator(accounts_store, settings.session_hours), LoginLimiter(settings.login_attempts_per_minute),
             RecordingIndex(engine), CameraStore(engine, box),
         )  # fmt: skip
+        gateway.outbound = OutboundPolicy.of(settings.outbound_deny, settings.outbound_allow)
 
         watcher = await live.follow(engine, box, gateway.use_cameras, gateway.cameras_changed)
         revoked = asyncio.create_task(end_revoked_sessions(gateway.auth, sessions), name="revoked-sessions")

@@ -28,6 +28,7 @@ from shared.cameras import Camera, CameraFile
 from shared.db.accounts import Accounts
 from shared.db.events import EventHistory
 from shared.db.recordings import RecordingIndex
+from shared.outbound import OutboundPolicy
 from shared.settings import Settings
 
 APPLY_WAIT_S = 2.0
@@ -52,6 +53,8 @@ class Gateway:
     prober: Prober = field(default_factory=Prober)
     enroller: Enroller = field(default_factory=Enroller)
     registry: Registry | None = None
+    # Where webhooks, notification servers and the probe may connect (set from the settings at start).
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy.of)
 
     cameras_changed: asyncio.Event = field(default_factory=asyncio.Event)  # wakes the camera follower
     _cameras_set: asyncio.Condition = field(default_factory=asyncio.Condition)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.detections import Event
 from shared.labels import EventKind, matches
+from shared.outbound import OutboundPolicy
 
 IntegrationKind = Literal["webhook", "notify"]
 Phase = Literal["start", "end"]
@@ -72,6 +73,14 @@ class NotifyDefinition(Filters):
 HOST_SCHEMES = frozenset({
     "http", "https", "json", "jsons", "xml", "xmls", "form", "forms", "gotify", "gotifys", "mailto", "mailtos",
 })  # fmt: skip
+
+
+async def check_destination(policy: OutboundPolicy, url: str, resolve: bool) -> None:
+    """Raise OutboundDenied for a target the outbound deny-list refuses. A literal address is always
+    checked; a name is looked up only when `resolve` (at delivery) and the scheme names a server
+    (elsewhere the host part may be a token, which must not go to a DNS server)."""
+    scheme = url.strip().partition("://")[0].lower()
+    await policy.check_url(url.strip(), resolve=resolve and scheme in HOST_SCHEMES)
 
 
 def masked_url(url: str) -> str:

@@ -211,6 +211,16 @@ class Settings(BaseSettings):
         description="Failed logins allowed per user name, client address and known device before a wait: a minute, "
         "then each further failure doubles it, up to 15 minutes; an hour without failures starts again.",
     )  # fmt: skip
+    outbound_deny: str = Field(
+        default="",
+        description="Comma-separated ranges that webhooks, notification servers and the camera probe may not reach, "
+        "added to the built-in ones (link-local and metadata addresses, loopback and this machine's own addresses).",
+    )
+    outbound_allow: str = Field(
+        default="",
+        description="Comma-separated ranges exempted from that deny-list (a Home Assistant on this machine: "
+        "127.0.0.1/32).",
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and "

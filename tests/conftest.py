@@ -36,6 +36,10 @@ def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CAMSTREAM_DATA_DIR", str(data))
     monkeypatch.delenv("CAMSTREAM_DATABASE_URL", raising=False)
     monkeypatch.setenv("CAMSTREAM_ADMIN_PASSWORD", ADMIN_PASSWORD)  # the first admin of every test's gateway
+    # Every camera, webhook receiver and broker of a test is on loopback, which the outbound deny-list
+    # refuses by default: allowed here, as a user with a Home Assistant on the same host would; the
+    # deny-list's own tests set it back to nothing.
+    monkeypatch.setenv("CAMSTREAM_OUTBOUND_ALLOW", "127.0.0.0/8,::1/128")
     return data
 
 

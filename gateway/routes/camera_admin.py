@@ -22,6 +22,7 @@ from gateway.state import Gateway, GatewayDep
 from shared import recordings
 from shared.camera_urls import check_rtsp_url
 from shared.db.cameras import CameraExists, CameraNotFound
+from shared.outbound import OutboundDenied
 
 router = APIRouter(tags=["cameras"], dependencies=[AdminOnly])
 
@@ -40,7 +41,8 @@ async def probe_camera(body: ProbeIn, gateway: GatewayDep) -> ProbeOut:
         raise HTTPException(status_code=400, detail="only rtsp:// and rtsps:// URLs can be probed")
     try:
         check_rtsp_url(body.source.strip())
-    except ValueError as e:
+        await gateway.outbound.check_url(body.source.strip())
+    except (ValueError, OutboundDenied) as e:
         raise HTTPException(status_code=422, detail=f"cannot read the camera: {e}") from None
     try:
         answer = await gateway.prober.probe(body.source.strip())

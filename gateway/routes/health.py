@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.auth.deps import PrincipalDep
 from gateway.metrics import CONTENT_TYPE
 from gateway.models import BridgeOut, BridgeTargetOut, Health, RecordingsDisk, RegistryOut, SystemOut, WorkerOut
 from gateway.state import Gateway, GatewayDep
@@ -47,9 +48,9 @@ async def readyz(gateway: GatewayDep) -> JSONResponse:
 
 
 @router.get("/api/system", response_model=SystemOut)
-async def system(gateway: GatewayDep) -> SystemOut:
+async def system(gateway: GatewayDep, principal: PrincipalDep) -> SystemOut:
     """For the dashboard's panel: Redis and the database reachable, ingest alive, analyzer workers and their
-    provider."""
+    provider. The bridge's targets are described to admins only (a viewer sees their kind and counts)."""
     sessions = len(gateway.sessions.sessions)
     database = await _database_answers(gateway)
     disk = await _recordings_disk(gateway, database)
@@ -79,11 +80,11 @@ async def system(gateway: GatewayDep) -> SystemOut:
         sessions=sessions,
         recordings=disk,
         registry=_registry(gateway),
-        bridge=await _bridge(gateway),
+        bridge=await _bridge(gateway, principal.is_admin),
     )
 
 
-async def _bridge(gateway: Gateway) -> BridgeOut:
+async def _bridge(gateway: Gateway, admin: bool) -> BridgeOut:
     try:
         status = await gateway.store.bridge_status()
     except RedisError:
@@ -91,9 +92,12 @@ async def _bridge(gateway: Gateway) -> BridgeOut:
     if status is None:
         return BridgeOut(alive=False, targets=[])
     try:
-        return BridgeOut(alive=True, targets=[BridgeTargetOut.model_validate(t) for t in status.get("targets", [])])
+        targets = [BridgeTargetOut.model_validate(t) for t in status.get("targets", [])]
     except ValidationError:
         return BridgeOut(alive=True, targets=[])
+    if not admin:  # where targets are and what they answered is for admins (it names hosts, ports, errors)
+        targets = [t.model_copy(update={"label": t.name, "last_error": None}) for t in targets]
+    return BridgeOut(alive=True, targets=targets)
 
 
 def _registry(gateway: Gateway) -> RegistryOut | None:

@@ -18,9 +18,10 @@ from gateway.routes.auth import client_of
 from gateway.state import GatewayDep
 from shared.db.engine import connect
 from shared.db.integrations import StoredIntegration, add_integration, list_integrations, remove_integration
-from shared.integrations import NotifyDefinition, Phase, WebhookDefinition, masked_url
+from shared.integrations import NotifyDefinition, Phase, WebhookDefinition, check_destination, masked_url
 from shared.labels import EventKind
 from shared.notify import NotifyError, send_notification
+from shared.outbound import OutboundDenied
 
 router = APIRouter(tags=["integrations"], dependencies=[AdminOnly])
 
@@ -91,6 +92,10 @@ async def _add(
     kind: str, body: IntegrationIn, gateway: GatewayDep, who: PrincipalDep, request: Request
 ) -> IntegrationOut:
     checked, generated = _definition(kind, body)
+    try:
+        await check_destination(gateway.outbound, checked["url"], resolve=False)
+    except OutboundDenied as e:
+        raise HTTPException(status_code=422, detail=f"url: {e}") from None
     box = gateway.camera_store.box
     stored = {**checked, "url": box.seal(checked["url"]), "shown_url": masked_url(checked["url"])}
     if "secret" in stored:
@@ -169,9 +174,10 @@ async def test_notification(notification_id: int, gateway: GatewayDep) -> dict[s
             jpeg = latest[1].jpeg
             break
     try:
+        await check_destination(gateway.outbound, url, resolve=True)
         sending = send_notification(url, "camstream: test notification", "A test from camstream's dashboard.", jpeg)
         await asyncio.wait_for(sending, TEST_TIMEOUT_S)
-    except NotifyError as e:
+    except (NotifyError, OutboundDenied) as e:
         raise HTTPException(status_code=502, detail=f"not sent: {e}") from None
     except TimeoutError:
         raise HTTPException(status_code=502, detail="not sent: the service did not answer in 20 s") from None
