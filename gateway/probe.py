@@ -7,10 +7,15 @@ import asyncio
 import contextlib
 import json
 import sys
+import time
+from collections import deque
 from typing import Any
 
 PROBE_TIMEOUT_S = 20.0
 MAX_PROBES = 2  # at once; each holds a process and a connection for up to PROBE_TIMEOUT_S
+# A minute's probes, at most: enough to try a camera's URLs by hand, too few to scan a network's
+# ports with (the answers tell refused, timed out and not-RTSP apart).
+PROBES_PER_MINUTE = 20
 
 
 class TooManyProbes(Exception):
@@ -20,6 +25,15 @@ class TooManyProbes(Exception):
 class Prober:
     def __init__(self) -> None:
         self._running = 0
+        self._started: deque[float] = deque(maxlen=PROBES_PER_MINUTE)
+
+    def admit(self) -> None:
+        """Count a probe asked for (refused ones too: a scan of denied addresses is a scan); raises
+        TooManyProbes past PROBES_PER_MINUTE a minute."""
+        now = time.monotonic()
+        if len(self._started) == PROBES_PER_MINUTE and now - self._started[0] < 60:
+            raise TooManyProbes(f"{PROBES_PER_MINUTE} probes in the last minute; try again shortly")
+        self._started.append(now)
 
     async def probe(self, url: str) -> dict[str, Any]:
         """The probe's answer ({"ok": ...}); raises TooManyProbes past MAX_PROBES at once."""

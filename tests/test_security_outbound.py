@@ -96,3 +96,11 @@ def test_the_policy_checks_every_form_of_an_address() -> None:
     asyncio.run(policy.check_host("192.0.2.10", None, resolve=False))  # documentation range: not denied by default
     with pytest.raises(ValueError, match="CAMSTREAM_OUTBOUND_DENY"):
         OutboundPolicy.of(deny="not-a-range")
+
+
+async def test_the_probe_cannot_scan_a_network(redis_url: str) -> None:
+    """20 probes a minute at most, refused ones counted too (a scan of denied ports is a scan), then 429."""
+    async with api(redis_url, outbound_allow="") as http:
+        statuses = [(await http.post("/api/cameras/probe", json={"source": f"rtsp://127.0.0.1:{9 + i}/x"})).status_code
+                    for i in range(21)]  # fmt: skip
+        assert statuses[:20] == [422] * 20 and statuses[20] == 429, statuses

@@ -40,6 +40,10 @@ async def probe_camera(body: ProbeIn, gateway: GatewayDep) -> ProbeOut:
     if urlsplit(body.source.strip()).scheme.lower() not in ("rtsp", "rtsps"):
         raise HTTPException(status_code=400, detail="only rtsp:// and rtsps:// URLs can be probed")
     try:
+        gateway.prober.admit()
+    except TooManyProbes as e:
+        raise HTTPException(status_code=429, detail=str(e), headers={"Retry-After": "60"}) from None
+    try:
         check_rtsp_url(body.source.strip())
         await gateway.outbound.check_url(body.source.strip())
     except (ValueError, OutboundDenied) as e:
