@@ -5,12 +5,19 @@ and ends before the range's end. It is a plain MP4 with its index in front (fast
 `<video>` element plays it at once and seeks in it with HTTP Range requests. A clip is made
 once into a cache folder and served from there for CACHE_S (a player's Range requests all
 hit the same file); older clips are deleted when the next one is made.
+
+The cache is bounded, by count (MAX_CLIPS) and by bytes (CAMSTREAM_CLIP_CACHE_MB): the oldest
+clips go first, and a range whose footage alone passes the byte bound is refused. It shares the
+disk with the recordings, whose retention deletes the oldest footage when free space falls below
+CAMSTREAM_RECORDINGS_MIN_FREE_GB: a clip that would take the disk below that floor is refused, so
+footage is never deleted to make room for a clip a viewer asked for.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -20,10 +27,21 @@ import av
 from shared.db.recordings import Segment
 
 CACHE_S = 600.0
+MAX_CLIPS = 32
+MB = 1024 * 1024
 
 
 class NoFootage(Exception):
     """Nothing recorded in the range: a 404 with this text."""
+
+
+class NoRoom(Exception):
+    """The clip would pass the cache's bound or the disk's free-space floor: `status` (413 or 507)
+    with this text."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 def clip_path(cache: Path, camera_id: int, start_s: float, end_s: float) -> Path:
@@ -31,13 +49,19 @@ def clip_path(cache: Path, camera_id: int, start_s: float, end_s: float) -> Path
 
 
 def cached_or_made(cache: Path, root: Path, segments: list[Segment], camera_id: int, start_s: float,
-                   end_s: float) -> Path:  # fmt: skip
-    """The clip's file, made now unless made lately. Raises NoFootage. Blocking: run in a thread."""
+                   end_s: float, max_bytes: int, keep_free_bytes: int) -> Path:  # fmt: skip
+    """The clip's file, made now unless made lately. Raises NoFootage, NoRoom. Blocking: run in a
+    thread, one at a time (the bounds are checked, then the clip written)."""
     target = clip_path(cache, camera_id, start_s, end_s)
     if target.exists() and time.time() - target.stat().st_mtime < CACHE_S / 2:
         return target
+    # The footage the range meets: more than the clip will hold (it starts at a keyframe, ends at end_s).
+    estimate = sum(s.bytes for s in segments if s.end_ms / 1000 > start_s and s.start_ms / 1000 < end_s)
+    if estimate > max_bytes:
+        raise NoRoom(413, f"the range holds {estimate / MB:.0f} MB of footage, more than the clip cache's "
+                          f"{max_bytes / MB:.0f} MB (CAMSTREAM_CLIP_CACHE_MB): ask for a shorter range")  # fmt: skip
     cache.mkdir(parents=True, exist_ok=True)
-    _forget_old(cache)
+    _make_room(cache, estimate, max_bytes, keep_free_bytes)
     partial = target.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.tmp")
     try:
         make_clip(root, segments, start_s, end_s, partial)
@@ -47,12 +71,31 @@ def cached_or_made(cache: Path, root: Path, segments: list[Segment], camera_id: 
     return target
 
 
-def _forget_old(cache: Path) -> None:
+def _make_room(cache: Path, estimate: int, max_bytes: int, keep_free_bytes: int) -> None:
+    """Delete expired clips, then the oldest, until one more of `estimate` bytes fits the cache's
+    bounds and leaves the disk its free-space floor. Raises NoRoom when even an empty cache would not."""
     now = time.time()
-    for old in cache.iterdir():
+    clips: list[tuple[float, int, Path]] = []  # (modified, bytes, path), oldest first
+    for path in cache.iterdir():
         with contextlib.suppress(OSError):
-            if now - old.stat().st_mtime > CACHE_S:
-                old.unlink()
+            stat = path.stat()
+            if now - stat.st_mtime > CACHE_S:
+                path.unlink()
+            else:
+                clips.append((stat.st_mtime, stat.st_size, path))
+    clips.sort()
+
+    def fits() -> bool:
+        used = sum(size for _, size, _ in clips)
+        free = shutil.disk_usage(cache).free
+        return len(clips) < MAX_CLIPS and used + estimate <= max_bytes and free - estimate >= keep_free_bytes
+
+    while not fits():
+        if not clips:
+            raise NoRoom(507, "not enough free disk for this clip above the recordings' free-space floor "
+                              "(CAMSTREAM_RECORDINGS_MIN_FREE_GB): footage is not deleted for a clip")  # fmt: skip
+        _, _, oldest = clips.pop(0)
+        oldest.unlink(missing_ok=True)
 
 
 def _first_keyframe_s(root: Path, segment: Segment, start_s: float) -> float:

@@ -55,6 +55,7 @@ class Gateway:
     registry: Registry | None = None
     # Where webhooks, notification servers and the probe may connect (set from the settings at start).
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy.of)
+    clip_maker: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
     cameras_changed: asyncio.Event = field(default_factory=asyncio.Event)  # wakes the camera follower
     _cameras_set: asyncio.Condition = field(default_factory=asyncio.Condition)

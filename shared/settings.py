@@ -115,6 +115,9 @@ class Settings(BaseSettings):
         default=10.0, ge=1, le=300, description="Length of a recording segment (whole GOPs, at least this long)."
     )
     clip_max_s: float = Field(default=3600.0, gt=0, le=86400, description="Longest clip the API answers.")
+    clip_cache_mb: float = Field(
+        default=2048.0, gt=0, description="Most megabytes of clips kept made (in CAMSTREAM_DATA_DIR/clips) at once."
+    )
     log_level: str = Field(default="INFO", pattern=r"(?i)^(debug|info|warning|error|critical)$")
 
     redis_timeout_s: float = Field(default=1.0, gt=0, le=30, description="Longest a Redis call may block a camera.")

@@ -18,11 +18,12 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway import clips
 from recorder.service import DECIDE_LAG_S, Recorder
 from shared import recordings
 from shared.db.engine import create_engine
 from shared.db.events import EventHistory, StoredEvent
-from shared.db.recordings import RecordingIndex
+from shared.db.recordings import RecordingIndex, Segment
 from shared.db.startup import CameraSource, prepare
 from shared.db.url import database_url as url_of
 from shared.detections import Event, EventPhase, EventType
@@ -167,3 +168,30 @@ async def test_the_index_follows_the_files(engine: AsyncEngine, tmp_path: Path, 
     recordings.camera_segments(recorder.root, 1)[0].path.unlink()  # someone deleted a file
     await recorder.sync(full=True, now_s=now)
     assert [s.start_ms for s in await RecordingIndex(engine).everything()] == [int((now - 90) * 1000)]
+
+
+def test_the_clip_cache_is_bounded_and_never_costs_footage(tmp_path: Path, sample_segment: Path) -> None:
+    """Seen before: a viewer asking for many distinct ranges filled the disk with cached clips, and
+    retention then deleted the oldest footage. Now: at most MAX_CLIPS clips and the cache's bytes,
+    oldest first; a range with more footage than the cache holds is refused; a clip that would take
+    the disk below the recordings' free-space floor is refused, and the footage stays."""
+    root, cache = tmp_path / "recordings", tmp_path / "clips"
+    _segments(root, sample_segment, 1, [START_S])
+    path = recordings.finished_path(root, 1, int(START_S * 1000), int(START_S * 1000) + 10_000)
+    size = path.stat().st_size
+    segment = Segment(1, 1, int(START_S * 1000), int(START_S * 1000) + 10_000, size, str(path.relative_to(root)),
+                      False, False, False)  # fmt: skip
+    for i in range(clips.MAX_CLIPS + 8):  # distinct ranges, each a new clip
+        clips.cached_or_made(cache, root, [segment], 1, START_S + i * 0.01, START_S + 9, 10**9, 0)
+    assert len(list(cache.iterdir())) == clips.MAX_CLIPS
+    for i in range(6):  # a cache of three clips' worth of footage holds at most that
+        clips.cached_or_made(cache, root, [segment], 1, START_S + 1 + i * 0.01, START_S + 9, 3 * size, 0)
+        assert sum(p.stat().st_size for p in cache.iterdir()) <= 3 * size
+    with pytest.raises(clips.NoRoom, match="more than the clip cache") as large:
+        clips.cached_or_made(cache, root, [segment], 1, START_S + 2, START_S + 9, size - 1, 0)
+    assert large.value.status == 413
+    floor = shutil.disk_usage(tmp_path).total  # a floor no disk can keep: as a nearly full disk would be
+    with pytest.raises(clips.NoRoom, match="free-space floor") as full:
+        clips.cached_or_made(cache, root, [segment], 1, START_S + 3, START_S + 9, 10**9, floor)
+    assert full.value.status == 507 and list(cache.iterdir()) == []  # the cache gave up its room first
+    assert path.stat().st_size == size  # and the footage was never touched

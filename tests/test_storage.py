@@ -25,6 +25,7 @@ from shared.db import migrate
 from shared.db.cameras import apply_registry, revision, save_camera, set_meta
 from shared.db.engine import connect, create_engine
 from shared.db.events import EventHistory, StoredEvent
+from shared.db.recordings import RecordingIndex
 from shared.db.schema import CAMERAS_REVISION, cameras, metadata
 from shared.db.startup import CameraSource, prepare
 from shared.db.url import database_url as url_of
@@ -305,3 +306,17 @@ async def test_the_label_migration_gives_older_person_and_face_events_their_labe
     history = EventHistory(engine)
     labels = {e.id: (e.label, e.stationary) for e in (await history.page(None, None, None, None, 9, None))[0]}
     assert labels == {"old-person": ("person", False), "old-face": ("face", False), "old-motion": (None, False)}
+
+
+async def test_recorded_ranges_are_merged_in_the_database(engine: AsyncEngine) -> None:
+    """GET /api/recordings's ranges: neighbouring segments merged by the database's window functions
+    (SQLite's and PostgreSQL's alike), a month of segments never read into memory."""
+    await _prepared(engine)
+    index = RecordingIndex(engine)
+    spans = [(1, 0, 10_000), (1, 10_500, 20_000), (1, 30_000, 40_000), (2, 5_000, 15_000), (1, 40_200, 50_000)]
+    await index.add([{"camera_id": c, "start_ms": a, "end_ms": b, "bytes": 100, "path": f"{c}/{a}.mp4"}
+                     for c, a, b in spans])  # fmt: skip
+    assert await index.ranges(None, 0, 60_000, 1000, 100) == [
+        (1, 0, 20_000, 200), (1, 30_000, 50_000, 200), (2, 5_000, 15_000, 100)]  # fmt: skip
+    assert await index.ranges(1, 12_000, 35_000, 1000, 100) == [(1, 10_500, 20_000, 100), (1, 30_000, 40_000, 100)]
+    assert len(await index.ranges(None, 0, 60_000, 1000, 2)) == 2

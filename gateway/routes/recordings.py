@@ -10,17 +10,20 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse
 
-from gateway.clips import NoFootage, cached_or_made
+from gateway.clips import MB, NoFootage, NoRoom, cached_or_made
 from gateway.models import RecordedRange, RecordingsOut, TimelineMarker
 from gateway.state import Gateway, GatewayDep
-from shared.db.recordings import Marker, Segment
+from shared.db.recordings import Marker
 
 router = APIRouter(tags=["recordings"])
 
 LATEST_TIME_S = 1e11
 MERGE_GAP_S = 1.0  # segments closer than this make one range
+MAX_RANGES = 10_000  # in one answer (a camera that reconnects every minute for a week makes 10,000)
 LIST_MAX_S = 31 * 86400
 MP4 = {200: {"content": {"video/mp4": {}}}, 400: {"description": "end before start, or longer than a clip may be"},
+       413: {"description": "more footage than the clip cache holds"},
+       507: {"description": "the disk cannot take the clip without going below the recordings' free-space floor"},
        404: {"description": "no such camera or event, or no footage"}}  # fmt: skip
 Time = Annotated[float, Query(ge=0, le=LATEST_TIME_S, allow_inf_nan=False, description="Unix time, seconds")]
 
@@ -44,22 +47,15 @@ async def list_recordings(
         raise HTTPException(status_code=400, detail="since must be before until")
     if until - since > LIST_MAX_S:
         raise HTTPException(status_code=400, detail="at most 31 days at once: narrow since/until")
-    segments = await gateway.recordings.between(camera_id, int(since * 1000), int(until * 1000))
+    found = await gateway.recordings.ranges(camera_id, int(since * 1000), int(until * 1000),
+                                            int(MERGE_GAP_S * 1000), MAX_RANGES + 1)  # fmt: skip
+    if len(found) > MAX_RANGES:
+        raise HTTPException(status_code=400, detail=f"more than {MAX_RANGES} recorded ranges: narrow since/until "
+                            "or ask for one camera")  # fmt: skip
     markers = await gateway.recordings.markers(camera_id, since, until)
-    return RecordingsOut(recordings=[_with_markers(r, markers) for r in _merged(segments)])
-
-
-def _merged(segments: list[Segment]) -> list[RecordedRange]:
-    ranges: list[RecordedRange] = []
-    for s in segments:
-        last = ranges[-1] if ranges else None
-        if last is not None and last.camera_id == s.camera_id and s.start_ms / 1000 - last.end <= MERGE_GAP_S:
-            last.end = max(last.end, s.end_ms / 1000)
-            last.bytes += s.bytes
-        else:
-            ranges.append(RecordedRange(camera_id=s.camera_id, start=s.start_ms / 1000, end=s.end_ms / 1000,
-                                        bytes=s.bytes, events=[], motion=[]))  # fmt: skip
-    return ranges
+    ranges = [RecordedRange(camera_id=c, start=a / 1000, end=b / 1000, bytes=n, events=[], motion=[])
+              for c, a, b, n in found]  # fmt: skip
+    return RecordingsOut(recordings=[_with_markers(r, markers) for r in ranges])
 
 
 def _with_markers(recorded: RecordedRange, markers: list[tuple[int, Marker]]) -> RecordedRange:
@@ -104,11 +100,15 @@ async def _clip(gateway: Gateway, camera_id: int, start: float, end: float, name
     if not segments:
         raise HTTPException(status_code=404, detail=f"no recording of camera {camera_id} between {start:.3f} and "
                             f"{end:.3f}")  # fmt: skip
-    cache = gateway.settings.data_dir / "clips"
+    cache, settings = gateway.settings.data_dir / "clips", gateway.settings
     try:
-        path = await asyncio.to_thread(
-            cached_or_made, cache, gateway.settings.recordings_root, segments, camera_id, start, end
-        )
+        async with gateway.clip_maker:  # one at a time: the cache's bounds hold, and threads stay free
+            path = await asyncio.to_thread(
+                cached_or_made, cache, settings.recordings_root, segments, camera_id, start, end,
+                round(settings.clip_cache_mb * MB), round(settings.recordings_min_free_gb * 1024 * MB),
+            )  # fmt: skip
     except NoFootage as e:
         raise HTTPException(status_code=404, detail=f"camera {camera_id}: {e}") from None
+    except NoRoom as e:
+        raise HTTPException(status_code=e.status, detail=str(e)) from None
     return FileResponse(path, media_type="video/mp4", filename=name, content_disposition_type="inline")

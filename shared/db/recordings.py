@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -139,6 +139,33 @@ class RecordingIndex:
         async with self._connect() as connection:
             rows = await connection.execute(query.order_by(recordings.c.camera_id, recordings.c.start_ms))
             return [_segment(r) for r in rows]
+
+    async def ranges(
+        self, camera_id: int | None, start_ms: int, end_ms: int, gap_ms: int, limit: int
+    ) -> list[tuple[int, int, int, int]]:
+        """(camera id, start ms, end ms, bytes) of the recorded ranges that meet [start_ms, end_ms]:
+        segments less than `gap_ms` apart merged, in the database (a month of a camera is a quarter of
+        a million segments: they never come into memory), by camera and start; at most `limit`."""
+        r = recordings
+        previous_end = func.lag(r.c.end_ms).over(partition_by=r.c.camera_id, order_by=r.c.start_ms)
+        starts = case((r.c.start_ms - previous_end <= gap_ms, 0), else_=1).label("starts")
+        query = select(r.c.camera_id, r.c.start_ms, r.c.end_ms, r.c.bytes, starts).where(
+            r.c.start_ms < end_ms, r.c.end_ms > start_ms
+        )  # fmt: skip
+        if camera_id is not None:
+            query = query.where(r.c.camera_id == camera_id)
+        marked = query.subquery()
+        numbered = select(marked, func.sum(marked.c.starts).over(
+            partition_by=marked.c.camera_id, order_by=marked.c.start_ms).label("range_no")).subquery()  # fmt: skip
+        first = func.min(numbered.c.start_ms)
+        merged = (
+            select(numbered.c.camera_id, first, func.max(numbered.c.end_ms), func.sum(numbered.c.bytes))
+            .group_by(numbered.c.camera_id, numbered.c.range_no)
+            .order_by(numbered.c.camera_id, first)
+            .limit(limit)
+        )
+        async with self._connect() as connection:
+            return [(int(a), int(b), int(c), int(d)) for a, b, c, d in await connection.execute(merged)]
 
     async def markers(self, camera_id: int | None, start_s: float, end_s: float) -> list[tuple[int, Marker]]:
         """(camera id, event) of the events that meet [start_s, end_s]."""
