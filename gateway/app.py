@@ -125,7 +125,8 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
         box = load_box(settings)
         gateway = Gateway(
             settings, camera_file, store, history, pages, hubs, feeds, sessions, metrics, accounts_store,
-            Authenticator(accounts_store, settings.session_hours), LoginLimiter(settings.login_attempts_per_minute),
+            Authenticator(accounts_store, settings.session_hours, settings.session_max_days),
+            LoginLimiter(settings.login_attempts_per_minute),
             RecordingIndex(engine), CameraStore(engine, box),
         )  # fmt: skip
         gateway.outbound = OutboundPolicy.of(settings.outbound_deny, settings.outbound_allow)

@@ -40,11 +40,15 @@ async def _prepare(settings: Settings, source: CameraSource) -> CameraFile:
 
 
 def load_settings_or_exit(process: str) -> Settings:
+    """The settings, or exit with the problem said. Sets the process's umask (CAMSTREAM_UMASK): what
+    camstream writes (the database, recordings, keys, clips) is its own user's alone by default."""
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigError as e:
         print(f"camstream {process}: configuration error in {e}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
+    os.umask(int(settings.umask, 8))
+    return settings
 
 
 def load_file_config_or_exit(process: str) -> tuple[Settings, CameraFile]:

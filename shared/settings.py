@@ -119,6 +119,11 @@ class Settings(BaseSettings):
         default=2048.0, gt=0, description="Most megabytes of clips kept made (in CAMSTREAM_DATA_DIR/clips) at once."
     )
     log_level: str = Field(default="INFO", pattern=r"(?i)^(debug|info|warning|error|critical)$")
+    umask: str = Field(
+        default="077", pattern=r"^0?[0-7]{3}$",
+        description="Octal umask of every process: 077 makes the database, recordings and keys readable by "
+        "camstream's own user only; 027 lets its group read them (a media server in that group).",
+    )  # fmt: skip
 
     redis_timeout_s: float = Field(default=1.0, gt=0, le=30, description="Longest a Redis call may block a camera.")
     frame_stream_s: float = Field(
@@ -208,6 +213,9 @@ class Settings(BaseSettings):
     )
     session_hours: float = Field(
         default=24.0, gt=0, le=24 * 366, description="A login lasts this long after the session's last use."
+    )
+    session_max_days: float = Field(
+        default=30.0, gt=0, le=3660, description="A login ends this long after it began, however much it is used."
     )
     login_attempts_per_minute: int = Field(
         default=5, ge=1, le=1000,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from gateway.app import create_app
+from gateway.auth import credentials
 from gateway.auth.credentials import CACHE_S
 from gateway.auth.deps import admin
 from gateway.auth.guard import OPEN_PATHS, PAGES
@@ -143,6 +145,30 @@ async def test_a_session_expires_and_slides(redis_url: str) -> None:
         assert (await http.get("/api/cameras")).status_code == 401
 
 
+async def test_a_session_used_all_the_time_still_ends_at_its_absolute_limit(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(credentials, "SLIDE_EVERY_S", 0.0)  # slide at every request (every 5 minutes in use)
+    async with api(redis_url, session_hours=1.5 / 3600, session_max_days=4.0 / 86400) as http:  # 1.5 s idle, 4 s
+        statuses = []
+        for _ in range(14):  # used every 0.5 s: it slides past its 1.5 s, until 4 s after the login
+            statuses.append((await http.get("/api/cameras")).status_code)
+            await asyncio.sleep(0.5)
+        assert statuses[:6] == [200] * 6 and statuses[-3:] == [401] * 3, statuses
+
+
+async def test_tokens_expire(redis_url: str) -> None:
+    async with api(redis_url) as http, _beside(http) as program:
+        made = (await http.post("/api/auth/tokens", json={"name": "short", "expiresDays": 2.0 / 86400})).json()
+        assert made["expiresAt"] - time.time() < 3
+        bearer = {"Authorization": f"Bearer {made['token']}"}
+        assert (await program.get("/api/cameras", headers=bearer)).status_code == 200
+        await asyncio.sleep(2.0 + CACHE_S)
+        assert (await program.get("/api/cameras", headers=bearer)).status_code == 401
+        default = (await http.post("/api/auth/tokens", json={"name": "a year"})).json()
+        assert 364 * 86400 < default["expiresAt"] - time.time() <= 365 * 86400
+
+
 async def test_a_password_change_or_deletion_ends_sessions_and_tokens_at_once(redis_url: str) -> None:
     async with api(redis_url) as http, _beside(http) as other:
         token = await _viewer_token(http)
@@ -155,9 +181,8 @@ async def test_a_password_change_or_deletion_ends_sessions_and_tokens_at_once(re
         assert reset.status_code == 200
         assert (await other.get("/api/cameras")).status_code == 401  # the session ended
         bearer = {"Authorization": f"Bearer {token}"}
-        assert (await other.get("/api/cameras", headers=bearer)).status_code == 200  # tokens survive a reset
+        assert (await other.get("/api/cameras", headers=bearer)).status_code == 401  # its tokens are revoked too
         assert (await http.delete(f"/api/users/{VIEWER['username']}")).status_code == 204
-        assert (await other.get("/api/cameras", headers=bearer)).status_code == 401  # ... not a deletion
         assert (await http.delete(f"/api/users/{ADMIN_USER}")).status_code == 409  # the last admin stays
 
 

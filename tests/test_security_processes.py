@@ -59,6 +59,11 @@ def test_a_gateway_started_alone_leaves_the_generated_password_in_a_private_file
     client.close()
     logs = "".join(p.read_text() for p in _data_dir.parent.glob("gateway-*.log"))
     assert str(path) in logs and password not in logs
+    # A data folder anywhere (not only under .run/): the database, its key and every folder are the
+    # gateway's user's alone.
+    written = [p for p in _data_dir.rglob("*")]
+    assert any(p.suffix == ".db" for p in written) and any(p.name == "secret.key" for p in written), written
+    assert [p for p in written if p.stat().st_mode & 0o077] == []
 
 
 def test_the_users_cli_adds_lists_resets_and_deletes(gateway: Callable[..., str]) -> None:

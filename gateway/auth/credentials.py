@@ -60,16 +60,17 @@ def new_token_secret() -> tuple[str, str]:
 
 
 class Authenticator:
-    def __init__(self, accounts: Accounts, session_hours: float) -> None:
+    def __init__(self, accounts: Accounts, session_hours: float, session_max_days: float = 30.0) -> None:
         self.accounts = accounts
         self.session_s = session_hours * 3600.0
+        self.max_age_s = session_max_days * 86400.0  # however much it is used, a session ends then
         self._cache: dict[str, tuple[float, Principal | None]] = {}  # key -> (when cached, answer)
         self._touched: dict[str, float] = {}
 
     async def start_session(self, user: User, client: str | None) -> tuple[str, Principal]:
         """A new session: (the cookie's value, its principal)."""
         secret = secrets.token_urlsafe(32)
-        expires_at = time.time() + self.session_s
+        expires_at = time.time() + min(self.session_s, self.max_age_s)
         await self.accounts.add_session(digest(secret), user.id, expires_at, client)
         return secret, Principal(user.id, user.name, user.role, "session", digest(secret), expires_at)
 
@@ -99,11 +100,13 @@ class Authenticator:
             return None
         if principal.expires_at - now > self.session_s - SLIDE_EVERY_S:
             return None
-        moved = replace(principal, expires_at=now + self.session_s)
         try:
-            await self.accounts.extend_session(principal.credential, now + self.session_s)
+            ends = await self.accounts.extend_session(principal.credential, now + self.session_s, self.max_age_s)
         except (SQLAlchemyError, DatabaseUnavailable):
             return None  # the next request tries again; the session is still valid for hours
+        if ends is None or ends <= principal.expires_at:  # gone, or at its absolute end already
+            return None
+        moved = replace(principal, expires_at=ends)
         self._keep(principal.credential, moved)
         return moved
 

@@ -30,6 +30,7 @@ class PasswordChange(ApiModel):
 class TokenIn(ApiModel):
     name: str = Field(min_length=1, max_length=64)
     role: Role | None = None  # default: the caller's role; never higher
+    expires_days: float = Field(default=365, gt=0, le=3650, description="The token is refused from then on.")
 
 
 class TokenOut(ApiModel):
@@ -39,11 +40,13 @@ class TokenOut(ApiModel):
     username: str
     created_at: float
     last_used_at: float | None
+    expires_at: float | None
 
     @classmethod
     def of(cls, token: Token) -> TokenOut:
         return cls(id=token.id, name=token.name, role=token.role, username=token.user_name,
-                   created_at=token.created_at, last_used_at=token.last_used_at)  # fmt: skip
+                   created_at=token.created_at, last_used_at=token.last_used_at,
+                   expires_at=token.expires_at)  # fmt: skip
 
 
 class TokenCreated(TokenOut):

@@ -52,7 +52,7 @@ async def add_user(body: UserIn, request: Request, principal: PrincipalDep, gate
 async def change_user(
     username: str, body: UserChange, request: Request, principal: PrincipalDep, gateway: GatewayDep
 ) -> UserOut:
-    """Change a user's role or set a new password (which ends all of their sessions)."""
+    """Change a user's role or set a new password (which ends all of their sessions and revokes their tokens)."""
     user = await _user(gateway, username)
     client = client_of(request)
     if body.role is not None and body.role is not user.role:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import NoReturn
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -98,7 +99,8 @@ async def me(principal: PrincipalDep) -> MeOut:
 )
 async def change_password(body: PasswordChange, request: Request, principal: PrincipalDep,
                           gateway: GatewayDep) -> Response:  # fmt: skip
-    """Change your own password. Every session of yours ends; this one goes on with a new cookie."""
+    """Change your own password. Every session of yours ends and every token of yours is revoked; this
+    session goes on with a new cookie."""
     key = f"password:{principal.user_id}"  # guesses at the current password, however many sessions ask
     wait = gateway.limiter.begin(key)
     if wait is not None:
@@ -133,7 +135,8 @@ async def create_token(body: TokenIn, request: Request, principal: PrincipalDep,
     if role.rank > principal.role.rank:
         raise HTTPException(status_code=403, detail=f"a {principal.role} cannot make a {role} token")
     token_id, secret = new_token_secret()
-    token = await gateway.accounts.add_token(token_id, principal.user_id, body.name, role, digest(secret))
+    expires_at = time.time() + body.expires_days * 86400
+    token = await gateway.accounts.add_token(token_id, principal.user_id, body.name, role, digest(secret), expires_at)
     await gateway.accounts.record("token_create", principal.name, f"{token.id} {token.name}", client_of(request),
                                   {"role": str(role)})  # fmt: skip
     return TokenCreated(**TokenOut.of(token).model_dump(), token=secret)

@@ -100,7 +100,7 @@ async def event_snapshot(event_id: str, gateway: GatewayDep) -> Response:
     snapshot = await gateway.history.snapshot(event_id)
     if snapshot is None:
         raise HTTPException(status_code=404, detail=f"no snapshot for event {event_id[:80]}")
-    return Response(snapshot, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+    return Response(snapshot, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.websocket("/ws/events")

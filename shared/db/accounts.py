@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -58,6 +58,7 @@ class Token:
     created_at: float
     last_used_at: float | None
     secret_hash: str  # SHA-256 of the token; never shown
+    expires_at: float | None = None  # None: a token made before tokens expired (migration 0007 gave them a year)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,15 @@ def _user(row: Row[Any]) -> User:
 
 def _token(row: Row[Any]) -> Token:
     return Token(
-        row.id, row.user_id, row.user_name, row.name, Role(row.role), row.created_at, row.last_used_at, row.secret_hash
+        row.id,
+        row.user_id,
+        row.user_name,
+        row.name,
+        Role(row.role),
+        row.created_at,
+        row.last_used_at,
+        row.secret_hash,
+        row.expires_at,
     )
 
 
@@ -131,13 +140,15 @@ class Accounts:
         return [_user(r) for r in rows]
 
     async def set_password(self, user_id: int, password_hash: str) -> bool:
-        """Change the hash and end every session of the user. False: no such user."""
+        """Change the hash and end every session and revoke every token of the user (whoever knew the
+        old password may have made some). False: no such user."""
         async with self._connect(write=True) as connection:
             result = await connection.execute(
                 update(users).where(users.c.id == user_id)
                 .values(password_hash=password_hash, password_changed_at=time.time())
             )  # fmt: skip
             await connection.execute(delete(sessions).where(sessions.c.user_id == user_id))
+            await connection.execute(delete(api_tokens).where(api_tokens.c.user_id == user_id))
         return bool(result.rowcount)
 
     async def set_role(self, user_id: int, role: Role) -> bool:
@@ -176,10 +187,17 @@ class Accounts:
             row = (await connection.execute(query)).first()
         return (_user(row), row.expires_at) if row is not None else None
 
-    async def extend_session(self, id_hash: str, expires_at: float) -> None:
+    async def extend_session(self, id_hash: str, expires_at: float, max_age_s: float) -> float | None:
+        """Move a session's end to `expires_at`, but never past `max_age_s` after it began: its end now
+        (None: no such session)."""
+        latest = sessions.c.created_at + max_age_s
         async with self._connect(write=True) as connection:
-            query = update(sessions).where(sessions.c.id_hash == id_hash).values(expires_at=expires_at)
+            query = update(sessions).where(sessions.c.id_hash == id_hash).values(
+                expires_at=case((latest < expires_at, latest), else_=expires_at)
+            )  # fmt: skip
             await connection.execute(query)
+            found = await connection.scalar(select(sessions.c.expires_at).where(sessions.c.id_hash == id_hash))
+        return float(found) if found is not None else None
 
     async def delete_session(self, id_hash: str) -> None:
         async with self._connect(write=True) as connection:
@@ -192,21 +210,26 @@ class Accounts:
 
     # API tokens
 
-    async def add_token(self, token_id: str, user_id: int, name: str, role: Role, secret_hash: str) -> Token:
+    async def add_token(
+        self, token_id: str, user_id: int, name: str, role: Role, secret_hash: str, expires_at: float
+    ) -> Token:
         async with self._connect(write=True) as connection:
             await connection.execute(api_tokens.insert().values(
                 id=token_id, user_id=user_id, name=name, role=str(role), secret_hash=secret_hash,
-                created_at=time.time(),
+                created_at=time.time(), expires_at=expires_at,
             ))  # fmt: skip
             query = select(*_TOKEN_COLUMNS).join(users).where(api_tokens.c.id == token_id)
             row = (await connection.execute(query)).one()
         return _token(row)
 
     async def token_by_id(self, token_id: str) -> tuple[Token, User] | None:
-        """A token and its user; the caller compares the secret's digest (in constant time)."""
-        query = select(*_TOKEN_COLUMNS, *[c.label(f"u_{c.name}") for c in users.c]).join(users)
+        """A token that has not expired, and its user; the caller compares the secret's digest (in
+        constant time)."""
+        query = select(*_TOKEN_COLUMNS, *[c.label(f"u_{c.name}") for c in users.c]).join(users).where(
+            api_tokens.c.id == token_id, or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > time.time())
+        )  # fmt: skip
         async with self._connect() as connection:
-            row = (await connection.execute(query.where(api_tokens.c.id == token_id))).first()
+            row = (await connection.execute(query)).first()
         if row is None:
             return None
         user = User(row.u_id, row.u_name, Role(row.u_role), row.u_password_hash, row.u_created_at,

@@ -128,6 +128,7 @@ api_tokens = Table(
     Column("secret_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
     Column("last_used_at", Float, nullable=True),
+    Column("expires_at", Float, nullable=True),  # refused from then on (migration 0007)
 )
 
 # Who did what, when, from where: logins (and failed ones), user, token and camera changes.
