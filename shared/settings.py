@@ -292,6 +292,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _not_the_example_password(self) -> Settings:
+        if self.redis_password is not None and self.redis_password.get_secret_value().startswith("replace-me"):
+            raise ValueError("CAMSTREAM_REDIS_PASSWORD is still redis.env.example's: set your own "
+                             "(openssl rand -base64 24)")  # fmt: skip
+        return self
+
+    @model_validator(mode="after")
     def _tls_pair(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("CAMSTREAM_TLS_CERT and CAMSTREAM_TLS_KEY go together: set both or neither")

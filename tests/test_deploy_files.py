@@ -27,6 +27,7 @@ def test_compose_file_validates(tmp_path: Path) -> None:
     shutil.copy(ROOT / "docker-compose.yml", tmp_path)
     shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
     shutil.copy(ROOT / "camstream.env.example", tmp_path / "camstream.env")
+    shutil.copy(ROOT / "redis.env.example", tmp_path / "redis.env")
     done = subprocess.run(["docker-compose", "config", "-q"], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
 
@@ -40,8 +41,12 @@ def test_compose_runs_what_supervisor_runs() -> None:
         assert services[name]["healthcheck"]["test"] == ["CMD", "python", "-m", name, "--check"]  # type: ignore[index]
         assert services[name]["depends_on"] == {"redis": {"condition": "service_healthy"}}
         assert services[name]["restart"] == "unless-stopped"
-        assert services[name]["env_file"] == "camstream.env"
-    assert "healthcheck" in services["redis"] and services["redis"]["restart"] == "unless-stopped"
+        assert services[name]["env_file"] == ["camstream.env", "redis.env"]
+    redis = services["redis"]
+    assert "healthcheck" in redis and redis["restart"] == "unless-stopped"
+    # Redis gets its own password and nothing else, and runs as its image's user, never root.
+    assert redis["env_file"] == "redis.env" and redis["user"] == "redis"
+    assert (ROOT / "redis.env.example").read_text().count("=") == 1
     assert "analyzer" not in str(services["analyzer"].get("container_name", "")), "a fixed name would stop --scale"
 
 
@@ -56,7 +61,7 @@ def test_image_installs_as_the_readme_does_and_holds_no_secret() -> None:
         and "scripts/setup.sh" in (ROOT / "scripts/run.sh").read_text()
     )
     assert not re.search(r"(?i)(password|secret|token)\s*=", dockerfile)
-    assert "camstream.env" in (ROOT / ".gitignore").read_text()
+    assert {"camstream.env", "redis.env"} <= set((ROOT / ".gitignore").read_text().split())
 
 
 def test_deploy_camera_file_is_valid() -> None:
