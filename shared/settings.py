@@ -281,14 +281,15 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _proxies(self) -> Settings:
-        for item in filter(None, (i.strip() for i in self.trusted_proxies.split(","))):
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"CAMSTREAM_TRUSTED_PROXIES: {item[:60]!r} is not an address or a CIDR range"
-                ) from None
+    def _ranges(self) -> Settings:
+        for name in ("trusted_proxies", "outbound_deny", "outbound_allow"):
+            for item in filter(None, (i.strip() for i in getattr(self, name).split(","))):
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"CAMSTREAM_{name.upper()}: {item[:60]!r} is not an address or a CIDR range"
+                    ) from None
         return self
 
     @model_validator(mode="after")

@@ -154,3 +154,18 @@ def test_types_are_strict(tmp_path: Path, field: str, value: object) -> None:
     path = write_camera_file(tmp_path, [{"id": 1, "name": "x", "source": "demo:", field: value}])
     with pytest.raises(ConfigError, match=rf"cameras\[0\]\.{field}: Input should be a valid"):
         load_cameras(path, {})
+
+
+def test_the_examples_redis_password_and_bad_ranges_are_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    example = (ROOT / "redis.env.example").read_text().split("CAMSTREAM_REDIS_PASSWORD=")[1].strip()
+    monkeypatch.setenv("CAMSTREAM_REDIS_PASSWORD", example)
+    with pytest.raises(ConfigError, match="still redis.env.example's") as refused:
+        load_settings()
+    assert example not in str(refused.value)
+    monkeypatch.setenv("CAMSTREAM_REDIS_PASSWORD", "a-Passw0rd-of-its-own")
+    for name in ("CAMSTREAM_TRUSTED_PROXIES", "CAMSTREAM_OUTBOUND_DENY", "CAMSTREAM_OUTBOUND_ALLOW"):
+        monkeypatch.setenv(name, "10.0.0.0/8, nonsense")
+        with pytest.raises(ConfigError, match=f"{name}: 'nonsense' is not an address"):
+            load_settings()
+        monkeypatch.delenv(name)
+    assert load_settings().redis_password is not None
