@@ -28,6 +28,7 @@ from bridge.target import Target
 from bridge.webhooks import WebhookTarget
 from shared import keys
 from shared.cameras import Camera
+from shared.db.accounts import Accounts
 from shared.db.cameras import read_cameras, revision, save_camera, stored_definition
 from shared.db.engine import DatabaseUnavailable, connect, retrying
 from shared.db.events import EventHistory
@@ -123,16 +124,21 @@ class Bridge:
         """MQTT's `<prefix>/<camera>/detect/set` and `/record/set`: stored, so every process follows."""
         field = "analysis" if what == "detect" else "record"
 
-        async def switch(connection: AsyncConnection) -> None:
+        async def switch(connection: AsyncConnection) -> bool:
             stored = await stored_definition(connection, camera_id)
             if stored is None:
-                return
+                return False
             section = dict(stored.get(field) or {})
-            if section.get("enabled", True) != on:
-                await save_camera(connection, {**stored, field: {**section, "enabled": on}}, new=False)
+            if section.get("enabled", True) == on:
+                return False
+            await save_camera(connection, {**stored, field: {**section, "enabled": on}}, new=False)
+            return True
 
         try:
-            await retrying(self.engine, switch)
+            changed = await retrying(self.engine, switch)
+            if changed:  # in the audit log like the same change through the API, by "mqtt"
+                await Accounts(self.engine).record(f"camera {what} {'on' if on else 'off'}", "mqtt", str(camera_id),
+                                                   "mqtt")  # fmt: skip
         except (SQLAlchemyError, DatabaseUnavailable) as e:
             log.warning("camera=%d %s %s not stored: %s", camera_id, what, "on" if on else "off", type(e).__name__)
             return

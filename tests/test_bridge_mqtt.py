@@ -5,6 +5,7 @@ restarted, the bridge killed (its last will), and a camera deleted taking its en
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -117,6 +118,9 @@ def test_mqtt_with_home_assistant_discovery_commands_and_outages(
     listener.publish("camstream/1/detect/set", "OFF")
     wait_until(lambda: listener.last("camstream/1/detect/state") == b"OFF", 10.0, what="detect/state OFF")
     wait_until(lambda: listener.last("camstream/1/person") == b"0", 10.0, what="the person count back to 0")
+    with sqlite3.connect(tmp_path / "data" / "camstream.db") as database:  # in the audit log, as an API change is
+        audit = database.execute("SELECT actor, action, target FROM audit").fetchall()
+    assert ("mqtt", "camera detect off", "1") in audit, audit
 
     def unended() -> set[str]:
         phases = [(e["id"], e["phase"]) for e in events_of(listener)]

@@ -159,7 +159,7 @@ def test_types_are_strict(tmp_path: Path, field: str, value: object) -> None:
 def test_the_examples_redis_password_and_bad_ranges_are_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
     example = (ROOT / "redis.env.example").read_text().split("CAMSTREAM_REDIS_PASSWORD=")[1].strip()
     monkeypatch.setenv("CAMSTREAM_REDIS_PASSWORD", example)
-    with pytest.raises(ConfigError, match="still redis.env.example's") as refused:
+    with pytest.raises(ConfigError, match=r"still redis\.env\.example's") as refused:
         load_settings()
     assert example not in str(refused.value)
     monkeypatch.setenv("CAMSTREAM_REDIS_PASSWORD", "a-Passw0rd-of-its-own")
