@@ -7,6 +7,7 @@ self-signed certificate, `python -m gateway --check` asks a running gateway for 
 from __future__ import annotations
 
 import argparse
+import logging
 import ssl
 import sys
 import urllib.request
@@ -16,12 +17,13 @@ import uvicorn
 
 from gateway import users_cli
 from gateway.app import create_app
-from gateway.certs import make_certificate
+from gateway.certs import fingerprint, is_loopback, make_certificate, tls_files
 from gateway.http_protocol import BoundedHeadProtocol
 from gateway.limits import MAX_WEBSOCKET_MESSAGE
 from shared.config import cameras_or_exit, load_settings_or_exit
 from shared.logs import setup_logging
-from shared.settings import Settings
+
+log = logging.getLogger("gateway")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,9 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     host = args.host or settings.gateway_host
     port = args.port or settings.gateway_port
     if args.check:
-        return check("127.0.0.1" if host in ("0.0.0.0", "::") else host, port, settings)  # noqa: S104
+        secure = tls_files(settings, host, make=False) is not None
+        return check("127.0.0.1" if host in ("0.0.0.0", "::") else host, port, secure)  # noqa: S104
     setup_logging(settings.log_level, "gateway")
     cameras = cameras_or_exit("gateway", settings)
+    tls = tls_files(settings, host)
+    if tls is not None and settings.tls_cert is None:
+        log.warning("serving HTTPS on %s with camstream's own certificate %s (SHA-256 %s): browsers warn once; "
+                    "CAMSTREAM_TLS_CERT for your own, CAMSTREAM_TLS=off behind a TLS proxy", host, tls[0],
+                    fingerprint(tls[0]))  # fmt: skip
+    elif tls is None and not is_loopback(host):
+        log.warning("serving plain HTTP on %s (CAMSTREAM_TLS=off): passwords cross the network in clear unless a "
+                    "reverse proxy does TLS", host)  # fmt: skip
     # uvicorn handles SIGTERM/SIGINT itself: it stops accepting, then runs the lifespan's shutdown.
     uvicorn.run(
         create_app(settings, cameras), host=host, port=port, log_config=None, access_log=False,
@@ -56,16 +67,15 @@ def main(argv: list[str] | None = None) -> int:
         # Forwarded addresses only from the proxies named (uvicorn believes loopback's by default:
         # anyone on this host could pick any address and pass the per-address login limits).
         proxy_headers=bool(settings.trusted_proxies.strip()), forwarded_allow_ips=settings.trusted_proxies.strip(),
-        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
-        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        ssl_certfile=str(tls[0]) if tls else None, ssl_keyfile=str(tls[1]) if tls else None,
     )  # fmt: skip
     return 0
 
 
-def check(host: str, port: int, settings: Settings) -> int:
-    scheme = "https" if settings.tls_cert else "http"
+def check(host: str, port: int, secure: bool) -> int:
+    scheme = "https" if secure else "http"
     # Our own gateway on this host, maybe with a self-signed certificate: no verification to do.
-    context = ssl._create_unverified_context() if settings.tls_cert else None  # noqa: S323
+    context = ssl._create_unverified_context() if secure else None  # noqa: S323
     try:
         url = f"{scheme}://{host}:{port}/healthz"
         with urllib.request.urlopen(url, timeout=3, context=context) as reply:  # noqa: S310 - http(s) only

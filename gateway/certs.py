@@ -1,6 +1,9 @@
-"""`python -m gateway make-cert`: a self-signed certificate and key for HTTPS (the cryptography
-package), for those without one. Browsers warn about it once; a reverse proxy with a real
-certificate is the better setup (docs/security.md)."""
+"""HTTPS: `python -m gateway make-cert` makes a self-signed certificate and key (the cryptography
+package), and a gateway that listens beyond loopback without a certificate of its own makes one
+and serves HTTPS with it (CAMSTREAM_TLS=auto): a password never crosses a network in clear, and
+the session cookie is Secure. Browsers warn about such a certificate once; a reverse proxy with a
+real certificate is the better setup (docs/security.md), and CAMSTREAM_TLS=off serves plain HTTP
+behind it."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gateway.auth.hosts import LOOPBACK_NAMES
+from shared.settings import Settings
 
 
 def _alternative_name(name: str) -> x509.GeneralName:
@@ -50,3 +54,35 @@ def make_certificate(folder: Path, hosts: list[str], days: int = 825) -> tuple[P
         file.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                      serialization.NoEncryption()))  # fmt: skip
     return cert_path, key_path
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def tls_files(settings: Settings, host: str, make: bool = True) -> tuple[Path, Path] | None:
+    """The certificate and key the gateway serves HTTPS with on `host`, or None for plain HTTP:
+    CAMSTREAM_TLS_CERT/_KEY when set; else, unless CAMSTREAM_TLS=off or `host` is loopback, the data
+    folder's generated pair (made now if missing and `make`)."""
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        return settings.tls_cert, settings.tls_key
+    if settings.tls == "off" or is_loopback(host):
+        return None
+    folder = settings.data_dir / "tls"
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    if not (cert.exists() and key.exists()):
+        if not make:
+            return None
+        make_certificate(folder, [])
+    return cert, key
+
+
+def fingerprint(cert_path: Path) -> str:
+    """The certificate's SHA-256 fingerprint, as browsers show it (AB:CD:...)."""
+    certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    return ":".join(f"{b:02X}" for b in certificate.fingerprint(hashes.SHA256()))

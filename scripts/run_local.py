@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from gateway.auth.bootstrap import ensure_admin
+from gateway.certs import is_loopback
 from gateway.webrtc.compat import host_addresses
 from shared.config import cameras_or_exit, load_settings_or_exit
 from shared.db.accounts import Accounts
@@ -95,6 +96,9 @@ def main() -> int:
         redis_line = f"embedded redis-server at redis://127.0.0.1:{port}/0 (password in {config_path})"
     else:
         redis_line = mask_credentials(settings.redis_url_or_local())
+    # The demo answers on this machine only unless told otherwise: plain HTTP is safe on loopback,
+    # and a gateway on the network serves HTTPS (gateway.certs).
+    host = os.environ.setdefault("CAMSTREAM_GATEWAY_HOST", "127.0.0.1")
     if not settings.webrtc_hosts:
         # A browser on this machine reaches the gateway on loopback, which aioice leaves out by itself.
         os.environ["CAMSTREAM_WEBRTC_HOSTS"] = ",".join(["127.0.0.1", *host_addresses()])
@@ -112,8 +116,10 @@ def main() -> int:
           f"cameras: {len(cameras.cameras)} in the database (camera file: {source})", flush=True)  # fmt: skip
     print(f"  status    {control} status", flush=True)
     print(f"  logs      {control} tail -f gateway   (all logs: {run_dir}/logs)", flush=True)
-    scheme = "https" if settings.tls_cert else "http"
-    print(f"Open the dashboard: {scheme}://127.0.0.1:{settings.gateway_port}/   (API: /docs)", flush=True)
+    scheme = "https" if settings.tls_cert or (not is_loopback(host) and settings.tls == "auto") else "http"
+    reach = ("this machine only; for your network set CAMSTREAM_GATEWAY_HOST=0.0.0.0 (HTTPS, its own certificate)"
+             if is_loopback(host) else f"listening on {host}")  # fmt: skip
+    print(f"Open the dashboard: {scheme}://127.0.0.1:{settings.gateway_port}/   (API: /docs; {reach})", flush=True)
     if generated is not None:
         print(f"Log in as {admin} with the password {generated}   (shown this once: keep it, or change it "
               "under Account)", flush=True)  # fmt: skip

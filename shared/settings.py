@@ -243,6 +243,11 @@ class Settings(BaseSettings):
         description="Comma-separated names the gateway answers to in the Host header (against DNS rebinding); "
         "unset: loopback names and this machine's own names and addresses; * answers any.",
     )
+    tls: Literal["auto", "off"] = Field(
+        default="auto",
+        description="auto: a gateway listening beyond loopback without CAMSTREAM_TLS_CERT serves HTTPS with a "
+        "certificate it makes (data folder's tls/); off: plain HTTP (behind a reverse proxy that does TLS).",
+    )
     tls_cert: Path | None = Field(default=None, description="PEM certificate (chain): the gateway serves HTTPS.")
     tls_key: Path | None = Field(default=None, description="PEM private key of CAMSTREAM_TLS_CERT.")
     webrtc_ice_servers: list[dict[str, Any]] = Field(

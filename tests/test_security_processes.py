@@ -234,3 +234,33 @@ def test_a_request_head_past_64_kib_is_refused_with_431(gateway: Callable[..., s
         answer = connection.recv(200)
     assert answer.startswith(b"HTTP/1.1 431"), answer
     assert httpx.get(f"{base}/healthz").status_code == 200  # and the gateway goes on
+
+
+def test_a_gateway_on_the_network_serves_https_by_itself(redis_url: str, tmp_path: Path, _data_dir: Path) -> None:
+    """Listening beyond loopback without a certificate of its own, the gateway makes one and serves
+    HTTPS (with HSTS and a Secure cookie); CAMSTREAM_TLS=off is plain HTTP, and says so."""
+    port = free_port()
+    gateway = ServiceRun("gateway", redis_url, None, tmp_path / "gateway-auto.log", "--host", "0.0.0.0",
+                         "--port", str(port), env=LOOPBACK)  # fmt: skip
+    try:
+        base = f"https://127.0.0.1:{port}"
+        wait_until(lambda: gateway_answers(base), 60.0, what="the gateway over HTTPS")
+        assert (_data_dir / "tls" / "cert.pem").exists() and (_data_dir / "tls" / "key.pem").stat().st_mode & 0o077 == 0
+        client = httpx.Client(base_url=base, headers={"Origin": base}, verify=False)
+        login = client.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        assert login.status_code == 200 and "; Secure" in login.headers["set-cookie"]
+        assert login.headers["strict-transport-security"] == "max-age=31536000"
+        client.close()
+        check = _cli("--check", "--port", str(port))
+        assert check.returncode == 0, check.stdout  # the health check finds the HTTPS by itself
+        assert "SHA-256" in gateway.log_text() and "camstream's own certificate" in gateway.log_text()
+    finally:
+        gateway.stop()
+    port = free_port()
+    plain = ServiceRun("gateway", redis_url, None, tmp_path / "gateway-plain.log", "--host", "0.0.0.0",
+                       "--port", str(port), env={**LOOPBACK, "CAMSTREAM_TLS": "off"})  # fmt: skip
+    try:
+        wait_until(lambda: gateway_answers(f"http://127.0.0.1:{port}"), 60.0, what="the gateway over plain HTTP")
+        assert "passwords cross the network in clear" in plain.log_text()
+    finally:
+        plain.stop()

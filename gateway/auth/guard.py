@@ -41,6 +41,11 @@ SECURITY_HEADERS = [
 ]
 
 
+# Over HTTPS, browsers are told to use nothing else for this host for a year (no subdomains: the
+# gateway does not speak for its neighbours).
+HSTS = [(b"strict-transport-security", b"max-age=31536000")]
+
+
 class Guard:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -77,7 +82,7 @@ class Guard:
             return
         websocket = scope["type"] == "websocket"
         if not websocket:
-            send = _with_headers(send, SECURITY_HEADERS)
+            send = _with_headers(send, SECURITY_HEADERS + (HSTS if scope["scheme"] == "https" else []))
         headers = Headers(scope=scope)
         refusal = self._foreign(scope, headers)
         if refusal is not None:
