@@ -34,6 +34,10 @@ async def expire(history: EventHistory, retain_days: float, now_s: float | None 
         await asyncio.sleep(PAUSE_S)
 
 
+# Failed logins kept in the audit log: the newest ones, however many addresses guess.
+KEEP_FAILED_LOGINS = 10_000
+
+
 async def keep_expiring(history: EventHistory, accounts: Accounts, retain_days: float) -> None:
     """Run `expire` now and then, and delete expired login sessions, for ever (cancel to stop).
     Two gateways may both run it: harmless."""
@@ -44,6 +48,9 @@ async def keep_expiring(history: EventHistory, accounts: Accounts, retain_days: 
             if deleted:
                 log.info("retention: deleted %d event(s) older than %g day(s)", deleted, retain_days)
             await accounts.delete_expired_sessions(time.time())
+            trimmed = await accounts.trim_failed_logins(KEEP_FAILED_LOGINS)
+            if trimmed:
+                log.info("retention: deleted the %d oldest failed-login entries of the audit log", trimmed)
         except (SQLAlchemyError, DatabaseUnavailable) as e:
             log.warning("retention: database unavailable (%s); trying again later", reason(e))
         await asyncio.sleep(INTERVAL_S)

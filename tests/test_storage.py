@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.retention import expire
 from shared.db import migrate
+from shared.db.accounts import Accounts
 from shared.db.cameras import apply_registry, revision, save_camera, set_meta
 from shared.db.engine import connect, create_engine
 from shared.db.events import EventHistory, StoredEvent
@@ -320,3 +321,17 @@ async def test_recorded_ranges_are_merged_in_the_database(engine: AsyncEngine) -
         (1, 0, 20_000, 200), (1, 30_000, 50_000, 200), (2, 5_000, 15_000, 100)]  # fmt: skip
     assert await index.ranges(1, 12_000, 35_000, 1000, 100) == [(1, 10_500, 20_000, 100), (1, 30_000, 40_000, 100)]
     assert len(await index.ranges(None, 0, 60_000, 1000, 2)) == 2
+
+
+async def test_failed_logins_in_the_audit_log_are_bounded(engine: AsyncEngine) -> None:
+    await _prepared(engine)
+    accounts = Accounts(engine)
+    for i in range(7):
+        await accounts.record("login_failed", None, f"guess{i}", f"198.51.100.{i}")
+        if i == 3:
+            await accounts.record("user_added", "admin", "vera", "127.0.0.1")
+    assert await accounts.trim_failed_logins(3) == 4
+    kept = [(e.action, e.target) for e in await accounts.audit_page(100, None)]
+    assert kept == [("login_failed", "guess6"), ("login_failed", "guess5"), ("login_failed", "guess4"),
+                    ("user_added", "vera")], kept  # fmt: skip
+    assert await accounts.trim_failed_logins(3) == 0

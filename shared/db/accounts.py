@@ -272,6 +272,18 @@ class Accounts:
                 at=time.time(), actor=actor, action=action, target=target, client=client, detail=detail
             ))  # fmt: skip
 
+    async def trim_failed_logins(self, keep: int) -> int:
+        """Delete all but the newest `keep` failed-login entries (every other entry stays): guesses
+        from many addresses must not grow the audit log without end. The number deleted."""
+        failed = audit.c.action == "login_failed"
+        async with self._connect(write=True) as connection:
+            query = select(audit.c.seq).where(failed).order_by(audit.c.seq.desc()).offset(keep).limit(1)
+            oldest_kept = await connection.scalar(query)
+            if oldest_kept is None:
+                return 0
+            result = await connection.execute(delete(audit).where(failed, audit.c.seq <= oldest_kept))
+        return int(result.rowcount or 0)
+
     async def audit_page(self, limit: int, before_seq: int | None) -> list[AuditEntry]:
         """Newest first; pass the last entry's seq as `before_seq` for the next page."""
         query = select(audit).order_by(audit.c.seq.desc()).limit(limit)
