@@ -6,11 +6,15 @@ one delivery test denies a receiver of its own on loopback."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
+import redis.asyncio
 
+from bridge.target import TargetStatus
 from bridge.webhooks import WebhookTarget
+from shared import keys
 from shared.detections import Box, Event, EventPhase, EventType
 from shared.integrations import WebhookDefinition
 from shared.outbound import OutboundDenied, OutboundPolicy
@@ -104,3 +108,20 @@ async def test_the_probe_cannot_scan_a_network(redis_url: str) -> None:
         statuses = [(await http.post("/api/cameras/probe", json={"source": f"rtsp://127.0.0.1:{9 + i}/x"})).status_code
                     for i in range(21)]  # fmt: skip
         assert statuses[:20] == [422] * 20 and statuses[20] == 429, statuses
+
+
+async def test_viewers_see_the_bridges_targets_without_where_they_point(redis_url: str) -> None:
+    status = TargetStatus("webhook:1", "webhook", "hook (https://hooks.example:8443/***)")
+    status.last_error = "answered 403"
+    document = {"startedAt": time.time(), "updatedAt": time.time(), "targets": [status.as_json()]}
+    async with api(redis_url) as http:
+        async with redis.asyncio.Redis.from_url(redis_url) as bus:
+            await bus.set(keys.bridge_status(), json.dumps(document), ex=30)
+        admin = (await http.get("/api/system")).json()["bridge"]["targets"][0]
+        assert admin["label"].startswith("hook (https://hooks.example") and admin["lastError"] == "answered 403"
+        await http.post("/api/users", json={"username": "vera", "password": "viewer-Passw0rd", "role": "viewer"})
+        await http.post("/api/auth/logout")
+        assert (await http.post("/api/auth/login", json={"username": "vera", "password": "viewer-Passw0rd"})
+                ).status_code == 200  # fmt: skip
+        viewer = (await http.get("/api/system")).json()["bridge"]["targets"][0]
+        assert viewer["label"] == "webhook:1" and viewer["lastError"] is None and viewer["failures"] == 0
