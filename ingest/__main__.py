@@ -8,14 +8,14 @@ import logging
 import sys
 
 import redis
+from pydantic import ValidationError
 
 from ingest.camera import CameraService
 from ingest.manager import IngestManager
 from ingest.probe import main as probe_main
 from shared import keys
-from shared.cameras import CameraFile
+from shared.cameras import Camera, CameraFile
 from shared.config import EXIT_CONFIG, cameras_or_exit, load_file_config_or_exit, load_settings_or_exit
-from shared.db.watch import CameraWatcher
 from shared.lifecycle import stop_on_signals
 from shared.logs import setup_logging
 from shared.messages import MessageError
@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--camera", type=int, metavar="ID", help="run only this camera, in this process")
+    parser.add_argument("--camera-on-stdin", action="store_true",
+                        help="with --camera: read the camera's definition (JSON) from standard input, not the database "
+                        "(how the manager starts a camera: its process never loads the database)")  # fmt: skip
     mode.add_argument("--validate-config", action="store_true", help="check settings and camera file, then exit")
     mode.add_argument("--check", action="store_true", help="exit 0 if the ingest manager is alive in Redis")
     mode.add_argument("--probe", action="store_true", help="probe the RTSP URL on standard input; print JSON")
@@ -47,22 +50,43 @@ def main(argv: list[str] | None = None) -> int:
         return check(settings, cameras_or_exit("ingest", settings))
 
     setup_logging(settings.log_level, "ingest" if args.camera is None else f"ingest-camera-{args.camera}")
+    if args.camera is not None:
+        return _run_camera(args.camera, args.camera_on_stdin, settings)
     cameras = cameras_or_exit("ingest", settings)
     stop = stop_on_signals()
-    if args.camera is not None:
-        camera = cameras.camera(args.camera)
-        if camera is None:
-            print(f"camstream ingest: no camera with id {args.camera} in the database", file=sys.stderr)
-            return EXIT_CONFIG
-        CameraService(camera, settings, stop).run()
-        return 0
     enabled = [c for c in cameras.cameras if c.enabled]
     if not enabled:
         log.warning("no enabled camera yet")
+    from shared.db.watch import CameraWatcher  # noqa: PLC0415 - the manager's alone (see shared.config)
+
     manager = IngestManager(enabled, settings, settings.cameras_file)
     CameraWatcher(settings, manager.cameras_changed, stop).start()  # cameras changed at run time
     manager.run(stop)
     return 0
+
+
+def _run_camera(camera_id: int, on_stdin: bool, settings: Settings) -> int:
+    """One camera's process: its camera from the manager's pipe, or (started by hand) the database."""
+    camera = _camera_from_stdin(camera_id) if on_stdin else cameras_or_exit("ingest", settings).camera(camera_id)
+    if camera is None:
+        print(f"camstream ingest: no camera with id {camera_id} in the database", file=sys.stderr)
+        return EXIT_CONFIG
+    CameraService(camera, settings, stop_on_signals()).run()
+    return 0
+
+
+def _camera_from_stdin(camera_id: int) -> Camera:
+    """The camera the manager wrote to our standard input (a pipe: never a command line)."""
+    try:
+        camera = Camera.model_validate(json.loads(sys.stdin.read()))
+    except (ValueError, ValidationError) as e:
+        print(f"camstream ingest: camera {camera_id}'s definition on standard input is unusable: "
+              f"{type(e).__name__}", file=sys.stderr)  # fmt: skip
+        raise SystemExit(EXIT_CONFIG) from None
+    if camera.id != camera_id:
+        print(f"camstream ingest: standard input holds camera {camera.id}, not {camera_id}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG)
+    return camera
 
 
 def check(settings: Settings, cameras: CameraFile) -> int:

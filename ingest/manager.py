@@ -27,7 +27,7 @@ import redis
 
 from ingest.backoff import Backoff
 from shared import keys
-from shared.cameras import Camera
+from shared.cameras import Camera, definition_of
 from shared.lifecycle import die_with_parent
 from shared.redis_client import sync_client
 from shared.settings import Settings
@@ -134,11 +134,18 @@ class IngestManager:
             child.started_at = now
 
     def _spawn(self, camera: Camera) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "ingest", "--camera", str(camera.id)]
+        # The camera's definition goes down a pipe (its password is in it: never on the command line),
+        # so the camera's process starts without loading the database (a second or two less).
+        command = [sys.executable, "-m", "ingest", "--camera", str(camera.id), "--camera-on-stdin"]
         env = dict(os.environ)
         if self._cameras_file is not None:
             env["CAMSTREAM_CAMERAS_FILE"] = str(self._cameras_file.resolve())
-        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)  # noqa: PLW1509 - single-threaded here
+        process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, preexec_fn=die_with_parent)  # noqa: PLW1509 - single-threaded here
+        assert process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):  # it died at once: supervised like any other exit
+            process.stdin.write(json.dumps(definition_of(camera)).encode())
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.close()
         log.info("camera=%d process started (pid %d): %s", camera.id, process.pid, camera.name)
         return process
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -42,12 +43,20 @@ def test_malformed_camera_file_exits_with_the_bad_field(ingest: StartIngest, tmp
 
 
 def test_passwords_with_reserved_characters_never_show(ingest: StartIngest, rdb: redis.Redis, tmp_path: Path) -> None:
-    """Seen leaking before: `#` and `/` ended the masked part early."""
-    passwords = {"PW_HASH": "Hh#LEAKH", "PW_SLASH": "Ab/LEAKS", "PW_MIXED": "q?@:LEAKQ#"}
+    """Seen leaking before: `#` and `/` ended the masked part early. A raw `#`, `/` or `?` is now
+    refused at start (every parser would take the rest of the password for a path); written
+    percent-encoded, as the docs say, they work and never show."""
+    raw = {"PW_HASH": "Hh#LEAKH", "PW_SLASH": "Ab/LEAKS", "PW_MIXED": "q?@:LEAKQ#"}
     cameras = write_camera_file(tmp_path, [
         {"id": i, "name": name, "source": f"rtsp://admin:${{{name}}}@127.0.0.1:9/Streaming/Channels/101"}
-        for i, name in enumerate(passwords, start=1)
+        for i, name in enumerate(raw, start=1)
     ])  # fmt: skip
+    env = {**os.environ, **raw, "CAMSTREAM_CAMERAS_FILE": str(cameras)}
+    refused = subprocess.run([sys.executable, "-m", "ingest", "--validate-config"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert refused.returncode == 2 and "percent-encode" in refused.stderr, refused.stderr
+    assert "LEAK" not in refused.stdout + refused.stderr
+    passwords = {name: quote(value, safe="") for name, value in raw.items()}
     env = {**os.environ, **passwords, "CAMSTREAM_CAMERAS_FILE": str(cameras)}
     checked = subprocess.run([sys.executable, "-m", "ingest", "--validate-config"], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
