@@ -170,6 +170,7 @@ class ProbeOut(ApiModel):
     fps: float | None
     keyframe_interval_s: float | None  # None: fewer than two keyframes while probing (9 s)
     audio: str | None  # pcm_mulaw, pcm_alaw, aac, or the SDP's name of another; None without audio
+    tls_fingerprint: str | None = None  # rtsps: the certificate's SHA-256, to pin as the camera's tls_fingerprint
 
 
 class BridgeTargetOut(ApiModel):

@@ -63,7 +63,7 @@ class CameraService:
             if camera.detect_source is not None:
                 self._relay = MainStreamRelay(
                     camera.source.get_secret_value(), camera.id, self._on_unit, self._on_restart, settings, stop,
-                    self._on_audio if self._audio or self.recording else None,
+                    self._on_audio if self._audio or self.recording else None, camera.tls_fingerprint,
                 )  # fmt: skip
         self._publisher = Publisher(
             self._client,

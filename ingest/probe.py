@@ -24,7 +24,8 @@ LISTEN_S = 9.0  # long enough for two keyframe intervals of 4 s
 
 
 def probe(url: str, open_timeout_s: float = OPEN_TIMEOUT_S, listen_s: float = LISTEN_S) -> dict[str, Any]:
-    """{"ok": true, "codec", "width", "height", "fps", "keyframeIntervalS", "audio"} or {"ok": false, "reason"}."""
+    """{"ok": true, "codec", "width", "height", "fps", "keyframeIntervalS", "audio", "tlsFingerprint"} or
+    {"ok": false, "reason"}. The fingerprint (rtsps) is what a camera's `tls_fingerprint` pins."""
     try:
         client = RtspClient(url, open_timeout_s, READ_TIMEOUT_S)
     except RtspError as e:
@@ -59,7 +60,7 @@ def probe(url: str, open_timeout_s: float = OPEN_TIMEOUT_S, listen_s: float = LI
         "ok": True, "codec": video.codec, "width": size[0], "height": size[1],
         "fps": round((len(times) - 1) / span, 2) if span > 0 else None,
         "keyframeIntervalS": round(keyframes[1] - keyframes[0], 3) if len(keyframes) >= 2 else None,
-        "audio": audio,
+        "audio": audio, "tlsFingerprint": client.tls_fingerprint,
     }  # fmt: skip
 
 

@@ -22,9 +22,10 @@ class MainStreamRelay(threading.Thread):
     def __init__(
         self, url: str, camera_id: int, on_unit: Callable[[AccessUnit, float, float], None],
         on_restart: Callable[[], None], settings: Settings, stop: threading.Event, on_audio: AudioHandler | None = None,
+        pin: str | None = None,
     ) -> None:  # fmt: skip
         super().__init__(name=f"relay-{camera_id}", daemon=True)
-        self._url = url
+        self._url, self._pin = url, pin
         self.camera_id = camera_id
         self._on_unit = on_unit
         self._on_restart = on_restart
@@ -51,7 +52,8 @@ class MainStreamRelay(threading.Thread):
             self._halt.wait(delay)
 
     def _relay_once(self) -> None:
-        client = RtspClient(self._url, self._settings.rtsp_open_timeout_s, self._settings.rtsp_read_timeout_s)
+        client = RtspClient(self._url, self._settings.rtsp_open_timeout_s, self._settings.rtsp_read_timeout_s,
+                            self._pin)  # fmt: skip
         try:
             client.open(("video", "audio") if self._on_audio else ("video",))
             units = StreamUnits(client, self._on_audio)

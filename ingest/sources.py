@@ -65,7 +65,7 @@ def open_source(
     url = camera.decoded_source.get_secret_value()
     match source_kind(url):
         case SourceKind.RTSP:
-            return RtspSource(url, open_timeout_s, read_timeout_s, on_unit, on_audio)
+            return RtspSource(url, open_timeout_s, read_timeout_s, on_unit, on_audio, camera.tls_fingerprint)
         case SourceKind.FILE:
             return FileSource(Path(url), stop)
         case SourceKind.DEMO:
@@ -85,11 +85,11 @@ class RtspSource:
 
     def __init__(
         self, url: str, open_timeout_s: float, read_timeout_s: float, on_unit: UnitHandler | None = None,
-        on_audio: AudioHandler | None = None,
+        on_audio: AudioHandler | None = None, pin: str | None = None,
     ) -> None:  # fmt: skip
         self._on_unit = on_unit
         try:
-            self._client = RtspClient(url, open_timeout_s, read_timeout_s)
+            self._client = RtspClient(url, open_timeout_s, read_timeout_s, pin)
             tracks = self._client.open(("video", "audio") if on_audio else ("video",))
         except RtspError as e:
             self.close()

@@ -99,6 +99,11 @@ class Camera(BaseModel):
         description="The camera's second, smaller stream (its sub stream), for analysis: ingest decodes only this "
         "one and never the main `source` (same forms as `source`).",
     )
+    tls_fingerprint: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$",
+        description="rtsps:// cameras: the SHA-256 (64 hex digits, as the probe shows it) of the certificate the "
+        "camera must present; any other is refused before the login is sent. Unset: any certificate (encryption only).",
+    )  # fmt: skip
     enabled: bool = True
     audio: bool = Field(default=True, description="Pass the camera's audio on (RTSP cameras that send any).")
     fps: float = Field(default=15.0, gt=0, le=60, description="Target frames per second into Redis.")

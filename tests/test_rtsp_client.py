@@ -8,14 +8,17 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import av
 import pytest
 
+from ingest.probe import probe
 from ingest.rtsp.client import RtspClient, RtspError
 from ingest.rtsp.depacketize import START, Depacketizer
 from shared.embedded_redis import free_port
 from tests.support import RtspServer
+from tests.support.tls_proxy import TlsProxy
 
 pytestmark = pytest.mark.rtsp
 PASSWORD = "S3cret:@/pw"  # reserved characters, percent-encoded in the URL
@@ -149,3 +152,28 @@ def test_a_server_that_asked_for_digest_never_gets_the_password_in_clear(
         assert error.value.status == 401
     finally:
         impostor.stop()
+
+
+def test_an_rtsps_camera_pinned_by_its_certificate(rtsp_server: Callable[..., RtspServer], tmp_path: Path) -> None:
+    """rtsps:// with `tls_fingerprint`: the pinned certificate streams; another is refused before a
+    byte (the login included) is sent; the probe shows the fingerprint to pin."""
+    server = rtsp_server(login=("digest", "cam", PASSWORD))
+    proxy = TlsProxy(server.port, tmp_path / "tls")
+    try:
+        url = proxy.url("cam:S3cret%3A%40%2Fpw")
+        pinned = RtspClient(url, 5, 3, pin=proxy.fingerprint)
+        try:
+            assert _read(pinned, 3)[1] == 3 and pinned.tls_fingerprint == proxy.fingerprint
+        finally:
+            pinned.close()
+        sent_before = proxy.bytes_to_backend
+        impostor = RtspClient(url, 5, 3, pin="0" * 64)
+        with pytest.raises(RtspError, match="not the pinned one"):
+            impostor.open()
+        impostor.close()
+        time.sleep(0.2)
+        assert proxy.bytes_to_backend == sent_before  # nothing reached the server, no login
+        answer = probe(url)
+        assert answer["ok"] and answer["tlsFingerprint"] == proxy.fingerprint, answer
+    finally:
+        proxy.close()

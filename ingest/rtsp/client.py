@@ -9,6 +9,7 @@ next one begins (one frame interval of latency); here each is released on its ma
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import socket
 import ssl
@@ -56,7 +57,9 @@ _DIGEST_SERVERS: set[tuple[str, int]] = set()
 
 
 class RtspClient:
-    def __init__(self, url: str, open_timeout_s: float, read_timeout_s: float) -> None:
+    def __init__(self, url: str, open_timeout_s: float, read_timeout_s: float, pin: str | None = None) -> None:
+        """`pin`: the SHA-256 (hex) of the certificate an rtsps:// camera must present; None takes any
+        (cameras' certificates are self-signed as a rule: encryption without identity)."""
         parts = urlsplit(url)
         if parts.scheme not in ("rtsp", "rtsps") or not parts.hostname:
             raise RtspError("not an rtsp:// or rtsps:// URL")
@@ -67,6 +70,8 @@ class RtspClient:
         self.url = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))  # no credentials
         self._address = (parts.hostname, parts.port or (322 if parts.scheme == "rtsps" else 554))
         self._tls = parts.scheme == "rtsps"
+        self._pin = pin
+        self.tls_fingerprint: str | None = None  # the SHA-256 of the certificate an rtsps camera presented
         self.open_timeout_s = open_timeout_s
         self.read_timeout_s = read_timeout_s
         self._socket: socket.socket | None = None
@@ -85,10 +90,11 @@ class RtspClient:
         """Connect, DESCRIBE, SETUP the first track of each kind and PLAY. Raises RtspError."""
         try:
             self._socket = socket.create_connection(self._address, timeout=self.open_timeout_s)
-            if self._tls:  # cameras' certificates are self-signed as a rule: encryption without identity
+            if self._tls:  # cameras' certificates are self-signed as a rule: identity by pin, if any
                 context = ssl.create_default_context()
                 context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
                 self._socket = context.wrap_socket(self._socket, server_hostname=self._address[0])
+                self._check_pin(self._socket.getpeercert(binary_form=True) or b"")
             self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except TimeoutError:
             raise RtspError("timed out connecting to the camera") from None
@@ -116,6 +122,12 @@ class RtspClient:
         self.tracks = chosen
         self._socket.settimeout(self.read_timeout_s)
         return chosen
+
+    def _check_pin(self, certificate: bytes) -> None:
+        """Before anything is sent: the certificate must be the pinned one, when there is a pin."""
+        self.tls_fingerprint = hashlib.sha256(certificate).hexdigest()
+        if self._pin is not None and not hmac.compare_digest(self.tls_fingerprint, self._pin):
+            raise RtspError("the camera's certificate is not the pinned one (tls_fingerprint): nothing was sent to it")
 
     def _remember_session(self, value: str | None) -> None:
         if not value:
