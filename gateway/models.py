@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from shared.detections import Event, EventPhase, EventType
+
+# An id in a path that is looked up in the database: a number the database's integers hold (a
+# larger one is a 422, not an overflow in the driver).
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class ApiModel(BaseModel):

@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import Field, ValidationError
 
 from gateway.auth.deps import AdminOnly, PrincipalDep
-from gateway.models import ApiModel
+from gateway.models import ApiModel, RowId
 from gateway.routes.auth import client_of
 from gateway.state import GatewayDep
 from shared.db.engine import connect
@@ -133,7 +133,7 @@ async def add_webhook(body: IntegrationIn, gateway: GatewayDep, who: PrincipalDe
 
 
 @router.delete("/api/webhooks/{webhook_id}", status_code=204, responses={404: {"description": "No such webhook"}})
-async def delete_webhook(webhook_id: int, gateway: GatewayDep, who: PrincipalDep, request: Request) -> None:
+async def delete_webhook(webhook_id: RowId, gateway: GatewayDep, who: PrincipalDep, request: Request) -> None:
     await _delete("webhook", webhook_id, gateway, who, request)
 
 
@@ -154,13 +154,13 @@ async def add_notification(
 @router.delete(
     "/api/notifications/{notification_id}", status_code=204, responses={404: {"description": "No such target"}}
 )
-async def delete_notification(notification_id: int, gateway: GatewayDep, who: PrincipalDep, request: Request) -> None:
+async def delete_notification(notification_id: RowId, gateway: GatewayDep, who: PrincipalDep, request: Request) -> None:
     await _delete("notify", notification_id, gateway, who, request)
 
 
 @router.post("/api/notifications/{notification_id}/test", responses={
     404: {"description": "No such target"}, 502: {"description": "not sent, and why"}})  # fmt: skip
-async def test_notification(notification_id: int, gateway: GatewayDep) -> dict[str, bool]:
+async def test_notification(notification_id: RowId, gateway: GatewayDep) -> dict[str, bool]:
     """Send a test notification now, with a camera's latest picture attached when one has any."""
     async with connect(gateway.history.engine) as connection:
         found = [i for i in await list_integrations(connection, "notify") if i.id == notification_id]
