@@ -108,19 +108,24 @@ async def _mjpeg(
 ) -> AsyncIterator[bytes]:  # fmt: skip
     """Frames until the viewer goes away or their credential is revoked (the stream just ends)."""
     revoked = asyncio.create_task(revocation())
+    getting: asyncio.Future[Frame] | None = None  # one read at a time, kept until a frame comes
     try:
         while not revoked.done() and not await request.is_disconnected():
-            getting = asyncio.ensure_future(listener.get())
-            done, _ = await asyncio.wait({getting, revoked}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+            getting = getting or asyncio.ensure_future(listener.get())
+            waiting: set[asyncio.Future[Any]] = {getting, revoked}
+            done, _ = await asyncio.wait(waiting, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
             if getting not in done:
-                getting.cancel()
-                continue
+                continue  # waited a second: is the viewer still there?
             _entry_id, frame = getting.result()
+            getting = None
             yield _part(frame.jpeg)
             await asyncio.wait({revoked}, timeout=interval_s)
     finally:
         frames.leave(listener)
-        revoked.cancel()
+        # Cancelled, never dropped pending (a pending read would be destroyed with its listener).
+        for task in (revoked, getting):
+            if task is not None:
+                task.cancel()
 
 
 def _part(jpeg: bytes) -> bytes:

@@ -17,7 +17,7 @@ from gateway.fanout import TooManyListeners
 from gateway.models import EventOut, EventsPage
 from gateway.state import GatewayDep, gateway_of
 from shared.db.events import Cursor
-from shared.detections import EventType
+from shared.detections import Event, EventType
 from shared.labels import EVENT_LABELS
 
 router = APIRouter(tags=["events"])
@@ -121,12 +121,12 @@ async def live_events(websocket: WebSocket, camera: int | None = None) -> None:
         return
     receiving = asyncio.create_task(_until_closed(websocket))
     revoked = asyncio.create_task(until_revoked(gateway.auth, await signed_in(websocket)))
+    getting: asyncio.Future[Event] | None = None
     try:
         while not receiving.done():
             getting = asyncio.ensure_future(listener.get())
             done, _ = await asyncio.wait({getting, receiving, revoked}, return_when=asyncio.FIRST_COMPLETED)
             if getting not in done:
-                getting.cancel()
                 if revoked in done:
                     await websocket.close(code=REVOKED_CLOSE_CODE, reason="credentials revoked; log in again")
                 break
@@ -137,6 +137,8 @@ async def live_events(websocket: WebSocket, camera: int | None = None) -> None:
         pass
     finally:
         gateway.hubs.events.leave(listener)
+        if getting is not None:  # cancelled, never dropped pending (it would be destroyed with the listener)
+            getting.cancel()
         for task in (receiving, revoked):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
