@@ -17,10 +17,14 @@ _REASON = f"request line and headers larger than {MAX_HEAD_BYTES} bytes"
 class BoundedHeadProtocol(HttpToolsProtocol):
     _in_head = True
     _head_bytes = 0
+    _tail = b""  # the last bytes of the head so far: its end ("\r\n\r\n") may straddle two reads
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
-            self._head_bytes += len(data)
+            seen = self._tail + data
+            end = seen.find(b"\r\n\r\n")  # only the head counts, not a body sent with it
+            self._head_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._tail))
+            self._tail = seen[-3:] if end < 0 else b""
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._refuse_head()
                 return
@@ -32,7 +36,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._in_head, self._head_bytes = True, 0  # the next request on this connection starts its head
+        self._in_head, self._head_bytes, self._tail = True, 0, b""  # the next request starts its head
 
     def _refuse_head(self) -> None:
         if self.transport.is_closing():
