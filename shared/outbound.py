@@ -5,7 +5,7 @@ loopback, and any port of the LAN, with the answer shown back.
 
 Refused by default (DEFAULT_DENY): link-local and cloud metadata addresses, loopback and this
 machine's own addresses, the unspecified, multicast and broadcast ones. CAMSTREAM_OUTBOUND_DENY
-adds ranges (a careful LAN adds 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 but its cameras'
+adds ranges (a careful LAN adds RFC 1918's private ranges, less its cameras'
 subnet); CAMSTREAM_OUTBOUND_ALLOW exempts ranges from both (a Home Assistant or an RTSP restreamer
 on this machine: 127.0.0.1/32). Every address a name resolves to is checked, before any packet is
 sent to it; a name that resolves to nothing is refused.
@@ -44,7 +44,7 @@ class OutboundDenied(Exception):
 
 
 def parse_networks(text: str, setting: str) -> tuple[Network, ...]:
-    """`10.0.0.0/8, 192.0.2.7` as networks. Raises ValueError naming the setting."""
+    """`198.51.100.0/24, 192.0.2.7` as networks. Raises ValueError naming the setting."""
     networks = []
     for item in filter(None, (i.strip() for i in text.split(","))):
         try:

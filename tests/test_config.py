@@ -164,7 +164,7 @@ def test_the_examples_redis_password_and_bad_ranges_are_refused_at_start(monkeyp
     assert example not in str(refused.value)
     monkeypatch.setenv("CAMSTREAM_REDIS_PASSWORD", "a-Passw0rd-of-its-own")
     for name in ("CAMSTREAM_TRUSTED_PROXIES", "CAMSTREAM_OUTBOUND_DENY", "CAMSTREAM_OUTBOUND_ALLOW"):
-        monkeypatch.setenv(name, "10.0.0.0/8, nonsense")
+        monkeypatch.setenv(name, "198.51.100.0/24, nonsense")
         with pytest.raises(ConfigError, match=f"{name}: 'nonsense' is not an address"):
             load_settings()
         monkeypatch.delenv(name)

@@ -92,9 +92,9 @@ async def test_the_bridge_refuses_a_denied_webhook_at_delivery_and_does_not_retr
 
 
 def test_the_policy_checks_every_form_of_an_address() -> None:
-    policy = OutboundPolicy.of(deny="10.0.0.0/8")
+    policy = OutboundPolicy.of(deny="203.0.113.0/24")
     for host in ("169.254.169.254", "fe80::1", "fd00:ec2::254", "100.100.100.200", "127.9.9.9", "::ffff:127.0.0.1",
-                 "0.0.0.0", "224.0.0.251", "10.1.2.3", "LOCALHOST", "cam.localhost"):  # fmt: skip
+                 "0.0.0.0", "224.0.0.251", "203.0.113.9", "LOCALHOST", "cam.localhost"):  # fmt: skip
         with pytest.raises(OutboundDenied):
             asyncio.run(policy.check_host(host, None, resolve=False))
     asyncio.run(policy.check_host("192.0.2.10", None, resolve=False))  # documentation range: not denied by default
