@@ -14,6 +14,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.nesting import MAX_DEPTH, json_depth
+
 # Paths that take a picture (enrolling a face): a larger limit than the API's few kilobytes.
 PICTURE_PATH = re.compile(r"^/api/faces/[^/]+/samples$")
 MAX_PICTURE_BYTES = 4 * 1024 * 1024
@@ -32,7 +34,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = MAX_PICTURE_BYTES if PICTURE_PATH.match(scope.get("path", "")) else self.max_bytes
-        declared = dict(scope.get("headers", [])).get(b"content-length")
+        headers = dict(scope.get("headers", []))
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(send, limit)
             return
@@ -50,7 +53,13 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        whole: Message | None = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        body = b"".join(chunks)
+        if (
+            _read_as_json(headers.get(b"content-type")) and json_depth(body) > MAX_DEPTH
+        ):  # before any parser or walk of ours recurses into it
+            await self._answer(send, 422, f"JSON nested deeper than {MAX_DEPTH} levels")
+            return
+        whole: Message | None = {"type": "http.request", "body": body, "more_body": False}
 
         async def replay() -> Message:
             nonlocal whole
@@ -62,7 +71,18 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send, limit: int) -> None:
-        body = json.dumps({"detail": f"request body larger than {limit} bytes"}).encode()
+        await self._answer(send, 413, f"request body larger than {limit} bytes")
+
+    async def _answer(self, send: Send, status: int, reason: str) -> None:
+        body = json.dumps({"detail": reason}).encode()
         headers: list[Any] = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _read_as_json(content_type: bytes | None) -> bool:
+    """Whether FastAPI will parse this body as JSON: no type, application/json or application/*+json."""
+    if not content_type:
+        return True
+    kind = content_type.split(b";")[0].strip().lower()
+    return kind == b"application/json" or (kind.startswith(b"application/") and kind.endswith(b"+json"))

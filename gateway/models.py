@@ -8,11 +8,14 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from shared.cameras import MAX_CAMERA_ID
 from shared.detections import Event, EventPhase, EventType
 
 # An id in a path that is looked up in the database: a number the database's integers hold (a
 # larger one is a 422, not an overflow in the driver).
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# A camera id in a path: camera ids are the database's 32-bit integers (shared.cameras.MAX_CAMERA_ID).
+CameraId = Annotated[int, Path(ge=1, le=MAX_CAMERA_ID)]
 
 
 class ApiModel(BaseModel):

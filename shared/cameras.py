@@ -10,7 +10,7 @@
 
 Errors name the field (`cameras[0].fps: ...`) and never echo a value, which may hold a password.
 Types are strict (`id: true` is not camera 1), and loading is bounded: a file of at most
-MAX_FILE_BYTES, whose YAML aliases expand to at most MAX_NODES values.
+MAX_FILE_BYTES, whose YAML aliases expand to at most MAX_NODES values, nested at most MAX_DEPTH deep.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from shared.analysis import AnalysisConfig
 from shared.camera_urls import check_rtsp_url
 from shared.labels import EventKind
+from shared.nesting import MAX_DEPTH, yaml_too_deep
 from shared.redact import mask_credentials
 from shared.secret_box import SecretBox, is_sealed
 from shared.settings import ConfigError
@@ -36,6 +37,8 @@ from shared.settings import ConfigError
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 100_000  # values once YAML aliases are expanded; an alias bomb makes billions
+# Camera ids are INTEGER columns: PostgreSQL's hold at most this (SQLite's more).
+MAX_CAMERA_ID = 2**31 - 1
 # The only fields whose `${VAR}`s are filled in (from each process's own environment): the URLs,
 # which is where credentials go. Filled anywhere else, a name could show any process's secrets
 # (the Redis URL, the secret key) to every viewer and in every MQTT and webhook payload.
@@ -87,10 +90,10 @@ class RecordConfig(BaseModel):
 class Camera(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    id: int = Field(ge=1, description="Camera id, used in API paths and Redis keys.")
+    id: int = Field(ge=1, le=MAX_CAMERA_ID, description="Camera id, used in API paths and Redis keys.")
     name: str = Field(min_length=1, max_length=200)
     location: str = Field(default="", max_length=200)
-    channel: int = Field(default=0, ge=0, description="Channel number, as on the recorder.")
+    channel: int = Field(default=0, ge=0, le=MAX_CAMERA_ID, description="Channel number, as on the recorder.")
     source: SecretStr = Field(
         description="rtsp:// or rtsps:// URL, a video file path (looped), or demo:[scene][?size=WxH&fps=N]."
     )
@@ -309,6 +312,8 @@ def _read_document(path: Path) -> Any:
         raise ConfigError(
             f"camera file {path}: not UTF-8 text (byte {e.start} cannot be read); save it as UTF-8"
         ) from None
+    if yaml_too_deep(text):
+        raise ConfigError(f"camera file {path}: nested deeper than {MAX_DEPTH} levels (a camera needs 5)")
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as e:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth.deps import AdminOnly, PrincipalDep
 from gateway.cameras_store import Managed, Rejected, masked_definition
-from gateway.models import ProbeOut, RowId
+from gateway.models import CameraId, ProbeOut
 from gateway.probe import TooManyProbes
 from gateway.routes.auth import client_of
 from gateway.state import Gateway, GatewayDep
@@ -76,7 +76,7 @@ async def add_camera(fields: Fields, gateway: GatewayDep, who: PrincipalDep, req
 
 
 @router.get("/api/cameras/{camera_id}/config", responses={404: {"description": "Unknown camera"}})
-async def camera_config(camera_id: RowId, gateway: GatewayDep) -> dict[str, Any]:
+async def camera_config(camera_id: CameraId, gateway: GatewayDep) -> dict[str, Any]:
     """The camera as stored (the camera file's fields), its password as ***."""
     return masked_definition(gateway.camera(camera_id))
 
@@ -84,7 +84,7 @@ async def camera_config(camera_id: RowId, gateway: GatewayDep) -> dict[str, Any]
 @router.patch("/api/cameras/{camera_id}", responses={
     404: {"description": "Unknown camera"}, 409: {"description": "A field the camera registry owns"}})  # fmt: skip
 async def change_camera(
-    camera_id: RowId, fields: Fields, gateway: GatewayDep, who: PrincipalDep, request: Request
+    camera_id: CameraId, fields: Fields, gateway: GatewayDep, who: PrincipalDep, request: Request
 ) -> dict[str, Any]:
     """Change the fields given (`analysis` or `record` replace theirs whole); a URL sent back with ***
     keeps the stored password."""
@@ -105,7 +105,7 @@ async def change_camera(
 @router.delete("/api/cameras/{camera_id}", status_code=204, responses={
     404: {"description": "Unknown camera"}, 409: {"description": "The camera registry owns it"}})  # fmt: skip
 async def delete_camera(
-    camera_id: RowId, gateway: GatewayDep, who: PrincipalDep, request: Request, purge: bool = False
+    camera_id: CameraId, gateway: GatewayDep, who: PrincipalDep, request: Request, purge: bool = False
 ) -> None:
     """Delete a camera; its events and recordings are kept unless `purge=true`."""
     try:

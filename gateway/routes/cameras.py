@@ -16,7 +16,7 @@ from gateway.auth.deps import PrincipalDep
 from gateway.auth.revocation import until_revoked
 from gateway.fanout import Fanout, Listener, TooManyListeners
 from gateway.hubs import Frame
-from gateway.models import CameraOut, PipelineOut, SessionOut, StreamsStatus
+from gateway.models import CameraId, CameraOut, PipelineOut, SessionOut, StreamsStatus
 from gateway.state import GatewayDep
 from shared.cameras import Camera
 from shared.db.engine import DatabaseUnavailable
@@ -55,7 +55,7 @@ async def list_cameras(gateway: GatewayDep) -> list[CameraOut]:
 
 
 @router.get("/api/cameras/{camera_id}", response_model=CameraOut, responses={404: {"description": "Unknown camera"}})
-async def get_camera(camera_id: int, gateway: GatewayDep) -> CameraOut:
+async def get_camera(camera_id: CameraId, gateway: GatewayDep) -> CameraOut:
     camera = gateway.camera(camera_id)
     statuses, owners = await gateway.store.cameras_and_owners([camera_id])
     return _camera_out(camera, statuses.get(camera_id), owners.get(camera_id))
@@ -67,7 +67,7 @@ async def get_camera(camera_id: int, gateway: GatewayDep) -> CameraOut:
     responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "Unknown camera"},
                503: {"description": "No recent frame"}},
 )  # fmt: skip
-async def camera_snapshot(camera_id: int, gateway: GatewayDep) -> Response:
+async def camera_snapshot(camera_id: CameraId, gateway: GatewayDep) -> Response:
     """The camera's latest frame as JPEG."""
     gateway.camera(camera_id)
     latest = await gateway.store.latest_frame(camera_id)
@@ -83,7 +83,7 @@ async def camera_snapshot(camera_id: int, gateway: GatewayDep) -> Response:
                404: {"description": "Unknown camera"}},
 )  # fmt: skip
 async def camera_mjpeg(
-    camera_id: int, request: Request, gateway: GatewayDep, principal: PrincipalDep,
+    camera_id: CameraId, request: Request, gateway: GatewayDep, principal: PrincipalDep,
     fps: Annotated[float, Query(gt=0, le=30, description="Most frames per second to send")] = 10.0,
 ) -> StreamingResponse:  # fmt: skip
     """Live MJPEG, for networks where WebRTC cannot connect. Put the URL in an <img>.

@@ -16,6 +16,7 @@ from gateway.auth.revocation import REVOKED_CLOSE_CODE, until_revoked
 from gateway.fanout import TooManyListeners
 from gateway.models import EventOut, EventsPage
 from gateway.state import GatewayDep, gateway_of
+from shared.cameras import MAX_CAMERA_ID
 from shared.db.events import Cursor
 from shared.detections import Event, EventType
 from shared.labels import EVENT_LABELS
@@ -41,7 +42,7 @@ def _cursor(cursor: str | None) -> Cursor | None:
     400: {"description": "since is after until"}, 404: {"description": "Unknown camera"}})  # fmt: skip
 async def list_events(
     gateway: GatewayDep,
-    camera: Annotated[int | None, Query(description="Only this camera's events")] = None,
+    camera: Annotated[int | None, Query(ge=1, le=MAX_CAMERA_ID, description="Only this camera's events")] = None,
     type: Annotated[EventType | None, Query(description="motion, person, face or object")] = None,
     since: Annotated[
         float | None, Query(ge=0, le=LATEST_TIME_S, allow_inf_nan=False, description="Started at or after (Unix time)")
@@ -104,7 +105,9 @@ async def event_snapshot(event_id: str, gateway: GatewayDep) -> Response:
 
 
 @router.websocket("/ws/events")
-async def live_events(websocket: WebSocket, camera: int | None = None) -> None:
+async def live_events(
+    websocket: WebSocket, camera: Annotated[int | None, Query(ge=1, le=MAX_CAMERA_ID)] = None
+) -> None:
     """Every event as it is published, as /api/events shows it (JSON text frames); `?camera=ID` for one camera.
 
     All clients share the gateway's one subscription; a client that reads too slowly loses its

@@ -11,8 +11,9 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse
 
 from gateway.clips import MB, NoFootage, NoRoom, cached_or_made
-from gateway.models import RecordedRange, RecordingsOut, TimelineMarker
+from gateway.models import CameraId, RecordedRange, RecordingsOut, TimelineMarker
 from gateway.state import Gateway, GatewayDep
+from shared.cameras import MAX_CAMERA_ID
 from shared.db.recordings import Marker
 
 router = APIRouter(tags=["recordings"])
@@ -33,7 +34,7 @@ Time = Annotated[float, Query(ge=0, le=LATEST_TIME_S, allow_inf_nan=False, descr
 })  # fmt: skip
 async def list_recordings(
     gateway: GatewayDep,
-    camera_id: Annotated[int | None, Query(description="Only this camera's recordings")] = None,
+    camera_id: Annotated[int | None, Query(ge=1, le=MAX_CAMERA_ID, description="Only this camera's recordings")] = None,
     since: Time | None = None,
     until: Time | None = None,
 ) -> RecordingsOut:
@@ -69,7 +70,7 @@ def _with_markers(recorded: RecordedRange, markers: list[tuple[int, Marker]]) ->
 
 
 @router.get("/api/cameras/{camera_id}/clip.mp4", response_class=FileResponse, responses=MP4)  # type: ignore[arg-type]
-async def camera_clip(camera_id: int, start: Time, end: Time, gateway: GatewayDep) -> FileResponse:
+async def camera_clip(camera_id: CameraId, start: Time, end: Time, gateway: GatewayDep) -> FileResponse:
     """The range as one MP4 (stream copy), from the keyframe at or before `start`; seekable (HTTP Range)."""
     gateway.camera(camera_id)
     return await _clip(gateway, camera_id, start, end, f"camera-{camera_id}-{int(start)}-{int(end)}.mp4")

@@ -12,10 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketState
 
 from gateway.auth.deps import signed_in
+from gateway.models import CameraId
 from gateway.state import Gateway, GatewayDep, gateway_of
 from gateway.webrtc.compat import SignallingError
 from gateway.webrtc.sessions import Session, TooManySessions
 from shared.detections import Box, FrameDetections
+from shared.nesting import json_depth
 
 router = APIRouter(tags=["webrtc"])
 
@@ -112,7 +114,7 @@ def session_or_error(gateway: Gateway, session_id: str, token: str | None) -> Se
 
 @router.post("/api/webrtc/stream/{camera_id}", status_code=201, response_model=StreamCreated, responses=NEW_SESSION)
 async def create_stream(
-    camera_id: int, gateway: GatewayDep, request: Request, body: Annotated[StreamRequest | None, Body()] = None
+    camera_id: CameraId, gateway: GatewayDep, request: Request, body: Annotated[StreamRequest | None, Body()] = None
 ) -> StreamCreated:
     """Start a session; negotiate over the signalling WebSocket (or HTTP with server_offer).
     429 while too many sessions are still connecting."""
@@ -270,7 +272,7 @@ def _parse(text: str | None) -> dict[str, Any]:
         raise SignallingError("messages are JSON text frames, not binary")
     if len(text) > MAX_MESSAGE:
         raise SignallingError(f"message larger than {MAX_MESSAGE} characters")
-    if _depth(text) > MAX_JSON_DEPTH:  # a 100k-deep array would take the parser into recursion
+    if json_depth(text) > MAX_JSON_DEPTH:  # a 100k-deep array would take the parser into recursion
         raise SignallingError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         message = json.loads(text)
@@ -279,23 +281,6 @@ def _parse(text: str | None) -> dict[str, Any]:
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise SignallingError('a message is a JSON object with a "type"')
     return message
-
-
-def _depth(text: str) -> int:
-    """The deepest nesting of arrays and objects in JSON text, brackets inside strings left out."""
-    deepest = depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
 
 
 async def _close_quietly(websocket: WebSocket) -> None:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
+from gateway.models import CameraId
 from gateway.routes.webrtc import MAX_SDP, SessionId, new_session, session_or_error
 from gateway.state import GatewayDep
 from gateway.webrtc.compat import SignallingError
@@ -29,7 +30,7 @@ SDP = "application/sdp"
         429: {"description": "Too many sessions still connecting"},
     },
 )  # fmt: skip
-async def whep_offer(camera_id: int, request: Request, gateway: GatewayDep) -> Response:
+async def whep_offer(camera_id: CameraId, request: Request, gateway: GatewayDep) -> Response:
     """The player's SDP offer in (`Content-Type: application/sdp`), the answer out, in one round trip."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != SDP:
         raise HTTPException(status_code=415, detail="send the offer as application/sdp")
@@ -55,7 +56,7 @@ async def whep_offer(camera_id: int, request: Request, gateway: GatewayDep) -> R
     responses={403: {"description": "Wrong token"}, 404: {"description": "No such session"}},
 )  # fmt: skip
 async def whep_end(
-    camera_id: Annotated[int, Path()], session_id: SessionId, gateway: GatewayDep,
+    camera_id: CameraId, session_id: SessionId, gateway: GatewayDep,
     token: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:  # fmt: skip
     """End a WHEP session (the `Location` of its answer, token included)."""
