@@ -51,9 +51,10 @@ def _ms(entry_id: str) -> int:
 class Follower:
     def __init__(
         self, target: Target, client: aioredis.Redis, engine: AsyncEngine, replay_s: float, stop: Callable[[], bool],
-        since_s: float | None = None,
+        since_s: float | None = None, cursor: str | None = None,
     ) -> None:  # fmt: skip
         self.target, self.client, self.engine, self.replay_s, self.stop = target, client, engine, replay_s, stop
+        self.cursor = cursor or target.status.name  # its key among the bridge's cursors
         self.since_s = since_s  # a new target's first place: its creation (else the stream's end)
         self.place: str | None = None
 
@@ -73,7 +74,7 @@ class Follower:
 
     async def _start_place(self) -> str:
         async with connect(self.engine) as connection:
-            stored = await get_cursor(connection, self.target.status.name)
+            stored = await get_cursor(connection, self.cursor)
         if stored is not None:
             return stored
         if self.since_s is not None:
@@ -132,4 +133,4 @@ class Follower:
 
     async def _keep(self, place: str) -> None:
         async with connect(self.engine) as connection:
-            await set_cursor(connection, self.target.status.name, place)
+            await set_cursor(connection, self.cursor, place)

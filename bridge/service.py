@@ -32,7 +32,7 @@ from shared.db.accounts import Accounts
 from shared.db.cameras import read_cameras, revision, save_camera, stored_definition
 from shared.db.engine import DatabaseUnavailable, connect, retrying
 from shared.db.events import EventHistory
-from shared.db.integrations import StoredIntegration, list_integrations
+from shared.db.integrations import StoredIntegration, forget_cursors, list_integrations
 from shared.db.watch import follow_cameras
 from shared.detections import Event
 from shared.integrations import NotifyDefinition, WebhookDefinition
@@ -58,6 +58,7 @@ class Bridge:
         self.targets: dict[str, tuple[Target, asyncio.Task[None]]] = {}
         self._definitions: dict[str, dict[str, Any]] = {}
         self._unusable: dict[str, dict[str, Any]] = {}
+        self._cursors_swept = False  # stale cursors are dropped at the first lookup, then as targets go
         self.started_at = time.time()
         self.outbound = OutboundPolicy.of(settings.outbound_deny, settings.outbound_allow)
 
@@ -158,13 +159,16 @@ class Bridge:
 
     async def _apply_targets(self, stored: list[StoredIntegration]) -> None:
         wanted = {s.target: s for s in stored}
-        for name in [n for n in self.targets if n not in wanted or wanted[n].definition != self._definitions.get(n)]:
+        stopped = [n for n in self.targets if n not in wanted or wanted[n].definition != self._definitions.get(n)]
+        for name in stopped:
             target, task = self.targets.pop(name)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             if isinstance(target, WebhookTarget):
                 await target.close()
+        if stopped or not self._cursors_swept:  # now that no follower of a deleted target can write again
+            await self._sweep_cursors({s.cursor_key for s in stored})
         for name, integration in wanted.items():
             if name in self.targets:
                 continue
@@ -172,9 +176,19 @@ class Bridge:
             if made is None:
                 continue
             follower = Follower(made, self.client, self.engine, self.settings.bridge_replay_s, self.stopping,
-                                integration.created_at_s)  # fmt: skip
+                                integration.created_at_s, integration.cursor_key)  # fmt: skip
             self.targets[name] = (made, asyncio.create_task(follower.run(), name=name))
             self._definitions[name] = integration.definition
+
+    async def _sweep_cursors(self, kept: set[str]) -> None:
+        try:
+            async with connect(self.engine) as connection:
+                dropped = await forget_cursors(connection, kept)
+        except (SQLAlchemyError, DatabaseUnavailable):
+            return  # the next change tries again
+        self._cursors_swept = True
+        if dropped:
+            log.info("dropped %d cursor(s) of deleted targets", dropped)
 
     def _target(self, integration: StoredIntegration) -> Target | None:
         fields = {k: v for k, v in integration.definition.items() if k != "shown_url"}

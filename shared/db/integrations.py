@@ -23,8 +23,14 @@ class StoredIntegration:
 
     @property
     def target(self) -> str:
-        """The bridge's name for it: its cursor's key and its name in the status."""
+        """The bridge's name for it, as its status shows it."""
         return f"{self.kind}:{self.id}"
+
+    @property
+    def cursor_key(self) -> str:
+        """Its cursor's key: the id and the moment it was made, so a target given a deleted one's id
+        (SQLite reuses the highest) starts afresh, never from the deleted one's place."""
+        return f"{self.target}@{round(self.created_at_s * 1e6)}"
 
 
 async def list_integrations(connection: AsyncConnection, kind: str | None = None) -> list[StoredIntegration]:
@@ -49,9 +55,21 @@ async def remove_integration(connection: AsyncConnection, kind: str, integration
     result = await connection.execute(
         delete(integrations).where(integrations.c.id == integration_id, integrations.c.kind == kind)
     )
-    await connection.execute(delete(bridge_cursors).where(bridge_cursors.c.target == f"{kind}:{integration_id}"))
+    await connection.execute(
+        delete(bridge_cursors).where(bridge_cursors.c.target.startswith(f"{kind}:{integration_id}@"))
+    )
     await connection.commit()
     return bool(result.rowcount)
+
+
+async def forget_cursors(connection: AsyncConnection, kept: set[str]) -> int:
+    """Drops the cursors of webhooks and notifications not in `kept` (their cursor keys): a deleted
+    target's follower may have written its place once more after the gateway deleted it."""
+    targets = bridge_cursors.c.target
+    stale = (targets.startswith("webhook:") | targets.startswith("notification:")) & targets.not_in(kept)
+    result = await connection.execute(delete(bridge_cursors).where(stale))
+    await connection.commit()
+    return int(result.rowcount)
 
 
 async def get_cursor(connection: AsyncConnection, target: str) -> str | None:

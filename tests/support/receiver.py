@@ -22,9 +22,9 @@ class Posted:
 class Receiver(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, fail_first: int = 0, hang: bool = False) -> None:
+    def __init__(self, fail_first: int = 0, hang: bool = False, delay_s: float = 0.0) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.fail_first, self.hang = fail_first, hang
+        self.fail_first, self.hang, self.delay_s = fail_first, hang, delay_s
         self.posts: list[Posted] = []
         self.lock = threading.Lock()
         self.release = threading.Event()
@@ -58,6 +58,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.posts.append(Posted(self.path, dict(self.headers), body, 0))
             self.server.release.wait(120)
             return
+        if self.server.delay_s:  # a slow receiver: each delivery is in flight this long
+            self.server.release.wait(self.server.delay_s)
         with self.server.lock:
             failing = self.server.fail_first > 0
             self.server.fail_first -= 1 if failing else 0
