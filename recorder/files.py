@@ -57,8 +57,9 @@ def orphan_parts(root: Path, now_s: float) -> list[SegmentFile]:
 
 
 def repair(root: Path, part: SegmentFile) -> Path | None:
-    """Give a part file cut short its final name, keeping every whole GOP it holds (remuxed into a
-    clean file), or delete it if it holds none. None if its writer still holds it, or nothing is left."""
+    """Give a part file cut short its final name, keeping every whole frame it holds (remuxed into a
+    clean file; it starts at a keyframe), or delete it if it holds none. None if its writer still
+    holds it, or nothing is left."""
     with open(part.path, "rb") as held:
         try:
             fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -84,7 +85,7 @@ def repair(root: Path, part: SegmentFile) -> Path | None:
 
 
 def _remux_readable(source: Path, target: Path) -> float:
-    """Copy every packet of `source` that can be read, up to the last whole GOP; the duration kept."""
+    """Copy every packet of `source` that can be read (a fragment cut short ends it); the duration kept."""
     packets = []
     with av.open(str(source)) as container:
         video = container.streams.video[0] if container.streams.video else None
