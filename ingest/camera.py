@@ -72,6 +72,8 @@ class CameraService:
             status_interval_s=settings.status_interval_s,
             status_ttl_s=settings.status_ttl_s,
         )
+        if self.recording is not None:  # recording paused or back: said on the status at once
+            self.recording.on_change = self._publisher.status_changed
 
     def run(self) -> None:
         detect = f", decoding its detect stream {self.camera.detect_source_masked}" if self.camera.detect_source else ""

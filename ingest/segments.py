@@ -25,6 +25,7 @@ import fractions
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -95,6 +96,7 @@ class SegmentWriter(QueueSender[Item]):
         self._retry_at = 0.0
         self._need_keyframe = True
         self._audio_format: tuple[str, int, int, bytes] | None = None
+        self.on_change: Callable[[], None] = lambda: None  # the state changed: the status is written at once
 
     def offer(self, unit: AccessUnit, pts_s: float, received_at_s: float) -> None:
         """Queue an access unit; never blocks (a full queue drops up to the next keyframe)."""
@@ -159,7 +161,8 @@ class SegmentWriter(QueueSender[Item]):
             return
         if self.state != RecordingState.RECORDING:
             log.info("camera=%d recording to %s", self.camera_id, self._segment.part.parent)
-        self.state, self.error = RecordingState.RECORDING, None
+            self.state, self.error = RecordingState.RECORDING, None
+            self.on_change()
 
     def _close(self, why: str, end_s: float | None = None) -> None:
         segment, self._segment = self._segment, None
@@ -185,9 +188,12 @@ class SegmentWriter(QueueSender[Item]):
         full = full or "No space left" in str(error)
         state = RecordingState.PAUSED if full else RecordingState.FAILED
         reason = "disk full" if full else f"cannot write: {error}"
-        if (self.state, self.error) != (state, reason):
+        changed = (self.state, self.error) != (state, reason)
+        if changed:
             log.warning("camera=%d recording %s (%s); retrying every %.0f s", self.camera_id, state, reason, RETRY_S)
         self.state, self.error = state, reason
+        if changed:
+            self.on_change()
         self._retry_at = time.monotonic() + RETRY_S
 
 

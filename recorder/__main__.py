@@ -11,10 +11,11 @@ import threading
 import time
 
 from recorder.service import HEARTBEAT, Recorder
-from shared.config import EXIT_UNAVAILABLE, cameras_or_exit, load_settings_or_exit
+from shared.config import EXIT_CONFIG, EXIT_UNAVAILABLE, cameras_or_exit, load_settings_or_exit
 from shared.db.engine import DatabaseUnavailable
 from shared.db.startup import open_database
 from shared.db.url import database_url
+from shared.disk_floor import floor_problem
 from shared.lifecycle import stop_on_signals
 from shared.logs import setup_logging
 from shared.settings import Settings
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return check(settings)
     setup_logging(settings.log_level, "recorder")
+    if problem := floor_problem(settings, settings.recordings_root):
+        print(f"camstream recorder: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
     cameras_or_exit("recorder", settings)  # the database reachable, migrated, the camera file applied
     stop = stop_on_signals()
     try:

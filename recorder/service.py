@@ -12,7 +12,8 @@ Every pass (PASS_S):
    Kept segments are flagged `events`/`motion` for retention and the timeline.
 3. Retention: per camera by age (retain_days, events_retain_days); then, over every camera,
    the oldest footage without events first, then the oldest with events, while recordings use
-   more than CAMSTREAM_RECORDINGS_MAX_GB or the disk has less than CAMSTREAM_RECORDINGS_MIN_FREE_GB free.
+   more than CAMSTREAM_RECORDINGS_MAX_GB or the disk has less than its floor free (shared.disk_floor);
+   footage with events is never deleted for the floor when other files fill the disk.
 
 The database going away pauses the pass (logged once); the camera processes keep recording.
 """
@@ -35,6 +36,7 @@ from shared.cameras import Camera
 from shared.db.cameras import read_cameras
 from shared.db.engine import DatabaseUnavailable, connect, reason
 from shared.db.recordings import PERSON_TYPES, RecordingIndex, Segment
+from shared.disk_floor import floor_bytes
 from shared.secret_box import load_box
 from shared.settings import Settings
 
@@ -47,6 +49,7 @@ EXPIRE_EVERY_S = 60.0  # ages move slowly; the size cap and the free-space floor
 DECIDE_LAG_S = 20.0  # events reach the database this late at most (analysis, the history writer's batches)
 BATCH = 200
 GB = 1024**3
+RECORDINGS_SHARE = 0.5  # footage with events goes for the floor only while recordings hold this much of the disk
 
 
 class Recorder:
@@ -63,6 +66,7 @@ class Recorder:
         self._last_expiry = 0.0
         self._database_ok = True
         self.deleted = 0
+        self._crowded = False  # other files hold the disk under the floor (said once)
 
     async def run(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -147,13 +151,26 @@ class Recorder:
                     break
 
     async def keep_disk_free(self) -> None:
-        """Oldest footage without events first, then with events, while over the cap or the floor."""
+        """Oldest footage without events first, then with events, while over the cap or the floor.
+
+        Footage with events goes for the free-space floor only while recordings are what fills the
+        disk (RECORDINGS_SHARE of what it holds): when other files fill it, deleting them would buy
+        minutes at the cost of what the owner keeps recordings for; it is kept, and said."""
         cap = self.settings.recordings_max_gb * GB
-        floor = self.settings.recordings_min_free_gb * GB
+        floor = await asyncio.to_thread(floor_bytes, self.settings, self.root)
         for with_events in (False, True):
             while True:
-                over_cap = await self.index.total_bytes() - cap if cap > 0 else 0
-                short = floor - (await asyncio.to_thread(shutil.disk_usage, self.root)).free if floor > 0 else 0
+                recorded = await self.index.total_bytes()
+                over_cap = recorded - cap if cap > 0 else 0
+                usage = await asyncio.to_thread(shutil.disk_usage, self.root)
+                short = floor - usage.free if floor > 0 else 0
+                if max(over_cap, short) <= 0:
+                    self._crowded = False
+                    return
+                crowded = short > 0 and recorded < (usage.total - usage.free) * RECORDINGS_SHARE
+                if with_events and crowded:
+                    self._say_crowded(recorded, usage.total - usage.free, usage.free, floor)
+                    short = 0
                 need = max(over_cap, short)
                 if need <= 0:
                     return
@@ -166,9 +183,21 @@ class Recorder:
                     freed += segment.bytes
                     if freed >= need:
                         break
-                await self._delete(going, "over the size cap" if over_cap > 0 else "the disk is nearly full")
+                if over_cap > 0:
+                    await self._delete(going, "over the size cap")
+                else:
+                    await self._delete(going, f"the disk has {usage.free / GB:.2f} GB free, under the floor of "
+                                              f"{floor / GB:.2f} GB", logging.WARNING)  # fmt: skip
 
-    async def _delete(self, segments: list[Segment], why: str) -> None:
+    def _say_crowded(self, recorded: int, used: int, free: int, floor: int) -> None:
+        if self._crowded:
+            return
+        self._crowded = True
+        log.warning("recorder: the recordings' disk has %.2f GB free, under the floor of %.2f GB, and other files "
+                    "fill it (recordings %.2f of %.2f GB used): footage with events is kept; recording pauses "
+                    "if the disk fills", free / GB, floor / GB, recorded / GB, used / GB)  # fmt: skip
+
+    async def _delete(self, segments: list[Segment], why: str, level: int = logging.INFO) -> None:
         """Files first: a crash between leaves a row without a file, which the next full scan drops."""
         for segment in segments:
             await asyncio.to_thread(files.delete, self.root / segment.path)
@@ -176,8 +205,8 @@ class Recorder:
         for segment in segments:
             self._known.pop(segment.path, None)
         self.deleted += len(segments)
-        log.info("recorder: deleted %d segment(s) of camera %s: %s", len(segments),
-                 ",".join(sorted({str(s.camera_id) for s in segments})), why)  # fmt: skip
+        log.log(level, "recorder: deleted %d segment(s) of camera %s: %s", len(segments),
+                ",".join(sorted({str(s.camera_id) for s in segments})), why)  # fmt: skip
 
     async def reindex(self) -> int:
         """Rebuild the index from the files alone; how many segments it holds."""

@@ -4,7 +4,6 @@ rebuilt from the files."""
 
 from __future__ import annotations
 
-import fractions
 import os
 import shutil
 import threading
@@ -12,8 +11,6 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,6 +26,7 @@ from shared.db.url import database_url as url_of
 from shared.detections import Event, EventPhase, EventType
 from shared.settings import Settings
 from tests.support import write_camera_file
+from tests.support.segments import write_sample_segment
 
 DAY_S = 86400
 START_S = 1_700_000_000.0  # a fixed day: file names and dates are what the test says
@@ -37,20 +35,7 @@ START_S = 1_700_000_000.0  # a fixed day: file names and dates are what the test
 @pytest.fixture(scope="module")
 def sample_segment(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real 10 s fMP4 segment (H.264, 64x64): copied under each name a test needs."""
-    path = tmp_path_factory.mktemp("sample") / "sample.mp4"
-    with av.open(str(path), "w", format="mp4",
-                 options={"movflags": "frag_keyframe+empty_moov+default_base_moof"}) as out:  # fmt: skip
-        stream = out.add_stream("libx264", rate=5)
-        stream.width = stream.height = 64
-        stream.pix_fmt = "yuv420p"
-        stream.time_base = fractions.Fraction(1, 90000)
-        for i in range(50):
-            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 5, np.uint8), format="rgb24")
-            frame.pts = i * 18000
-            frame.time_base = stream.time_base
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
+    return write_sample_segment(tmp_path_factory.mktemp("sample") / "sample.mp4")
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from gateway.models import CameraId, RecordedRange, RecordingsOut, TimelineMarke
 from gateway.state import Gateway, GatewayDep
 from shared.cameras import MAX_CAMERA_ID
 from shared.db.recordings import Marker
+from shared.disk_floor import floor_bytes
 
 router = APIRouter(tags=["recordings"])
 
@@ -106,7 +107,7 @@ async def _clip(gateway: Gateway, camera_id: int, start: float, end: float, name
         async with gateway.clip_maker:  # one at a time: the cache's bounds hold, and threads stay free
             path = await asyncio.to_thread(
                 cached_or_made, cache, settings.recordings_root, segments, camera_id, start, end,
-                round(settings.clip_cache_mb * MB), round(settings.recordings_min_free_gb * 1024 * MB),
+                round(settings.clip_cache_mb * MB), floor_bytes(settings, settings.recordings_root),
             )  # fmt: skip
     except NoFootage as e:
         raise HTTPException(status_code=404, detail=f"camera {camera_id}: {e}") from None
