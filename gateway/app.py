@@ -28,6 +28,7 @@ from gateway.auth.credentials import Authenticator
 from gateway.auth.guard import Guard
 from gateway.auth.limiter import LoginLimiter
 from gateway.auth.revocation import end_revoked_sessions
+from gateway.camera_file_watch import watch_camera_file
 from gateway.cameras_store import CameraStore
 from gateway.enrolment import enrol_demo_person
 from gateway.hubs import Hubs
@@ -134,6 +135,10 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
         watcher = await live.follow(engine, box, gateway.use_cameras, gateway.cameras_changed)
         revoked = asyncio.create_task(end_revoked_sessions(gateway.auth, sessions), name="revoked-sessions")
         tasks = [retention, watcher, revoked]
+        if settings.cameras_file is not None:  # edits applied, or refused loudly, while running
+            tasks.append(asyncio.create_task(
+                watch_camera_file(settings.cameras_file, engine, gateway.cameras_changed.set), name="camera-file"
+            ))  # fmt: skip
         scenes = {demo_options(c.source.get_secret_value())[0] for c in camera_file.cameras
                   if c.source_kind is SourceKind.DEMO}  # fmt: skip
         if scenes & set(PEOPLE_SCENES):

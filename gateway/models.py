@@ -137,6 +137,12 @@ class SystemOut(ApiModel):
     recordings: RecordingsDisk
     registry: RegistryOut | None  # only when CAMSTREAM_CAMERA_REGISTRY_URL is set
     bridge: BridgeOut  # MQTT, webhooks and notifications (bridge/)
+    camera_file: CameraFileOut | None = None  # the camera file refused: the last good cameras run meanwhile
+
+
+class CameraFileOut(ApiModel):
+    problem: str  # where and why (a field, a line), never a value
+    since: float  # refused since (Unix time)
 
 
 class RegistryOut(ApiModel):
@@ -151,6 +157,7 @@ class RecordingsDisk(ApiModel):
     bytes: int | None  # recordings kept (the index); None while the database is away
     disk_total: int | None  # the recordings' file system
     disk_free: int | None
+    disk_floor: int | None = None  # kept free by deleting the oldest footage (shared.disk_floor)
 
 
 class TimelineMarker(ApiModel):

@@ -29,7 +29,7 @@ def cameras_or_exit(process: str, settings: Settings) -> CameraFile:
     from shared.db.startup import CameraSource  # noqa: PLC0415
 
     try:
-        return asyncio.run(_prepare(settings, CameraSource.read(settings.cameras_file, os.environ)))
+        return asyncio.run(_prepare(settings, CameraSource.read_or_refused(settings.cameras_file, os.environ)))
     except ConfigError as e:
         print(f"camstream {process}: configuration error in {e}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None

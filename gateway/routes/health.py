@@ -14,9 +14,20 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.auth.deps import PrincipalDep
 from gateway.metrics import CONTENT_TYPE
-from gateway.models import BridgeOut, BridgeTargetOut, Health, RecordingsDisk, RegistryOut, SystemOut, WorkerOut
+from gateway.models import (
+    BridgeOut,
+    BridgeTargetOut,
+    CameraFileOut,
+    Health,
+    RecordingsDisk,
+    RegistryOut,
+    SystemOut,
+    WorkerOut,
+)
 from gateway.state import Gateway, GatewayDep
-from shared.db.engine import DatabaseUnavailable, check_connection
+from shared.db.camera_file import read_problem
+from shared.db.engine import DatabaseUnavailable, check_connection, connect
+from shared.disk_floor import floor_bytes
 
 router = APIRouter(tags=["operations"])
 
@@ -54,6 +65,7 @@ async def system(gateway: GatewayDep, principal: PrincipalDep) -> SystemOut:
     sessions = len(gateway.sessions.sessions)
     database = await _database_answers(gateway)
     disk = await _recordings_disk(gateway, database)
+    camera_file = await _camera_file(gateway) if database else None
     try:
         ingest = await gateway.store.ingest_alive()
         workers = await gateway.store.workers()
@@ -67,6 +79,7 @@ async def system(gateway: GatewayDep, principal: PrincipalDep) -> SystemOut:
             recordings=disk,
             registry=_registry(gateway),
             bridge=BridgeOut(alive=False, targets=[]),
+            camera_file=camera_file,
         )
     found = [
         WorkerOut(worker_id=w.worker_id, host=w.host, provider=w.provider, cameras=sorted(int(c) for c in w.cameras))
@@ -81,6 +94,7 @@ async def system(gateway: GatewayDep, principal: PrincipalDep) -> SystemOut:
         recordings=disk,
         registry=_registry(gateway),
         bridge=await _bridge(gateway, principal.is_admin),
+        camera_file=camera_file,
     )
 
 
@@ -117,7 +131,17 @@ async def _recordings_disk(gateway: Gateway, database: bool) -> RecordingsDisk:
         usage = await asyncio.to_thread(shutil.disk_usage, gateway.settings.recordings_root)
     except OSError:  # not made yet (nothing recorded), or not mounted
         return RecordingsDisk(bytes=kept, disk_total=None, disk_free=None)
-    return RecordingsDisk(bytes=kept, disk_total=usage.total, disk_free=usage.free)
+    floor = await asyncio.to_thread(floor_bytes, gateway.settings, gateway.settings.recordings_root)
+    return RecordingsDisk(bytes=kept, disk_total=usage.total, disk_free=usage.free, disk_floor=floor)
+
+
+async def _camera_file(gateway: Gateway) -> CameraFileOut | None:
+    try:
+        async with connect(gateway.history.engine) as connection:
+            found = await read_problem(connection)
+    except (SQLAlchemyError, DatabaseUnavailable):
+        return None
+    return CameraFileOut(problem=found.problem, since=found.since) if found else None
 
 
 async def _database_answers(gateway: Gateway) -> bool:

@@ -83,8 +83,14 @@ async function refreshSystem() {
       pill(`detector on ${providers.join(", ") || "—"}`, providers.length > 0),
       pill(`${system.sessions} viewer session${system.sessions === 1 ? "" : "s"}`),
       pill(`recordings ${gigabytes(system.recordings.bytes)} · ${gigabytes(system.recordings.diskFree)} free`,
-        system.recordings.diskFree === null || system.recordings.diskFree > 2 * 1024 ** 3),
+        system.recordings.diskFree === null || system.recordings.diskFree > (system.recordings.diskFloor ?? 0)),
     );
+    if (system.cameraFile) {
+      // A refused edit of the camera file: the cameras in force are the last good ones until it is fixed.
+      const refused = pill("camera file refused", false);
+      refused.title = system.cameraFile.problem;
+      panel.append(refused, element("span", "problem", system.cameraFile.problem));
+    }
     const targets = system.bridge.targets;
     const connected = targets.filter((t) => t.connected).length;
     if (!system.bridge.alive) panel.append(pill("bridge down", false));

@@ -91,6 +91,7 @@ meta = Table(
 
 CAMERAS_REVISION = "cameras_revision"
 CAMERAS_FILE_SHA256 = "cameras_file_sha256"
+CAMERAS_FILE_PROBLEM = "cameras_file_problem"  # why the camera file was refused (shared.db.camera_file)
 
 # People who log in. `role` is "admin" or "viewer"; the password is an Argon2id hash (PHC string).
 users = Table(

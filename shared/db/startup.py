@@ -12,14 +12,16 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.cameras import CameraFile, load_camera_definitions
 from shared.db import migrate
+from shared.db.camera_file import clear_problem, has_cameras, refuse
 from shared.db.cameras import apply_camera_file, read_cameras
 from shared.db.engine import DatabaseUnavailable, check_connection, create_engine, reason
 from shared.db.url import masked
 from shared.secret_box import SecretBox
+from shared.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ class CameraSource:
     definitions: list[dict[str, Any]]
     sha256: str | None  # of the file's bytes; None for the demo set
     label: str
+    problem: str | None = None  # the file does not load: why (definitions empty)
 
     @classmethod
     def read(cls, cameras_file: Path | None, environ: Mapping[str, str]) -> CameraSource:
@@ -38,7 +41,22 @@ class CameraSource:
         _, definitions = load_camera_definitions(cameras_file, environ)
         if cameras_file is None:
             return cls(definitions, None, "the built-in demo set")
-        return cls(definitions, hashlib.sha256(cameras_file.read_bytes()).hexdigest(), f"camera file {cameras_file}")
+        return cls(definitions, _sha256(cameras_file), f"camera file {cameras_file}")
+
+    @classmethod
+    def read_or_refused(cls, cameras_file: Path | None, environ: Mapping[str, str]) -> CameraSource:
+        """The file, or (when it does not load) its problem, for prepare() to decide on."""
+        try:
+            return cls.read(cameras_file, environ)
+        except ConfigError as e:
+            return cls([], _sha256(cameras_file) if cameras_file else None, f"camera file {cameras_file}", str(e))
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 async def prepare(
@@ -52,12 +70,28 @@ async def prepare(
             before, after = await migrate.upgrade(connection)
             if before != after:
                 log.info("database %s: schema %s -> %s", masked(engine.url), before or "empty", after)
-            await apply_camera_file(connection, source.definitions, source.sha256, source.label)
+            if source.problem is not None:
+                await _refused(connection, source)
+            else:
+                await apply_camera_file(connection, source.definitions, source.sha256, source.label)
+                await clear_problem(connection)
             cameras = await read_cameras(connection, environ, box)
             await connection.commit()
         except SQLAlchemyError as e:
             raise DatabaseUnavailable(f"database {masked(engine.url)}: {reason(e)}") from None
     return cameras
+
+
+async def _refused(connection: AsyncConnection, source: CameraSource) -> None:
+    """A camera file that does not load: the last good cameras when there are any (and the problem
+    kept for everyone to see), else the error (nothing to run on)."""
+    assert source.problem is not None
+    if not await has_cameras(connection):
+        raise ConfigError(source.problem)
+    if await refuse(connection, source.problem, source.sha256):
+        log.error("cameras: %s; running on the last good cameras from the database until it is fixed", source.problem)
+    else:
+        log.warning("cameras: still refused, running on the last good cameras: %s", source.problem)
 
 
 async def open_database(url: URL, timeout_s: float) -> AsyncEngine:

@@ -30,7 +30,9 @@ async def test_camera_ids_past_the_databases_integers_are_a_422(redis_url: str) 
                 reply = await http.request(method, path, json=body)
                 assert reply.status_code == 422, (method, path, reply.status_code, reply.text)
                 assert "less than or equal to 2147483647" in reply.text, reply.text
-            created = await http.post("/api/cameras", json={"id": int(camera_id), "name": "x", "source": "rtsp://127.0.0.1:9/x"})
+            created = await http.post(
+                "/api/cameras", json={"id": int(camera_id), "name": "x", "source": "rtsp://127.0.0.1:9/x"}
+            )
             assert created.status_code == 422 and "less than or equal" in created.text, created.text
 
 
