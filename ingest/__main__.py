@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 
 import redis
 from pydantic import ValidationError
 
+from ingest import locks
 from ingest.camera import CameraService
 from ingest.manager import IngestManager
 from ingest.probe import main as probe_main
@@ -66,12 +68,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_camera(camera_id: int, on_stdin: bool, settings: Settings) -> int:
-    """One camera's process: its camera from the manager's pipe, or (started by hand) the database."""
+    """One camera's process: its camera from the manager's pipe, or (started by hand) the database.
+    It holds its camera's lock for its life (ingest.locks): never two processes for one camera."""
     camera = _camera_from_stdin(camera_id) if on_stdin else cameras_or_exit("ingest", settings).camera(camera_id)
     if camera is None:
         print(f"camstream ingest: no camera with id {camera_id} in the database", file=sys.stderr)
         return EXIT_CONFIG
-    CameraService(camera, settings, stop_on_signals()).run()
+    folder = locks.lock_folder(settings.data_dir)
+    path = locks.camera_lock_path(folder, camera_id)
+    held = locks.take_camera_lock(path, f"{os.getpid()} {locks.fingerprint(camera)}\n")
+    if held is None:
+        found = locks.running(folder, camera_id)
+        print(f"camstream ingest: camera {camera_id} runs already (pid {found[0] if found else '?'})", file=sys.stderr)
+        return locks.EXIT_ALREADY_RUNNING
+    stop = stop_on_signals()
+    if on_stdin:  # started by a manager: outlives it for a while, for the next manager to adopt
+        locks.OrphanWatch(folder, camera_id, stop, settings.ingest_orphan_s).start()
+    try:
+        CameraService(camera, settings, stop).run()
+    finally:
+        held.release()  # (the kernel would at exit; said here so that nothing collects it before)
     return 0
 
 

@@ -6,6 +6,11 @@ that crashes, hangs in a decoder or leaks memory touches no other camera.
 Cameras added, changed or deleted at run time (the API, shared.db.watch) are applied to that
 camera alone: a new one's process starts, a changed one's restarts, a deleted (or disabled)
 one's stops; every other camera's process is left as it is.
+
+Camera processes outlive a manager that crashed (ingest.locks): the next manager adopts every one
+still running its camera as the database has it, so a manager's death costs no frame; it restarts
+those running an older definition and stops those of cameras gone meanwhile. A clean stop
+(SIGTERM) stops them all, adopted ones included.
 """
 
 from __future__ import annotations
@@ -25,10 +30,10 @@ from pathlib import Path
 
 import redis
 
+from ingest import locks
 from ingest.backoff import Backoff
 from shared import keys
 from shared.cameras import Camera, definition_of
-from shared.lifecycle import die_with_parent
 from shared.redis_client import sync_client
 from shared.settings import Settings
 
@@ -37,11 +42,44 @@ log = logging.getLogger(__name__)
 POLL_S = 0.5
 
 
+class Adopted:
+    """A camera process this manager did not start (a predecessor did): watched through its lock,
+    signalled by pid (the lock held means the pid is still that process)."""
+
+    def __init__(self, pid: int, lock: Path) -> None:
+        self.pid, self._lock = pid, lock
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and not locks.held(self._lock):
+            self.returncode = -1  # not our child: its exit status is its new parent's
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(f"camera process {self.pid}", timeout or 0.0)
+            time.sleep(0.05)
+        return code
+
+
+Process = subprocess.Popen[bytes] | Adopted
+
+
 @dataclass
 class _Child:
     camera: Camera
     backoff: Backoff
-    process: subprocess.Popen[bytes] | None = None
+    process: Process | None = None
     started_at: float = 0.0
     restart_at: float = 0.0
     restarts: int = field(default=0)
@@ -57,6 +95,29 @@ class IngestManager:
         ]
         self._client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
         self._changes: queue.SimpleQueue[list[Camera]] = queue.SimpleQueue()
+        self._locks = locks.lock_folder(settings.data_dir)
+        self._held = locks.take_manager_lock(self._locks)
+        if self._held is None:
+            log.warning("could not share %s: camera processes may think no manager runs", self._locks / "manager.lock")
+        self._adopt()
+
+    def _adopt(self) -> None:
+        """Take over the camera processes a predecessor left running (ingest.locks)."""
+        wanted = {c.camera.id: c for c in self._children}
+        for camera_id in locks.running_cameras(self._locks):
+            found = locks.running(self._locks, camera_id)
+            if found is None:
+                continue
+            pid, mark = found
+            process = Adopted(pid, locks.camera_lock_path(self._locks, camera_id))
+            child = wanted.get(camera_id)
+            if child is not None and mark == locks.fingerprint(child.camera):
+                child.process, child.started_at = process, time.monotonic()
+                log.info("camera=%d adopted its running process (pid %d): no frame lost", camera_id, pid)
+                continue
+            why = "changed meanwhile" if child is not None else "deleted or disabled meanwhile"
+            log.info("camera=%d %s: stopping the process left running (pid %d)", camera_id, why, pid)
+            self._stop_process(camera_id, process)
 
     def cameras_changed(self, cameras: list[Camera]) -> None:
         """The database's cameras now (any thread): applied by the supervising loop."""
@@ -82,13 +143,17 @@ class IngestManager:
 
     def _stop_child(self, child: _Child) -> None:
         process, child.process = child.process, None
-        if process is None or process.poll() is not None:
+        if process is not None:
+            self._stop_process(child.camera.id, process)
+
+    def _stop_process(self, camera_id: int, process: Process) -> None:
+        if process.poll() is not None:
             return
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(self.settings.stop_timeout_s)
         except subprocess.TimeoutExpired:
-            log.warning("camera=%d process %d ignored SIGTERM; killing it", child.camera.id, process.pid)
+            log.warning("camera=%d process %d ignored SIGTERM; killing it", camera_id, process.pid)
             process.kill()
             process.wait()
 
@@ -119,19 +184,29 @@ class IngestManager:
                 child.backoff.succeeded_at(child.started_at)
             return
         if process is not None:
+            child.process = None
+            if process.returncode == locks.EXIT_ALREADY_RUNNING and self._adopt_holder(child):
+                return
             delay = child.backoff.next_delay(now)
             child.restart_at = now + delay
-            child.process = None
-            log.warning(
-                "camera=%d process exited with code %s; restarting in %.1f s",
-                child.camera.id, process.returncode, delay,
-            )  # fmt: skip
+            code = "unknown (adopted)" if isinstance(process, Adopted) else process.returncode
+            log.warning("camera=%d process exited with code %s; restarting in %.1f s", child.camera.id, code, delay)
             return
         if now >= child.restart_at:
             if child.started_at:
                 child.restarts += 1
             child.process = self._spawn(child.camera)
             child.started_at = now
+
+    def _adopt_holder(self, child: _Child) -> bool:
+        """The new process found its camera running already (started by another manager, or left by
+        one just gone): watch that one instead, if it runs the camera as it is now."""
+        found = locks.running(self._locks, child.camera.id)
+        if found is None or found[1] != locks.fingerprint(child.camera):
+            return False
+        child.process = Adopted(found[0], locks.camera_lock_path(self._locks, child.camera.id))
+        log.info("camera=%d runs already (pid %d): adopted", child.camera.id, found[0])
+        return True
 
     def _spawn(self, camera: Camera) -> subprocess.Popen[bytes]:
         # The camera's definition goes down a pipe (its password is in it: never on the command line),
@@ -140,7 +215,9 @@ class IngestManager:
         env = dict(os.environ)
         if self._cameras_file is not None:
             env["CAMSTREAM_CAMERAS_FILE"] = str(self._cameras_file.resolve())
-        process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, preexec_fn=die_with_parent)  # noqa: PLW1509 - single-threaded here
+        # Not tied to this process's life (no PR_SET_PDEATHSIG): should the manager die, the camera
+        # goes on, and the next manager adopts it (ingest.locks).
+        process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE)
         assert process.stdin is not None
         with contextlib.suppress(BrokenPipeError):  # it died at once: supervised like any other exit
             process.stdin.write(json.dumps(definition_of(camera)).encode())

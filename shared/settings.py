@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     stop_timeout_s: float = Field(
         default=4.0, gt=0, le=60, description="How long the ingest manager waits for cameras to stop."
     )
+    ingest_orphan_s: float = Field(
+        default=30.0, ge=1, le=3600,
+        description="A camera process whose ingest manager died runs on this long for a new one to adopt it.",
+    )  # fmt: skip
 
     analyzer_workers: int = Field(default=1, ge=0, le=64, description="Analyzer workers the run script starts.")
     analyzer_lease_ttl_s: float = Field(

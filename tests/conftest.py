@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tests.support import RtspServer, ServiceRun, gateway_answers, rtsp_server_m
 from tests.support.browser import CHROMIUM
 from tests.support.inprocess import ADMIN_PASSWORD
 from tests.support.postgres import PostgresServer, postgres_bin, postgres_server
+from tests.support.processes import stop_camera_processes
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -145,6 +147,8 @@ def _process_fixture(module: str, redis_url: str, folder: Path) -> Iterator[Call
     yield start
     for run in runs:
         run.stop()
+    if module == "ingest":  # camera processes outlive a killed manager (ingest.locks): none may outlive the test
+        stop_camera_processes(Path(os.environ["CAMSTREAM_DATA_DIR"]))
 
 
 @pytest.fixture

@@ -1,0 +1,47 @@
+"""Camera processes found by what they are, not by their parent: they outlive a killed ingest
+manager (ingest.locks), so a test finds them, and stops those it left, by their data folder."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+
+def camera_processes(data: Path) -> list[int]:
+    """Every `python -m ingest --camera` process whose data folder (CAMSTREAM_DATA_DIR) is `data`."""
+    found = []
+    wanted = f"CAMSTREAM_DATA_DIR={data}".encode()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            command = cmdline.read_bytes().split(b"\0")
+            ours = wanted in (cmdline.parent / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if b"ingest" in command and b"--camera" in command and ours:
+            found.append(int(cmdline.parent.name))
+    return found
+
+
+def stop_camera_processes(data: Path, timeout_s: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL, every camera process of `data` still running."""
+    left = camera_processes(data)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = [p for p in left if Path(f"/proc/{p}").exists() and _running(p)]
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
