@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bridge.target import TargetStatus
-from shared.detections import Event
+from shared.detections import Event, EventPhase, EventType
 from shared.integrations import NotifyDefinition, check_destination, event_payload
 from shared.notify import NotifyError, send_notification
 from shared.outbound import OutboundDenied, OutboundPolicy
@@ -22,8 +22,13 @@ ATTEMPTS = 3
 
 def title_of(event: Event, camera_name: str | None) -> str:
     # An object by its label ("Car at Drive"); a stationary end says the object stopped.
+    where = camera_name or f"camera {event.camera_id}"
+    if event.type is EventType.RECORDING_GAP:
+        if event.phase is EventPhase.START:
+            return f"Recording stopped at {where}" + (f" ({event.reason})" if event.reason else "")
+        return f"Recording resumed at {where}"
     what = (event.label or "object") if event.type.value == "object" else event.type.value
-    what, where = what.capitalize(), camera_name or f"camera {event.camera_id}"
+    what = what.capitalize()
     if event.stationary:
         return f"{what} at {where} stopped"
     return f"{what} at {where}" if event.phase.value == "start" else f"{what} at {where} ended"
@@ -41,13 +46,14 @@ class NotifyTarget:
         self.outbound = outbound
         self.cooldown_s = definition.cooldown_s if definition.cooldown_s is not None else cooldown_s
         self.status = TargetStatus(name, "notify", label)
-        self._last_sent: dict[int, float] = {}  # camera -> monotonic time of its last notification
+        self._last_sent: dict[tuple[int, bool], float] = {}  # (camera, health) -> its last notification (monotonic)
 
     def wants(self, event: Event) -> bool:
         return self.definition.wants(event)
 
     async def deliver(self, event: Event) -> bool:
-        last = self._last_sent.get(event.camera_id)
+        slot = (event.camera_id, event.type.is_health)  # a person's cooldown never hides a recording gap
+        last = self._last_sent.get(slot)
         if last is not None and time.monotonic() - last < self.cooldown_s:
             self.status.skipped += 1
             return True
@@ -76,7 +82,7 @@ class NotifyTarget:
                 if attempt + 1 < ATTEMPTS:
                     await asyncio.sleep(2.0 * 2**attempt)
                 continue
-            self._last_sent[event.camera_id] = time.monotonic()
+            self._last_sent[slot] = time.monotonic()
             self.status.succeeded()
             self.status.connected = True
             return True

@@ -98,6 +98,7 @@ class EventOut(ApiModel):
     similarity: float | None = None  # faces: to the closest enrolled person
     label: str | None = None  # what was seen: person, face, car, dog, ... (None: motion)
     stationary: bool = False  # ended because the object stood still (analysis.stationary_s)
+    reason: str | None = None  # health events: why (a recording gap's "disk full")
 
     @classmethod
     def of(cls, event: Event) -> EventOut:
@@ -107,7 +108,7 @@ class EventOut(ApiModel):
             started_at=event.started_at_s, ended_at=event.ended_at_s, score=event.score, box=box,
             frames=event.frames, snapshot_url=f"/api/events/{event.id}/snapshot.jpg" if event.snapshot else None,
             published_at=event.published_at_s, identity=event.identity, similarity=event.similarity,
-            label=event.label, stationary=event.stationary,
+            label=event.label, stationary=event.stationary, reason=event.reason,
         )  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """The recorder: keeps the recordings index true to the files, and the files to what each camera's
 mode and the disk allow. The camera processes write the segments (ingest.segments); this
-process never touches a stream, so its restart costs no footage.
+process never touches a stream, so its restart costs no footage. Beside the passes, it raises a
+`recording_gap` event when a camera's writer stops (recorder.gaps).
 
 Every pass (PASS_S):
 1. Index: finished segments not indexed yet are added (today's and yesterday's folders; every
@@ -21,6 +22,7 @@ The database going away pauses the pass (logged once); the camera processes keep
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -31,12 +33,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from recorder import files
+from recorder.gaps import RecordingGaps
 from shared import recordings
 from shared.cameras import Camera
 from shared.db.cameras import read_cameras
 from shared.db.engine import DatabaseUnavailable, connect, reason
+from shared.db.events import EventHistory
 from shared.db.recordings import PERSON_TYPES, RecordingIndex, Segment
 from shared.disk_floor import floor_bytes
+from shared.redis_client import sync_client
 from shared.secret_box import load_box
 from shared.settings import Settings
 
@@ -67,10 +72,30 @@ class Recorder:
         self._database_ok = True
         self.deleted = 0
         self._crowded = False  # other files hold the disk under the floor (said once)
+        self._client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
 
     async def run(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         log.info("recorder: recordings in %s", self.root)
+        gaps = asyncio.create_task(self._watch_gaps(), name="recording-gaps")
+        try:
+            await self._passes()
+        finally:
+            gaps.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gaps
+            self._client.close()
+
+    async def _watch_gaps(self) -> None:
+        """Recording gaps as events (recorder.gaps), beside the passes; a database away is waited out."""
+        gaps = RecordingGaps(self.settings, EventHistory(self.engine), lambda: self.cameras, self._client)
+        while not self.stop.is_set():
+            try:
+                await gaps.run(self.stop.is_set)
+            except (SQLAlchemyError, DatabaseUnavailable):
+                await asyncio.sleep(PASS_S)  # the pass loop says the database is away
+
+    async def _passes(self) -> None:
         while not self.stop.is_set():
             try:
                 await self.one_pass()

@@ -28,7 +28,7 @@ from shared.messages import (
 
 DETECTIONS_VERSION = 1
 EVENT_VERSION = 1
-OPTIONAL_EVENT_FIELDS = ("identity", "similarity", "label")
+OPTIONAL_EVENT_FIELDS = ("identity", "similarity", "label", "reason")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +109,23 @@ class EventType(StrEnum):
     PERSON = "person"
     FACE = "face"
     OBJECT = "object"  # anything else the object model knows; its `label` says what
+    # The system's own health, not a detection (the recorder's): a camera whose mode asks for footage
+    # is not getting any; `reason` says why (disk full, cannot write: ...).
+    RECORDING_GAP = "recording_gap"
+
+    @property
+    def is_health(self) -> bool:
+        """About the system rather than the scene: never keeps footage, never ended by a worker."""
+        return self in HEALTH_TYPES
 
     @classmethod
     def of_label(cls, label: str) -> EventType:
         """People and faces keep their own types (what every reader since version 1 knows)."""
         return cls.PERSON if label == "person" else cls.FACE if label == "face" else cls.OBJECT
+
+
+HEALTH_TYPES = frozenset({EventType.RECORDING_GAP})
+HEALTH_TYPE_NAMES = tuple(str(t) for t in HEALTH_TYPES)
 
 
 class EventPhase(StrEnum):
@@ -143,6 +155,8 @@ class Event:
     # because the object stood still for `analysis.stationary_s` (absent when false).
     label: str | None = None
     stationary: bool = False
+    # Added within version 1 too: why a health event happened (a recording gap's "disk full").
+    reason: str | None = None
 
     def __post_init__(self) -> None:
         if self.label is None and self.type in (EventType.PERSON, EventType.FACE):
@@ -169,6 +183,8 @@ class Event:
                 raise TypeError("identity must be text and similarity a number")
             if not isinstance(known["label"], str | None) or not isinstance(known["stationary"], bool):
                 raise TypeError("label must be text and stationary true or false")
+            if not isinstance(known["reason"], str | None):
+                raise TypeError("reason must be text")
             known["type"] = EventType(known["type"])
             known["phase"] = EventPhase(known["phase"])
             known["box"] = Box.from_map(known["box"]) if known["box"] is not None else None

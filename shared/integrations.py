@@ -115,7 +115,7 @@ def event_payload(event: Event, camera_name: str | None, public_url: str | None)
         "phase": event.phase.value, "startedAt": event.started_at_s, "endedAt": event.ended_at_s,
         "score": event.score, "box": box, "frames": event.frames,
         "snapshotUrl": f"{base}/api/events/{event.id}/snapshot.jpg" if event.snapshot else None,
-        "clipUrl": f"{base}/api/events/{event.id}/clip.mp4", "publishedAt": event.published_at_s,
-        "identity": event.identity, "similarity": event.similarity, "label": event.label,
-        "stationary": event.stationary,
+        "clipUrl": None if event.type.is_health else f"{base}/api/events/{event.id}/clip.mp4",
+        "publishedAt": event.published_at_s, "identity": event.identity, "similarity": event.similarity,
+        "label": event.label, "stationary": event.stationary, "reason": event.reason,
     }  # fmt: skip

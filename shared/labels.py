@@ -29,13 +29,18 @@ EVENT_LABELS = (*COCO_LABELS, "face")
 
 # What an event filter may name (recordings' `event_types`, webhooks' and notifications' `types`):
 # an event type, or an object's label, which picks that label's events only.
-EVENT_KINDS = ("motion", "person", "face", "object", *(label for label in COCO_LABELS if label != "person"))
+EVENT_KINDS = (
+    "motion", "person", "face", "object", "recording_gap", *(label for label in COCO_LABELS if label != "person")
+)  # fmt: skip
 
 
 def event_kind(value: str) -> str:
     """A filter's entry, checked (pydantic's AfterValidator)."""
     if value not in EVENT_KINDS:
-        raise ValueError(f"unknown event type or label {value[:40]!r}: motion, person, face, object or an object label")
+        raise ValueError(
+            f"unknown event type or label {value[:40]!r}: "
+            "motion, person, face, object, recording_gap or an object label"
+        )
     return value
 
 

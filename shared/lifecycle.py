@@ -9,6 +9,7 @@ from types import FrameType
 
 log = logging.getLogger(__name__)
 
+
 def stop_on_signals() -> threading.Event:
     """An event that SIGTERM or SIGINT sets. Call from the main thread."""
     stop = threading.Event()

@@ -111,6 +111,17 @@ def test_an_object_event_has_its_label_and_ends_stationary_and_older_fields_stay
             Event.decode(CAR.encode().replace(bad, bad.split(":")[0] + ":42"))
 
 
+def test_a_recording_gap_says_why_and_older_events_stay_as_they_were() -> None:
+    gap = Event("3-00000000000000aa", 3, EventType.RECORDING_GAP, EventPhase.START, 1795000000.0, None, None, None, 0,
+                False, 1795000000.1, reason="disk full")  # fmt: skip
+    record = json.loads(gap.encode())
+    assert record["type"] == "recording_gap" and record["reason"] == "disk full" and gap.type.is_health
+    assert Event.decode(gap.encode()) == gap
+    assert "reason" not in EVENT.encode() and not EVENT.type.is_health  # absent when None: the bytes unchanged
+    with pytest.raises(MessageError):
+        Event.decode(gap.encode().replace('"disk full"', "42"))
+
+
 def test_an_event_of_a_recognised_face_carries_the_name_and_older_readers_see_none() -> None:
     named = Event(**{**{f: getattr(EVENT, f) for f in Event.__dataclass_fields__}, "type": EventType.FACE,
                      "identity": "Alice", "similarity": 0.71})  # fmt: skip

@@ -43,7 +43,7 @@ def _cursor(cursor: str | None) -> Cursor | None:
 async def list_events(
     gateway: GatewayDep,
     camera: Annotated[int | None, Query(ge=1, le=MAX_CAMERA_ID, description="Only this camera's events")] = None,
-    type: Annotated[EventType | None, Query(description="motion, person, face or object")] = None,
+    type: Annotated[EventType | None, Query(description="motion, person, face, object or recording_gap")] = None,
     since: Annotated[
         float | None, Query(ge=0, le=LATEST_TIME_S, allow_inf_nan=False, description="Started at or after (Unix time)")
     ] = None,

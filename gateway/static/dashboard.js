@@ -113,6 +113,8 @@ function wanted(event) {
 
 // What the feed says was seen: an object by its label, a parked one marked so.
 function kindOf(event) {
+  // The system's own: a camera whose footage stopped, and why.
+  if (event.type === "recording_gap") return `recording stopped${event.reason ? ` (${event.reason})` : ""}`;
   const seen = event.type === "object" && event.label ? event.label : event.type;
   return event.stationary ? `${seen} (parked)` : seen;
 }
@@ -144,10 +146,12 @@ function eventItem(event) {
   }
   const text = element("div");
   text.append(element("div", "kind", `${kindOf(event)}${whoLabel(event)}`), element("div", "meta", `${cameraName(event)} · ${when}${score}${ended}`));
-  const clip = element("button", "clip", "Play clip");
-  clip.type = "button";
-  clip.onclick = (e) => { e.stopPropagation(); openTimeline({ id: event.cameraId, name: cameraName(event) }, event); };
-  text.append(clip);
+  if (event.type !== "recording_gap") { // a gap has no footage to play
+    const clip = element("button", "clip", "Play clip");
+    clip.type = "button";
+    clip.onclick = (e) => { e.stopPropagation(); openTimeline({ id: event.cameraId, name: cameraName(event) }, event); };
+    text.append(clip);
+  }
   item.append(text);
   return item;
 }

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.db.engine import connect
 from shared.db.schema import event_snapshots, events
-from shared.detections import Box, Event, EventPhase, EventType
+from shared.detections import HEALTH_TYPE_NAMES, Box, Event, EventPhase, EventType
 
 Cursor = tuple[int, int]  # (started_us, seq) of the last event of a page
 
@@ -51,7 +51,7 @@ def _row(event: Event, now_s: float) -> dict[str, Any]:
         "box": {"x": box.x, "y": box.y, "w": box.w, "h": box.h} if box is not None else None,
         "frames": event.frames, "has_snapshot": event.snapshot, "published_at": event.published_at_s,
         "stored_at": now_s, "identity": event.identity, "similarity": event.similarity,
-        "label": event.label, "stationary": event.stationary,
+        "label": event.label, "stationary": event.stationary, "reason": event.reason,
     }  # fmt: skip
 
 
@@ -63,6 +63,7 @@ def _event(row: Row[Any]) -> Event:
         box=Box(box["x"], box["y"], box["w"], box["h"]) if box else None,
         frames=row.frames, snapshot=bool(row.has_snapshot), published_at_s=row.published_at,
         identity=row.identity, similarity=row.similarity, label=row.label, stationary=bool(row.stationary),
+        reason=row.reason,
     )  # fmt: skip
 
 
@@ -105,11 +106,18 @@ class EventHistory:
                 await connection.execute(replace, [{"event_id": s.event.id, "jpeg": s.snapshot} for s in final])
 
     async def left_open(self, camera_id: int, started_before_s: float) -> list[Event]:
-        """A camera's events that started before a time and have no end: their worker died with them."""
+        """A camera's detection events that started before a time and have no end: their worker died
+        with them. (Health events are the recorder's, and end when what they say is over.)"""
         query = select(*_COLUMNS).where(
             events.c.camera_id == camera_id, events.c.phase == str(EventPhase.START),
-            events.c.started_at < started_before_s,
+            events.c.started_at < started_before_s, events.c.type.not_in(HEALTH_TYPE_NAMES),
         )  # fmt: skip
+        async with self._connect() as connection:
+            return [_event(row) for row in (await connection.execute(query)).all()]
+
+    async def open_of_type(self, event_type: EventType) -> list[Event]:
+        """Every camera's events of a type still open (the recorder's gaps, at its start)."""
+        query = select(*_COLUMNS).where(events.c.type == str(event_type), events.c.phase == str(EventPhase.START))
         async with self._connect() as connection:
             return [_event(row) for row in (await connection.execute(query)).all()]
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.db.engine import connect
 from shared.db.schema import events, recordings
-from shared.detections import EventType
+from shared.detections import HEALTH_TYPE_NAMES, EventType
 
 PERSON_TYPES = (str(EventType.PERSON), str(EventType.FACE))
 
@@ -100,7 +100,7 @@ class RecordingIndex:
         [start_ms, end_ms] (an event still open reaches to now)."""
         start_s, end_s = start_ms / 1000, end_ms / 1000
         query = select(events.c.type, events.c.label).distinct().where(
-            events.c.camera_id == camera_id,
+            events.c.camera_id == camera_id, events.c.type.not_in(HEALTH_TYPE_NAMES),
             events.c.started_at - pre_s < end_s,
             or_(events.c.ended_at.is_(None), events.c.ended_at + post_s > start_s),
         )  # fmt: skip
@@ -170,7 +170,8 @@ class RecordingIndex:
     async def markers(self, camera_id: int | None, start_s: float, end_s: float) -> list[tuple[int, Marker]]:
         """(camera id, event) of the events that meet [start_s, end_s]."""
         query = select(events.c.camera_id, events.c.id, events.c.type, events.c.started_at, events.c.ended_at).where(
-            events.c.started_at <= end_s, or_(events.c.ended_at.is_(None), events.c.ended_at >= start_s)
+            events.c.started_at <= end_s, or_(events.c.ended_at.is_(None), events.c.ended_at >= start_s),
+            events.c.type.not_in(HEALTH_TYPE_NAMES),  # a gap is where there is no footage to mark
         )  # fmt: skip
         if camera_id is not None:
             query = query.where(events.c.camera_id == camera_id)

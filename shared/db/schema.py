@@ -57,6 +57,7 @@ events = Table(
     # What was seen: person, face or an object's label (car, dog, ...); None for motion (migration 0006).
     Column("label", String(32), nullable=True),
     Column("stationary", Boolean, nullable=False, server_default=false()),  # ended because it stood still
+    Column("reason", String(200), nullable=True),  # why a health event happened (migration 0009)
     Index("ix_events_started", "started_us", "seq"),
     Index("ix_events_camera_started", "camera_id", "started_us", "seq"),
     Index("ix_events_type_started", "type", "started_us", "seq"),

@@ -16,9 +16,18 @@ from pathlib import Path
 import pytest
 import redis
 
-from shared import recordings
+from shared import keys, recordings
 from shared.detections import Box, Event, EventPhase, EventType
-from tests.support import ROOT, RtspServer, ServiceRun, camera_status, publish_events, wait_until, write_camera_file
+from tests.support import (
+    ROOT,
+    RtspServer,
+    ServiceRun,
+    camera_status,
+    publish_events,
+    stored_event,
+    wait_until,
+    write_camera_file,
+)
 from tests.support.disks import tmpfs
 from tests.support.segments import write_sample_segment
 
@@ -77,20 +86,35 @@ def test_a_small_disk_filled_by_another_program_keeps_event_footage_and_says_so_
                what="the camera's own segments beside the old ones")  # fmt: skip
     assert all(p.exists() for p in seeded), "a 2 GB floor on a 64 MB disk: it adapts, and deletes nothing"
 
-    _fill(small_disk)  # another program takes every byte
-    full_at = time.monotonic()
+    filler = _fill(small_disk)  # another program takes every byte
+    full_at, full_wall = time.monotonic(), time.time()
     wait_until(lambda: (s := camera_status(rdb, 1)) and s.recording == "paused", 5.0, interval_s=0.02,
                what="recording paused")  # fmt: skip
     paused_s = time.monotonic() - full_at
     print(f"recording paused on the status {paused_s:.2f} s after the disk filled")
     assert paused_s <= 1.0, f"the status said paused {paused_s:.2f} s after the disk filled"
     assert camera_status(rdb, 1).recording_error == "disk full"
+    gap = wait_until(lambda: _gap_event(rdb, EventPhase.START), 5.0, what="a recording_gap event")
+    print(f"recording_gap event published {gap.published_at_s - full_wall:.2f} s after the disk filled")
+    assert gap.reason == "disk full" and gap.camera_id == 1
+    assert stored_event(gap.id)[0] is not None, "the gap is in the history"
     wait_until(lambda: not any(p.exists() for p in without), 20.0, what="footage without events deleted for room")
     wait_until(lambda: "other files fill it" in keeper.log_text(), 10.0, what="the recorder saying why")
     time.sleep(2 * 2.0)  # two more passes
     assert all(p.exists() for p in with_events), "footage with events is kept while other files fill the disk"
     log = keeper.log_text()
     assert " WARNING " in log and "under the floor" in log
+    filler.unlink()  # room again: recording resumes, and the gap ends
+    ended = wait_until(lambda: _gap_event(rdb, EventPhase.END), 20.0, what="the recording_gap's end")
+    assert ended.id == gap.id and ended.ended_at_s is not None and ended.ended_at_s > gap.started_at_s
+
+
+def _gap_event(rdb: redis.Redis, phase: EventPhase) -> Event | None:
+    for _id, fields in rdb.xrange(keys.EVENTS_STREAM):  # type: ignore[union-attr]
+        event = Event.from_entry(fields)
+        if event.type is EventType.RECORDING_GAP and event.phase is phase:
+            return event
+    return None
 
 
 def test_a_floor_that_can_never_be_met_is_refused_at_start(small_disk: Path) -> None:
