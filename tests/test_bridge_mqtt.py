@@ -162,8 +162,12 @@ def test_mqtt_with_home_assistant_discovery_commands_and_outages(
     wait_until(lambda: listener.last("camstream/1/person") == b"0", 15.0, what="the count back to 0")
     time.sleep(2.0)
 
+    # Each once, but for what was in flight at the two kills: QoS 1 is at least once, so a publish
+    # the broker passed on before it died unacknowledged is sent again, and a kill of the bridge
+    # between the broker's PUBACK and the cursor's commit repeats one (docs/integrations.md).
     delivered = Counter((e["id"], e["phase"]) for e in events_of(listener))
-    assert delivered and max(delivered.values()) == 1, [k for k, n in delivered.items() if n > 1]
+    repeated = [k for k, n in delivered.items() if n > 1]
+    assert delivered and len(repeated) <= 2 and max(delivered.values()) <= 2, repeated
     for run in tmp_path.glob("*.log"):
         assert PASSWORD not in run.read_text(errors="replace"), f"the broker's password in {run.name}"
 
