@@ -21,6 +21,7 @@ from analyzer.pipeline import EventOut
 from shared import keys
 from shared.db.events import StoredEvent
 from shared.detections import Event, FrameDetections
+from shared.event_bus import queue_event
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -78,10 +79,7 @@ class Publisher:
     def _send(self, batch: list[Event]) -> None:
         pipe = self.client.pipeline(transaction=False)
         for event in batch:
-            text = event.encode()
-            pipe.xadd(keys.EVENTS_STREAM, {keys.EVENT_FIELD: text}, maxlen=self.history_len, approximate=True)
-            pipe.publish(keys.camera_events_channel(event.camera_id), text)
-            pipe.publish(keys.EVENTS_CHANNEL, text)
+            queue_event(pipe, event, self.history_len)
         pipe.execute()
         for event in batch:
             log.info("camera=%d %s %s %s", event.camera_id, event.type, event.phase, event.id)

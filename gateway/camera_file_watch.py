@@ -16,10 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import migrate
-from shared.db.camera_file import clear_problem, refuse
-from shared.db.cameras import apply_camera_file
 from shared.db.engine import DatabaseUnavailable, reason
-from shared.db.startup import CameraSource
+from shared.db.startup import CameraSource, apply_or_refuse
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +57,4 @@ async def _apply(path: Path, engine: AsyncEngine) -> bool:
     """Whether cameras changed."""
     source = await asyncio.to_thread(CameraSource.read_or_refused, path, os.environ)
     async with migrate.exclusive(engine) as connection:
-        if source.problem is not None:
-            if await refuse(connection, source.problem, source.sha256):
-                log.error("cameras: the edited camera file is refused, the cameras in force stay as they are: %s",
-                          source.problem)  # fmt: skip
-            return False
-        changes = await apply_camera_file(connection, source.definitions, source.sha256, source.label)
-        await clear_problem(connection)
-    return bool(changes)
+        return await apply_or_refuse(connection, source, at_start=False)

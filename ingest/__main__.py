@@ -76,7 +76,7 @@ def _run_camera(camera_id: int, on_stdin: bool, settings: Settings) -> int:
         return EXIT_CONFIG
     folder = locks.lock_folder(settings.data_dir)
     path = locks.camera_lock_path(folder, camera_id)
-    held = locks.take_camera_lock(path, f"{os.getpid()} {locks.fingerprint(camera)}\n")
+    held = locks.take(path, f"{os.getpid()} {locks.fingerprint(camera)}\n")
     if held is None:
         found = locks.running(folder, camera_id)
         print(f"camstream ingest: camera {camera_id} runs already (pid {found[0] if found else '?'})", file=sys.stderr)

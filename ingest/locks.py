@@ -100,23 +100,12 @@ class Held:
             self._file.close()
 
 
-def take_camera_lock(path: Path, content: str, wait_s: float = 1.0) -> Held | None:
-    """A camera's lock for its process; None if another process runs the camera (a manager testing
-    the lock holds it for microseconds: a moment's patience rides over that)."""
+def take(path: Path, content: str | None = None, wait_s: float = 1.0) -> Held | None:
+    """Held.take, trying again for wait_s: a process testing the lock holds it for microseconds
+    (a manager testing a camera's lock, a camera testing the manager's), which patience rides over."""
     deadline = time.monotonic() + wait_s
     while True:
         found = Held.take(path, content)
-        if found is not None or time.monotonic() >= deadline:
-            return found
-        time.sleep(0.05)
-
-
-def take_manager_lock(folder: Path, wait_s: float = 5.0) -> Held | None:
-    """The manager lock, shared with any other manager; None only if camera processes testing it
-    (for microseconds at a time) kept it from this one for wait_s."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        found = Held.take(folder / "manager.lock")
         if found is not None or time.monotonic() >= deadline:
             return found
         time.sleep(0.05)

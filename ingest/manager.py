@@ -96,7 +96,7 @@ class IngestManager:
         self._client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
         self._changes: queue.SimpleQueue[list[Camera]] = queue.SimpleQueue()
         self._locks = locks.lock_folder(settings.data_dir)
-        self._held = locks.take_manager_lock(self._locks)
+        self._held = locks.take(self._locks / "manager.lock", wait_s=5.0)  # shared: every manager's
         if self._held is None:
             log.warning("could not share %s: camera processes may think no manager runs", self._locks / "manager.lock")
         self._adopt()

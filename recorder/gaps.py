@@ -20,6 +20,7 @@ from shared import keys
 from shared.cameras import Camera
 from shared.db.events import EventHistory, StoredEvent
 from shared.detections import Event, EventPhase, EventType
+from shared.event_bus import queue_event
 from shared.messages import MessageError
 from shared.settings import Settings
 from shared.status import CameraStatus
@@ -87,17 +88,14 @@ class RecordingGaps:
     async def _publish(self, event: Event) -> None:
         """Stored first (what is promised to be kept), then sent live (best effort: the history has it)."""
         await self.history.store([StoredEvent(event, None)])
-        text = event.encode()
         try:
-            await asyncio.to_thread(self._send, event, text)
+            await asyncio.to_thread(self._send, event)
         except redis.RedisError as e:
             log.warning("camera=%d %s not sent live (stored): %s", event.camera_id, event.type, e)
 
-    def _send(self, event: Event, text: str) -> None:
+    def _send(self, event: Event) -> None:
         pipe = self.client.pipeline(transaction=False)
-        pipe.xadd(keys.EVENTS_STREAM, {keys.EVENT_FIELD: text}, maxlen=self.history_len, approximate=True)
-        pipe.publish(keys.camera_events_channel(event.camera_id), text)
-        pipe.publish(keys.EVENTS_CHANNEL, text)
+        queue_event(pipe, event, self.history_len)
         pipe.execute()
 
 

@@ -70,11 +70,7 @@ async def prepare(
             before, after = await migrate.upgrade(connection)
             if before != after:
                 log.info("database %s: schema %s -> %s", masked(engine.url), before or "empty", after)
-            if source.problem is not None:
-                await _refused(connection, source)
-            else:
-                await apply_camera_file(connection, source.definitions, source.sha256, source.label)
-                await clear_problem(connection)
+            await apply_or_refuse(connection, source, at_start=True)
             cameras = await read_cameras(connection, environ, box)
             await connection.commit()
         except SQLAlchemyError as e:
@@ -82,16 +78,23 @@ async def prepare(
     return cameras
 
 
-async def _refused(connection: AsyncConnection, source: CameraSource) -> None:
-    """A camera file that does not load: the last good cameras when there are any (and the problem
-    kept for everyone to see), else the error (nothing to run on)."""
-    assert source.problem is not None
-    if not await has_cameras(connection):
+async def apply_or_refuse(connection: AsyncConnection, source: CameraSource, at_start: bool) -> bool:
+    """Apply the camera file (clearing any problem kept), or, when it does not load, keep the cameras
+    in force and the problem for everyone to see (the log once, /api/system). At start with no camera
+    stored there is nothing to run on: the error is raised (ConfigError). Whether cameras changed.
+    Call it inside shared.db.migrate.exclusive()."""
+    if source.problem is None:
+        changes = await apply_camera_file(connection, source.definitions, source.sha256, source.label)
+        await clear_problem(connection)
+        return bool(changes)
+    if at_start and not await has_cameras(connection):
         raise ConfigError(source.problem)
     if await refuse(connection, source.problem, source.sha256):
-        log.error("cameras: %s; running on the last good cameras from the database until it is fixed", source.problem)
-    else:
+        log.error("cameras: the camera file is refused, running on the last good cameras until it is fixed: %s",
+                  source.problem)  # fmt: skip
+    elif at_start:
         log.warning("cameras: still refused, running on the last good cameras: %s", source.problem)
+    return False
 
 
 async def open_database(url: URL, timeout_s: float) -> AsyncEngine:

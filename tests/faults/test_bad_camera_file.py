@@ -14,6 +14,7 @@ import redis
 
 from shared.status import CameraState
 from tests.support import ServiceRun, camera_status, wait_until, web, write_camera_file
+from tests.support.processes import processes
 
 REFUSED = "camera file is refused"
 CAMERAS = [{"id": i, "name": f"Camera {i}", "source": "demo:", "fps": 5, "record": {"mode": "off"}} for i in (1, 2, 3)]
@@ -30,14 +31,9 @@ def _system(base: str) -> dict[str, Any]:
 
 def _gateway_pid(base: str) -> int:
     port = base.rsplit(":", 1)[1]
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            command = cmdline.read_bytes().split(b"\0")
-        except OSError:  # gone meanwhile
-            continue
-        if b"gateway" in command and port.encode() in command:
-            return int(cmdline.parent.name)
-    raise AssertionError(f"no gateway process on port {port}")
+    found = processes("gateway", "--port", port)
+    assert found, f"no gateway process on port {port}"
+    return found[0]
 
 
 def _names(base: str) -> list[str]:

@@ -10,19 +10,26 @@ import time
 from pathlib import Path
 
 
-def camera_processes(data: Path) -> list[int]:
-    """Every `python -m ingest --camera` process whose data folder (CAMSTREAM_DATA_DIR) is `data`."""
+def processes(*words: str, data: Path | None = None) -> list[int]:
+    """Pids of the processes whose command line holds every one of `words` (and, given `data`, whose
+    CAMSTREAM_DATA_DIR is it)."""
     found = []
-    wanted = f"CAMSTREAM_DATA_DIR={data}".encode()
+    wanted = [w.encode() for w in words]
+    folder = f"CAMSTREAM_DATA_DIR={data}".encode()
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             command = cmdline.read_bytes().split(b"\0")
-            ours = wanted in (cmdline.parent / "environ").read_bytes().split(b"\0")
+            ours = data is None or folder in (cmdline.parent / "environ").read_bytes().split(b"\0")
         except OSError:  # gone meanwhile, or not ours to read
             continue
-        if b"ingest" in command and b"--camera" in command and ours:
+        if ours and all(w in command for w in wanted):
             found.append(int(cmdline.parent.name))
     return found
+
+
+def camera_processes(data: Path) -> list[int]:
+    """Every `python -m ingest --camera` process whose data folder (CAMSTREAM_DATA_DIR) is `data`."""
+    return processes("ingest", "--camera", data=data)
 
 
 def stop_camera_processes(data: Path, timeout_s: float = 5.0) -> None:
