@@ -166,6 +166,7 @@ def test_an_rtsps_camera_pinned_by_its_certificate(rtsp_server: Callable[..., Rt
             assert _read(pinned, 3)[1] == 3 and pinned.tls_fingerprint == proxy.fingerprint
         finally:
             pinned.close()
+        proxy.wait_idle()  # the pinned client's TEARDOWN may still be on its way through
         sent_before = proxy.bytes_to_backend
         impostor = RtspClient(url, 5, 3, pin="0" * 64)
         with pytest.raises(RtspError, match="not the pinned one"):

@@ -7,6 +7,7 @@ import hashlib
 import socket
 import ssl
 import threading
+import time
 from pathlib import Path
 
 from gateway.certs import make_certificate
@@ -22,6 +23,8 @@ class TlsProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self.bytes_to_backend = 0
+        self._open = 0  # connections whose client side is still being read
+        self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def url(self, credentials: str, mount: str = "/cam") -> str:
@@ -43,7 +46,13 @@ class TlsProxy:
             return
         backend = socket.create_connection(("127.0.0.1", self._backend_port))
         threading.Thread(target=self._pump, args=(backend, client, False), daemon=True).start()
-        self._pump(client, backend, True)
+        with self._lock:
+            self._open += 1
+        try:
+            self._pump(client, backend, True)
+        finally:
+            with self._lock:
+                self._open -= 1
 
     def _pump(self, source: socket.socket, target: socket.socket, counted: bool) -> None:
         try:
@@ -56,6 +65,14 @@ class TlsProxy:
         finally:
             for end in (source, target):
                 end.close()
+
+    def wait_idle(self, timeout_s: float = 5.0) -> None:
+        """Until every connection's client side has ended, so that the bytes a closing client sent
+        last (its TEARDOWN) are counted before a test reads the count."""
+        deadline = time.monotonic() + timeout_s
+        while self._open and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not self._open, f"{self._open} connections still open after {timeout_s} s"
 
     def close(self) -> None:
         self._listener.close()
