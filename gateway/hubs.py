@@ -4,6 +4,7 @@ of the camera listens to it) and one for the event channel (every `/ws/events` c
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -18,6 +19,10 @@ log = logging.getLogger(__name__)
 M = TypeVar("M")
 
 FRAME_BLOCK_MS = 1000
+# A frame reader tells ingest it reads every frame (ingest looks each second), and says it again
+# well before the word lapses; when the last listener goes, ingest falls back to the analysis rate.
+WANT_FRAMES_EVERY_S = 1.0
+WANT_FRAMES_TTL_MS = 3000
 EVENT_QUEUE = 256  # a listener this far behind loses its oldest events (counted)
 
 Frame = tuple[str, FrameMessage]  # stream entry id, frame
@@ -84,7 +89,11 @@ class Hubs:
             if latest is not None:
                 last_id = latest[0]
                 fanout.publish(latest)
+            wanted_at = -WANT_FRAMES_EVERY_S
             while fanout.listeners:
+                if time.monotonic() - wanted_at >= WANT_FRAMES_EVERY_S:
+                    await self.store.want_frames(camera_id, WANT_FRAMES_TTL_MS)
+                    wanted_at = time.monotonic()
                 found = await self.store.next_frame(camera_id, last_id, block_ms=FRAME_BLOCK_MS)
                 if found is None:
                     continue

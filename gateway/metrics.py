@@ -100,7 +100,8 @@ def _counter(name: str, text: str, labels: list[str]) -> CounterMetricFamily:
 def _ingest(gateway: Gateway, reading: _Reading) -> Iterator[Metric]:
     up = _gauge("redis_up", "1 when the gateway's last read of Redis worked.", [])
     up.add_metric([], 1.0 if reading.redis_up else 0.0)
-    fps = _gauge("ingest_fps", "Frames per second written by ingest.", ["camera"])
+    fps = _gauge("ingest_fps", "Frames per second at the camera's rate.", ["camera"])
+    frame_fps = _gauge("ingest_frame_fps", "JPEG frames per second written to the frame stream.", ["camera"])
     dropped = _counter("ingest_frames_dropped", "Frames left out to hold the target fps.", ["camera"])
     failed = _counter("ingest_frames_failed", "Frames not written to Redis in time.", ["camera"])
     camera_up = _gauge("camera_up", "1 while ingest reports the camera streaming.", ["camera"])
@@ -110,9 +111,10 @@ def _ingest(gateway: Gateway, reading: _Reading) -> Iterator[Metric]:
         camera_up.add_metric(label, 1.0 if status is not None and status.state == "streaming" else 0.0)
         if status is not None:
             fps.add_metric(label, status.fps)
+            frame_fps.add_metric(label, status.frame_fps or 0.0)
             dropped.add_metric(label, status.frames_dropped)
             failed.add_metric(label, status.frames_failed)
-    yield from (up, fps, dropped, failed, camera_up)
+    yield from (up, fps, frame_fps, dropped, failed, camera_up)
 
 
 def _analyzer(workers: list[WorkerStatus]) -> Iterator[Metric]:

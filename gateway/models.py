@@ -45,7 +45,8 @@ class CameraOut(ApiModel):
 class PipelineOut(ApiModel):
     camera_id: int
     ingest_state: str
-    ingest_fps: float | None
+    ingest_fps: float | None  # frames a second at the camera's rate
+    ingest_frame_fps: float | None  # JPEG frames a second to the frame stream: analysis rate, or full while read whole
     frames_dropped: int | None
     analyzer: str | None
     analyzer_lag_ms: float | None

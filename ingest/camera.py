@@ -40,7 +40,10 @@ class CameraService:
         self.stop = stop
         self.stats = CameraStats(camera_id=camera.id, source=camera.source_masked)
         self._encoder = JpegEncoder(camera.jpeg_quality)
-        self._pacer = FramePacer(camera.fps)
+        self._pacer = FramePacer(camera.fps)  # the camera's rate: what is counted, and recorded when encoded here
+        # JPEG costs more than anything else a frame does here: encoded only at the rate something reads,
+        # the analysis rate, unless a viewer reads the frame stream whole (Publisher.full_rate_wanted).
+        self._jpeg_pacer = FramePacer(min(camera.fps, unwatched_frame_rate(camera)))
         self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s, settings.backoff_reset_after_s)
         self._seq = 0
         self._client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
@@ -125,6 +128,7 @@ class CameraService:
                 self._on_audio if relay_here and (self._audio or self.recording) else None,
             )
             self._pacer.reset()
+            self._jpeg_pacer.reset()
             for frame in source.frames():
                 if self.stop.is_set():
                     return
@@ -142,6 +146,7 @@ class CameraService:
 
     def _on_unit(self, unit: AccessUnit, pts_s: float, received_at_s: float) -> None:
         """The main stream's access unit: to the packet stream, and to disk."""
+        self.stats.units_relayed += 1
         if self._packets is not None:
             self._packets.offer(unit, pts_s, received_at_s)
         if self.recording is not None:
@@ -169,15 +174,19 @@ class CameraService:
         if not self._pacer.keep(frame.media_time_s):
             self.stats.frames_dropped += 1
             return
+        self.stats.frame_kept()
+        if self._recording_encoder is not None:
+            picture = frame.video if frame.video is not None else frame.image
+            assert picture is not None
+            self._recording_encoder.offer(picture, frame.received_at_s)
+        wanted = self._jpeg_pacer.keep(frame.media_time_s)
+        if not (wanted or self._publisher.full_rate_wanted):
+            return
         if frame.video is not None:
             jpeg = self._encoder.encode_frame(frame.video)
         else:
             assert frame.image is not None
             jpeg = self._encoder.encode_bgr(frame.image)
-        if self._recording_encoder is not None:
-            picture = frame.video if frame.video is not None else frame.image
-            assert picture is not None
-            self._recording_encoder.offer(picture, frame.received_at_s)
         width, height = frame.size
         self.stats.width, self.stats.height = width, height
         message = FrameMessage(self.camera.id, self._seq, frame.received_at_s, width, height, jpeg)
@@ -200,3 +209,11 @@ class CameraService:
         if self.stats.state is not state:
             self.stats.state = state
             self._publisher.status_changed()
+
+
+UNANALYSED_FPS = 1.0  # a camera with analysis off: enough for snapshots and the dashboard's stills
+
+
+def unwatched_frame_rate(camera: Camera) -> float:
+    """Frames a second into the frame stream while no viewer reads it whole: what analysis reads."""
+    return camera.analysis.fps if camera.analysis.enabled else UNANALYSED_FPS

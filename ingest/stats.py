@@ -23,6 +23,7 @@ class CameraStats:
     source: str  # masked
     state: CameraState = CameraState.STARTING
     frames_sent: int = 0
+    units_relayed: int = 0  # the main stream's access units (RTSP): what viewers and the recording get
     frames_dropped: int = 0
     frames_failed: int = 0
     reconnects: int = 0
@@ -31,6 +32,7 @@ class CameraStats:
     width: int | None = None
     height: int | None = None
     recording: SegmentWriter | None = None
+    _kept_at: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
     _sent_at: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
     _delays_ms: deque[float] = field(default_factory=lambda: deque(maxlen=300))
 
@@ -41,13 +43,17 @@ class CameraStats:
         self._sent_at.append(time.monotonic())
         self._delays_ms.append((now - received_at_s) * 1000.0)
 
+    def frame_kept(self) -> None:
+        """A frame at the camera's target rate (recorded where ingest encodes the recording)."""
+        self._kept_at.append(time.monotonic())
+
     def fps(self) -> float:
-        now = time.monotonic()
-        recent = [t for t in list(self._sent_at) if now - t <= FPS_WINDOW_S]
-        if len(recent) < 2:
-            return 0.0
-        # Rate over the window, not over first..last sent: a stalled source reads as slowing down.
-        return round((len(recent) - 1) / max(now - recent[0], recent[-1] - recent[0], 1e-6), 2)
+        """Frames a second at the camera's rate, whatever share of them is encoded to JPEG."""
+        return _rate(self._kept_at)
+
+    def frame_fps(self) -> float:
+        """Frames written to the frame stream a second."""
+        return _rate(self._sent_at)
 
     def snapshot(self) -> CameraStatus:
         delays = list(self._delays_ms)
@@ -59,6 +65,8 @@ class CameraStats:
             camera_id=self.camera_id,
             state=self.state,
             fps=self.fps(),
+            frame_fps=self.frame_fps(),
+            units_relayed=self.units_relayed,
             frames_sent=self.frames_sent,
             frames_dropped=self.frames_dropped,
             frames_failed=self.frames_failed,
@@ -76,3 +84,12 @@ class CameraStats:
             recording_error=self.recording.error if self.recording is not None else None,
             recorded_bytes=self.recording.bytes_written if self.recording is not None else None,
         )
+
+
+def _rate(times: deque[float]) -> float:
+    now = time.monotonic()
+    recent = [t for t in list(times) if now - t <= FPS_WINDOW_S]
+    if len(recent) < 2:
+        return 0.0
+    # Rate over the window, not over first..last: a stalled source reads as slowing down.
+    return round((len(recent) - 1) / max(now - recent[0], recent[-1] - recent[0], 1e-6), 2)

@@ -20,6 +20,13 @@ def frame_stream(camera_id: int) -> str:
     return f"{PREFIX}:camera:{camera_id}:frames"
 
 
+def frames_wanted(camera_id: int) -> str:
+    """Set (with a TTL, refreshed while they read) by whoever reads a camera's frame stream at the
+    camera's full rate (a gateway's MJPEG clients and shared transcoder); without it, ingest encodes
+    JPEG only at the analysis rate."""
+    return f"{PREFIX}:camera:{camera_id}:frames_wanted"
+
+
 def packet_stream(camera_id: int) -> str:
     """Stream of one camera's own access units (main stream, compressed), written by its ingest
     process, trimmed by time to at least its last keyframe."""

@@ -29,7 +29,7 @@ class CameraState(StrEnum):
 class CameraStatus:
     camera_id: int
     state: CameraState
-    fps: float  # frames written to Redis per second, over the last few seconds
+    fps: float  # frames a second at the camera's target rate, over the last few seconds
     frames_sent: int
     frames_dropped: int  # frames left out to keep the target fps
     frames_failed: int  # frames that could not be written to Redis in time
@@ -46,6 +46,9 @@ class CameraStatus:
     recording: str | None = None  # recording, waiting, paused (disk full), failed, off
     recording_error: str | None = None
     recorded_bytes: int | None = None
+    # Frames written to the frame stream a second: the analysis rate, the camera's while someone reads it whole.
+    frame_fps: float | None = None
+    units_relayed: int | None = None  # the main stream's access units so far (RTSP cameras)
 
     def encode(self) -> str:
         return dump_json_record(asdict(self), STATUS_VERSION)

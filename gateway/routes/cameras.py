@@ -151,6 +151,7 @@ async def streams_status(gateway: GatewayDep) -> StreamsStatus:
             camera_id=camera_id,
             ingest_state=status.state if status else CameraState.OFFLINE,
             ingest_fps=status.fps if status else None,
+            ingest_frame_fps=status.frame_fps if status else None,
             frames_dropped=status.frames_dropped if status else None,
             analyzer=worker,
             analyzer_lag_ms=counters.lag_ms if counters else None,

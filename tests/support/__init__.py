@@ -227,11 +227,19 @@ def logged_pid(log: Path, process: str) -> int:
     return int(re.findall(rf" {process}\[(\d+)\]", log.read_text())[0])
 
 
+WANT_FRAMES_S = 30.0
+
+
 def read_frames(client: Any, camera_id: int, duration_s: float, start_id: str = "$") -> list[Any]:
-    """FrameMessages that arrive on a camera's stream during duration_s, in order."""
+    """FrameMessages that arrive on a camera's stream during duration_s, in order. It reads the stream
+    whole, as an MJPEG viewer does: it asks ingest for every frame (not only the analysis rate) and,
+    the first time, gives ingest its status interval to hear it."""
     from shared import keys  # noqa: PLC0415
     from shared.messages import FrameMessage  # noqa: PLC0415
 
+    asked_before = client.set(keys.frames_wanted(camera_id), b"1", px=int(WANT_FRAMES_S * 1000), get=True)
+    if asked_before is None:
+        time.sleep(1.2)
     stream, last_id, frames = keys.frame_stream(camera_id), start_id, []
     deadline = time.monotonic() + duration_s
     while (left := deadline - time.monotonic()) > 0:

@@ -4,14 +4,18 @@
 
 Prints `FRAMES n` (frames received by all its viewers together) as frames come. The API token
 comes from the environment, CAMSTREAM_API_TOKEN (never the command line, which `ps` shows);
-CAMSTREAM_VIEWER_TRANSCODED=1 asks for the shared transcoder instead of the camera's own stream.
+CAMSTREAM_VIEWER_TRANSCODED=1 asks for the shared transcoder instead of the camera's own stream;
+CAMSTREAM_VIEWER_UNDECODED=1 counts the frames that arrive whole without decoding them (the scale
+benchmark's viewers, which must not take the machine's CPU from what they measure).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import sys
+import threading
 
 import httpx
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -19,8 +23,21 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from gateway.webrtc.compat import use_host_addresses
 
 
+def count_undecoded(loop: object, input_q: queue.Queue[object], output_q: object, error: threading.Event) -> None:
+    """aiortc's decoder thread, counting each whole frame instead of decoding it."""
+    frames = 0
+    while input_q.get() is not None:
+        frames += 1
+        if frames % 15 == 0:
+            print(f"FRAMES {frames}", flush=True)
+
+
 async def main(base: str, camera_id: int, count: int) -> None:
     use_host_addresses(["127.0.0.1"])
+    if os.environ.get("CAMSTREAM_VIEWER_UNDECODED") == "1":
+        import aiortc.rtcrtpreceiver  # noqa: PLC0415
+
+        aiortc.rtcrtpreceiver.decoder_worker = count_undecoded  # type: ignore[assignment]
     total = 0
     readers: set[asyncio.Future[None]] = set()
     peers = []
