@@ -8,11 +8,16 @@ the camera's lease, a key set with NX and a TTL, renewed by its owner; a camera 
 belongs elsewhere is released first, so two workers never hold it at once. A worker killed
 with SIGKILL stops renewing: its leases and heartbeat lapse within the TTL (5 s) and the
 others take its cameras at their next tick.
+
+Renewal has a thread of its own (LeaseKeeper), on a timer, so that detector calls made slow by a
+starved machine never cost a worker its cameras: under load a worker skips frames (counted), it
+does not lose leases and hand its cameras back and forth.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import redis
@@ -71,8 +76,56 @@ class Leases:
         """Extend our lease; False if it is no longer ours (we stalled past the TTL)."""
         return bool(self._renew(keys=[keys.camera_lease(camera)], args=[self.worker_id, self.ttl_ms]))
 
+    def renew_held(self, client: redis.Redis) -> set[int]:
+        """Heartbeat and renew every lease held, in one round trip on `client` (the keeper's own).
+        Returns the cameras whose lease is no longer ours."""
+        held = sorted(self.held)
+        pipe = client.pipeline(transaction=False)
+        pipe.zadd(keys.analyzer_workers(), {self.worker_id: time.time()})
+        for camera in held:
+            self._renew(keys=[keys.camera_lease(camera)], args=[self.worker_id, self.ttl_ms], client=pipe)
+        renewed = pipe.execute()[1:]
+        return {camera for camera, ok in zip(held, renewed, strict=True) if not ok}
+
     def release_all(self) -> None:
         for camera in self.held:
             self._release(keys=[keys.camera_lease(camera)], args=[self.worker_id])
         self.held.clear()
         self.client.zrem(keys.analyzer_workers(), self.worker_id)
+
+
+class LeaseKeeper(threading.Thread):
+    """Renews the worker's heartbeat and leases every quarter TTL, whatever the detectors are doing
+    (their native code releases the GIL). What it finds lost, the worker's loop gives up."""
+
+    def __init__(self, leases: Leases, client: redis.Redis) -> None:
+        super().__init__(name="lease-keeper", daemon=True)
+        self.leases = leases
+        self.every_s = leases.ttl_s / 4
+        self._client = client
+        self._halt = threading.Event()
+        self._lock = threading.Lock()
+        self._lost: set[int] = set()
+        self.renewed_at = time.monotonic()  # the last time every held lease was known to be ours
+
+    def run(self) -> None:
+        while not self._halt.wait(self.every_s):
+            try:
+                lost = self.leases.renew_held(self._client)
+            except redis.RedisError:
+                continue  # the worker's loop says so, and gives its cameras up once the TTL has passed
+            with self._lock:
+                self._lost |= lost
+            self.renewed_at = time.monotonic()
+        self._client.close()
+
+    def stop(self) -> None:
+        """Before the worker releases its leases: no heartbeat may follow its goodbye."""
+        self._halt.set()
+        if self.is_alive():
+            self.join()
+
+    def take_lost(self) -> set[int]:
+        with self._lock:
+            lost, self._lost = self._lost, set()
+        return lost

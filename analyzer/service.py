@@ -37,7 +37,7 @@ from analyzer.faces import FaceDetector
 from analyzer.frames import decode_for_analysis
 from analyzer.history import HistoryWriter
 from analyzer.identity import new_worker_id
-from analyzer.leases import Leases
+from analyzer.leases import LeaseKeeper, Leases
 from analyzer.model_fetch import FetchError
 from analyzer.pipeline import CameraAnalysis, EventOut, FrameResult
 from analyzer.publisher import Publisher
@@ -82,6 +82,7 @@ class AnalyzerService:
         self.cameras = {c.id: c for c in cameras if c.enabled and c.analysis.enabled}
         self.client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
         self.leases = Leases(self.client, self.worker_id, sorted(self.cameras), settings.analyzer_lease_ttl_s)
+        self.keeper = LeaseKeeper(self.leases, sync_client(settings.redis_url_or_local(), settings.redis_timeout_s))
         self.history = HistoryWriter(settings).start()
         self.publisher = Publisher(self.client, settings, self.history)
         self.watchdog = Watchdog(settings.analyzer_detector_timeout_s)
@@ -141,6 +142,7 @@ class AnalyzerService:
     def run(self) -> int:
         log.info("analyzer worker %s starting; %d camera(s) to share", self.worker_id, len(self.cameras))
         next_tick = 0.0
+        self.keeper.start()
         try:
             while not self.stop.is_set():
                 while not self._changes.empty():
@@ -149,7 +151,12 @@ class AnalyzerService:
                 if now >= next_tick:
                     self._with_redis(self._tick)
                     next_tick = now + TICK_S
-                for state in [s for s in self.active.values() if s.next_due <= time.monotonic()]:
+                for camera_id in self.keeper.take_lost():
+                    self._with_redis(self._lost_lease, camera_id)
+                # The most overdue first, and the tick on time even when every camera is behind.
+                for state in sorted((s for s in self.active.values() if s.next_due <= now), key=lambda s: s.next_due):
+                    if time.monotonic() >= next_tick:
+                        break
                     self._with_redis(self._analyse, state)
                 if self.watchdog.needs_restart:
                     log.error("too many hung detector calls: exiting to be restarted")
@@ -175,9 +182,17 @@ class AnalyzerService:
             log.info("worker %s reaches Redis again", self.worker_id)
         self._redis_ok = True
 
+    def _lost_lease(self, camera_id: int) -> None:
+        """The keeper found the lease not ours: checked once more (the loop may have just taken it
+        again), then the camera is given up: another worker may own it now."""
+        if camera_id in self.leases.held and not self.leases.renew(camera_id):
+            self.leases.held.discard(camera_id)
+            self._drop(camera_id, "its lease lapsed")
+
     def _give_up_lapsed_cameras(self) -> None:
         """Leases not renewed for their TTL have lapsed: another worker may own those cameras now."""
-        if self.active and time.monotonic() - self._renewed_at > self.leases.ttl_s:
+        renewed_at = max(self._renewed_at, self.keeper.renewed_at)
+        if self.active and time.monotonic() - renewed_at > self.leases.ttl_s:
             for camera_id in list(self.active):
                 self._drop(camera_id, "leases lapsed while Redis was unreachable")
             self.leases.held.clear()
@@ -252,7 +267,10 @@ class AnalyzerService:
         except DetectorHung:
             state.counters.detector_timeouts += 1
             return
-        if not self.leases.renew(camera_id):  # our lease lapsed (we stalled): someone else may own it now
+        if camera_id not in self.leases.held:  # lost meanwhile (the keeper's word, or Redis lost)
+            return
+        # The keeper silent for half the TTL (the whole process stalled): ask before speaking for the camera.
+        if time.monotonic() - self.keeper.renewed_at > self.leases.ttl_s / 2 and not self.leases.renew(camera_id):
             self.leases.held.discard(camera_id)
             self._drop(camera_id, "its lease lapsed")
             return
@@ -296,6 +314,7 @@ class AnalyzerService:
         self.client.set(keys.analyzer_status(self.worker_id), status.encode(), px=self.leases.ttl_ms)
 
     def _shutdown(self) -> None:
+        self.keeper.stop()
         for camera_id in list(self.active):
             self._drop(camera_id, "stopping")
         try:
