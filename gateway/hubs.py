@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 M = TypeVar("M")
 
 FRAME_BLOCK_MS = 1000
-# A frame reader tells ingest it reads every frame (ingest looks each second), and says it again
-# well before the word lapses; when the last listener goes, ingest falls back to the analysis rate.
+# A frame (packet) reader tells ingest it reads every frame (the packets: ingest sends none unread;
+# it looks each second), and says it again well before the word lapses; when the last listener
+# goes, ingest falls back to the analysis rate (no packets).
 WANT_FRAMES_EVERY_S = 1.0
 WANT_FRAMES_TTL_MS = 3000
 EVENT_QUEUE = 256  # a listener this far behind loses its oldest events (counted)
@@ -121,18 +122,23 @@ class Hubs:
         return read
 
     def _packet_reader(self, camera_id: int) -> Callable[[Fanout[Packet]], Awaitable[None]]:
-        return self._ordered_reader(camera_id, "packet", self.store.next_packets)
+        return self._ordered_reader(camera_id, "packet", self.store.next_packets, self.store.want_packets)
 
     def _audio_reader(self, camera_id: int) -> Callable[[Fanout[Audio]], Awaitable[None]]:
         return self._ordered_reader(camera_id, "audio", self.store.next_audio)
 
     def _ordered_reader(
-        self, camera_id: int, kind: str, next_entries: Callable[[int, str, int], Awaitable[list[tuple[str, M | None]]]]
-    ) -> Callable[[Fanout[tuple[str, M]]], Awaitable[None]]:
+        self, camera_id: int, kind: str, next_entries: Callable[[int, str, int], Awaitable[list[tuple[str, M | None]]]],
+        want: Callable[[int, int], Awaitable[None]] | None = None,
+    ) -> Callable[[Fanout[tuple[str, M]]], Awaitable[None]]:  # fmt: skip
         async def read(fanout: Fanout[tuple[str, M]]) -> None:
             """Every entry from now on, in order; an unreadable one is counted and skipped."""
             last_id = "$"
+            wanted_at = -WANT_FRAMES_EVERY_S
             while fanout.listeners:
+                if want is not None and time.monotonic() - wanted_at >= WANT_FRAMES_EVERY_S:
+                    await want(camera_id, WANT_FRAMES_TTL_MS)
+                    wanted_at = time.monotonic()
                 for entry_id, unit in await next_entries(camera_id, last_id, FRAME_BLOCK_MS):
                     last_id = entry_id
                     if unit is None:

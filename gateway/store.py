@@ -118,6 +118,10 @@ class Store:
         """Ask the camera's ingest for every frame (not only the analysis rate) for ttl_ms."""
         await self.client.set(keys.frames_wanted(camera_id), b"1", px=ttl_ms)
 
+    async def want_packets(self, camera_id: int, ttl_ms: int) -> None:
+        """Ask the camera's ingest for its access units on the packet stream for ttl_ms."""
+        await self.client.set(keys.packets_wanted(camera_id), b"1", px=ttl_ms)
+
     async def next_frame(self, camera_id: int, after_id: str, block_ms: int) -> tuple[str, FrameMessage | None] | None:
         """The id and frame of the newest entry after `after_id` (frame None if unreadable), waiting
         up to block_ms; older entries are skipped. None if nothing came."""

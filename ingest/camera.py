@@ -61,7 +61,8 @@ class CameraService:
             if camera.source_kind is not SourceKind.RTSP:  # no stream of its own to copy: encoded once
                 self._recording_encoder = RecordingEncoder(self.recording, camera.fps)
         if camera.source_kind is SourceKind.RTSP:
-            self._packets = PacketPublisher(self._client, camera.id, settings.packet_stream_s)
+            self._packets = PacketPublisher(self._client, camera.id, settings.packet_stream_s,
+                                            lambda: self._publisher.packets_wanted)  # fmt: skip
             self._audio = AudioPublisher(self._client, camera.id) if camera.audio else None
             if camera.detect_source is not None:
                 self._relay = MainStreamRelay(

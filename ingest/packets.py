@@ -1,5 +1,10 @@
 """The camera's own access units onto its packet stream, for passthrough viewers.
 
+Only while someone reads them (a gateway's passthrough feed sets `packets_wanted`, which the
+camera's status write looks for each second): unwatched, a camera's units cost nothing here, and
+when a viewer comes the stream starts at the camera's next keyframe (the viewer watches the shared
+transcoder until then, as any viewer joining mid-GOP does).
+
 A thread of its own takes them from the reader through a bounded queue and XADDs each at once:
 the reader never waits on Redis. If Redis is slow or gone and the queue fills, everything
 waiting is dropped and so is every access unit up to the next keyframe (a decoder given a
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import redis
 
@@ -25,8 +31,9 @@ QUEUE_UNITS = 120  # 8 s at 15 fps: far more than a Redis hiccup the reader shou
 
 
 class PacketPublisher(QueueSender[PacketMessage]):
-    def __init__(self, client: redis.Redis, camera_id: int, keep_s: float) -> None:
+    def __init__(self, client: redis.Redis, camera_id: int, keep_s: float, wanted: Callable[[], bool]) -> None:
         super().__init__(f"packets-{camera_id}")
+        self._wanted = wanted
         self._client = client
         self.camera_id = camera_id
         self._stream = keys.packet_stream(camera_id)
@@ -40,6 +47,9 @@ class PacketPublisher(QueueSender[PacketMessage]):
 
     def offer(self, unit: AccessUnit, pts_s: float, received_at_s: float) -> None:
         """Queue an access unit for XADD; never blocks."""
+        if not self._wanted():
+            self._need_keyframe = True  # whoever asks next starts at a keyframe
+            return
         with self._wake:
             if self._need_keyframe and not unit.keyframe:
                 self.dropped += 1

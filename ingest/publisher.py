@@ -3,7 +3,8 @@
 The source loop hands it frames through a two-slot buffer and never waits: if Redis is
 slow or gone, the oldest waiting frame is dropped and counted (frames_failed), so a Redis
 hiccup costs the camera frames, never time. The same thread refreshes the status record and,
-in the same round trip, learns whether anyone reads the frames at the camera's full rate.
+in the same round trip, learns whether anyone reads the frames at the camera's full rate, and
+whether anyone reads the camera's packet stream.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ class Publisher(threading.Thread):
         self._maxlen = maxlen
         self._stream = keys.frame_stream(stats.camera_id)
         self._status_key = keys.camera_status(stats.camera_id)
-        self._wanted_key = keys.frames_wanted(stats.camera_id)
+        self._wanted_keys = (keys.frames_wanted(stats.camera_id), keys.packets_wanted(stats.camera_id))
         self.full_rate_wanted = False  # someone reads the frame stream whole (MJPEG, a transcoder)
+        self.packets_wanted = False  # someone reads the packet stream (a passthrough feed)
         self._status_interval_s = status_interval_s
         self._status_ttl_ms = int(status_ttl_s * 1000)
         self._pending: deque[tuple[FrameMessage, float]] = deque()
@@ -103,12 +105,13 @@ class Publisher(threading.Thread):
         try:
             with self._client.pipeline(transaction=False) as pipe:
                 pipe.set(self._status_key, self._stats.snapshot().encode(), px=self._status_ttl_ms)
-                pipe.exists(self._wanted_key)
-                _, wanted = pipe.execute()
+                for key in self._wanted_keys:
+                    pipe.exists(key)
+                _, frames, packets = pipe.execute()
         except redis.RedisError as e:
             self._redis_down(e)
             return
-        self.full_rate_wanted = bool(wanted)
+        self.full_rate_wanted, self.packets_wanted = bool(frames), bool(packets)
         self._redis_up()
 
     def _redis_down(self, error: redis.RedisError) -> None:

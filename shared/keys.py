@@ -27,6 +27,12 @@ def frames_wanted(camera_id: int) -> str:
     return f"{PREFIX}:camera:{camera_id}:frames_wanted"
 
 
+def packets_wanted(camera_id: int) -> str:
+    """Set (with a TTL, refreshed while they read) by whoever reads a camera's packet stream (a
+    gateway's passthrough feed); without it, ingest relays nothing to Redis (it still records)."""
+    return f"{PREFIX}:camera:{camera_id}:packets_wanted"
+
+
 def packet_stream(camera_id: int) -> str:
     """Stream of one camera's own access units (main stream, compressed), written by its ingest
     process, trimmed by time to at least its last keyframe."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from tests.support import (
     pid_alive,
     read_frames,
     wait_until,
+    want_packets,
     write_camera_file,
 )
 
@@ -208,6 +210,7 @@ def test_the_cameras_own_access_units_are_on_its_packet_stream(
 ) -> None:
     main = rtsp_server(size="640x360", fps=15, codec=codec)
     cameras = write_camera_file(tmp_path, [rtsp_camera(1, main.url())])
+    want_packets(rdb, 1)
     ingest(cameras, env={"CAMSTREAM_PACKET_STREAM_S": "1"})
     wait_until(lambda: (u := _units(rdb, 1)) and u[-1].seq >= 60, 15.0, what="four seconds of access units")
     units = _units(rdb, 1)
@@ -225,7 +228,12 @@ def test_a_detect_streams_camera_relays_its_main_stream_undecoded(
     detect = rtsp_server(size="320x180", fps=15)
     cameras = write_camera_file(tmp_path, [rtsp_camera(1, main.url(), detect_source=detect.url())])
     ingest(cameras)
+    wait_until(lambda: camera_status(rdb, 1) and camera_status(rdb, 1).units_relayed, 15.0, what="the main stream")
+    time.sleep(1.5)
+    assert rdb.xlen(keys.packet_stream(1)) == 0  # nobody watches: nothing relayed to Redis
+    want_packets(rdb, 1)
     wait_until(lambda: rdb.xlen(keys.packet_stream(1)) >= 20, 15.0, what="the main stream's access units")
+    assert _units(rdb, 1)[0].keyframe  # asked for, the stream starts at a keyframe
     assert set(_decoded_sizes(_units(rdb, 1))) == {(1280, 720)}
     assert {(f.width, f.height) for f in read_frames(rdb, 1, 0.5, start_id="0")} == {(320, 180)}
 

@@ -31,6 +31,7 @@ from tests.support import (
     camera_status,
     redis_outage,
     wait_until,
+    want_packets,
     write_camera_file,
 )
 from tests.support.disks import tmpfs
@@ -71,6 +72,7 @@ def test_the_cameras_own_stream_is_written_to_abutting_segments_by_stream_copy(
     cameras = write_camera_file(tmp_path, [{"id": 1, "name": "rec", "source": server.url(), "fps": 15,
                                             "record": {"mode": "continuous"}}])  # fmt: skip
     root = _data_dir / "recordings"
+    want_packets(rdb, 1)
     ingest(cameras, env={"CAMSTREAM_RECORDINGS_SEGMENT_S": "2", "CAMSTREAM_PACKET_STREAM_S": "30"})
     wait_until(lambda: len([s for s in recordings.camera_segments(root, 1) if not s.is_part]) >= 4, 30.0,
                what="four finished segments")  # fmt: skip

@@ -15,7 +15,7 @@ import redis
 
 from shared import keys
 from shared.packets import PacketMessage
-from tests.support import DATA, RtspServer, ServiceRun, wait_until, web, write_camera_file
+from tests.support import DATA, RtspServer, ServiceRun, wait_until, want_packets, web, write_camera_file
 from tests.support.browser import browser_page, csp_violations
 from tests.test_recording_segments import _length_prefixed, _nal_units
 
@@ -26,14 +26,15 @@ FAST = {"CAMSTREAM_RECORDINGS_SEGMENT_S": "2", "CAMSTREAM_PACKET_STREAM_S": "60"
 @pytest.fixture
 def recorded(
     rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun], recorder: Callable[..., ServiceRun],
-    gateway: Callable[..., str], tmp_path: Path,
+    gateway: Callable[..., str], rdb: redis.Redis, tmp_path: Path,
 ) -> str:  # fmt: skip
-    """A camera recording continuously for 14 s; the gateway's base URL."""
+    """A camera recording continuously for 14 s (its packet stream read throughout); the gateway's base URL."""
     server = rtsp_server(size="640x360", fps=15, gop=15, audio="aac")
     cameras = write_camera_file(tmp_path, [
         {"id": 1, "name": "porch", "source": server.url(), "fps": 15, "record": {"mode": "continuous"}},
         {"id": 2, "name": "never recorded", "source": "demo:", "record": {"mode": "off"}},
     ])  # fmt: skip
+    want_packets(rdb, 1)
     ingest(cameras, env=FAST)
     recorder(cameras, env=FAST)
     base = gateway(cameras, env=FAST)

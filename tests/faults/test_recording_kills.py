@@ -17,7 +17,7 @@ import redis
 from shared import keys, recordings
 from shared.messages import FrameMessage
 from shared.packets import PacketMessage
-from tests.support import RtspServer, ServiceRun, camera_pids, pid_alive, wait_until, write_camera_file
+from tests.support import RtspServer, ServiceRun, camera_pids, pid_alive, wait_until, want_packets, write_camera_file
 
 pytestmark = pytest.mark.rtsp
 
@@ -44,6 +44,7 @@ def test_a_killed_camera_process_loses_no_footage_beyond_its_outage(
     cameras = write_camera_file(tmp_path, [{"id": 1, "name": "rec", "source": server.url(), "fps": FPS,
                                             "record": {"mode": "continuous"}}])  # fmt: skip
     root = _data_dir / "recordings"
+    want_packets(rdb, 1)
     ingest(cameras, env={"CAMSTREAM_RECORDINGS_SEGMENT_S": "60", "CAMSTREAM_PACKET_STREAM_S": "60"})
     recorder(cameras)
     pids = wait_until(lambda: camera_pids(rdb, [1]), 30.0, what="the camera's pid")

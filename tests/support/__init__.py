@@ -230,6 +230,15 @@ def logged_pid(log: Path, process: str) -> int:
 WANT_FRAMES_S = 30.0
 
 
+def want_packets(client: Any, camera_id: int, seconds: float = 600.0) -> None:
+    """Ask the camera's ingest for its access units on the packet stream, as a gateway's passthrough
+    feed does while someone watches (ingest sends none unread). Before ingest starts, for a test
+    that reads the stream from the camera's first keyframe."""
+    from shared import keys  # noqa: PLC0415
+
+    client.set(keys.packets_wanted(camera_id), b"1", px=int(seconds * 1000))
+
+
 def read_frames(client: Any, camera_id: int, duration_s: float, start_id: str = "$") -> list[Any]:
     """FrameMessages that arrive on a camera's stream during duration_s, in order. It reads the stream
     whole, as an MJPEG viewer does: it asks ingest for every frame (not only the analysis rate) and,
