@@ -33,7 +33,7 @@ class RtspError(Exception):
         self.status = status
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # (not frozen: a frozen dataclass costs a call per field to build, 400 times a second)
 class RtpPacket:
     channel: int
     payload_type: int
@@ -271,20 +271,35 @@ class RtspClient:
 
     def packets(self) -> Iterator[RtpPacket]:
         """RTP packets of the set-up tracks, as they arrive. Raises RtspError when the camera
-        stops sending or goes away."""
+        stops sending or goes away. Every whole packet one read brought is cut out in one pass
+        (one clock reading, one copy each, the buffer trimmed once): a 4 Mbit/s camera sends
+        ~400 packets a second, and per-packet Python work is most of what reading it costs."""
+        buffer, channels = self._buffer, self.channels
         while True:
             if time.monotonic() - self._last_sent > self._session_timeout_s / 2:
                 self._send("GET_PARAMETER", self.url, {})  # keep the session alive; its answer is skipped
             self._fill(1)
-            if self._buffer[0] != 0x24:
+            if buffer[0] != 0x24:
                 self._read_response()
                 continue
-            channel, data = self._take_interleaved()
-            if channel not in self.channels or len(data) < 12 or data[0] >> 6 != 2:
-                continue  # RTCP (odd channels), or not RTP
-            packet = _rtp(channel, data)
-            if packet is not None:
-                yield packet
+            self._fill(4)
+            self._fill(4 + ((buffer[2] << 8) | buffer[3]))
+            received = time.time()
+            found: list[RtpPacket] = []
+            at, end = 0, len(buffer)
+            with memoryview(buffer) as view:  # released before the buffer is trimmed
+                while end - at >= 4 and buffer[at] == 0x24:
+                    start = at + 4
+                    length = (buffer[at + 2] << 8) | buffer[at + 3]
+                    if end - start < length:
+                        break  # the rest comes with the next read
+                    channel, at = buffer[at + 1], start + length
+                    if channel in channels and length >= 12 and buffer[start] >> 6 == 2:  # not RTCP, and RTP
+                        packet = _rtp(channel, view[start:at], received)
+                        if packet is not None:
+                            found.append(packet)
+            del buffer[:at]
+            yield from found
 
     def close(self) -> None:
         if self._socket is None:
@@ -300,19 +315,20 @@ class RtspClient:
             self._socket = None
 
 
-def _rtp(channel: int, data: bytes) -> RtpPacket | None:
-    csrc_count, has_extension, padded = data[0] & 0x0F, data[0] & 0x10, data[0] & 0x20
-    offset = 12 + 4 * csrc_count
-    if has_extension:
+def _rtp(channel: int, data: memoryview, received_at_s: float) -> RtpPacket | None:
+    """The packet in `data` (a view into the read buffer: only the payload is copied out)."""
+    first, second = data[0], data[1]
+    offset = 12 + 4 * (first & 0x0F)  # past the CSRCs
+    if first & 0x10:  # a header extension
         if len(data) < offset + 4:
             return None
-        offset += 4 + 4 * int.from_bytes(data[offset + 2 : offset + 4], "big")
-    end = len(data) - (data[-1] if padded else 0)
+        offset += 4 + 4 * ((data[offset + 2] << 8) | data[offset + 3])
+    end = len(data) - (data[-1] if first & 0x20 else 0)  # less the padding
     if offset > end:
         return None
     return RtpPacket(
-        channel, data[1] & 0x7F, bool(data[1] & 0x80), int.from_bytes(data[2:4], "big"),
-        int.from_bytes(data[4:8], "big"), data[offset:end], time.time(),
+        channel, second & 0x7F, bool(second & 0x80), (data[2] << 8) | data[3],
+        int.from_bytes(data[4:8], "big"), bytes(data[offset:end]), received_at_s,
     )  # fmt: skip
 
 
