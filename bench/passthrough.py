@@ -31,7 +31,7 @@ from bench.common import cpu_seconds, machine, write_section
 from bench.gateway import start_gateway, start_ingest
 from gateway.webrtc.compat import use_host_addresses
 from shared.embedded_redis import EmbeddedRedis
-from tests.support import RtspServer, camera_pids, rtsp_server_missing, wait_until, web, write_camera_file
+from tests.support import RtspServer, camera_pids, rtsp_server_missing, wait_until, want_packets, web, write_camera_file
 from tests.support.clock import painted_ms, read_reference
 
 
@@ -133,6 +133,7 @@ def ingest_with_detect_stream(seconds: float) -> float:
         ingest = start_ingest(server.url, cameras, Path(folder))
         try:
             client = redis.Redis.from_url(server.url)
+            want_packets(client, 1)  # as while someone watches: the relay to Redis counted
             camera = wait_until(lambda: camera_pids(client, [1]), 15.0)[0]
             wait_until(lambda: client.xlen("camstream:camera:1:packets") > 10, 15.0)
             client.close()

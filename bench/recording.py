@@ -38,7 +38,16 @@ from shared.detections import Event, EventPhase, EventType
 from shared.embedded_redis import EmbeddedRedis
 from shared.packets import PacketMessage
 from shared.settings import Settings
-from tests.support import RtspServer, ServiceRun, camera_pids, rtsp_server_missing, wait_until, web, write_camera_file
+from tests.support import (
+    RtspServer,
+    ServiceRun,
+    camera_pids,
+    rtsp_server_missing,
+    wait_until,
+    want_packets,
+    web,
+    write_camera_file,
+)
 
 
 def _cameras(folder: Path, main: RtspServer, detect: RtspServer, mode: str) -> Path:
@@ -47,6 +56,7 @@ def _cameras(folder: Path, main: RtspServer, detect: RtspServer, mode: str) -> P
 
 
 def _camera_share(client: redis.Redis, seconds: float) -> float:
+    want_packets(client, 1)  # read as a passthrough viewer would: the overhead is measured against the stream
     camera = wait_until(lambda: camera_pids(client, [1]), 20.0)[0]
     wait_until(lambda: client.xlen(keys.packet_stream(1)) > 10, 20.0)
     time.sleep(2.0)
