@@ -77,14 +77,15 @@ class Leases:
         return bool(self._renew(keys=[keys.camera_lease(camera)], args=[self.worker_id, self.ttl_ms]))
 
     def renew_held(self, client: redis.Redis) -> set[int]:
-        """Heartbeat and renew every lease held, in one round trip on `client` (the keeper's own).
-        Returns the cameras whose lease is no longer ours."""
+        """Heartbeat, keep the worker's status record, and renew every lease held, in one round trip
+        on `client` (the keeper's own). Returns the cameras whose lease is no longer ours."""
         held = sorted(self.held)
         pipe = client.pipeline(transaction=False)
         pipe.zadd(keys.analyzer_workers(), {self.worker_id: time.time()})
+        pipe.pexpire(keys.analyzer_status(self.worker_id), self.ttl_ms)  # a late tick must not blank it
         for camera in held:
             self._renew(keys=[keys.camera_lease(camera)], args=[self.worker_id, self.ttl_ms], client=pipe)
-        renewed = pipe.execute()[1:]
+        renewed = pipe.execute()[2:]
         return {camera for camera, ok in zip(held, renewed, strict=True) if not ok}
 
     def release_all(self) -> None:

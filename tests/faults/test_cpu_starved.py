@@ -50,7 +50,7 @@ def test_a_worker_and_its_cameras_starved_of_cpu_keep_their_leases_and_stop_clea
             cpu)  # fmt: skip
         started = time.time()
         time.sleep(STARVED_S)
-        statuses = worker_statuses(rdb)
+        statuses = wait_until(lambda: worker_statuses(rdb), 5.0, what="the worker's status")
         analysed = {n: [d for d in read_detections(rdb, n) if d.analysed_at_s > started] for n in range(1, CAMERAS + 1)}
         (status,) = statuses.values()
         assert sorted(int(c) for c in status.cameras) == list(range(1, CAMERAS + 1)), status.cameras
