@@ -111,14 +111,17 @@ class LeaseKeeper(threading.Thread):
 
     def run(self) -> None:
         while not self._halt.wait(self.every_s):
-            try:
-                lost = self.leases.renew_held(self._client)
-            except redis.RedisError:
-                continue  # the worker's loop says so, and gives its cameras up once the TTL has passed
-            with self._lock:
-                self._lost |= lost
-            self.renewed_at = time.monotonic()
+            self.renew_once()
         self._client.close()
+
+    def renew_once(self) -> None:
+        try:
+            lost = self.leases.renew_held(self._client)
+        except redis.RedisError:
+            return  # the worker's loop says so, and gives its cameras up once the TTL has passed
+        with self._lock:
+            self._lost |= lost
+        self.renewed_at = time.monotonic()
 
     def stop(self) -> None:
         """Before the worker releases its leases: no heartbeat may follow its goodbye."""

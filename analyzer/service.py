@@ -151,8 +151,7 @@ class AnalyzerService:
                 if now >= next_tick:
                     self._with_redis(self._tick)
                     next_tick = now + TICK_S
-                for camera_id in self.keeper.take_lost():
-                    self._with_redis(self._lost_lease, camera_id)
+                self._give_up_lost_leases()
                 # The most overdue first, and the tick on time even when every camera is behind.
                 for state in sorted((s for s in self.active.values() if s.next_due <= now), key=lambda s: s.next_due):
                     if time.monotonic() >= next_tick:
@@ -181,6 +180,10 @@ class AnalyzerService:
         if not self._redis_ok:
             log.info("worker %s reaches Redis again", self.worker_id)
         self._redis_ok = True
+
+    def _give_up_lost_leases(self) -> None:
+        for camera_id in self.keeper.take_lost():
+            self._with_redis(self._lost_lease, camera_id)
 
     def _lost_lease(self, camera_id: int) -> None:
         """The keeper found the lease not ours: checked once more (the loop may have just taken it
