@@ -22,8 +22,23 @@ FRAME_BLOCK_MS = 1000
 # A frame (packet) reader tells ingest it reads every frame (the packets: ingest sends none unread;
 # it looks each second), and says it again well before the word lapses; when the last listener
 # goes, ingest falls back to the analysis rate (no packets).
-WANT_FRAMES_EVERY_S = 1.0
-WANT_FRAMES_TTL_MS = 3000
+WANT_EVERY_S = 1.0
+WANT_TTL_MS = 3000
+
+
+class _Asking:
+    """A reader's standing request to ingest (`want(camera_id, ttl_ms)`), said again each WANT_EVERY_S."""
+
+    def __init__(self, camera_id: int, want: Callable[[int, int], Awaitable[None]] | None) -> None:
+        self._camera_id, self._want = camera_id, want
+        self._said_at = -WANT_EVERY_S
+
+    async def renew(self) -> None:
+        if self._want is not None and time.monotonic() - self._said_at >= WANT_EVERY_S:
+            await self._want(self._camera_id, WANT_TTL_MS)
+            self._said_at = time.monotonic()
+
+
 EVENT_QUEUE = 256  # a listener this far behind loses its oldest events (counted)
 
 Frame = tuple[str, FrameMessage]  # stream entry id, frame
@@ -90,11 +105,9 @@ class Hubs:
             if latest is not None:
                 last_id = latest[0]
                 fanout.publish(latest)
-            wanted_at = -WANT_FRAMES_EVERY_S
+            asking = _Asking(camera_id, self.store.want_frames)
             while fanout.listeners:
-                if time.monotonic() - wanted_at >= WANT_FRAMES_EVERY_S:
-                    await self.store.want_frames(camera_id, WANT_FRAMES_TTL_MS)
-                    wanted_at = time.monotonic()
+                await asking.renew()
                 found = await self.store.next_frame(camera_id, last_id, block_ms=FRAME_BLOCK_MS)
                 if found is None:
                     continue
@@ -134,11 +147,9 @@ class Hubs:
         async def read(fanout: Fanout[tuple[str, M]]) -> None:
             """Every entry from now on, in order; an unreadable one is counted and skipped."""
             last_id = "$"
-            wanted_at = -WANT_FRAMES_EVERY_S
+            asking = _Asking(camera_id, want)
             while fanout.listeners:
-                if want is not None and time.monotonic() - wanted_at >= WANT_FRAMES_EVERY_S:
-                    await want(camera_id, WANT_FRAMES_TTL_MS)
-                    wanted_at = time.monotonic()
+                await asking.renew()
                 for entry_id, unit in await next_entries(camera_id, last_id, FRAME_BLOCK_MS):
                     last_id = entry_id
                     if unit is None:
