@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +28,13 @@ RECOGNISE_EVERY_S = 1.0
 # half hidden or turned away may still show a face (NanoDet at 256 px misses a quarter of Tears of
 # Steel's faces at 0.5, none at 0.2: docs/analyzer.md).
 FACE_SEARCH_MIN_SCORE = 0.2
+
+# How a detector is called: directly, or through the worker's watchdog.
+Guard = Callable[..., Any]
+
+
+def _direct(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
 
 
 @dataclass
@@ -72,6 +81,7 @@ class CameraAnalysis:
         detector: Detector | None,
         faces: FaceDetector | None,
         idle_detect_s: float,
+        guard: Guard = _direct,
         full_frame_s: float = 2.0,
         recognizer: Recognizer | None = None,
     ) -> None:
@@ -82,6 +92,7 @@ class CameraAnalysis:
         self.idle_detect_s = idle_detect_s
         self.looks = LookSchedule(full_frame_s)  # people: where it moved, the whole frame now and then
         self.recognizer = recognizer if config.face else None
+        self.guard = guard
         self.motion = (
             MotionDetector(config.motion_min_area, config.motion_zones, config.motion_masks) if config.motion else None
         )
@@ -123,14 +134,14 @@ class CameraAnalysis:
             if self.detector is not None:
                 regions = self.looks.regions(moved, width, height, self.detector.tiles_for(width, height), t_s)
                 started = time.perf_counter()
-                seen = self.detector.detect(image, self._ask_score, regions, self.config.detect_long_side)
+                seen = self.guard(self.detector.detect, image, self._ask_score, regions, self.config.detect_long_side)
                 timings["person" if regions is None else "person_regions"] = _since(started)
             reported = self.rules.kept(seen, width, height)
             if self.faces is not None:
                 near = [d for d in seen if d.label == "person" and d.score >= FACE_SEARCH_MIN_SCORE]
                 started = time.perf_counter()
-                faces = faces_near_people(self.faces, image, near, self.config.face_min_score,
-                                          self.config.face_everywhere or self.detector is None)  # fmt: skip
+                faces = self.guard(faces_near_people, self.faces, image, near, self.config.face_min_score,
+                                   self.config.face_everywhere or self.detector is None)  # fmt: skip
                 faces = in_zones(faces, self.config.motion_zones, width, height)
                 timings["face"] = _since(started)
                 # A face track keeps its best match, so matching once a second is enough (about 20 ms a face).

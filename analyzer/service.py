@@ -18,14 +18,12 @@ its camera next ends them (analyzer.history finds them), at the last moment they
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import os
 import queue
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import cast
@@ -45,7 +43,7 @@ from analyzer.pipeline import CameraAnalysis, EventOut, FrameResult
 from analyzer.publisher import Publisher
 from analyzer.recognition import Recognizer
 from analyzer.tf_graph import GraphError
-from analyzer.watchdog import Call, DetectorHung, Watchdog
+from analyzer.watchdog import DetectorHung, Watchdog
 from shared import keys
 from shared.cameras import Camera
 from shared.detections import EventPhase, FrameDetections
@@ -60,8 +58,6 @@ TICK_S = 1.0
 LEFT_OPEN_GRACE_S = 10.0  # plus the lease TTL: see _start
 EXIT_RESTART = 3
 TIMING_WEIGHT = 0.1  # of the newest sample in each stage's moving average
-# Frames handed to the analysis thread at once: one analysed while the next is read and decoded.
-IN_FLIGHT = 2
 
 
 @dataclass
@@ -76,13 +72,6 @@ class _Camera:
     # Our own events whose first frame was captured before we took the camera (a frame in flight):
     # never taken for events a killed worker left open.
     early_ids: set[str] = field(default_factory=set)
-
-
-@dataclass
-class _InFlight:
-    state: _Camera
-    message: FrameMessage
-    call: Call
 
 
 class AnalyzerService:
@@ -104,7 +93,6 @@ class AnalyzerService:
         self.faces = FaceDetector() if any(c.analysis.face for c in self.cameras.values()) else None
         self.recognizer = Recognizer()  # its model loads when someone is first enrolled
         self.active: dict[int, _Camera] = {}
-        self.in_flight: deque[_InFlight] = deque()  # frames handed to the analysis thread, oldest first
         self.exit_code = 0
         self._redis_ok = True
         self._renewed_at = time.monotonic()  # last time the leases were known to be ours
@@ -168,27 +156,16 @@ class AnalyzerService:
                 for state in sorted((s for s in self.active.values() if s.next_due <= now), key=lambda s: s.next_due):
                     if time.monotonic() >= next_tick:
                         break
-                    while len(self.in_flight) >= IN_FLIGHT:
-                        self._with_redis(self._finish, self.in_flight.popleft())
                     self._with_redis(self._analyse, state)
-                while self.in_flight and self.in_flight[0].call.done():
-                    self._with_redis(self._finish, self.in_flight.popleft())
                 if self.watchdog.needs_restart:
                     log.error("too many hung detector calls: exiting to be restarted")
                     self.exit_code = EXIT_RESTART
                     break
                 wake = min([next_tick, *(s.next_due for s in self.active.values())])
-                self._wait(min(0.2, max(0.0, wake - time.monotonic())))
+                self.stop.wait(min(0.2, max(0.0, wake - time.monotonic())))
         finally:
             self._shutdown()
         return self.exit_code
-
-    def _wait(self, timeout_s: float) -> None:
-        """Until the next slot: woken early by the oldest analysis in flight finishing."""
-        if self.in_flight:
-            concurrent.futures.wait([self.in_flight[0].call.future], timeout_s)
-        else:
-            self.stop.wait(timeout_s)
 
     def _with_redis(self, step: Callable[..., None], *args: object) -> None:
         """Run one step; a Redis error ends the step, never the worker."""
@@ -237,7 +214,7 @@ class AnalyzerService:
     def _start(self, camera_id: int) -> None:
         camera = self.cameras[camera_id]
         analysis = CameraAnalysis(
-            camera_id, camera.analysis, self.persons, self.faces, self.settings.analyzer_idle_detect_s,
+            camera_id, camera.analysis, self.persons, self.faces, self.settings.analyzer_idle_detect_s, self.watchdog,
             full_frame_s=self.settings.analyzer_full_frame_s, recognizer=self.recognizer,
         )  # fmt: skip
         interval = 1.0 / camera.analysis.fps
@@ -262,8 +239,6 @@ class AnalyzerService:
 
     def _drop(self, camera_id: int, why: str) -> None:
         """Give a camera up: its open events end (the messages wait in the outbox if Redis is away)."""
-        if any(f.state.camera.id == camera_id for f in self.in_flight):
-            self._settle()
         state = self.active.pop(camera_id, None)
         if state is None:
             return
@@ -271,7 +246,6 @@ class AnalyzerService:
         self.publisher.events(state.analysis.close(time.time()))
 
     def _analyse(self, state: _Camera) -> None:
-        """Read the camera's newest frame, decode it, and hand it to the analysis thread."""
         camera_id = state.camera.id
         now = time.monotonic()
         late = now - state.next_due
@@ -289,42 +263,21 @@ class AnalyzerService:
         if decoded is None:
             return
         message, image = decoded
-        call = self.watchdog.submit(
-            state.analysis.analyse, image, image.shape[1] / message.width, message.captured_at_s, message.jpeg,
-            time.time(),
-        )  # fmt: skip
-        self.in_flight.append(_InFlight(state, message, call))
-
-    def _finish(self, flight: _InFlight) -> None:
-        """Publish an analysed frame, if the camera is still ours."""
-        state = flight.state
-        camera_id = state.camera.id
         try:
-            result: FrameResult = self.watchdog.result(flight.call)
+            result = state.analysis.analyse(
+                image, image.shape[1] / message.width, message.captured_at_s, message.jpeg, time.time()
+            )
         except DetectorHung:
             state.counters.detector_timeouts += 1
-            # The abandoned thread may still hold this camera's analysis: start it afresh.
-            if self.active.get(camera_id) is state:
-                self._drop(camera_id, "its analysis hung")
-                self._start(camera_id)
-                self.active[camera_id].counters = state.counters
             return
-        except concurrent.futures.CancelledError:  # queued behind a hung call
-            state.counters.frames_skipped += 1
+        if camera_id not in self.leases.held:  # lost meanwhile (the keeper's word, or Redis lost)
             return
-        if self.active.get(camera_id) is not state or camera_id not in self.leases.held:
-            return  # given up meanwhile (the keeper's word, or Redis lost)
         # The keeper silent for half the TTL (the whole process stalled): ask before speaking for the camera.
         if time.monotonic() - self.keeper.renewed_at > self.leases.ttl_s / 2 and not self.leases.renew(camera_id):
             self.leases.held.discard(camera_id)
             self._drop(camera_id, "its lease lapsed")
             return
-        self._publish(state, flight.message, result)
-
-    def _settle(self) -> None:
-        """Finish every frame in flight (before a camera is given up, whose analysis they use)."""
-        while self.in_flight:
-            self._with_redis(self._finish, self.in_flight.popleft())
+        self._publish(state, message, result)
 
     def _decode(self, state: _Camera, fields: dict[bytes, bytes]) -> tuple[FrameMessage, np.ndarray] | None:
         try:
@@ -364,7 +317,6 @@ class AnalyzerService:
         self.client.set(keys.analyzer_status(self.worker_id), status.encode(), px=self.leases.ttl_ms)
 
     def _shutdown(self) -> None:
-        self._settle()
         self.keeper.stop()
         for camera_id in list(self.active):
             self._drop(camera_id, "stopping")
