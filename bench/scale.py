@@ -12,15 +12,17 @@ watched over WebRTC by viewers that count frames without decoding), then FFmpeg 
 part the way Frigate does (`-c copy -f segment` for the main stream, `-vf fps=5 -f rawvideo` for
 the sub stream), each for `--seconds` after `--warmup`. Printed: CPU per process kind, each
 camera's main-stream frame rate against 15, its analysis rate against 5, bytes recorded against
-the source's, stalls (a second with no frame), and ERROR lines; then the largest N that holds
-(every camera >= 14.5 fps, analysis >= 90 % of its rate, no stall, no error) and ingest's CPU per
-camera against FFmpeg's. It rewrites the scale section of docs/benchmarks.md unless --no-write.
+the source's, stalls (a second with no frame), ERROR lines, and how the whole system stopped on
+SIGTERM under that load; then the largest N that holds (every camera >= 14.5 fps, analysis >= 90 %
+of its rate, no stall, no error, a clean stop) and ingest's CPU per camera against FFmpeg's. It
+rewrites the scale section of docs/benchmarks.md unless --no-write.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -82,11 +84,14 @@ class Figures:
     recorded_ratio: float
     stalls: int
     errors: list[str] = field(default_factory=list)
+    stop_s: float = 0.0  # SIGTERM to the whole system gone
+    killed: int = 0  # camera processes killed at the stop (they ignored SIGTERM)
+    unclean_exits: int = 0  # processes that exited with a code other than 0
 
     @property
     def holds(self) -> bool:
         return (min(self.fps) >= HOLD_FPS and min(self.analysis) >= HOLD_ANALYSIS * self.analysis_target
-                and not self.stalls and not self.errors)  # fmt: skip
+                and not self.stalls and not self.errors and not self.killed and not self.unclean_exits)  # fmt: skip
 
 
 def source_bytes_per_s() -> float:
@@ -125,19 +130,25 @@ def ffmpeg(server: ClipServer, cameras: int, warmup_s: float, seconds: float) ->
 
 
 def camstream(server: ClipServer, cameras: int, warmup_s: float, seconds: float, workers: int) -> Figures:
-    with tempfile.TemporaryDirectory() as folder, CamstreamRun(Path(folder), server.url, cameras, workers,
-                                                               WATCHED, server.process.pid) as run:  # fmt: skip
-        run.wait_streaming()
-        time.sleep(warmup_s)
-        first = previous = run.sample()
-        stalls = 0
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            time.sleep(1.0)
-            now = run.sample()
-            stalls += sum(now.units.get(c, 0) <= previous.units.get(c, 0) for c in range(1, cameras + 1))
-            previous = now
-        return _figures(cameras, first, previous, stalls, run.errors(), run.analysis_fps)
+    with tempfile.TemporaryDirectory() as folder:
+        with CamstreamRun(Path(folder), server.url, cameras, workers, WATCHED, server.process.pid) as run:
+            run.wait_streaming()
+            time.sleep(warmup_s)
+            first = previous = run.sample()
+            stalls = 0
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                time.sleep(1.0)
+                now = run.sample()
+                stalls += sum(now.units.get(c, 0) <= previous.units.get(c, 0) for c in range(1, cameras + 1))
+                previous = now
+            figures = _figures(cameras, first, previous, stalls, run.errors(), run.analysis_fps)
+        # Stopped under the same load: the whole system must stop cleanly, not be killed.
+        figures.stop_s, figures.killed = run.stop_s, run.killed()
+        # uvicorn re-raises SIGTERM once it has shut down: the gateway's clean exit reads -15.
+        figures.unclean_exits = sum(code not in (0, -signal.SIGTERM) for code in run.exit_codes)
+        figures.errors = run.errors()
+        return figures
 
 
 def _figures(cameras: int, first: Sample, last: Sample, stalls: int, errors: list[str], target: float) -> Figures:
@@ -161,15 +172,15 @@ def report(ours: Figures, theirs: FfmpegFigures | None) -> list[str]:
         f"{f'{theirs.cpu_per_camera:.2f}' if theirs else '-'} | {ratio} | {min(ours.fps):.1f} / "
         f"{sum(ours.fps) / len(ours.fps):.1f} | {min(ours.analysis):.2f} / "
         f"{sum(ours.analysis) / len(ours.analysis):.2f} | {ours.recorded_ratio:.3f} | {ours.stalls} | "
-        f"{len(ours.errors)} | {kinds} |"
+        f"{len(ours.errors)} | {ours.stop_s:.1f} s, {ours.killed} killed, {ours.unclean_exits} unclean | {kinds} |"
     ]
 
 
 HEADER = [
     "| cameras | holds | ingest, % of a core per camera | FFmpeg, per camera | ratio | main stream fps, "
     "min / mean | analysed fps, min / mean (of 5) | recorded / source bytes | stalls | ERROR lines "
-    "| CPU by process, % of a core |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| stop on SIGTERM | CPU by process, % of a core |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
 ]
 
 
@@ -207,7 +218,9 @@ def main() -> int:
             "Each camera: a 1920x1080@15 main stream (~4 Mbit/s, relayed, recorded continuously) and a 640x360@15 "
             f"detect stream (decoded, analysed at 5 fps), {WATCHED} cameras watched over WebRTC. FFmpeg: the same "
             "streams, `-c copy -f segment` and `-vf fps=5 -f rawvideo`. Holds: every camera's main stream at "
-            f">= {HOLD_FPS} fps, analysis at >= {HOLD_ANALYSIS:.0%} of its rate, no stall, no ERROR line.",
+            f">= {HOLD_FPS} fps, analysis at >= {HOLD_ANALYSIS:.0%} of its rate, no stall, no ERROR line, and "
+            "every process stopped by SIGTERM within 20 s, cleanly (exit code 0; the gateway's uvicorn "
+            "re-raises the signal, -15), none killed.",
             "",
             *HEADER, *rows,
             "",

@@ -29,6 +29,7 @@ from tests.support.processes import processes
 
 QUIET = {"CAMSTREAM_LOG_LEVEL": "WARNING", "CAMSTREAM_WEBRTC_HOSTS": "127.0.0.1"}
 ERROR_LINE = re.compile(r"\bERROR\b|Traceback")
+KILLED_LINE = re.compile(r"ignored SIGTERM")
 
 
 @dataclass
@@ -55,6 +56,8 @@ class CamstreamRun:
         self._viewers: list[subprocess.Popen[bytes]] = []
         self._redis = EmbeddedRedis()
         self._client: redis.Redis | None = None
+        self.stop_s = 0.0  # SIGTERM to every process gone, once stopped
+        self.exit_codes: list[int] = []
 
     def __enter__(self) -> CamstreamRun:
         self._redis.start()
@@ -79,8 +82,9 @@ class CamstreamRun:
         for viewer in self._viewers:
             viewer.kill()
             viewer.wait()
-        for run in reversed(self._runs):
-            run.stop(20.0)
+        stopping = time.monotonic()
+        self.exit_codes = [run.stop(20.0) for run in reversed(self._runs)]
+        self.stop_s = time.monotonic() - stopping
         if self._client is not None:
             self._client.close()
         self._redis.stop()
@@ -131,6 +135,10 @@ class CamstreamRun:
             time.monotonic(), self._cpu(), {n: s.units_relayed or 0 for n, s in statuses.items()},
             {n: s.recorded_bytes or 0 for n, s in statuses.items()}, self._analysed(),
         )  # fmt: skip
+
+    def killed(self) -> int:
+        """Camera processes the ingest manager had to kill at the stop (they ignored SIGTERM)."""
+        return sum(len(KILLED_LINE.findall(run.log_text())) for run in self._runs)
 
     def errors(self) -> list[str]:
         return [f"{run.log_path.name}: {line}" for run in self._runs for line in run.log_text().splitlines()
