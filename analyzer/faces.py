@@ -28,6 +28,10 @@ MODEL_FILE = "models/face_detection_yunet_2023mar_int8bq.onnx"
 FLOOR_SCORE = 0.3
 NMS_IOU = 0.3
 MAX_FACE_TO_PERSON = 0.8  # a face is narrower than the box of the person it belongs to
+# A person shorter than this (in the analysed image's pixels) shows a face under YuNet's ~10 px: not
+# searched. On the shared footage no face was found near a person under 56 px; on a busy street of
+# distant people (PETS09-S2L1) this skips half the searches, about 1.5 ms of a 22 ms frame.
+MIN_PERSON_HEIGHT = 48
 
 
 def packaged_model(name: str) -> Path:
@@ -85,10 +89,13 @@ class FaceDetector:
 def person_regions(
     persons: list[Detection], width: int, height: int
 ) -> list[tuple[Detection, tuple[int, int, int, int]]]:
-    """Where each person's face can be: the upper part of their box, widened a little (x1, y1, x2, y2)."""
+    """Where each person's face can be: the upper part of their box, widened a little (x1, y1, x2, y2);
+    none for a person too small to show a face the detector can find."""
     regions = []
     for person in persons:
         x, y, w, h = person.box
+        if h < MIN_PERSON_HEIGHT:
+            continue
         x1, y1 = max(0, int(x - 0.15 * w)), max(0, int(y - 0.1 * h))
         x2, y2 = min(width, int(x + 1.15 * w)), min(height, int(y + 0.7 * h))
         if x2 - x1 >= MIN_REGION and y2 - y1 >= MIN_REGION:  # a smaller face is too small to find

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from analyzer.detection import Detection
+from analyzer.faces import MIN_PERSON_HEIGHT, person_regions
 from analyzer.leases import assignment
 from analyzer.motion import MotionDetector
 from analyzer.persons import PersonDetector, ssd_anchors, tiles
@@ -66,6 +67,16 @@ def test_tracker_makes_one_event_of_consecutive_sightings() -> None:
     still = Tracker(min_frames=2, max_misses=3)
     changes = [still.update([person[0]] if i % 25 == 0 else [], i * 0.2) for i in range(0, 200, 25)]
     assert sum(len(c.started) for c in changes) == 1 and not any(c.ended for c in changes)
+
+
+def test_faces_are_looked_for_only_near_people_tall_enough_to_show_one() -> None:
+    """A person under MIN_PERSON_HEIGHT px shows a face under YuNet's ~10 px: no search there."""
+    near, far = Detection("person", (100, 50, 40, 120), 0.9), Detection("person", (300, 80, 20, 40), 0.9)
+    assert far.box[3] < MIN_PERSON_HEIGHT <= near.box[3]
+    regions = person_regions([near, far], 640, 360)
+    assert [person for person, _ in regions] == [near]
+    x1, y1, x2, y2 = regions[0][1]
+    assert (x1, y1) <= (100, 50) and x2 >= 140 and y2 < 170  # the upper part of the box, widened
 
 
 def test_assignment_is_even_and_the_same_everywhere() -> None:
