@@ -88,9 +88,11 @@ def test_5000_sessions_never_completed_are_capped_and_freed(
     wait_until(lambda: not web.get(f"{base}/api/streams/status").json()["sessions"], NEGOTIATION_S + 15, 0.5)
     level = rss_mb(pid)
 
-    # Two floods: the first may leave the allocator's high-water mark behind; a leak grows again.
+    # Three floods: the first two may leave the allocator's high-water mark behind (a flood whose
+    # sessions time out while it runs makes twice as many, and peaks higher: CI saw 189 MB, then 203
+    # and 214 after the floods; four floods here gave 203, 211, 212, 212); a leak grows at the third.
     after: list[float] = []
-    for flood in (1, 2):
+    for flood in (1, 2, 3):
         started = time.monotonic()
         statuses, most = asyncio.run(_open_sessions(base))
         flood_s = time.monotonic() - started
@@ -105,7 +107,7 @@ def test_5000_sessions_never_completed_are_capped_and_freed(
               f"refused (429); at most {most} pending; gateway {level:.0f} MB before, {peak:.0f} MB at the peak, "
               f"{after[-1]:.0f} MB after")  # fmt: skip
     assert after[0] <= level * 1.2, f"the gateway kept {after[0] - level:.0f} MB"
-    assert after[1] <= after[0] * 1.05, f"the second flood left {after[1] - after[0]:.0f} MB more"
+    assert after[2] <= after[1] * 1.05, f"the third flood left {after[2] - after[1]:.0f} MB more"
     assert web.get(f"{base}/healthz").status_code == 200
 
 
