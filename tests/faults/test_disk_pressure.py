@@ -88,7 +88,7 @@ def test_a_small_disk_filled_by_another_program_keeps_event_footage_and_says_so_
 
     filler = _fill(small_disk)  # another program takes every byte
     full_at, full_wall = time.monotonic(), time.time()
-    wait_until(lambda: (s := camera_status(rdb, 1)) and s.recording == "paused", 5.0, interval_s=0.02,
+    wait_until(lambda: (s := camera_status(rdb, 1)) and s.recording == "paused", 15.0, interval_s=0.02,
                what="recording paused")  # fmt: skip
     paused_s = time.monotonic() - full_at
     print(f"recording paused on the status {paused_s:.2f} s after the disk filled")
