@@ -75,9 +75,9 @@ class _Camera:
 
 
 class AnalyzerService:
-    def __init__(self, settings: Settings, cameras: list[Camera], stop: threading.Event) -> None:
+    def __init__(self, settings: Settings, cameras: list[Camera]) -> None:
         self.settings = settings
-        self.stop = stop
+        self.stop = threading.Event()  # run's, once it runs
         self.worker_id = new_worker_id()
         self.cameras = {c.id: c for c in cameras if c.enabled and c.analysis.enabled}
         self.client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
@@ -139,7 +139,8 @@ class AnalyzerService:
         log.info("person detector: %s on %s", describe(detector), detector.provider)
         return detector
 
-    def run(self) -> int:
+    def run(self, stop: threading.Event) -> int:
+        self.stop = stop
         log.info("analyzer worker %s starting; %d camera(s) to share", self.worker_id, len(self.cameras))
         next_tick = 0.0
         self.keeper.start()

@@ -21,11 +21,11 @@ from urllib.parse import unquote, urlsplit
 import aiomqtt
 
 from bridge.discovery import Device, camera_of_topic, configs, node_of, slug
-from bridge.target import TargetStatus
 from shared.detections import Event
 from shared.integrations import event_payload
 from shared.redact import mask_credentials
 from shared.settings import Settings
+from shared.status import TargetStatus
 
 log = logging.getLogger(__name__)
 

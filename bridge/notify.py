@@ -9,11 +9,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from bridge.target import TargetStatus
 from shared.detections import Event, EventPhase, EventType
 from shared.integrations import NotifyDefinition, check_destination, event_payload
 from shared.notify import NotifyError, send_notification
 from shared.outbound import OutboundDenied, OutboundPolicy
+from shared.status import TargetStatus
 
 log = logging.getLogger(__name__)
 

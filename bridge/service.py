@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import threading
@@ -39,6 +38,7 @@ from shared.integrations import NotifyDefinition, WebhookDefinition
 from shared.outbound import OutboundPolicy
 from shared.secret_box import SecretBox
 from shared.settings import ConfigError, Settings
+from shared.status import BridgeStatus
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,9 @@ SNAPSHOT_WAIT_S = 3.0  # the analyzer's history writer may store the picture jus
 
 
 class Bridge:
-    def __init__(self, settings: Settings, engine: AsyncEngine, client: aioredis.Redis, box: SecretBox,
-                 stop: threading.Event) -> None:  # fmt: skip
-        self.settings, self.engine, self.client, self.box, self.stop_event = settings, engine, client, box, stop
+    def __init__(self, settings: Settings, engine: AsyncEngine, client: aioredis.Redis, box: SecretBox) -> None:
+        self.settings, self.engine, self.client, self.box = settings, engine, client, box
+        self.stop_event = threading.Event()  # run's, once it runs
         self.history = EventHistory(engine)
         self.cameras: dict[int, Camera] = {}
         self.mqtt = MqttTarget(settings, self.command, self.camera_name, self.stopping) if settings.mqtt_url else None
@@ -82,7 +82,8 @@ class Bridge:
                 return None
             await asyncio.sleep(0.25)
 
-    async def run(self) -> None:
+    async def run(self, stop: threading.Event) -> None:
+        self.stop_event = stop
         async with connect(self.engine) as connection:
             await self._cameras((await read_cameras(connection, os.environ, self.box)).cameras)
             started = await revision(connection)
@@ -209,14 +210,14 @@ class Bridge:
             self._unusable[integration.target] = integration.definition
             return None
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> BridgeStatus:
         targets = [t.status for t, _task in self.targets.values()]
         if self.mqtt is not None:
             targets.insert(0, self.mqtt.status)
-        return {"startedAt": self.started_at, "updatedAt": time.time(), "targets": [s.as_json() for s in targets]}
+        return BridgeStatus(self.started_at, time.time(), targets)
 
     async def _write_status(self) -> None:
         while not self.stopping():
             with contextlib.suppress(redis.RedisError):
-                await self.client.set(keys.bridge_status(), json.dumps(self.status()), ex=STATUS_TTL_S)
+                await self.client.set(keys.bridge_status(), self.status().encode(), ex=STATUS_TTL_S)
             await asyncio.sleep(LOOKUP_EVERY_S)

@@ -23,10 +23,10 @@ from collections.abc import Callable
 
 import httpx
 
-from bridge.target import TargetStatus
 from shared.detections import Event
 from shared.integrations import WebhookDefinition, check_destination, event_payload, masked_url
 from shared.outbound import OutboundDenied, OutboundPolicy
+from shared.status import TargetStatus
 
 log = logging.getLogger(__name__)
 

@@ -20,38 +20,33 @@ from gateway.app import create_app
 from gateway.certs import fingerprint, is_loopback, make_certificate, tls_files
 from gateway.http_protocol import BoundedHeadProtocol
 from gateway.limits import MAX_WEBSOCKET_MESSAGE
-from shared.config import cameras_or_exit, load_settings_or_exit
-from shared.logs import setup_logging
+from shared.cameras import Camera
+from shared.process import Action, ProcessSpec, Started, run_process
+from shared.settings import Settings
 
 log = logging.getLogger("gateway")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to listen on (default: CAMSTREAM_GATEWAY_HOST, 0.0.0.0)")
     parser.add_argument("--port", type=int, help="port (default: CAMSTREAM_GATEWAY_PORT, 8000)")
-    parser.add_argument("--check", action="store_true", help="exit 0 if the gateway on this host answers /healthz")
-    commands = parser.add_subparsers(dest="command")
-    users_cli.add_parser(commands)
-    cert = commands.add_parser("make-cert", help="write a self-signed certificate and key for HTTPS")
+
+
+def cert_arguments(cert: argparse.ArgumentParser) -> None:
     cert.add_argument("--host", dest="names", action="append", default=[], help="a name or address it is for")
     cert.add_argument("--out", type=Path, help="folder (default: CAMSTREAM_DATA_DIR/tls)")
-    args = parser.parse_args(argv)
-    settings = load_settings_or_exit("gateway")
-    if args.command == "users":
-        setup_logging("WARNING", "gateway")
-        return users_cli.run(args, settings)
-    if args.command == "make-cert":
-        cert_path, key_path = make_certificate(args.out or settings.data_dir / "tls", args.names)
-        print(f"CAMSTREAM_TLS_CERT={cert_path}\nCAMSTREAM_TLS_KEY={key_path}")
-        return 0
-    host = args.host or settings.gateway_host
-    port = args.port or settings.gateway_port
-    if args.check:
-        secure = tls_files(settings, host, make=False) is not None
-        return check("127.0.0.1" if host in ("0.0.0.0", "::") else host, port, secure)  # noqa: S104
-    setup_logging(settings.log_level, "gateway")
-    cameras = cameras_or_exit("gateway", settings)
+
+
+def make_cert(settings: Settings, args: argparse.Namespace) -> int:
+    cert_path, key_path = make_certificate(args.out or settings.data_dir / "tls", args.names)
+    print(f"CAMSTREAM_TLS_CERT={cert_path}\nCAMSTREAM_TLS_KEY={key_path}")
+    return 0
+
+
+def run(started: Started) -> int:
+    settings = started.settings
+    host = started.args.host or settings.gateway_host
+    port = started.args.port or settings.gateway_port
     tls = tls_files(settings, host)
     if tls is not None and settings.tls_cert is None:
         log.warning("serving HTTPS on %s with camstream's own certificate %s (SHA-256 %s): browsers warn once; "
@@ -62,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                     "reverse proxy does TLS", host)  # fmt: skip
     # uvicorn handles SIGTERM/SIGINT itself: it stops accepting, then runs the lifespan's shutdown.
     uvicorn.run(
-        create_app(settings, cameras), host=host, port=port, log_config=None, access_log=False,
+        create_app(settings, started.cameras), host=host, port=port, log_config=None, access_log=False,
         ws_max_size=MAX_WEBSOCKET_MESSAGE, http=BoundedHeadProtocol,
         # Forwarded addresses only from the proxies named (uvicorn believes loopback's by default:
         # anyone on this host could pick any address and pass the per-address login limits).
@@ -72,7 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def check(host: str, port: int, secure: bool) -> int:
+def describe(camera: Camera) -> str:
+    return f"camera {camera.id} {camera.name!r}: {'shown' if camera.enabled else 'disabled'}"
+
+
+def check(settings: Settings, args: argparse.Namespace) -> int:
+    """Healthy while the gateway on this host answers /healthz."""
+    host = args.host or settings.gateway_host
+    port = args.port or settings.gateway_port
+    secure = tls_files(settings, host, make=False) is not None
+    return answers("127.0.0.1" if host in ("0.0.0.0", "::") else host, port, secure)  # noqa: S104
+
+
+def answers(host: str, port: int, secure: bool) -> int:
     scheme = "https" if secure else "http"
     # Our own gateway on this host, maybe with a self-signed certificate: no verification to do.
     context = ssl._create_unverified_context() if secure else None  # noqa: S323
@@ -86,5 +93,13 @@ def check(host: str, port: int, secure: bool) -> int:
         return 1
 
 
+SPEC = ProcessSpec(
+    "gateway", __doc__ or "", run, check, describe, arguments=arguments,
+    actions=(
+        Action("users", users_cli.HELP, users_cli.run, users_cli.arguments),
+        Action("make-cert", "write a self-signed certificate and key for HTTPS", make_cert, cert_arguments),
+    ),
+)  # fmt: skip
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_process(SPEC))

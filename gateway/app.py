@@ -68,6 +68,7 @@ from shared.db.url import database_url
 from shared.demo_person import PEOPLE_SCENES
 from shared.outbound import OutboundPolicy
 from shared.redact import mask_credentials
+from shared.redis_client import async_pool_client
 from shared.secret_box import load_box
 from shared.settings import Settings
 
@@ -83,14 +84,8 @@ PAGE_CACHE_S = 0.1
 
 
 def redis_pool(settings: Settings, camera_count: int) -> aioredis.Redis:
-    pool = aioredis.BlockingConnectionPool.from_url(
-        settings.redis_url_or_local(),
-        max_connections=API_CONNECTIONS + camera_count + 1,
-        timeout=settings.redis_timeout_s,
-        socket_timeout=settings.redis_timeout_s * 5,  # above the readers' 1 s blocking reads
-        socket_connect_timeout=settings.redis_timeout_s,
-    )
-    return aioredis.Redis.from_pool(pool)  # owns the pool: closing the client closes its connections
+    return async_pool_client(settings.redis_url_or_local(), settings.redis_timeout_s,
+                             API_CONNECTIONS + camera_count + 1)  # fmt: skip
 
 
 def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:

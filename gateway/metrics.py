@@ -14,7 +14,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import redis
 from prometheus_client import CollectorRegistry, Histogram, PlatformCollector, ProcessCollector, generate_latest
@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db.engine import DatabaseUnavailable
-from shared.status import INFERENCE_BUCKETS_MS, CameraStatus, WorkerStatus
+from shared.status import INFERENCE_BUCKETS_MS, BridgeStatus, CameraStatus, WorkerStatus
 
 if TYPE_CHECKING:
     from gateway.state import Gateway
@@ -40,7 +40,7 @@ class _Reading:
     workers: list[WorkerStatus] = field(default_factory=list)
     recordings: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # bytes, segments, oldest ms
     disk: tuple[int, int] | None = None  # total and free bytes of the recordings' file system
-    bridge: dict[str, Any] | None = None  # the bridge's status (bridge/service.py), if it wrote one lately
+    bridge: BridgeStatus | None = None  # the bridge's status (bridge/service.py), if it wrote one lately
 
 
 class Metrics:
@@ -235,7 +235,7 @@ def _bridge(reading: _Reading) -> Iterator[Metric]:
     up = _gauge("bridge_up", "1 when the bridge (MQTT, webhooks, notifications) wrote its status lately.", [])
     up.add_metric([], 1.0 if reading.bridge is not None else 0.0)
     yield up
-    targets = reading.bridge.get("targets", []) if reading.bridge is not None else []
+    targets = reading.bridge.targets if reading.bridge is not None else []
     labels = ["target", "kind"]
     connected = _gauge("bridge_target_connected", "1 while the target takes deliveries.", labels)
     queued = _gauge("bridge_target_queued", "Event messages after the target's place in the stream.", labels)
@@ -244,12 +244,11 @@ def _bridge(reading: _Reading) -> Iterator[Metric]:
     given_up = _counter("bridge_target_given_up", "Deliveries given up after their retries.", labels)
     skipped = _counter("bridge_target_skipped", "Events skipped: too old, or within a cool-down.", labels)
     for target in targets:
-        with contextlib.suppress(KeyError, TypeError, ValueError):
-            key = [str(target["name"]), str(target["kind"])]
-            connected.add_metric(key, 1.0 if target["connected"] else 0.0)
-            queued.add_metric(key, float(target["queued"]))
-            delivered.add_metric(key, float(target["delivered"]))
-            failures.add_metric(key, float(target["failures"]))
-            given_up.add_metric(key, float(target["givenUp"]))
-            skipped.add_metric(key, float(target["skipped"]))
+        key = [target.name, target.kind]
+        connected.add_metric(key, 1.0 if target.connected else 0.0)
+        queued.add_metric(key, float(target.queued))
+        delivered.add_metric(key, float(target.delivered))
+        failures.add_metric(key, float(target.failures))
+        given_up.add_metric(key, float(target.given_up))
+        skipped.add_metric(key, float(target.skipped))
     yield from (connected, queued, delivered, failures, given_up, skipped)

@@ -1,4 +1,4 @@
-"""Probing a camera from the API: `python -m ingest --probe` as a child process (the URL on its
+"""Probing a camera from the API: `python -m ingest probe` as a child process (the URL on its
 standard input), bounded in time and in how many run at once."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Prober:
 
     async def _run(self, url: str) -> dict[str, Any]:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ingest", "--probe",
+            sys.executable, "-m", "ingest", "probe",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         try:

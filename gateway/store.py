@@ -5,10 +5,9 @@ Event history is in the database (shared.db.events), not here."""
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 import redis.asyncio as aioredis
 
@@ -16,7 +15,7 @@ from shared import keys
 from shared.detections import Event, FrameDetections
 from shared.messages import FrameMessage, MessageError
 from shared.packets import AudioMessage, PacketMessage
-from shared.status import CameraStatus, WorkerStatus
+from shared.status import BridgeStatus, CameraStatus, WorkerStatus
 
 STATUS_CACHE_S = 0.25
 PUBSUB_POLL_S = 1.0
@@ -51,16 +50,16 @@ class Store:
         """Raises redis.RedisError when Redis does not answer."""
         await self.client.ping()
 
-    async def bridge_status(self) -> dict[str, Any] | None:
-        """The bridge's status as it last wrote it (bridge/service.py), or None when it has not lately."""
+    async def bridge_status(self) -> BridgeStatus | None:
+        """The bridge's status as it last wrote it (bridge/service.py), or None when it has not lately
+        (or wrote something this gateway cannot read: said as a bridge that is not running)."""
         raw = await self.client.get(keys.bridge_status())
         if raw is None:
             return None
         try:
-            found = json.loads(raw)
-        except ValueError:
+            return BridgeStatus.decode(raw)
+        except MessageError:
             return None
-        return found if isinstance(found, dict) else None
 
     async def ingest_alive(self) -> bool:
         return bool(await self.client.exists(keys.ingest_heartbeat()))

@@ -20,8 +20,10 @@ from shared.settings import Settings
 ACTOR = "shell"
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    users = commands.add_parser("users", help="manage users (list, add, reset-password, delete)")
+HELP = "manage users (list, add, reset-password, delete)"
+
+
+def arguments(users: argparse.ArgumentParser) -> None:
     actions = users.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="every user and role")
     add = actions.add_parser("add", help="add a user")
@@ -35,7 +37,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     delete.add_argument("name")
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
+def run(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_run(args, settings))
 
 

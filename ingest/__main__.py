@@ -1,4 +1,5 @@
-"""`python -m ingest`: the ingest manager, or with --camera ID one camera's process."""
+"""`python -m ingest`: the ingest manager, or with --camera ID one camera's process.
+`python -m ingest probe` reads an RTSP URL on standard input and prints what it offers (JSON)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from ingest.camera import CameraService
 from ingest.manager import IngestManager
 from ingest.probe import main as probe_main
 from shared import keys
-from shared.cameras import Camera, CameraFile
-from shared.config import EXIT_CONFIG, cameras_or_exit, load_file_config_or_exit, load_settings_or_exit
+from shared.cameras import Camera
+from shared.config import EXIT_CONFIG, cameras_or_exit
 from shared.lifecycle import stop_on_signals
-from shared.logs import setup_logging
 from shared.messages import MessageError
+from shared.process import Action, ProcessSpec, Started, run_process
 from shared.redis_client import sync_client
 from shared.settings import Settings
 from shared.status import CameraState, CameraStatus
@@ -28,43 +29,43 @@ from shared.status import CameraState, CameraStatus
 log = logging.getLogger("ingest")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--camera", type=int, metavar="ID", help="run only this camera, in this process")
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--camera", type=int, metavar="ID", help="run only this camera, in this process")
     parser.add_argument("--camera-on-stdin", action="store_true",
                         help="with --camera: read the camera's definition (JSON) from standard input, not the database "
                         "(how the manager starts a camera: its process never loads the database)")  # fmt: skip
-    mode.add_argument("--validate-config", action="store_true", help="check settings and camera file, then exit")
-    mode.add_argument("--check", action="store_true", help="exit 0 if the ingest manager is alive in Redis")
-    mode.add_argument("--probe", action="store_true", help="probe the RTSP URL on standard input; print JSON")
-    args = parser.parse_args(argv)
-    if args.probe:
-        return probe_main()
 
-    if args.validate_config:
-        _, cameras = load_file_config_or_exit("ingest")
-        for c in cameras.cameras:
-            print(f"camera {c.id} {c.name!r}: {c.source_masked} @ {c.fps:g} fps{'' if c.enabled else ' (disabled)'}")
-        return 0
-    settings = load_settings_or_exit("ingest")
-    if args.check:
-        return check(settings, cameras_or_exit("ingest", settings))
 
-    setup_logging(settings.log_level, "ingest" if args.camera is None else f"ingest-camera-{args.camera}")
-    if args.camera is not None:
-        return _run_camera(args.camera, args.camera_on_stdin, settings)
-    cameras = cameras_or_exit("ingest", settings)
-    stop = stop_on_signals()
-    enabled = [c for c in cameras.cameras if c.enabled]
+def run(started: Started) -> int:
+    """The manager: one process per enabled camera, kept running, changed as the database's cameras change."""
+    enabled = [c for c in started.cameras.cameras if c.enabled]
     if not enabled:
         log.warning("no enabled camera yet")
     from shared.db.watch import CameraWatcher  # noqa: PLC0415 - the manager's alone (see shared.config)
 
-    manager = IngestManager(enabled, settings, settings.cameras_file)
-    CameraWatcher(settings, manager.cameras_changed, stop).start()  # cameras changed at run time
-    manager.run(stop)
-    return 0
+    manager = IngestManager(started.settings, enabled)
+    CameraWatcher(started.settings, manager.cameras_changed, started.stop).start()  # cameras changed at run time
+    return manager.run(started.stop)
+
+
+def run_camera(settings: Settings, args: argparse.Namespace) -> int | None:
+    """With --camera: that camera's process (None: the manager's run)."""
+    if args.camera is None:
+        if args.camera_on_stdin:
+            print("camstream ingest: --camera-on-stdin needs --camera", file=sys.stderr)
+            return EXIT_CONFIG
+        return None
+    return _run_camera(args.camera, args.camera_on_stdin, settings)
+
+
+def describe(camera: Camera) -> str:
+    return f"camera {camera.id} {camera.name!r}: {camera.source_masked} @ {camera.fps:g} fps" + (
+        "" if camera.enabled else " (disabled)"
+    )
+
+
+def probe(_settings: Settings, _args: argparse.Namespace) -> int:
+    return probe_main()
 
 
 def _run_camera(camera_id: int, on_stdin: bool, settings: Settings) -> int:
@@ -85,7 +86,7 @@ def _run_camera(camera_id: int, on_stdin: bool, settings: Settings) -> int:
     if on_stdin:  # started by a manager: outlives it for a while, for the next manager to adopt
         locks.OrphanWatch(folder, camera_id, stop, settings.ingest_orphan_s).start()
     try:
-        CameraService(camera, settings, stop).run()
+        CameraService(settings, camera).run(stop)
     finally:
         held.release()  # (the kernel would at exit; said here so that nothing collects it before)
     return 0
@@ -105,8 +106,9 @@ def _camera_from_stdin(camera_id: int) -> Camera:
     return camera
 
 
-def check(settings: Settings, cameras: CameraFile) -> int:
+def check(settings: Settings, _args: argparse.Namespace) -> int:
     """Print each camera's state; healthy when the manager's heartbeat is fresh."""
+    cameras = cameras_or_exit("ingest", settings)
     client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
     try:
         heartbeat = client.get(keys.ingest_heartbeat())
@@ -130,5 +132,12 @@ def check(settings: Settings, cameras: CameraFile) -> int:
     return 0
 
 
+SPEC = ProcessSpec(
+    "ingest", __doc__ or "", run, check, describe, arguments=arguments,
+    actions=(Action("probe", "probe the RTSP URL on standard input; print what it offers as JSON", probe),),
+    run_alone=run_camera,
+    log_name=lambda args: "ingest" if args.camera is None else f"ingest-camera-{args.camera}",
+)  # fmt: skip
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_process(SPEC))

@@ -34,10 +34,10 @@ log = logging.getLogger(__name__)
 
 
 class CameraService:
-    def __init__(self, camera: Camera, settings: Settings, stop: threading.Event) -> None:
+    def __init__(self, settings: Settings, camera: Camera) -> None:
         self.camera = camera
         self.settings = settings
-        self.stop = stop
+        self.stop = threading.Event()  # run's, once it runs
         self.stats = CameraStats(camera_id=camera.id, source=camera.source_masked)
         self._encoder = JpegEncoder(camera.jpeg_quality)
         self._pacer = FramePacer(camera.fps)  # the camera's rate: what is counted, and recorded when encoded here
@@ -64,11 +64,6 @@ class CameraService:
             self._packets = PacketPublisher(self._client, camera.id, settings.packet_stream_s,
                                             lambda: self._publisher.packets_wanted)  # fmt: skip
             self._audio = AudioPublisher(self._client, camera.id) if camera.audio else None
-            if camera.detect_source is not None:
-                self._relay = MainStreamRelay(
-                    camera.source.get_secret_value(), camera.id, self._on_unit, self._on_restart, settings, stop,
-                    self._on_audio if self._audio or self.recording else None, camera.tls_fingerprint,
-                )  # fmt: skip
         self._publisher = Publisher(
             self._client,
             self.stats,
@@ -79,19 +74,20 @@ class CameraService:
         if self.recording is not None:  # recording paused or back: said on the status at once
             self.recording.on_change = self._publisher.status_changed
 
-    def run(self) -> None:
+    def run(self, stop: threading.Event) -> None:
+        self.stop = stop
+        if self._packets is not None and self.camera.detect_source is not None:  # the main stream read apart
+            self._relay = MainStreamRelay(
+                self.camera.source.get_secret_value(), self.camera.id, self._on_unit, self._on_restart, self.settings,
+                stop, self._on_audio if self._audio or self.recording else None, self.camera.tls_fingerprint,
+            )  # fmt: skip
         detect = f", decoding its detect stream {self.camera.detect_source_masked}" if self.camera.detect_source else ""
         log.info("camera=%d starting: source %s%s, %.1f fps", self.camera.id, self.camera.source_masked, detect,
                  self.camera.fps)  # fmt: skip
-        self._publisher.start()
-        if self.recording is not None:
-            self.recording.start()
-        if self._recording_encoder is not None:
-            self._recording_encoder.start()
-        if self._packets is not None:
-            self._packets.start()
-        if self._audio is not None:
-            self._audio.start()
+        helpers = [h for h in (self._publisher, self.recording, self._recording_encoder, self._packets, self._audio)
+                   if h is not None]  # fmt: skip
+        for helper in helpers:
+            helper.start()
         if self._relay is not None:
             self._relay.start()
         try:
@@ -101,14 +97,8 @@ class CameraService:
             self._set_state(CameraState.STOPPED)
             if self._relay is not None:
                 self._relay.join(self.settings.rtsp_read_timeout_s + 1)
-            if self._packets is not None:
-                self._packets.stop()
-            if self._audio is not None:
-                self._audio.stop()
-            if self._recording_encoder is not None:
-                self._recording_encoder.stop()
-            if self.recording is not None:
-                self.recording.stop()
+            for helper in reversed(helpers[1:]):  # what the main stream feeds first, the publisher last
+                helper.stop()
             self._publisher.stop()
             self._client.close()
             log.info("camera=%d stopped after %d frames", self.camera.id, self.stats.frames_sent)

@@ -86,9 +86,9 @@ class _Child:
 
 
 class IngestManager:
-    def __init__(self, cameras: list[Camera], settings: Settings, cameras_file: Path | None) -> None:
+    def __init__(self, settings: Settings, cameras: list[Camera]) -> None:
         self.settings = settings
-        self._cameras_file = cameras_file
+        self._cameras_file = settings.cameras_file
         self._children = [
             _Child(c, Backoff(settings.backoff_initial_s, settings.backoff_max_s, settings.backoff_reset_after_s))
             for c in cameras
@@ -157,7 +157,7 @@ class IngestManager:
             process.kill()
             process.wait()
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event) -> int:
         log.info("ingest manager starting %d camera process(es)", len(self._children))
         next_heartbeat = 0.0
         try:
@@ -176,6 +176,7 @@ class IngestManager:
             with contextlib.suppress(redis.RedisError):
                 self._client.delete(keys.ingest_heartbeat())
             self._client.close()
+        return 0
 
     def _supervise(self, child: _Child, now: float) -> None:
         process = child.process

@@ -1,5 +1,5 @@
 """Probe an RTSP camera before adding it: what it sends (codec, size, frame rate, keyframe interval,
-audio), or why it cannot be read. `python -m ingest --probe` reads the URL from its standard input
+audio), or why it cannot be read. `python -m ingest probe` reads the URL from its standard input
 (never the command line, which `ps` shows) and prints one JSON object; the gateway runs it as a
 child process, so a hostile or broken server can cost a probe, never the gateway.
 """

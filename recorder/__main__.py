@@ -4,20 +4,15 @@ write the segments). `python -m recorder reindex` rebuilds the index from the fi
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 import threading
 import time
 
 from recorder.service import HEARTBEAT, Recorder
-from shared.config import EXIT_CONFIG, EXIT_UNAVAILABLE, cameras_or_exit, load_settings_or_exit
-from shared.db.engine import DatabaseUnavailable
-from shared.db.startup import open_database
-from shared.db.url import database_url
+from shared.cameras import Camera
 from shared.disk_floor import floor_problem
-from shared.lifecycle import stop_on_signals
-from shared.logs import setup_logging
+from shared.process import Action, ProcessSpec, Started, opened_database, run_async, run_process
 from shared.settings import Settings
 
 log = logging.getLogger("recorder")
@@ -25,43 +20,34 @@ log = logging.getLogger("recorder")
 CHECK_STALE_S = 60.0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recorder", description=__doc__)
-    parser.add_argument("command", nargs="?", choices=["run", "reindex"], default="run")
-    parser.add_argument("--check", action="store_true", help="exit 0 if the recorder finished a pass lately")
-    args = parser.parse_args(argv)
-    settings = load_settings_or_exit("recorder")
-    if args.check:
-        return check(settings)
-    setup_logging(settings.log_level, "recorder")
-    if problem := floor_problem(settings, settings.recordings_root):
-        print(f"camstream recorder: {problem}", file=sys.stderr)
-        return EXIT_CONFIG
-    cameras_or_exit("recorder", settings)  # the database reachable, migrated, the camera file applied
-    stop = stop_on_signals()
-    try:
-        return asyncio.run(_run(settings, args.command, stop))
-    except DatabaseUnavailable as e:
-        print(f"camstream recorder: {e}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+def run(started: Started) -> int:
+    return run_async("recorder", _run(started.settings, started.stop))
 
 
-async def _run(settings: Settings, command: str, stop: threading.Event) -> int:
-    engine = await open_database(database_url(settings), settings.database_timeout_s)
-    try:
-        recorder = Recorder(settings, engine, stop)
-        if command == "reindex":
-            count = await recorder.reindex()
-            print(f"recorder: the index holds {count} segments, rebuilt from {settings.recordings_root}")
-            return 0
-        await recorder.run()
-        log.info("recorder stopped")
-        return 0
-    finally:
-        await engine.dispose()
+async def _run(settings: Settings, stop: threading.Event) -> int:
+    async with opened_database(settings) as engine:
+        await Recorder(settings, engine).run(stop)
+    log.info("recorder stopped")
+    return 0
 
 
-def check(settings: Settings) -> int:
+def reindex(settings: Settings, _args: argparse.Namespace) -> int:
+    return run_async("recorder", _reindex(settings))
+
+
+async def _reindex(settings: Settings) -> int:
+    async with opened_database(settings) as engine:
+        count = await Recorder(settings, engine).reindex()
+    print(f"recorder: the index holds {count} segments, rebuilt from {settings.recordings_root}")
+    return 0
+
+
+def describe(camera: Camera) -> str:
+    return f"camera {camera.id} {camera.name!r}: recording {camera.record.mode}"
+
+
+def check(settings: Settings, _args: argparse.Namespace) -> int:
+    """Healthy while the recorder finished a pass lately (its heartbeat file's time)."""
     try:
         age_s = time.time() - (settings.recordings_root / HEARTBEAT).stat().st_mtime
     except FileNotFoundError:
@@ -74,5 +60,11 @@ def check(settings: Settings) -> int:
     return 0
 
 
+SPEC = ProcessSpec(
+    "recorder", __doc__ or "", run, check, describe,
+    actions=(Action("reindex", "rebuild the recordings index from the files on disk", reindex, full_start=True),),
+    preflight=lambda settings: floor_problem(settings, settings.recordings_root),
+)  # fmt: skip
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_process(SPEC))

@@ -58,12 +58,12 @@ RECORDINGS_SHARE = 0.5  # footage with events goes for the floor only while reco
 
 
 class Recorder:
-    def __init__(self, settings: Settings, engine: AsyncEngine, stop: threading.Event) -> None:
+    def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
         self.settings = settings
         self.root = settings.recordings_root
         self.index = RecordingIndex(engine)
         self.engine = engine
-        self.stop = stop
+        self.stop = threading.Event()  # run's, once it runs
         self.cameras: dict[int, Camera] = {}
         self.box = load_box(settings)
         self._known: dict[str, int] = {}  # indexed path -> row id
@@ -74,7 +74,8 @@ class Recorder:
         self._crowded = False  # other files hold the disk under the floor (said once)
         self._client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
 
-    async def run(self) -> None:
+    async def run(self, stop: threading.Event) -> None:
+        self.stop = stop
         self.root.mkdir(parents=True, exist_ok=True)
         log.info("recorder: recordings in %s", self.root)
         gaps = asyncio.create_task(self._watch_gaps(), name="recording-gaps")

@@ -18,6 +18,7 @@ import msgpack
 from shared import keys
 from shared.messages import (
     MessageError,
+    check_version,
     dump_json_record,
     entry_payload,
     load_json_record,
@@ -74,8 +75,7 @@ class FrameDetections:
     @classmethod
     def decode(cls, data: bytes) -> FrameDetections:
         fields = unpack_map(data, "detections")
-        if require_field(fields, "v", int) != DETECTIONS_VERSION:
-            raise MessageError(f"detections: unsupported version {fields['v']}")
+        check_version(fields, "detections", DETECTIONS_VERSION)
         with malformed("detections"):
             objects = [
                 DetectedObject(

@@ -1,9 +1,10 @@
 """Wire schemas of the messages that cross process boundaries, with their encoding.
 
 Frames travel as msgpack maps (never tuples, never pickle) inside one field of a Redis
-stream entry. Every message carries a version `v`; within a version changes are additive
-only, so a reader ignores keys it does not know and refuses a version newer than its own.
-Anything a reader cannot use raises MessageError, which readers count and skip.
+stream entry. Every message and record carries a version `v`, with one rule for all of them
+(`check_version`): a reader takes its own version and every older one, and refuses a newer one.
+Within a version changes are additive only, so a reader ignores keys it does not know. Anything
+a reader cannot use raises MessageError, which readers count and skip.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import msgpack
@@ -54,9 +56,7 @@ class FrameMessage:
     @classmethod
     def decode(cls, data: bytes) -> FrameMessage:
         fields = unpack_map(data, "frame")
-        version = require_field(fields, "v", int)
-        if version < 1 or version > FRAME_VERSION:
-            raise MessageError(f"frame: unsupported version {version} (this reader knows 1..{FRAME_VERSION})")
+        check_version(fields, "frame", FRAME_VERSION)
         message = cls(
             camera_id=require_field(fields, "camera_id", int),
             seq=require_field(fields, "seq", int),
@@ -122,17 +122,31 @@ def require_field(fields: dict[str, Any], name: str, kind: type | tuple[type, ..
     return value
 
 
+def check_version(fields: dict[str, Any], kind: str, current: int) -> int:
+    """The record's version `v`: this reader's own or an older one; MessageError for anything else."""
+    version = fields.get("v")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= current:
+        raise MessageError(f"{kind}: unsupported version {version!r} (this reader knows 1..{current})")
+    return version
+
+
+def known_fields(cls: type, record: dict[str, Any]) -> dict[str, Any]:
+    """The record's fields that the dataclass cls declares (a newer writer's additions left out)."""
+    return {field.name: record[field.name] for field in dataclass_fields(cls) if field.name in record}
+
+
 def dump_json_record(record: dict[str, Any], version: int) -> str:
     """A JSON message: the record's fields plus its version `v`, compact."""
     return json.dumps({**record, "v": version}, separators=(",", ":"))
 
 
 def load_json_record(data: str | bytes, kind: str, version: int) -> dict[str, Any]:
-    """The fields of a JSON message of this version; MessageError if it is anything else."""
+    """The fields of a JSON record of this version or an older one; MessageError if it is anything else."""
     try:
         record = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise MessageError(f"{kind}: not JSON ({e})") from e
-    if not isinstance(record, dict) or record.get("v") != version:
-        raise MessageError(f"{kind}: not a version {version} record")
+    if not isinstance(record, dict):
+        raise MessageError(f"{kind}: expected an object, got {type(record).__name__}")
+    check_version(record, kind, version)
     return record

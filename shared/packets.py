@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import msgpack
 
 from shared import keys
-from shared.messages import MessageError, entry_payload, require_field, unpack_map
+from shared.messages import MessageError, check_version, entry_payload, require_field, unpack_map
 
 PACKET_VERSION = 1
 CODECS = ("h264", "hevc")  # FFmpeg's names
@@ -42,9 +42,7 @@ class PacketMessage:
     @classmethod
     def decode(cls, data: bytes) -> PacketMessage:
         fields = unpack_map(data, "packet")
-        version = require_field(fields, "v", int)
-        if version < 1 or version > PACKET_VERSION:
-            raise MessageError(f"packet: unsupported version {version} (this reader knows 1..{PACKET_VERSION})")
+        check_version(fields, "packet", PACKET_VERSION)
         keyframe = fields.get("keyframe")
         if not isinstance(keyframe, bool):
             raise MessageError("packet: field 'keyframe' must be true or false")
@@ -100,9 +98,7 @@ class AudioMessage:
     @classmethod
     def decode(cls, data: bytes) -> AudioMessage:
         fields = unpack_map(data, "audio")
-        version = require_field(fields, "v", int)
-        if version < 1 or version > AUDIO_VERSION:
-            raise MessageError(f"audio: unsupported version {version} (this reader knows 1..{AUDIO_VERSION})")
+        check_version(fields, "audio", AUDIO_VERSION)
         message = cls(
             camera_id=require_field(fields, "camera_id", int), seq=require_field(fields, "seq", int),
             codec=require_field(fields, "codec", str), sample_rate=require_field(fields, "sample_rate", int),

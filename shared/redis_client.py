@@ -1,8 +1,11 @@
-"""Redis clients with bounded waits: a dead or slow Redis costs a caller at most timeout_s."""
+"""Redis clients with bounded waits: a dead or slow Redis costs a caller at most timeout_s.
+Every process makes its clients here (the threaded ones sync, the asyncio ones async)."""
 
 from __future__ import annotations
 
 import redis
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -16,3 +19,33 @@ def sync_client(url: str, timeout_s: float) -> redis.Redis:
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
     )
+
+
+# A client that makes blocking reads (XREAD BLOCK of a second) waits on its socket for the block
+# and then the answer: its socket timeout is this many Redis timeouts (5 s by default), its
+# connection timeout still one.
+BLOCKING_READ_FACTOR = 5
+
+
+def async_client(url: str, timeout_s: float, blocking_reads: bool = False) -> aioredis.Redis:
+    """The asyncio twin of sync_client, with the same bounded waits and no retries."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=timeout_s * (BLOCKING_READ_FACTOR if blocking_reads else 1),
+        socket_connect_timeout=timeout_s,
+        retry=AsyncRetry(NoBackoff(), 0),
+        health_check_interval=0,
+    )
+
+
+def async_pool_client(url: str, timeout_s: float, max_connections: int) -> aioredis.Redis:
+    """An asyncio client for many tasks at once that makes blocking reads: at most max_connections
+    connections; past them a call waits up to timeout_s for a free one, then fails."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=timeout_s,
+        socket_timeout=timeout_s * BLOCKING_READ_FACTOR,
+        socket_connect_timeout=timeout_s,
+    )
+    return aioredis.Redis.from_pool(pool)  # owns the pool: closing the client closes its connections

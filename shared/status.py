@@ -1,15 +1,17 @@
-"""The status record each camera's ingest process keeps in Redis (JSON, with a TTL).
+"""The status records processes keep in Redis (JSON, with a TTL): each camera's (its ingest
+process), each analyzer worker's, and the bridge's.
 
 JSON rather than msgpack so that `redis-cli GET camstream:camera:1:status` is readable.
-A missing record means the camera is offline: its process is dead or cannot reach Redis.
+A missing record means its process is dead or cannot reach Redis (a camera: offline).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
-from shared.messages import dump_json_record, load_json_record, malformed
+from shared.messages import MessageError, dump_json_record, known_fields, load_json_record, malformed
 
 STATUS_VERSION = 1
 
@@ -101,3 +103,58 @@ class WorkerStatus:
         with malformed("analyzer status"):
             record["cameras"] = {k: AnalysisCounters(**v) for k, v in record["cameras"].items()}
             return cls(**{k: record[k] for k in cls.__dataclass_fields__})
+
+
+BRIDGE_STATUS_VERSION = 1
+
+
+@dataclass
+class TargetStatus:
+    """One delivery target of the bridge, as its status shows it (the bridge keeps it up to date)."""
+
+    name: str  # mqtt, webhook:3, notify:5
+    kind: str  # mqtt, webhook, notify
+    label: str  # what an admin called it, or the masked broker URL
+    connected: bool = True
+    delivered: int = 0
+    failures: int = 0  # attempts that failed (a retried delivery counts each time)
+    given_up: int = 0  # deliveries abandoned after their retries
+    skipped: int = 0  # too old when the target could take them again, or within a notification's cool-down
+    queued: int = 0  # event messages on the stream after its place
+    last_delivery_at: float | None = None
+    last_error: str | None = None
+
+    def succeeded(self) -> None:
+        self.delivered += 1
+        self.last_delivery_at = time.time()
+        self.last_error = None
+
+
+@dataclass
+class BridgeStatus:
+    """The bridge's status record (`camstream:bridge:status`): its targets, rewritten every few seconds."""
+
+    started_at_s: float
+    updated_at_s: float
+    targets: list[TargetStatus]
+
+    def encode(self) -> str:
+        return dump_json_record(asdict(self), BRIDGE_STATUS_VERSION)
+
+    @classmethod
+    def decode(cls, data: str | bytes) -> BridgeStatus:
+        record = load_json_record(data, "bridge status", BRIDGE_STATUS_VERSION)
+        with malformed("bridge status"):
+            targets = [_checked(TargetStatus(**known_fields(TargetStatus, t))) for t in record["targets"]]
+            return cls(float(record["started_at_s"]), float(record["updated_at_s"]), targets)
+
+
+def _checked(target: TargetStatus) -> TargetStatus:
+    counts = (target.delivered, target.failures, target.given_up, target.skipped, target.queued)
+    if (not all(isinstance(text, str) for text in (target.name, target.kind, target.label))
+            or not isinstance(target.connected, bool)
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts)
+            or not isinstance(target.last_delivery_at, int | float | None)
+            or not isinstance(target.last_error, str | None)):  # fmt: skip
+        raise MessageError(f"bridge status: target {target.name!r} has a field of the wrong type")
+    return target

@@ -3,7 +3,6 @@ leases kept and lost, a lapsed lease, and event messages kept through a Redis ou
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
@@ -86,7 +85,7 @@ def test_a_lapsed_lease_ends_the_cameras_open_events(redis_url: str, rdb: redis.
     """Seen before: the camera was dropped without its end messages; history showed events open forever."""
     settings = Settings(redis_url=SecretStr(redis_url), analyzer_lease_ttl_s=1.0)
     camera = Camera(id=7, name="lapsing", source=SecretStr("demo:"), analysis=MOTION_ONLY)
-    service = AnalyzerService(settings, [camera], threading.Event())
+    service = AnalyzerService(settings, [camera])
     live = rdb.pubsub()
     live.subscribe(keys.camera_events_channel(7))
     try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -52,7 +51,7 @@ async def _recorder(engine: AsyncEngine, tmp_path: Path, record: dict[str, objec
     ])  # fmt: skip
     await prepare(engine, CameraSource.read(cameras, os.environ), os.environ)
     config = Settings(recordings_dir=tmp_path / "recordings", recordings_min_free_gb=0.0, **settings)  # type: ignore[arg-type]
-    return Recorder(config, engine, threading.Event())
+    return Recorder(config, engine)
 
 
 def _segments(root: Path, sample: Path, camera_id: int, starts_s: list[float], length_s: float = 10.0) -> None:

@@ -6,18 +6,17 @@ one delivery test denies a receiver of its own on loopback."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 import pytest
 import redis.asyncio
 
-from bridge.target import TargetStatus
 from bridge.webhooks import WebhookTarget
 from shared import keys
 from shared.detections import Box, Event, EventPhase, EventType
 from shared.integrations import WebhookDefinition
 from shared.outbound import OutboundDenied, OutboundPolicy
+from shared.status import BridgeStatus, TargetStatus
 from tests.support.inprocess import api
 from tests.support.receiver import Receiver
 
@@ -113,10 +112,10 @@ async def test_the_probe_cannot_scan_a_network(redis_url: str) -> None:
 async def test_viewers_see_the_bridges_targets_without_where_they_point(redis_url: str) -> None:
     status = TargetStatus("webhook:1", "webhook", "hook (https://hooks.example:8443/***)")
     status.last_error = "answered 403"
-    document = {"startedAt": time.time(), "updatedAt": time.time(), "targets": [status.as_json()]}
+    document = BridgeStatus(time.time(), time.time(), [status]).encode()
     async with api(redis_url) as http:
         async with redis.asyncio.Redis.from_url(redis_url) as bus:
-            await bus.set(keys.bridge_status(), json.dumps(document), ex=30)
+            await bus.set(keys.bridge_status(), document, ex=30)
         admin = (await http.get("/api/system")).json()["bridge"]["targets"][0]
         assert admin["label"].startswith("hook (https://hooks.example") and admin["lastError"] == "answered 403"
         await http.post("/api/users", json={"username": "vera", "password": "viewer-Passw0rd", "role": "viewer"})

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+from dataclasses import asdict
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -105,10 +105,7 @@ async def _bridge(gateway: Gateway, admin: bool) -> BridgeOut:
         status = None
     if status is None:
         return BridgeOut(alive=False, targets=[])
-    try:
-        targets = [BridgeTargetOut.model_validate(t) for t in status.get("targets", [])]
-    except ValidationError:
-        return BridgeOut(alive=True, targets=[])
+    targets = [BridgeTargetOut.model_validate(asdict(t)) for t in status.targets]
     if not admin:  # where targets are and what they answered is for admins (it names hosts, ports, errors)
         targets = [t.model_copy(update={"label": t.name, "last_error": None}) for t in targets]
     return BridgeOut(alive=True, targets=targets)
