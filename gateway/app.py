@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.auth.bootstrap import ensure_admin, leave_for_admin
 from gateway.auth.credentials import Authenticator
+from gateway.auth.devices import KnownDevices
 from gateway.auth.guard import Guard
 from gateway.auth.limiter import LoginLimiter
 from gateway.auth.revocation import end_revoked_sessions
@@ -56,12 +57,14 @@ from gateway.routes import (
 from gateway.state import Gateway
 from gateway.store import Store
 from gateway.webrtc.compat import quiet_failed_connects, use_host_addresses
-from gateway.webrtc.feed import CameraFeed
 from gateway.webrtc.sessions import Sessions
+from gateway.webrtc.streams import Streams
 from shared.cameras import CameraFile, SourceKind, demo_options
 from shared.db.accounts import Accounts
 from shared.db.engine import DatabaseUnavailable, reason
 from shared.db.events import EventHistory
+from shared.db.faces import KnownPeople
+from shared.db.integrations import Integrations
 from shared.db.recordings import RecordingIndex
 from shared.db.startup import open_database
 from shared.db.url import database_url
@@ -97,11 +100,12 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
         hubs = Hubs(store, [], settings.mjpeg_max_clients + 2, settings.events_max_clients)
         use_host_addresses([h.strip() for h in settings.webrtc_hosts.split(",") if h.strip()])
         quiet_failed_connects(asyncio.get_running_loop())
-        feeds: dict[tuple[int, bool], CameraFeed] = {}
+        streams = Streams()
         sessions = Sessions(
-            feeds, settings.webrtc_ice_servers, settings.webrtc_negotiation_timeout_s,
-            settings.webrtc_max_pending, settings.webrtc_max_pending_per_client, settings.webrtc_max_sessions_per_user,
-            {}, {},
+            streams, ice_servers=settings.webrtc_ice_servers,
+            negotiation_timeout_s=settings.webrtc_negotiation_timeout_s, max_pending=settings.webrtc_max_pending,
+            max_pending_per_client=settings.webrtc_max_pending_per_client,
+            max_per_user=settings.webrtc_max_sessions_per_user,
         )  # fmt: skip
         sessions.start()
         # Each camera's readers and feeds (one persistent feed per camera and overlay choice, encoding
@@ -120,12 +124,14 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
         pages = ShortCache[bytes](PAGE_CACHE_S)
         box = load_box(settings)
         gateway = Gateway(
-            settings, camera_file, store, history, pages, hubs, feeds, sessions, metrics, accounts_store,
-            Authenticator(accounts_store, settings.session_hours, settings.session_max_days),
-            LoginLimiter(settings.login_attempts_per_minute),
-            RecordingIndex(engine), CameraStore(engine, box),
+            settings=settings, cameras=camera_file, store=store, history=history, pages=pages, hubs=hubs,
+            streams=streams, sessions=sessions, metrics=metrics, accounts=accounts_store,
+            auth=Authenticator(accounts_store, settings.session_hours, settings.session_max_days),
+            limiter=LoginLimiter(settings.login_attempts_per_minute),
+            recordings=RecordingIndex(engine), camera_store=CameraStore(engine, box), people=KnownPeople(engine),
+            integrations=Integrations(engine, box), devices=KnownDevices(box),
+            outbound=OutboundPolicy.of(settings.outbound_deny, settings.outbound_allow),
         )  # fmt: skip
-        gateway.outbound = OutboundPolicy.of(settings.outbound_deny, settings.outbound_allow)
 
         watcher = await live.follow(engine, box, gateway.use_cameras, gateway.cameras_changed)
         revoked = asyncio.create_task(end_revoked_sessions(gateway.auth, sessions), name="revoked-sessions")

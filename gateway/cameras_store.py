@@ -3,6 +3,7 @@ credentials sealed at rest (shared.secret_box), and the stored definition shown 
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -11,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.camera_urls import check_rtsp_url, same_endpoint
 from shared.cameras import Camera, camera_from_definition, placeholders_in
+from shared.db.camera_file import FileProblem, read_problem
 from shared.db.cameras import LOCAL_FIELDS, next_camera_id, remove_camera, save_camera, stored_definition
-from shared.db.engine import connect
+from shared.db.engine import DatabaseUnavailable, check_connection, connect
 from shared.secret_box import SecretBox
 from shared.settings import ConfigError
 
@@ -65,6 +67,19 @@ class CameraStore:
             self._validated(definition)
             await save_camera(connection, definition, new=False)
         return self._validated(definition)
+
+    async def file_problem(self) -> FileProblem | None:
+        """Why the camera file was last refused, while it still is (shared.db.camera_file)."""
+        async with connect(self.engine) as connection:
+            return await read_problem(connection)
+
+    async def reachable(self, timeout_s: float) -> bool:
+        """Whether the database answers within timeout_s."""
+        try:
+            await asyncio.wait_for(check_connection(self.engine), timeout_s)
+        except (DatabaseUnavailable, TimeoutError):
+            return False
+        return True
 
     async def delete(self, camera_id: int) -> None:
         async with connect(self.engine, write=True) as connection:

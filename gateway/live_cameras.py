@@ -22,6 +22,7 @@ from gateway.webrtc.audio import CameraAudio
 from gateway.webrtc.feed import CameraFeed
 from gateway.webrtc.passthrough import PassthroughFeed
 from gateway.webrtc.sessions import Sessions
+from gateway.webrtc.streams import CameraStreams, Streams
 from shared.cameras import Camera, CameraFile, SourceKind
 from shared.db.cameras import revision
 from shared.db.engine import connect
@@ -41,9 +42,7 @@ class LiveCameras:
         self.store = store
         self.hubs = hubs
         self.sessions = sessions
-        self.feeds = sessions.feeds  # the same dicts the sessions read, changed in place
-        self.passthrough = sessions.passthrough
-        self.audio = sessions.audio
+        self.streams: Streams = sessions.streams  # this object alone adds and removes them
         self.cameras = CameraFile.model_construct(cameras=[])
 
     async def apply(self, cameras: list[Camera]) -> None:
@@ -53,39 +52,31 @@ class LiveCameras:
             if camera_id not in new or _stream_of(new[camera_id]) != _stream_of(camera):
                 await self._remove(camera_id, "deleted" if camera_id not in new else "changed")
         for camera_id, camera in new.items():
-            if camera_id not in self.hubs.frames:
-                self._add(camera)
-            for overlay in (False, True):
-                self.feeds[(camera_id, overlay)].fps = camera.fps
+            streams = self.streams.get(camera_id) or self._add(camera)
+            streams.plain.fps = streams.overlay.fps = camera.fps
         self.cameras = CameraFile.model_construct(cameras=cameras)
 
-    def _add(self, camera: Camera) -> None:
+    def _add(self, camera: Camera) -> CameraStreams:
         relayed = camera.enabled and camera.source_kind is SourceKind.RTSP
         self.hubs.add_camera(camera.id, relayed, relayed and camera.audio)
-        for overlay in (False, True):
-            self.feeds[(camera.id, overlay)] = CameraFeed(
-                camera.id, self.hubs.frames[camera.id], self.store, overlay, fps=camera.fps
-            )
+        plain, overlay = (CameraFeed(camera.id, self.hubs.frames[camera.id], self.store, drawn, fps=camera.fps)
+                          for drawn in (False, True))  # fmt: skip
+        streams = CameraStreams(plain, overlay)
         if relayed:
-            self.passthrough[camera.id] = PassthroughFeed(camera.id, self.hubs.packets[camera.id])
+            streams.passthrough = PassthroughFeed(camera.id, self.hubs.packets[camera.id])
         if relayed and camera.audio:
-            self.audio[camera.id] = CameraAudio(
+            streams.audio = CameraAudio(
                 camera.id, self.hubs.audio[camera.id], functools.partial(self.store.latest_audio, camera.id)
             )
+        self.streams.add(camera.id, streams)
+        return streams
 
     async def _remove(self, camera_id: int, why: str) -> None:
         for session in [s for s in self.sessions.sessions.values() if s.camera_id == camera_id]:
             await self.sessions.close(session.id, f"camera {why}")
-        for overlay in (False, True):
-            feed = self.feeds.pop((camera_id, overlay), None)
-            if feed is not None:
-                await feed.close()
-        relay = self.passthrough.pop(camera_id, None)
-        if relay is not None:
-            await relay.close()
-        sound = self.audio.pop(camera_id, None)
-        if sound is not None:
-            await sound.close()
+        streams = self.streams.remove(camera_id)
+        if streams is not None:
+            await streams.close()
         await self.hubs.remove_camera(camera_id)
         log.info("camera=%d %s: its feeds and sessions closed", camera_id, why)
 

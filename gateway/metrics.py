@@ -27,14 +27,37 @@ from shared.db.engine import DatabaseUnavailable
 from shared.status import INFERENCE_BUCKETS_MS, BridgeStatus, CameraStatus, WorkerStatus
 
 if TYPE_CHECKING:
-    from gateway.state import Gateway
+    from pathlib import Path
+
+    from gateway.store import Store
+    from gateway.webrtc.audio import AudioStats
+    from gateway.webrtc.feed import EncoderStats
+    from shared.db.recordings import RecordingIndex
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
+@dataclass(frozen=True)
+class LiveFigures:
+    """The gateway's own numbers at one moment, taken by its state (gateway.state.Gateway.live_figures):
+    the metrics read these, never the gateway's objects."""
+
+    camera_ids: list[int]
+    sessions_open: int
+    sessions_refused: int
+    frames_sent: int  # over all open sessions
+    feeds: dict[tuple[int, bool], EncoderStats]  # (camera, overlay): its shared encoder's counters
+    audio: dict[int, AudioStats]
+    frame_listeners: dict[int, int]  # per camera: clients of its shared frame reader
+    event_listeners: int
+    frames_bad: dict[int, int]  # per camera: unreadable frame entries skipped
+
+
 @dataclass
-class _Reading:
+class SystemReading:
+    """What the other processes said of themselves (Redis) and what the recordings hold, read at a scrape."""
+
     redis_up: bool = False
     statuses: dict[int, CameraStatus] = field(default_factory=dict)
     workers: list[WorkerStatus] = field(default_factory=list)
@@ -56,35 +79,41 @@ class Metrics:
         self._system = _SystemCollector()
         self.registry.register(self._system)
 
-    async def render(self, gateway: Gateway) -> bytes:
-        reading = _Reading()
-        try:
-            reading.statuses, _owners = await gateway.store.cameras_and_owners([c.id for c in gateway.cameras.cameras])
-            reading.workers = await gateway.store.workers()
-            reading.bridge = await gateway.store.bridge_status()
-            reading.redis_up = True
-        except redis.RedisError:
-            pass
-        with contextlib.suppress(SQLAlchemyError, DatabaseUnavailable):
-            reading.recordings = await gateway.recordings.summary()
-        with contextlib.suppress(OSError):
-            usage = await asyncio.to_thread(shutil.disk_usage, gateway.settings.recordings_root)
-            reading.disk = (usage.total, usage.free)
-        self._system.gateway, self._system.reading = gateway, reading
+    def render(self, reading: SystemReading, live: LiveFigures) -> bytes:
+        self._system.live, self._system.reading = live, reading
         return generate_latest(self.registry)
+
+
+async def read_system(store: Store, recordings: RecordingIndex, camera_ids: list[int],
+                      recordings_root: Path) -> SystemReading:  # fmt: skip
+    """The statuses in Redis, the recordings index's summary and the recordings disk: what is not down."""
+    reading = SystemReading()
+    try:
+        reading.statuses, _owners = await store.cameras_and_owners(camera_ids)
+        reading.workers = await store.workers()
+        reading.bridge = await store.bridge_status()
+        reading.redis_up = True
+    except redis.RedisError:
+        pass
+    with contextlib.suppress(SQLAlchemyError, DatabaseUnavailable):
+        reading.recordings = await recordings.summary()
+    with contextlib.suppress(OSError):
+        usage = await asyncio.to_thread(shutil.disk_usage, recordings_root)
+        reading.disk = (usage.total, usage.free)
+    return reading
 
 
 class _SystemCollector(Collector):
     def __init__(self) -> None:
-        self.gateway: Gateway | None = None
-        self.reading = _Reading()
+        self.live: LiveFigures | None = None
+        self.reading = SystemReading()
 
     def collect(self) -> Iterator[Metric]:
-        if self.gateway is None:
+        if self.live is None:
             return
-        yield from _ingest(self.gateway, self.reading)
+        yield from _ingest(self.live.camera_ids, self.reading)
         yield from _analyzer(self.reading.workers)
-        yield from _gateway(self.gateway)
+        yield from _gateway(self.live)
         yield from _recordings(self.reading)
         yield from _bridge(self.reading)
 
@@ -97,7 +126,7 @@ def _counter(name: str, text: str, labels: list[str]) -> CounterMetricFamily:
     return CounterMetricFamily(f"camstream_{name}", text, labels=labels)
 
 
-def _ingest(gateway: Gateway, reading: _Reading) -> Iterator[Metric]:
+def _ingest(camera_ids: list[int], reading: SystemReading) -> Iterator[Metric]:
     up = _gauge("redis_up", "1 when the gateway's last read of Redis worked.", [])
     up.add_metric([], 1.0 if reading.redis_up else 0.0)
     fps = _gauge("ingest_fps", "Frames per second at the camera's rate.", ["camera"])
@@ -105,9 +134,9 @@ def _ingest(gateway: Gateway, reading: _Reading) -> Iterator[Metric]:
     dropped = _counter("ingest_frames_dropped", "Frames left out to hold the target fps.", ["camera"])
     failed = _counter("ingest_frames_failed", "Frames not written to Redis in time.", ["camera"])
     camera_up = _gauge("camera_up", "1 while ingest reports the camera streaming.", ["camera"])
-    for camera in gateway.cameras.cameras:
-        label = [str(camera.id)]
-        status = reading.statuses.get(camera.id)
+    for camera_id in camera_ids:
+        label = [str(camera_id)]
+        status = reading.statuses.get(camera_id)
         camera_up.add_metric(label, 1.0 if status is not None and status.state == "streaming" else 0.0)
         if status is not None:
             fps.add_metric(label, status.fps)
@@ -144,47 +173,46 @@ def _analyzer(workers: list[WorkerStatus]) -> Iterator[Metric]:
     yield from (alive, lag, skipped, bad, average, inference)
 
 
-def _gateway(gateway: Gateway) -> Iterator[Metric]:
-    sessions = gateway.sessions.sessions
+def _gateway(live: LiveFigures) -> Iterator[Metric]:
     open_sessions = _gauge("webrtc_sessions", "WebRTC sessions open.", [])
-    open_sessions.add_metric([], float(len(sessions)))
+    open_sessions.add_metric([], float(live.sessions_open))
     refused = _counter("webrtc_sessions_refused", "New sessions refused while too many were connecting.", [])
-    refused.add_metric([], gateway.sessions.refused)
+    refused.add_metric([], live.sessions_refused)
     sent = _counter("webrtc_frames_sent", "Frames sent, over all open sessions.", [])
-    sent.add_metric([], float(sum(s.track.frames_sent for s in sessions.values())))
+    sent.add_metric([], float(live.frames_sent))
     labels = ["camera", "overlay"]
     encoded = _counter("webrtc_frames_encoded", "Frames encoded by the shared per-camera encoder.", labels)
     encode_ms = _counter("webrtc_encode_ms", "Time spent encoding, in milliseconds.", labels)
     packets = _counter("webrtc_packets_sent", "Encoded packets handed to viewers (one per viewer).", labels)
     keyframes = _counter("webrtc_keyframes", "Keyframes made (a viewer joined, or once a second).", labels)
     feed_bad = _counter("webrtc_frames_bad", "Frames the WebRTC encoder could not use: skipped.", labels)
-    for (camera_id, overlay), feed in gateway.feeds.items():
+    for (camera_id, overlay), stats in live.feeds.items():
         label = [str(camera_id), str(overlay).lower()]
-        encoded.add_metric(label, feed.stats.frames_encoded)
-        encode_ms.add_metric(label, round(feed.stats.encode_ms_total, 1))
-        packets.add_metric(label, feed.stats.packets_sent)
-        keyframes.add_metric(label, feed.stats.keyframes)
-        feed_bad.add_metric(label, feed.stats.frames_bad)
+        encoded.add_metric(label, stats.frames_encoded)
+        encode_ms.add_metric(label, round(stats.encode_ms_total, 1))
+        packets.add_metric(label, stats.packets_sent)
+        keyframes.add_metric(label, stats.keyframes)
+        feed_bad.add_metric(label, stats.frames_bad)
     passed = _counter("webrtc_audio_packets_passed", "The camera's own G.711 packets, one per viewer.", ["camera"])
     opus = _counter("webrtc_audio_packets_encoded", "Opus packets made by the shared per-camera encoder.", ["camera"])
     audio_bad = _counter("webrtc_audio_units_bad", "Audio units the gateway could not decode: skipped.", ["camera"])
-    for camera_id, sound in gateway.sessions.audio.items():
-        passed.add_metric([str(camera_id)], sound.stats.packets_passed)
-        opus.add_metric([str(camera_id)], sound.stats.packets_encoded)
-        audio_bad.add_metric([str(camera_id)], sound.stats.units_bad)
+    for camera_id, sound in live.audio.items():
+        passed.add_metric([str(camera_id)], sound.packets_passed)
+        opus.add_metric([str(camera_id)], sound.packets_encoded)
+        audio_bad.add_metric([str(camera_id)], sound.units_bad)
     listeners = _gauge("live_listeners", "Clients of the gateway's shared readers (MJPEG, feeds, /ws/events).",
                        ["reader"])  # fmt: skip
-    for camera_id, frames in gateway.hubs.frames.items():
-        listeners.add_metric([f"camera={camera_id}"], float(len(frames.listeners)))
-    listeners.add_metric(["events"], float(len(gateway.hubs.events.listeners)))
+    for camera_id, count in live.frame_listeners.items():
+        listeners.add_metric([f"camera={camera_id}"], float(count))
+    listeners.add_metric(["events"], float(live.event_listeners))
     unreadable = _counter("gateway_frames_bad", "Unreadable frame entries the gateway skipped.", ["camera"])
-    for camera_id, count in gateway.hubs.frames_bad.items():
+    for camera_id, count in live.frames_bad.items():
         unreadable.add_metric([str(camera_id)], count)
     yield from (open_sessions, refused, sent, encoded, encode_ms, packets, keyframes, feed_bad, passed, opus, audio_bad)
     yield from (listeners, unreadable)
 
 
-def _recordings(reading: _Reading) -> Iterator[Metric]:
+def _recordings(reading: SystemReading) -> Iterator[Metric]:
     kept = _gauge("recordings_bytes", "Bytes of recordings kept, per camera (the index).", ["camera"])
     segments = _gauge("recordings_segments", "Recording segments kept, per camera.", ["camera"])
     oldest = _gauge("recordings_oldest_timestamp_seconds", "Unix time of the oldest footage kept.", ["camera"])
@@ -231,7 +259,7 @@ class RequestTimer:
         await self.app(scope, receive, timed_send)
 
 
-def _bridge(reading: _Reading) -> Iterator[Metric]:
+def _bridge(reading: SystemReading) -> Iterator[Metric]:
     up = _gauge("bridge_up", "1 when the bridge (MQTT, webhooks, notifications) wrote its status lately.", [])
     up.add_metric([], 1.0 if reading.bridge is not None else 0.0)
     yield up

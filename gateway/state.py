@@ -13,20 +13,23 @@ from fastapi import Depends, HTTPException, Request
 from starlette.requests import HTTPConnection
 
 from gateway.auth.credentials import Authenticator
+from gateway.auth.devices import KnownDevices
 from gateway.auth.limiter import LoginLimiter
 from gateway.cameras_store import CameraStore
 from gateway.enrolment import Enroller
 from gateway.hubs import Hubs
-from gateway.metrics import Metrics
+from gateway.metrics import LiveFigures, Metrics
 from gateway.pagecache import ShortCache
 from gateway.probe import Prober
 from gateway.registry import Registry
 from gateway.store import Store
-from gateway.webrtc.feed import CameraFeed
 from gateway.webrtc.sessions import Sessions
+from gateway.webrtc.streams import Streams
 from shared.cameras import Camera, CameraFile
 from shared.db.accounts import Accounts
 from shared.db.events import EventHistory
+from shared.db.faces import KnownPeople
+from shared.db.integrations import Integrations
 from shared.db.recordings import RecordingIndex
 from shared.outbound import OutboundPolicy
 from shared.settings import Settings
@@ -42,7 +45,7 @@ class Gateway:
     history: EventHistory
     pages: ShortCache[bytes]  # rendered pages of /api/events
     hubs: Hubs
-    feeds: dict[tuple[int, bool], CameraFeed]
+    streams: Streams  # each camera's live feeds (gateway.live_cameras keeps them)
     sessions: Sessions
     metrics: Metrics
     accounts: Accounts
@@ -50,6 +53,9 @@ class Gateway:
     limiter: LoginLimiter
     recordings: RecordingIndex
     camera_store: CameraStore
+    people: KnownPeople  # enrolled faces
+    integrations: Integrations  # webhooks and notification targets
+    devices: KnownDevices  # the login's device cookies
     prober: Prober = field(default_factory=Prober)
     enroller: Enroller = field(default_factory=Enroller)
     registry: Registry | None = None
@@ -76,6 +82,29 @@ class Gateway:
                 await asyncio.wait_for(
                     self._cameras_set.wait_for(lambda: self.cameras.camera(camera_id) == wanted), APPLY_WAIT_S
                 )
+
+    def live_figures(self) -> LiveFigures:
+        """The gateway's own numbers now, for the metrics."""
+        sessions = self.sessions.sessions
+        return LiveFigures(
+            camera_ids=[c.id for c in self.cameras.cameras],
+            sessions_open=len(sessions),
+            sessions_refused=self.sessions.refused,
+            frames_sent=sum(s.track.frames_sent for s in sessions.values()),
+            feeds={
+                (camera_id, overlay): streams.feed(overlay).stats
+                for camera_id, streams in self.streams.items()
+                for overlay in (False, True)
+            },
+            audio={
+                camera_id: streams.audio.stats
+                for camera_id, streams in self.streams.items()
+                if streams.audio is not None
+            },
+            frame_listeners={camera_id: len(frames.listeners) for camera_id, frames in self.hubs.frames.items()},
+            event_listeners=len(self.hubs.events.listeners),
+            frames_bad=dict(self.hubs.frames_bad),
+        )
 
     def camera(self, camera_id: int) -> Camera:
         camera = self.cameras.camera(camera_id)

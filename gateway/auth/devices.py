@@ -23,24 +23,27 @@ DEVICE_DAYS = 180
 _MAX_COOKIE = 512
 
 
-def new_device_cookie(box: SecretBox, username: str, scope: Scope) -> bytes:
-    """The Set-Cookie value naming a new known device of `username`."""
-    value = box.seal(f"device:{username.lower()}:{secrets.token_urlsafe(12)}")
-    secure = "; Secure" if scope["scheme"] in ("https", "wss") else ""
-    return (f"{DEVICE_COOKIE}={value}; Max-Age={DEVICE_DAYS * 86400}; Path=/api/auth/login; HttpOnly; "
-            f"SameSite=Strict{secure}").encode()  # fmt: skip
+class KnownDevices:
+    def __init__(self, box: SecretBox) -> None:
+        self._box = box
 
+    def new_cookie(self, username: str, scope: Scope) -> bytes:
+        """The Set-Cookie value naming a new known device of `username`."""
+        value = self._box.seal(f"device:{username.lower()}:{secrets.token_urlsafe(12)}")
+        secure = "; Secure" if scope["scheme"] in ("https", "wss") else ""
+        return (f"{DEVICE_COOKIE}={value}; Max-Age={DEVICE_DAYS * 86400}; Path=/api/auth/login; HttpOnly; "
+                f"SameSite=Strict{secure}").encode()  # fmt: skip
 
-def known_device(box: SecretBox, cookie_header: str, username: str) -> str | None:
-    """The device id when the request carries a device cookie of `username` that is ours and not
-    older than DEVICE_DAYS; None otherwise."""
-    value = cookie_parser(cookie_header).get(DEVICE_COOKIE, "")
-    if not value or len(value) > _MAX_COOKIE or not is_sealed(value):
-        return None
-    try:
-        text = box.open(value, max_age_s=DEVICE_DAYS * 86400)
-    except ConfigError:
-        return None
-    kind, _, rest = text.partition(":")
-    name, _, device = rest.rpartition(":")
-    return device if kind == "device" and name == username.lower() and device else None
+    def device(self, cookie_header: str, username: str) -> str | None:
+        """The device id when the request carries a device cookie of `username` that is ours and not
+        older than DEVICE_DAYS; None otherwise."""
+        value = cookie_parser(cookie_header).get(DEVICE_COOKIE, "")
+        if not value or len(value) > _MAX_COOKIE or not is_sealed(value):
+            return None
+        try:
+            text = self._box.open(value, max_age_s=DEVICE_DAYS * 86400)
+        except ConfigError:
+            return None
+        kind, _, rest = text.partition(":")
+        name, _, device = rest.rpartition(":")
+        return device if kind == "device" and name == username.lower() and device else None

@@ -10,7 +10,6 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from gateway.auth import passwords
 from gateway.auth.credentials import digest, new_token_secret
 from gateway.auth.deps import PrincipalDep, SignedIn
-from gateway.auth.devices import known_device, new_device_cookie
 from gateway.auth.guard import session_cookie
 from gateway.auth.models import LoginIn, MeOut, PasswordChange, TokenCreated, TokenIn, TokenOut
 from gateway.state import Gateway, GatewayDep
@@ -42,8 +41,7 @@ async def login(body: LoginIn, request: Request, response: Response, gateway: Ga
     """Log in: sets the session cookie `camstream_session` (and `camstream_device`, which lets this
     browser log in while its name is locked by others' wrong guesses) and answers who you are."""
     client, name = client_of(request), body.username.lower()
-    box = gateway.camera_store.box
-    device = known_device(box, request.headers.get("cookie", ""), name)
+    device = gateway.devices.device(request.headers.get("cookie", ""), name)
     keys = (f"device:{device}",) if device else (f"user:{name}", f"client:{client}")
     if device is None and gateway.limiter.checking >= MAX_CHECKING:
         _refuse_for(1, "too many logins at once")
@@ -63,7 +61,7 @@ async def login(body: LoginIn, request: Request, response: Response, gateway: Ga
     secret, principal = await gateway.auth.start_session(user, client)
     await gateway.accounts.record("login", user.name, None, client)
     response.headers.append("set-cookie", _cookie(secret, request, gateway))
-    response.headers.append("set-cookie", new_device_cookie(box, name, request.scope).decode())
+    response.headers.append("set-cookie", gateway.devices.new_cookie(name, request.scope).decode())
     return MeOut(username=user.name, role=user.role, via="session", expires_at=principal.expires_at)
 
 

@@ -9,15 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import Field
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth.deps import AdminOnly, PrincipalDep
 from gateway.enrolment import Unusable
 from gateway.models import ApiModel
 from gateway.routes.auth import client_of
 from gateway.state import GatewayDep
-from shared.db.engine import connect, retrying
-from shared.db.faces import KnownPerson, PersonExists, add_person, add_sample, list_people, remove_person
+from shared.db.faces import KnownPerson, PersonExists
 
 router = APIRouter(tags=["faces"])
 admin_router = APIRouter(tags=["faces"], dependencies=[AdminOnly])
@@ -56,8 +54,7 @@ def _checked(name: str) -> str:
 @router.get("/api/faces", response_model=list[PersonOut])
 async def faces(gateway: GatewayDep) -> list[PersonOut]:
     """The people enrolled, with how many pictures each."""
-    async with connect(gateway.history.engine) as connection:
-        return [PersonOut.of(p) for p in await list_people(connection)]
+    return [PersonOut.of(p) for p in await gateway.people.all()]
 
 
 @admin_router.post(
@@ -66,14 +63,8 @@ async def faces(gateway: GatewayDep) -> list[PersonOut]:
 async def enrol(body: PersonIn, gateway: GatewayDep, who: PrincipalDep, request: Request) -> PersonOut:
     """Enrol a person by name (then add pictures: `POST /api/faces/{name}/samples`); 409 if taken."""
     name = _checked(body.name)
-
-    async def enrolled(connection: AsyncConnection) -> KnownPerson:
-        await add_person(connection, name)
-        await connection.commit()
-        return (await list_people(connection, name))[0]
-
     try:
-        person = await retrying(gateway.history.engine, enrolled)
+        person = await gateway.people.enrol(name)
     except PersonExists as e:
         raise HTTPException(status_code=409, detail=str(e)) from None
     await gateway.accounts.record("face enrolled", who.name, name, client_of(request))
@@ -83,13 +74,7 @@ async def enrol(body: PersonIn, gateway: GatewayDep, who: PrincipalDep, request:
 @admin_router.delete("/api/faces/{name}", status_code=204, responses={404: {"description": "Nobody by that name"}})
 async def forget(name: Name, gateway: GatewayDep, who: PrincipalDep, request: Request) -> None:
     """Delete a person and every picture and embedding of theirs."""
-
-    async def removed(connection: AsyncConnection) -> bool:
-        gone = await remove_person(connection, name)
-        await connection.commit()
-        return gone
-
-    if not await retrying(gateway.history.engine, removed):
+    if not await gateway.people.forget(name):
         raise HTTPException(status_code=404, detail="nobody enrolled by that name")
     await gateway.accounts.record("face deleted", who.name, name, client_of(request))
 
@@ -129,14 +114,8 @@ async def add_picture(name: Name, request: Request, gateway: GatewayDep, who: Pr
         sample = await gateway.enroller.sample(picture)
     except Unusable as e:
         raise HTTPException(status_code=422, detail=str(e)) from None
-
-    async def added(connection: AsyncConnection) -> KnownPerson:
-        await add_sample(connection, name, sample.embedding, sample.face_jpeg, source)
-        await connection.commit()
-        return (await list_people(connection, name))[0]
-
     try:
-        person = await retrying(gateway.history.engine, added)
+        person = await gateway.people.add_sample(name, sample.embedding, sample.face_jpeg, source)
     except LookupError:
         raise HTTPException(status_code=404, detail="nobody enrolled by that name: POST /api/faces first") from None
     await gateway.accounts.record("face sample added", who.name, name, client_of(request), {"source": source[:80]})

@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.auth.deps import PrincipalDep
-from gateway.metrics import CONTENT_TYPE
+from gateway.metrics import CONTENT_TYPE, read_system
 from gateway.models import (
     BridgeOut,
     BridgeTargetOut,
@@ -25,8 +25,7 @@ from gateway.models import (
     WorkerOut,
 )
 from gateway.state import Gateway, GatewayDep
-from shared.db.camera_file import read_problem
-from shared.db.engine import DatabaseUnavailable, check_connection, connect
+from shared.db.engine import DatabaseUnavailable
 from shared.disk_floor import floor_bytes
 
 router = APIRouter(tags=["operations"])
@@ -134,22 +133,19 @@ async def _recordings_disk(gateway: Gateway, database: bool) -> RecordingsDisk:
 
 async def _camera_file(gateway: Gateway) -> CameraFileOut | None:
     try:
-        async with connect(gateway.history.engine) as connection:
-            found = await read_problem(connection)
+        found = await gateway.camera_store.file_problem()
     except (SQLAlchemyError, DatabaseUnavailable):
         return None
     return CameraFileOut(problem=found.problem, since=found.since) if found else None
 
 
 async def _database_answers(gateway: Gateway) -> bool:
-    try:
-        await asyncio.wait_for(check_connection(gateway.history.engine), gateway.settings.database_timeout_s)
-    except (DatabaseUnavailable, TimeoutError):
-        return False
-    return True
+    return await gateway.camera_store.reachable(gateway.settings.database_timeout_s)
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})
 async def metrics(gateway: GatewayDep) -> Response:
     """Prometheus text format: ingest, analyzer, WebRTC, the gateway's readers, requests, and the process."""
-    return Response(await gateway.metrics.render(gateway), media_type=CONTENT_TYPE)
+    reading = await read_system(gateway.store, gateway.recordings, [c.id for c in gateway.cameras.cameras],
+                                gateway.settings.recordings_root)  # fmt: skip
+    return Response(gateway.metrics.render(reading, gateway.live_figures()), media_type=CONTENT_TYPE)

@@ -16,8 +16,7 @@ from gateway.auth.deps import AdminOnly, PrincipalDep
 from gateway.models import ApiModel, RowId
 from gateway.routes.auth import client_of
 from gateway.state import GatewayDep
-from shared.db.engine import connect
-from shared.db.integrations import StoredIntegration, add_integration, list_integrations, remove_integration
+from shared.db.integrations import StoredIntegration
 from shared.integrations import NotifyDefinition, Phase, WebhookDefinition, check_destination, masked_url
 from shared.labels import EventKind
 from shared.notify import NotifyError, send_notification
@@ -96,26 +95,19 @@ async def _add(
         await check_destination(gateway.outbound, checked["url"], resolve=False)
     except OutboundDenied as e:
         raise HTTPException(status_code=422, detail=f"url: {e}") from None
-    box = gateway.camera_store.box
-    stored = {**checked, "url": box.seal(checked["url"]), "shown_url": masked_url(checked["url"])}
-    if "secret" in stored:
-        stored["secret"] = box.seal(stored["secret"])
-    async with connect(gateway.history.engine) as connection:
-        new_id = await add_integration(connection, kind, body.name.strip(), stored)
-        found = next(i for i in await list_integrations(connection, kind) if i.id == new_id)
-    await gateway.accounts.record(f"{kind} added", who.name, str(new_id), client_of(request))
+    shown = masked_url(checked["url"])  # the definition's URL and secret are sealed by the repository
+    found = await gateway.integrations.add(kind, body.name.strip(), {**checked, "shown_url": shown})
+    await gateway.accounts.record(f"{kind} added", who.name, str(found.id), client_of(request))
     return _out(found, generated)
 
 
 async def _list(kind: str, gateway: GatewayDep) -> list[IntegrationOut]:
-    async with connect(gateway.history.engine) as connection:
-        return [_out(i) for i in await list_integrations(connection, kind)]
+    return [_out(i) for i in await gateway.integrations.all(kind)]
 
 
 async def _delete(kind: str, integration_id: int, gateway: GatewayDep, who: PrincipalDep, request: Request) -> None:
-    async with connect(gateway.history.engine) as connection:
-        if not await remove_integration(connection, kind, integration_id):
-            raise HTTPException(status_code=404, detail=f"no {kind} with id {integration_id}")
+    if not await gateway.integrations.remove(kind, integration_id):
+        raise HTTPException(status_code=404, detail=f"no {kind} with id {integration_id}")
     await gateway.accounts.record(f"{kind} deleted", who.name, str(integration_id), client_of(request))
 
 
@@ -162,11 +154,10 @@ async def delete_notification(notification_id: RowId, gateway: GatewayDep, who: 
     404: {"description": "No such target"}, 502: {"description": "not sent, and why"}})  # fmt: skip
 async def test_notification(notification_id: RowId, gateway: GatewayDep) -> dict[str, bool]:
     """Send a test notification now, with a camera's latest picture attached when one has any."""
-    async with connect(gateway.history.engine) as connection:
-        found = [i for i in await list_integrations(connection, "notify") if i.id == notification_id]
-    if not found:
+    found = await gateway.integrations.find("notify", notification_id)
+    if found is None:
         raise HTTPException(status_code=404, detail=f"no notification target with id {notification_id}")
-    url = gateway.camera_store.box.open(str(found[0].definition["url"]))
+    url = gateway.integrations.opened(found, "url")
     jpeg = None
     for camera in gateway.cameras.cameras:
         latest = await gateway.store.latest_frame(camera.id)

@@ -36,8 +36,8 @@ from gateway.webrtc.compat import (
     prefer_codecs,
     viewer_input,
 )
-from gateway.webrtc.feed import CameraFeed, PacketTrack
-from gateway.webrtc.passthrough import PassthroughFeed
+from gateway.webrtc.feed import PacketTrack
+from gateway.webrtc.streams import Streams
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +73,15 @@ class Session:
 class Sessions:
     def __init__(
         self,
-        feeds: dict[tuple[int, bool], CameraFeed],
+        streams: Streams,
+        *,
         ice_servers: list[dict[str, Any]],
         negotiation_timeout_s: float,
         max_pending: int,
         max_pending_per_client: int,
         max_per_user: int,
-        passthrough: dict[int, PassthroughFeed] | None = None,
-        audio: dict[int, CameraAudio] | None = None,
     ) -> None:
-        self.feeds = feeds
-        self.passthrough = passthrough or {}
-        self.audio = audio or {}
+        self.streams = streams  # gateway.live_cameras keeps them; sessions only read them
         self.negotiation_timeout_s = negotiation_timeout_s
         self.max_pending = max_pending
         self.max_pending_per_client = max_pending_per_client
@@ -119,12 +116,15 @@ class Sessions:
         self.check_capacity(client, principal.user_id if principal else None)
         if session_id in self.sessions:  # cannot happen with the store's counter; never hand out a live id
             raise ValueError(f"session id {session_id} is in use")
-        feed = self.feeds[(camera_id, overlay)]
+        streams = self.streams.get(camera_id)
+        if streams is None:
+            raise KeyError(f"camera {camera_id} has no live streams")
+        feed = streams.feed(overlay)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))  # none: no outside server
         token = secrets.token_urlsafe(24)
         # Without the server-drawn overlay, an RTSP camera's viewers get its own stream (after a first
         # transcoded keyframe); with it, or for other sources, the shared transcoder.
-        passthrough = self.passthrough.get(camera_id) if not overlay else None
+        passthrough = streams.passthrough if not overlay else None
         track = passthrough.subscribe(feed) if passthrough is not None else feed.subscribe()
         session = Session(session_id, camera_id, token, overlay, time.time(), pc, track, client, principal=principal)
         self.sessions[session_id] = session
@@ -153,7 +153,7 @@ class Sessions:
             raise SignallingError("this session has negotiated already; start a new session")
         transceiver = session.pc.addTransceiver(session.track, direction="sendonly")
         narrow_to_h264(transceiver)
-        camera_audio = self.audio.get(session.camera_id) if audio else None
+        camera_audio = self._audio(session.camera_id) if audio else None
         preferred = await camera_audio.preferred() if camera_audio is not None else []
         if camera_audio is not None and preferred:
             session.audio = camera_audio.track()
@@ -170,7 +170,7 @@ class Sessions:
         if not transceivers:
             raise SignallingError("the offer has no video m-line (add a recvonly video transceiver)")
         audio = [t for t in session.pc.getTransceivers() if t.kind == "audio"]
-        camera_audio = self.audio.get(session.camera_id) if audio else None
+        camera_audio = self._audio(session.camera_id) if audio else None
         preferred = await camera_audio.preferred() if camera_audio is not None else []
         with viewer_input("cannot answer this offer"):
             session.pc.addTrack(session.track)
@@ -191,9 +191,13 @@ class Sessions:
         await self._set_remote(session, sdp, "answer")
         self._start_audio(session)
 
+    def _audio(self, camera_id: int) -> CameraAudio | None:
+        streams = self.streams.get(camera_id)
+        return streams.audio if streams is not None else None
+
     def _start_audio(self, session: Session) -> None:
         """Feed the session's audio track with what was negotiated (nothing if no codec was)."""
-        camera_audio = self.audio.get(session.camera_id)
+        camera_audio = self._audio(session.camera_id)
         if session.audio is None or camera_audio is None:
             return
         for transceiver in session.pc.getTransceivers():

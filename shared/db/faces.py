@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.db.cameras import get_meta, set_meta
-from shared.db.engine import DatabaseUnavailable, connect
+from shared.db.engine import DatabaseUnavailable, connect, retrying
 from shared.db.schema import face_samples, known_people
 
 log = logging.getLogger(__name__)
@@ -123,3 +123,45 @@ async def follow_faces(
         except (SQLAlchemyError, DatabaseUnavailable, OSError) as e:
             log.warning("faces: cannot read the known faces (retrying): %s", type(e).__name__)
         await asyncio.sleep(FACES_POLL_S)
+
+
+class KnownPeople:
+    """The known people as the gateway changes them: each change in a writing connection of its own,
+    retried while SQLite is locked by another process (shared.db.engine.retrying)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def all(self) -> list[KnownPerson]:
+        async with connect(self.engine) as connection:
+            return await list_people(connection)
+
+    async def enrol(self, name: str) -> KnownPerson:
+        """PersonExists when the name is taken."""
+
+        async def enrolled(connection: AsyncConnection) -> KnownPerson:
+            await add_person(connection, name)
+            await connection.commit()
+            return (await list_people(connection, name))[0]
+
+        return await retrying(self.engine, enrolled)
+
+    async def forget(self, name: str) -> bool:
+        """Whether there was such a person (their samples go with them)."""
+
+        async def removed(connection: AsyncConnection) -> bool:
+            gone = await remove_person(connection, name)
+            await connection.commit()
+            return gone
+
+        return await retrying(self.engine, removed)
+
+    async def add_sample(self, name: str, embedding: np.ndarray, face_jpeg: bytes, source: str) -> KnownPerson:
+        """LookupError when nobody has that name."""
+
+        async def added(connection: AsyncConnection) -> KnownPerson:
+            await add_sample(connection, name, embedding, face_jpeg, source)
+            await connection.commit()
+            return (await list_people(connection, name))[0]
+
+        return await retrying(self.engine, added)

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared.db.engine import connect, retrying
 from shared.db.schema import bridge_cursors, integrations
+from shared.secret_box import SecretBox
 
 
 @dataclass(frozen=True)
@@ -83,3 +85,39 @@ async def set_cursor(connection: AsyncConnection, target: str, last_id: str) -> 
     if not result.rowcount:
         await connection.execute(insert(bridge_cursors).values(target=target, **values))
     await connection.commit()
+
+
+SEALED_FIELDS = ("url", "secret")  # what a definition never holds open at rest
+
+
+class Integrations:
+    """Webhooks and notification targets as admins change them. Their URLs (which hold a service's
+    token) and secrets are sealed here on the way in, and opened only by `opened`: for who sends."""
+
+    def __init__(self, engine: AsyncEngine, box: SecretBox) -> None:
+        self.engine = engine
+        self._box = box
+
+    async def all(self, kind: str | None = None) -> list[StoredIntegration]:
+        async with connect(self.engine) as connection:
+            return await list_integrations(connection, kind)
+
+    async def find(self, kind: str, integration_id: int) -> StoredIntegration | None:
+        return next((i for i in await self.all(kind) if i.id == integration_id), None)
+
+    async def add(self, kind: str, name: str, definition: dict[str, Any]) -> StoredIntegration:
+        sealed = {k: self._box.seal(v) if k in SEALED_FIELDS and isinstance(v, str) else v
+                  for k, v in definition.items()}  # fmt: skip
+
+        async def added(connection: AsyncConnection) -> StoredIntegration:
+            new_id = await add_integration(connection, kind, name, sealed)
+            return next(i for i in await list_integrations(connection, kind) if i.id == new_id)
+
+        return await retrying(self.engine, added)
+
+    async def remove(self, kind: str, integration_id: int) -> bool:
+        return await retrying(self.engine, lambda connection: remove_integration(connection, kind, integration_id))
+
+    def opened(self, integration: StoredIntegration, field: str) -> str:
+        """A sealed field of its definition, opened (to send to it: never to show)."""
+        return self._box.open(str(integration.definition[field]))
