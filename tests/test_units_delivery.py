@@ -1,0 +1,184 @@
+"""Unit tests of logic that only whole-process tests reached before: the gateway's fan-out (drop
+policy, a failing source), webhook signing and retries, notification cool-downs and titles. Real
+parts where they exist (a loopback HTTP receiver, apprise's json:// sender), each case in a second."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from bridge.notify import NotifyTarget, title_of
+from bridge.webhooks import WebhookTarget, signature
+from gateway.fanout import Fanout, Listener, TooManyListeners
+from shared.detections import Event, EventPhase, EventType
+from shared.integrations import NotifyDefinition, WebhookDefinition
+from shared.outbound import OutboundPolicy
+from tests.support.receiver import Receiver
+
+LOOPBACK_ALLOWED = OutboundPolicy.of(allow="127.0.0.1/32")
+SECRET = "s3cret-s3cret-s3cret"
+
+
+def event(kind: EventType = EventType.PERSON, phase: EventPhase = EventPhase.START, camera_id: int = 1,
+          **extra: object) -> Event:  # fmt: skip
+    now = time.time()
+    return Event(f"e-{kind}-{now}", camera_id, kind, phase, now, None if phase is EventPhase.START else now + 1,
+                 0.9, None, 3, False, now, **extra)  # type: ignore[arg-type]  # fmt: skip
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+    yield found
+    found.close()
+
+
+# --- fan-out -----------------------------------------------------------------------------------
+
+
+def test_a_slow_listener_loses_its_oldest_items_counted() -> None:
+    listener: Listener[int] = Listener(3)
+    for item in range(5):
+        listener.offer(item)
+    assert listener.dropped == 2
+    assert [listener.queue.get_nowait() for _ in range(3)] == [2, 3, 4]
+
+
+async def test_a_fanout_hands_every_item_to_every_listener_and_caps_listeners() -> None:
+    items = asyncio.Queue[int]()
+
+    async def source(fanout: Fanout[int]) -> None:
+        while True:
+            fanout.publish(await items.get())
+
+    fanout = Fanout[int]("numbers", source, queue_size=10, max_listeners=2)
+    first, second = fanout.listen(), fanout.listen()
+    with pytest.raises(TooManyListeners):
+        fanout.listen()
+    for n in range(3):
+        items.put_nowait(n)
+    assert [await asyncio.wait_for(first.get(), 1) for _ in range(3)] == [0, 1, 2]
+    assert [await asyncio.wait_for(second.get(), 1) for _ in range(3)] == [0, 1, 2]
+    fanout.leave(second)
+    fanout.listen()  # a place is free again
+    await fanout.close()
+
+
+async def test_a_failing_source_is_restarted_and_listeners_see_only_a_pause() -> None:
+    runs = 0
+
+    async def source(fanout: Fanout[str]) -> None:
+        nonlocal runs
+        runs += 1
+        if runs < 3:
+            raise ConnectionError("Redis away")
+        fanout.publish("back")
+        await asyncio.Event().wait()
+
+    fanout = Fanout[str]("flaky", source, queue_size=4, max_listeners=4)
+    listener = fanout.listen()
+    assert await asyncio.wait_for(listener.get(), 3) == "back"
+    assert fanout.failures == 2 and runs == 3
+    await fanout.close()
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+
+def _webhook(url: str, retry_s: float) -> WebhookTarget:
+    definition = WebhookDefinition(url=url, secret=SECRET)
+    return WebhookTarget("webhook:1", "hook", definition, retry_s, None, lambda _c: "Yard", lambda: False,
+                         LOOPBACK_ALLOWED)  # fmt: skip
+
+
+async def test_a_webhook_is_signed_with_hmac_sha256_of_its_exact_body(receiver: Receiver) -> None:
+    target = _webhook(receiver.url, retry_s=5)
+    try:
+        assert await target.deliver(event())
+    finally:
+        await target.close()
+    [posted] = receiver.delivered()
+    headers = {k.lower(): v for k, v in posted.headers.items()}
+    expected = "sha256=" + hmac.new(SECRET.encode(), posted.body, hashlib.sha256).hexdigest()
+    assert headers["x-camstream-signature"] == expected == signature(SECRET, posted.body)
+    body = json.loads(posted.body)
+    assert headers["x-camstream-delivery"] == body["delivery"] == f"{body['event']['id']}:start"
+    assert target.status.delivered == 1 and target.status.failures == 0
+
+
+async def test_a_failing_webhook_is_retried_with_backoff_then_delivered(receiver: Receiver) -> None:
+    receiver.fail_first = 2  # answers 500 twice: retried after 1 s, then 2 s
+    target = _webhook(receiver.url, retry_s=30)
+    try:
+        assert await target.deliver(event())
+    finally:
+        await target.close()
+    posts = receiver.posts
+    assert [p.answered for p in posts] == [500, 500, 200]
+    gaps = [later.at_s - earlier.at_s for earlier, later in zip(posts, posts[1:], strict=False)]
+    assert 0.9 < gaps[0] < 1.6 and 1.9 < gaps[1] < 2.6, gaps
+    assert target.status.failures == 2 and target.status.delivered == 1 and target.status.given_up == 0
+
+
+async def test_a_webhook_gives_up_when_the_next_retry_would_pass_its_window(receiver: Receiver) -> None:
+    receiver.fail_first = 10
+    target = _webhook(receiver.url, retry_s=0.5)  # the first retry (1 s) is already past it
+    try:
+        assert await target.deliver(event())  # given up counts as handled: the cursor moves on
+    finally:
+        await target.close()
+    assert len(receiver.posts) == 1
+    assert target.status.given_up == 1 and target.status.last_error == "answered 500"
+
+
+async def test_a_webhook_to_a_denied_address_is_refused_without_a_request(receiver: Receiver) -> None:
+    definition = WebhookDefinition(url=receiver.url, secret=SECRET)
+    target = WebhookTarget("webhook:2", "hook", definition, 30, None, lambda _c: None, lambda: False,
+                           OutboundPolicy.of())  # loopback denied by default  # fmt: skip
+    try:
+        assert await target.deliver(event())
+    finally:
+        await target.close()
+    assert receiver.posts == []
+    assert target.status.given_up == 1 and (target.status.last_error or "").startswith("refused")
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+
+def _notifier(url: str, cooldown_s: float) -> NotifyTarget:
+    async def no_snapshot(_event: Event) -> bytes | None:
+        return None
+
+    json_url = url.replace("http://", "json://")  # apprise's JSON POST: a real sender to our receiver
+    definition = NotifyDefinition(url=json_url, phases=["start", "end"])
+    return NotifyTarget("notify:1", "phone", definition, cooldown_s, None, lambda _c: "Garage", no_snapshot,
+                        lambda: False, LOOPBACK_ALLOWED)  # fmt: skip
+
+
+@pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")  # inside apprise, Python 3.11
+async def test_a_notification_cooldown_is_per_camera_and_never_hides_a_health_event(receiver: Receiver) -> None:
+    target = _notifier(receiver.url, cooldown_s=60)
+    assert await target.deliver(event(camera_id=1))
+    assert await target.deliver(event(camera_id=1))  # within the cool-down: skipped, counted
+    assert await target.deliver(event(camera_id=2))  # another camera: its own cool-down
+    assert await target.deliver(event(EventType.RECORDING_GAP, camera_id=1, reason="disk full"))
+    titles = [json.loads(p.body)["title"] for p in receiver.delivered()]
+    assert titles == ["camstream: Person at Garage", "camstream: Person at Garage",
+                      "camstream: Recording stopped at Garage (disk full)"]  # fmt: skip
+    assert target.status.skipped == 1 and target.status.delivered == 3
+
+
+def test_titles_say_what_was_seen_where() -> None:
+    assert title_of(event(EventType.OBJECT, label="car"), "Drive") == "Car at Drive"
+    assert title_of(event(EventType.OBJECT, EventPhase.END, label="car", stationary=True), "Drive") == (
+        "Car at Drive stopped"
+    )
+    assert title_of(event(EventType.MOTION, EventPhase.END), None) == "Motion at camera 1 ended"
+    assert title_of(event(EventType.RECORDING_GAP, EventPhase.END), "Garage") == "Recording resumed at Garage"
