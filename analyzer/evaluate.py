@@ -20,13 +20,13 @@ from pathlib import Path
 import av
 import numpy as np
 
-from analyzer.detection import Detection, Detector
-from analyzer.detectors import build_detector
-from analyzer.faces import FaceDetector, faces_near_people
-from analyzer.geometry import looked_at
-from analyzer.metrics import Quality, average_precision, face_quality, read_face_shots
-from analyzer.motion import MotionDetector
+from analyzer.detectors.build import build_detector
+from analyzer.detectors.detection import Detection, Detector
+from analyzer.detectors.faces import FaceDetector, faces_near_people
+from analyzer.detectors.geometry import looked_at
+from analyzer.detectors.motion import MotionDetector
 from analyzer.pipeline import FACE_SEARCH_MIN_SCORE
+from analyzer.quality import Quality, average_precision, face_quality, read_face_shots
 from analyzer.regions import LookSchedule
 from analyzer.tracking import Tracker
 from shared.settings import load_settings

@@ -19,8 +19,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from analyzer.detectors import build_detector
-from analyzer.metrics import Quality, average_precision
+from analyzer.detectors.build import build_detector
+from analyzer.quality import Quality, average_precision
 from shared.settings import load_settings
 
 Boxes = dict[int, np.ndarray]

@@ -8,10 +8,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from analyzer.detection import Detection
+from analyzer.detectors.detection import Detection
 from shared.analysis import AnalysisConfig, Polygon
 
-DEFAULT_MIN_SCORE = 0.5  # each label's tuned operating point (analyzer.objects calibrates to it)
+DEFAULT_MIN_SCORE = 0.5  # each label's tuned operating point (analyzer.detectors.objects calibrates to it)
 
 
 def _polygons(shapes: list[Polygon], width: int, height: int) -> list[np.ndarray]:

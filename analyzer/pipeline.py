@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from analyzer.detection import Detection, Detector
-from analyzer.faces import FaceDetector, faces_near_people
-from analyzer.motion import MotionDetector
+from analyzer.detectors.detection import Detection, Detector
+from analyzer.detectors.faces import FaceDetector, faces_near_people
+from analyzer.detectors.motion import MotionDetector
+from analyzer.detectors.recognition import Recognizer
 from analyzer.object_rules import ObjectRules, in_zones
-from analyzer.recognition import Recognizer
 from analyzer.regions import LookSchedule
 from analyzer.tracking import Track, TrackChanges, Tracker
 from shared.analysis import AnalysisConfig

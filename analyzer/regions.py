@@ -1,6 +1,6 @@
 """Where to look for people: the full frame's tiles, or only those strips of it that moved.
 
-The person detector reads a frame as side-by-side tiles of its full height (analyzer.persons).
+The person detector reads a frame as side-by-side tiles of its full height (analyzer.detectors.persons).
 When everything that moved fits in one tile's width, one tile placed over it is enough: the
 person is seen at the same scale as in a full pass (so the model's accuracy holds), for half the
 cost. A full pass still runs every so often (CAMSTREAM_ANALYZER_FULL_FRAME_S), so a person who
@@ -10,7 +10,7 @@ Pure: boxes in, tiles out.
 
 from __future__ import annotations
 
-from analyzer.persons import tiles
+from analyzer.detectors.persons import tiles
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 

@@ -31,19 +31,19 @@ from typing import cast
 import numpy as np
 import redis
 
-from analyzer.detection import Detector
-from analyzer.detectors import build_detector, describe
-from analyzer.faces import FaceDetector
-from analyzer.frames import decode_for_analysis
+from analyzer.detectors.build import build_detector, describe
+from analyzer.detectors.detection import Detector
+from analyzer.detectors.faces import FaceDetector
+from analyzer.detectors.frames import decode_for_analysis
+from analyzer.detectors.model_fetch import FetchError
+from analyzer.detectors.recognition import Recognizer
+from analyzer.detectors.tf_graph import GraphError
 from analyzer.history import HistoryWriter
-from analyzer.identity import new_worker_id
 from analyzer.leases import LeaseKeeper, Leases
-from analyzer.model_fetch import FetchError
 from analyzer.pipeline import CameraAnalysis, EventOut, FrameResult
 from analyzer.publisher import Publisher
-from analyzer.recognition import Recognizer
-from analyzer.tf_graph import GraphError
 from analyzer.watchdog import DetectorHung, Watchdog
+from analyzer.worker_id import new_worker_id
 from shared import keys
 from shared.cameras import Camera
 from shared.detections import EventPhase, FrameDetections

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from analyzer.detection import Detection
-from analyzer.geometry import iou, looked_at
+from analyzer.detectors.detection import Detection
+from analyzer.detectors.geometry import iou, looked_at
 
 STILL_IOU = 0.6  # a box overlapping where the object stopped this much has not moved (detector jitter)
 NEVER_STATIONARY = ("person", "face")  # people standing at the door stay one event for as long as they stand

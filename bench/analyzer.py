@@ -33,16 +33,16 @@ import numpy as np
 import redis
 import simplejpeg
 
-from analyzer import runtime
-from analyzer.detection import Detector
-from analyzer.detectors import build_detector
-from analyzer.faces import FaceDetector
-from analyzer.frames import decode_for_analysis
-from analyzer.model_fetch import FetchError
-from analyzer.motion import MotionDetector
-from analyzer.persons import PersonDetector
+from analyzer.detectors import runtime
+from analyzer.detectors.build import build_detector
+from analyzer.detectors.detection import Detector
+from analyzer.detectors.faces import FaceDetector
+from analyzer.detectors.frames import decode_for_analysis
+from analyzer.detectors.model_fetch import FetchError
+from analyzer.detectors.motion import MotionDetector
+from analyzer.detectors.persons import PersonDetector
+from analyzer.detectors.recognition import FaceEmbedder
 from analyzer.pipeline import CameraAnalysis
-from analyzer.recognition import FaceEmbedder
 from bench.common import gateway_env, machine, write_section
 from shared import keys
 from shared.analysis import AnalysisConfig

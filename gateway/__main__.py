@@ -15,11 +15,11 @@ from pathlib import Path
 
 import uvicorn
 
-from gateway import users_cli
 from gateway.app import create_app
-from gateway.certs import fingerprint, is_loopback, make_certificate, tls_files
-from gateway.http_protocol import BoundedHeadProtocol
-from gateway.limits import MAX_WEBSOCKET_MESSAGE
+from gateway.auth import users_cli
+from gateway.http.limits import MAX_WEBSOCKET_MESSAGE
+from gateway.http.protocol import BoundedHeadProtocol
+from gateway.http.tls import fingerprint, is_loopback, make_certificate, tls_files
 from shared.cameras import Camera
 from shared.process import Action, ProcessSpec, Started, run_process
 from shared.settings import Settings

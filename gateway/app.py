@@ -26,20 +26,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.auth.bootstrap import ensure_admin, leave_for_admin
 from gateway.auth.credentials import Authenticator
 from gateway.auth.devices import KnownDevices
+from gateway.auth.expiry import keep_expiring
 from gateway.auth.guard import Guard
 from gateway.auth.limiter import LoginLimiter
 from gateway.auth.revocation import end_revoked_sessions
-from gateway.camera_file_watch import watch_camera_file
-from gateway.cameras_store import CameraStore
-from gateway.enrolment import enrol_demo_person
-from gateway.hubs import Hubs
-from gateway.limits import BodyLimit
-from gateway.live_cameras import LiveCameras
+from gateway.bus.hubs import Hubs
+from gateway.bus.store import Store
+from gateway.cameras.file_watch import watch_camera_file
+from gateway.cameras.live import LiveCameras
+from gateway.cameras.registry import Registry
+from gateway.cameras.store import CameraStore
+from gateway.faces.enrolment import enrol_demo_person
+from gateway.http.limits import BodyLimit
+from gateway.http.openapi import document_security
+from gateway.http.pagecache import ShortCache
 from gateway.metrics import Metrics, RequestTimer
-from gateway.openapi import document_security
-from gateway.pagecache import ShortCache
-from gateway.registry import Registry
-from gateway.retention import keep_expiring
 from gateway.routes import (
     accounts,
     auth,
@@ -55,7 +56,6 @@ from gateway.routes import (
     whep,
 )
 from gateway.state import Gateway
-from gateway.store import Store
 from gateway.webrtc.compat import quiet_failed_connects, use_host_addresses
 from gateway.webrtc.sessions import Sessions
 from gateway.webrtc.streams import Streams
@@ -118,9 +118,7 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
         generated = await ensure_admin(accounts_store, settings)
         if generated is not None:
             leave_for_admin(settings.data_dir, settings.admin_user, generated)
-        retention = asyncio.create_task(
-            keep_expiring(history, accounts_store, settings.events_retain_days), name="retention"
-        )
+        expiry = asyncio.create_task(keep_expiring(accounts_store), name="accounts-expiry")
         pages = ShortCache[bytes](PAGE_CACHE_S)
         box = load_box(settings)
         gateway = Gateway(
@@ -135,7 +133,7 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
 
         watcher = await live.follow(engine, box, gateway.use_cameras, gateway.cameras_changed)
         revoked = asyncio.create_task(end_revoked_sessions(gateway.auth, sessions), name="revoked-sessions")
-        tasks = [retention, watcher, revoked]
+        tasks = [expiry, watcher, revoked]
         if settings.cameras_file is not None:  # edits applied, or refused loudly, while running
             tasks.append(asyncio.create_task(
                 watch_camera_file(settings.cameras_file, engine, gateway.cameras_changed.set), name="camera-file"

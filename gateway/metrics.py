@@ -29,7 +29,7 @@ from shared.status import INFERENCE_BUCKETS_MS, BridgeStatus, CameraStatus, Work
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from gateway.store import Store
+    from gateway.bus.store import Store
     from gateway.webrtc.audio import AudioStats
     from gateway.webrtc.feed import EncoderStats
     from shared.db.recordings import RecordingIndex

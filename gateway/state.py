@@ -15,14 +15,14 @@ from starlette.requests import HTTPConnection
 from gateway.auth.credentials import Authenticator
 from gateway.auth.devices import KnownDevices
 from gateway.auth.limiter import LoginLimiter
-from gateway.cameras_store import CameraStore
-from gateway.enrolment import Enroller
-from gateway.hubs import Hubs
+from gateway.bus.hubs import Hubs
+from gateway.bus.store import Store
+from gateway.cameras.probe import Prober
+from gateway.cameras.registry import Registry
+from gateway.cameras.store import CameraStore
+from gateway.faces.enrolment import Enroller
+from gateway.http.pagecache import ShortCache
 from gateway.metrics import LiveFigures, Metrics
-from gateway.pagecache import ShortCache
-from gateway.probe import Prober
-from gateway.registry import Registry
-from gateway.store import Store
 from gateway.webrtc.sessions import Sessions
 from gateway.webrtc.streams import Streams
 from shared.cameras import Camera, CameraFile
@@ -45,7 +45,7 @@ class Gateway:
     history: EventHistory
     pages: ShortCache[bytes]  # rendered pages of /api/events
     hubs: Hubs
-    streams: Streams  # each camera's live feeds (gateway.live_cameras keeps them)
+    streams: Streams  # each camera's live feeds (gateway.cameras.live keeps them)
     sessions: Sessions
     metrics: Metrics
     accounts: Accounts

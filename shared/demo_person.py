@@ -2,7 +2,7 @@
 scikit-image's wheel ships (skimage/data/astronaut.png; the lock's `assets` group installs the wheel
 without its dependencies). Only the file is read, the package is never imported. The demo
 scenes show it (ingest/demo.py) and, on a first start with the demo cameras, the gateway enrols
-it under DEMO_PERSON (gateway/enrolment.py), so face recognition has someone to name."""
+it under DEMO_PERSON (gateway/faces/enrolment.py), so face recognition has someone to name."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import av
 import pytest
 
-from analyzer.detection import Detection
-from analyzer.faces import FaceDetector, faces_near_people
+from analyzer.detectors.detection import Detection
+from analyzer.detectors.faces import FaceDetector, faces_near_people
 from tests.support import DATA
 
 # 4 cameras at 5 fps for two and a half minutes: what a worker does between two coffee breaks.

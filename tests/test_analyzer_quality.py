@@ -68,8 +68,8 @@ def test_people_standing_still_stay_detected_while_only_elsewhere_moves() -> Non
     import av  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
 
-    from analyzer.faces import FaceDetector  # noqa: PLC0415
-    from analyzer.persons import PersonDetector  # noqa: PLC0415
+    from analyzer.detectors.faces import FaceDetector  # noqa: PLC0415
+    from analyzer.detectors.persons import PersonDetector  # noqa: PLC0415
     from analyzer.pipeline import CameraAnalysis  # noqa: PLC0415
     from shared.analysis import AnalysisConfig  # noqa: PLC0415
     from shared.detections import EventPhase, EventType  # noqa: PLC0415
@@ -106,8 +106,8 @@ def test_faces_are_recognised_within_their_shot_and_never_taken_for_another_pers
     import av  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
 
-    from analyzer.faces import FaceDetector  # noqa: PLC0415
-    from analyzer.recognition import FaceEmbedder, best_match  # noqa: PLC0415
+    from analyzer.detectors.faces import FaceDetector  # noqa: PLC0415
+    from analyzer.detectors.recognition import FaceEmbedder, best_match  # noqa: PLC0415
 
     clip = DATA / "tears_of_steel_clip01_640x360.mp4"
     if not clip.exists():

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analyzer.detection import Detection
-from analyzer.faces import MIN_PERSON_HEIGHT, person_regions
+from analyzer.detectors.detection import Detection
+from analyzer.detectors.faces import MIN_PERSON_HEIGHT, person_regions
+from analyzer.detectors.motion import MotionDetector
+from analyzer.detectors.persons import PersonDetector, ssd_anchors, tiles
 from analyzer.leases import assignment
-from analyzer.motion import MotionDetector
-from analyzer.persons import PersonDetector, ssd_anchors, tiles
 from analyzer.regions import tiles_for_motion
 from analyzer.tracking import Tracker
 from analyzer.watchdog import DetectorHung, Watchdog
@@ -131,7 +131,7 @@ def test_a_users_onnx_person_model_with_the_documented_layout(tmp_path: Path) ->
 
 
 def test_with_zones_only_objects_standing_in_one_count() -> None:
-    from analyzer.detection import Detection  # noqa: PLC0415
+    from analyzer.detectors.detection import Detection  # noqa: PLC0415
     from analyzer.object_rules import in_zones  # noqa: PLC0415
 
     door = [[[0.0, 0.5], [0.5, 0.5], [0.5, 1.0], [0.0, 1.0]]]  # the lower left quarter of a 200x100 frame

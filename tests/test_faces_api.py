@@ -18,9 +18,9 @@ import httpx
 import numpy as np
 import pytest
 
-from analyzer.faces import FaceDetector
+from analyzer.detectors.faces import FaceDetector
+from analyzer.detectors.recognition import FaceEmbedder, Recognizer, best_match
 from analyzer.pipeline import CameraAnalysis
-from analyzer.recognition import FaceEmbedder, Recognizer, best_match
 from shared.analysis import AnalysisConfig
 from shared.db.engine import connect, create_engine
 from shared.db.events import EventHistory, StoredEvent

@@ -18,11 +18,11 @@ import av
 import numpy as np
 import pytest
 
-from analyzer import model_fetch
-from analyzer.objects import ObjectDetector, calibrated, input_size, raw_score
-from analyzer.tf_graph import GraphError
-from analyzer.tfjs_graph import read_graph
-from analyzer.tfjs_onnx import convert
+from analyzer.detectors import model_fetch
+from analyzer.detectors.objects import ObjectDetector, calibrated, input_size, raw_score
+from analyzer.detectors.tf_graph import GraphError
+from analyzer.detectors.tfjs_graph import read_graph
+from analyzer.detectors.tfjs_onnx import convert
 from shared.embedded_redis import free_port
 from shared.labels import COCO_LABELS
 from tests.support import DATA

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from analyzer import model_fetch
-from analyzer.detection import Detection
-from analyzer.objects import ObjectDetector
+from analyzer.detectors import model_fetch
+from analyzer.detectors.detection import Detection
+from analyzer.detectors.objects import ObjectDetector
 from analyzer.pipeline import CameraAnalysis, EventOut
 from analyzer.tracking import Tracker
 from bridge.notify import title_of

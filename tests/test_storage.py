@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.retention import expire
+from recorder.event_retention import expire
 from shared.db import migrate
 from shared.db.accounts import Accounts
 from shared.db.cameras import apply_registry, revision, save_camera, set_meta

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pytest
 
 from bridge.notify import NotifyTarget, title_of
 from bridge.webhooks import WebhookTarget, signature
-from gateway.fanout import Fanout, Listener, TooManyListeners
+from gateway.bus.fanout import Fanout, Listener, TooManyListeners
 from shared.detections import Event, EventPhase, EventType
 from shared.integrations import NotifyDefinition, WebhookDefinition
 from shared.outbound import OutboundPolicy
@@ -121,7 +122,7 @@ async def test_a_failing_webhook_is_retried_with_backoff_then_delivered(receiver
         await target.close()
     posts = receiver.posts
     assert [p.answered for p in posts] == [500, 500, 200]
-    gaps = [later.at_s - earlier.at_s for earlier, later in zip(posts, posts[1:], strict=False)]
+    gaps = [later.at_s - earlier.at_s for earlier, later in itertools.pairwise(posts)]
     assert 0.9 < gaps[0] < 1.6 and 1.9 < gaps[1] < 2.6, gaps
     assert target.status.failures == 2 and target.status.delivered == 1 and target.status.given_up == 0
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 
 from gateway.auth.credentials import Principal
 
@@ -29,3 +29,8 @@ async def admin(principal: PrincipalDep) -> Principal:
 
 SignedIn = Depends(signed_in)
 AdminOnly = Depends(admin)
+
+
+def client_of(request: Request) -> str:
+    """The client's address (as uvicorn has it: a trusted proxy's forwarded one, else the peer's)."""
+    return request.client.host if request.client else "unknown"

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from gateway.auth import passwords
-from gateway.auth.deps import AdminOnly, PrincipalDep
+from gateway.auth.deps import AdminOnly, PrincipalDep, client_of
 from gateway.auth.models import AuditOut, AuditPage, UserChange, UserIn, UserOut
-from gateway.routes.auth import check_strength, client_of
+from gateway.routes.auth import check_strength
 from gateway.state import Gateway, GatewayDep
 from shared.db.accounts import Role, User, UserExists
 

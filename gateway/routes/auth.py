@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from gateway.auth import passwords
 from gateway.auth.credentials import digest, new_token_secret
-from gateway.auth.deps import PrincipalDep, SignedIn
+from gateway.auth.deps import PrincipalDep, SignedIn, client_of
 from gateway.auth.guard import session_cookie
 from gateway.auth.models import LoginIn, MeOut, PasswordChange, TokenCreated, TokenIn, TokenOut
 from gateway.state import Gateway, GatewayDep
@@ -27,10 +27,6 @@ MAX_CHECKING = 8
 
 def _cookie(secret: str, request: Request, gateway: Gateway) -> str:
     return session_cookie(secret, request.scope, round(gateway.auth.session_s)).decode()
-
-
-def client_of(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @login_router.post(

@@ -13,11 +13,10 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.auth.deps import AdminOnly, PrincipalDep
-from gateway.cameras_store import Managed, Rejected, masked_definition
+from gateway.auth.deps import AdminOnly, PrincipalDep, client_of
+from gateway.cameras.probe import TooManyProbes
+from gateway.cameras.store import Managed, Rejected, masked_definition
 from gateway.models import CameraId, ProbeOut
-from gateway.probe import TooManyProbes
-from gateway.routes.auth import client_of
 from gateway.state import Gateway, GatewayDep
 from shared import recordings
 from shared.camera_urls import check_rtsp_url

@@ -14,8 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.auth.deps import PrincipalDep
 from gateway.auth.revocation import until_revoked
-from gateway.fanout import Fanout, Listener, TooManyListeners
-from gateway.hubs import Frame
+from gateway.bus.fanout import Fanout, Listener, TooManyListeners
+from gateway.bus.hubs import Frame
 from gateway.models import CameraId, CameraOut, PipelineOut, SessionOut, StreamsStatus
 from gateway.state import GatewayDep
 from shared.cameras import Camera

@@ -13,7 +13,7 @@ from starlette.websockets import WebSocketState
 
 from gateway.auth.deps import signed_in
 from gateway.auth.revocation import REVOKED_CLOSE_CODE, until_revoked
-from gateway.fanout import TooManyListeners
+from gateway.bus.fanout import TooManyListeners
 from gateway.models import EventOut, EventsPage
 from gateway.state import GatewayDep, gateway_of
 from shared.cameras import MAX_CAMERA_ID

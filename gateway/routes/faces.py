@@ -10,10 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import Field
 
-from gateway.auth.deps import AdminOnly, PrincipalDep
-from gateway.enrolment import Unusable
+from gateway.auth.deps import AdminOnly, PrincipalDep, client_of
+from gateway.faces.enrolment import UnusablePicture
 from gateway.models import ApiModel
-from gateway.routes.auth import client_of
 from gateway.state import GatewayDep
 from shared.db.faces import KnownPerson, PersonExists
 
@@ -112,7 +111,7 @@ async def add_picture(name: Name, request: Request, gateway: GatewayDep, who: Pr
         raise HTTPException(status_code=415, detail='send a JPEG or PNG picture, or JSON {"eventId": ...}')
     try:
         sample = await gateway.enroller.sample(picture)
-    except Unusable as e:
+    except UnusablePicture as e:
         raise HTTPException(status_code=422, detail=str(e)) from None
     try:
         person = await gateway.people.add_sample(name, sample.embedding, sample.face_jpeg, source)

@@ -12,9 +12,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import Field, ValidationError
 
-from gateway.auth.deps import AdminOnly, PrincipalDep
+from gateway.auth.deps import AdminOnly, PrincipalDep, client_of
 from gateway.models import ApiModel, RowId
-from gateway.routes.auth import client_of
 from gateway.state import GatewayDep
 from shared.db.integrations import StoredIntegration
 from shared.integrations import NotifyDefinition, Phase, WebhookDefinition, check_destination, masked_url

@@ -1,7 +1,7 @@
 """A camera's audio to its WebRTC viewers: G.711 as the camera sent it, anything else as Opus.
 
 Each RTSP camera with audio has one CameraAudio, reading the camera's audio stream through
-the gateway's shared reader (gateway.hubs) while anyone listens. A viewer whose browser
+the gateway's shared reader (gateway.bus.hubs) while anyone listens. A viewer whose browser
 takes the camera's own G.711 (PCMU or PCMA: every browser does) gets the camera's packets
 untouched; other viewers, and every viewer of an AAC camera, get Opus, decoded and encoded
 once per camera for all of them, and only while one of them listens.
@@ -25,8 +25,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.audio.codeccontext import AudioCodecContext
 from av.audio.resampler import AudioResampler
 
-from gateway.fanout import Fanout
-from gateway.hubs import Audio
+from gateway.bus.fanout import Fanout
+from gateway.bus.hubs import Audio
 from gateway.webrtc.codec import EncodedPacket
 from shared.packets import AudioMessage
 

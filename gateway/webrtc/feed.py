@@ -6,7 +6,7 @@ encoder (per overlay choice), run only while someone watches, and each viewer's 
 gets the same packets. A viewer that joins, or falls behind, waits for a keyframe, which
 the encoder makes at once on request and otherwise every second.
 
-Frames come from the camera's shared reader (gateway.hubs), which rides out Redis outages.
+Frames come from the camera's shared reader (gateway.bus.hubs), which rides out Redis outages.
 The feed itself never ends while anyone watches: a frame it cannot decode or encode is
 counted and skipped, and an unexpected error starts a fresh encoder; viewers see a pause.
 """
@@ -26,9 +26,9 @@ import simplejpeg
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.video.codeccontext import VideoCodecContext
 
-from gateway.fanout import Fanout
-from gateway.hubs import Frame
-from gateway.store import Store
+from gateway.bus.fanout import Fanout
+from gateway.bus.hubs import Frame
+from gateway.bus.store import Store
 from gateway.webrtc.codec import TIME_BASE, EncodedPacket, JpegDecoder, h264_encoder
 from gateway.webrtc.overlay import draw_detections
 from shared.detections import FrameDetections

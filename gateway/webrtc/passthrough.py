@@ -1,7 +1,7 @@
 """Passthrough: a camera's own H.264 access units to its viewers, never decoded or re-encoded.
 
 Each RTSP camera has one PassthroughFeed, reading the camera's packet stream through the
-gateway's shared reader (gateway.hubs) while anyone watches. A viewer's PassthroughTrack starts
+gateway's shared reader (gateway.bus.hubs) while anyone watches. A viewer's PassthroughTrack starts
 on the camera's shared transcoder, which makes a keyframe at once, so a picture shows within
 a frame or two; at the camera's next keyframe it switches to the camera's own stream and
 leaves the transcoder (which stops when nobody else uses it). An H.265 camera's units are
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import av
 
-from gateway.fanout import Fanout
+from gateway.bus.fanout import Fanout
 from gateway.webrtc.codec import TIME_BASE, EncodedPacket
 from gateway.webrtc.feed import CameraFeed, PacketTrack
 from shared.packets import PacketMessage

@@ -81,7 +81,7 @@ class Sessions:
         max_pending_per_client: int,
         max_per_user: int,
     ) -> None:
-        self.streams = streams  # gateway.live_cameras keeps them; sessions only read them
+        self.streams = streams  # gateway.cameras.live keeps them; sessions only read them
         self.negotiation_timeout_s = negotiation_timeout_s
         self.max_pending = max_pending
         self.max_pending_per_client = max_pending_per_client

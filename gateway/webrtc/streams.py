@@ -1,6 +1,6 @@
 """Each camera's live streams, in one place with one owner (as go2rtc's internal/streams): its two
 transcoded feeds (plain, and with the overlay drawn), and for an RTSP camera its passthrough feed
-and its audio. gateway.live_cameras adds and removes them as the database's cameras change; the
+and its audio. gateway.cameras.live adds and removes them as the database's cameras change; the
 sessions (gateway.webrtc.sessions) and the metrics only read them."""
 
 from __future__ import annotations

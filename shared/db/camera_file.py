@@ -4,7 +4,7 @@ A camera file that does not load (a typo, a missing variable, an id out of range
 system once it has cameras: every process starts on the database's last good cameras, and the
 problem is kept in `meta` (CAMERAS_FILE_PROBLEM) until a good file is applied, so that the log,
 `/api/system` and the dashboard all say what is wrong and since when. The gateway also applies
-the file when it changes while running (gateway/camera_file_watch.py), or refuses it the same way.
+the file when it changes while running (gateway/cameras/file_watch.py), or refuses it the same way.
 """
 
 from __future__ import annotations

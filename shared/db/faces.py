@@ -1,6 +1,6 @@
 """Known people and their face samples in the database (the gateway enrols, analyzers read).
 
-An embedding is 128 float32 (little-endian, unit norm) from analyzer.recognition. Every change
+An embedding is 128 float32 (little-endian, unit norm) from analyzer.detectors.recognition. Every change
 bumps the faces revision in `meta`, which analyzers poll to reload what they match against. The
 writers leave the commit to their caller, so a person and their first sample land together (nobody
 ever sees an enrolled person with no samples, and a crash between the two leaves neither).

@@ -1,5 +1,5 @@
 """The database away: at start a clear error, during requests a 503, while a worker writes a
-wait; nothing promised is lost. And retention running in the gateway by itself."""
+wait; nothing promised is lost. And event retention running in the recorder by itself."""
 
 from __future__ import annotations
 
@@ -7,21 +7,26 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
 from analyzer.history import HistoryWriter
+from recorder.service import Recorder
 from shared.db.events import EventHistory, StoredEvent
 from shared.db.startup import open_database
 from shared.db.url import database_url
 from shared.detections import Box, Event, EventPhase, EventType
 from shared.embedded_redis import free_port
+from shared.process import opened_database
 from shared.settings import Settings
 from tests.support import ROOT, publish_events, wait_until, wait_until_async
-from tests.support.inprocess import api
+from tests.support.inprocess import api, settings
 from tests.support.postgres import PostgresServer
 
 DAY_S = 86400.0
@@ -97,10 +102,24 @@ async def _answers(http: httpx.AsyncClient, path: str, status: int) -> bool:
     return (await http.get(path)).status_code == status
 
 
-async def test_the_gateway_deletes_expired_events_by_itself(redis_url: str) -> None:
+@asynccontextmanager
+async def recorder_running(redis_url: str, **overrides: object) -> AsyncIterator[None]:
+    """The recorder's passes in this event loop, on the test's database, until the block ends."""
+    config = settings(redis_url, **overrides)
+    stop = threading.Event()
+    async with opened_database(config) as engine:
+        running = asyncio.create_task(Recorder(config, engine).run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await running
+
+
+async def test_the_recorder_deletes_expired_events_by_itself(redis_url: str) -> None:
     now = time.time()
     publish_events(redis_url, [(event(1, now - 3 * DAY_S), b"old"), (event(2, now - 60), b"new")])
-    async with api(redis_url, events_retain_days=2) as http:
+    async with api(redis_url, events_retain_days=2) as http, recorder_running(redis_url, events_retain_days=2):
         await wait_until_async(lambda: _answers(http, f"/api/events/{event(1, now).id}", 404), 15.0,
                                what="the old event deleted")  # fmt: skip
         ids = [e["id"] for e in (await http.get("/api/events")).json()["events"]]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import websockets
 
-from gateway.limits import MAX_WEBSOCKET_MESSAGE
+from gateway.http.limits import MAX_WEBSOCKET_MESSAGE
 from tests.support import web, write_camera_file
 
 FLOOD = 5_000

@@ -90,7 +90,7 @@ async def test_webrtc_session_numbers_never_repeat_after_redis_loses_everything(
     """Sessions live in the gateway across a Redis loss: a new one must not take a live one's id."""
     import redis.asyncio as aioredis  # noqa: PLC0415
 
-    from gateway.store import Store  # noqa: PLC0415
+    from gateway.bus.store import Store  # noqa: PLC0415
 
     store = Store(aioredis.Redis.from_url(private_redis.url))
     try:

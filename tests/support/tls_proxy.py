@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from gateway.certs import make_certificate
+from gateway.http.tls import make_certificate
 
 
 class TlsProxy:

@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from ingest.publisher import BUFFER_FRAMES, Publisher
+from ingest.frame_publisher import BUFFER_FRAMES, Publisher
 from ingest.stats import CameraStats
 from shared import keys
 from shared.messages import FrameMessage

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analyzer.detection import Detector
-from analyzer.objects import ObjectDetector
-from analyzer.persons import PersonDetector
+from analyzer.detectors.detection import Detector
+from analyzer.detectors.objects import ObjectDetector
+from analyzer.detectors.persons import PersonDetector
 from shared.labels import COCO_LABELS
 from shared.settings import Settings
 

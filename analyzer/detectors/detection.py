@@ -16,7 +16,7 @@ class Detection:
     score: float
     # Faces: the eyes, nose tip and mouth corners (x, y each), which face recognition aligns on.
     landmarks: tuple[float, ...] | None = None
-    # Faces matched against the known people (analyzer.recognition): the name, or None for unknown,
+    # Faces matched against the known people (analyzer.detectors.recognition): the name, or None for unknown,
     # and the similarity to the closest one (None: not matched at all).
     identity: str | None = None
     similarity: float | None = None
@@ -37,7 +37,8 @@ class Detection:
 
 
 class Detector(Protocol):
-    """What the pipeline looks for objects with (analyzer.persons' SSDLite, analyzer.objects' NanoDet)."""
+    """What the pipeline looks for objects with (analyzer.detectors.persons' SSDLite,
+    analyzer.detectors.objects' NanoDet)."""
 
     provider: str
 

@@ -29,7 +29,7 @@ import redis
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.store import Store
+from gateway.bus.store import Store
 from shared.cameras import camera_from_definition
 from shared.db.cameras import apply_registry
 from shared.db.engine import DatabaseUnavailable, connect
@@ -45,8 +45,8 @@ MAX_CAMERAS = 1000
 REPORT_BACKOFF_MAX_S = 60.0
 
 
-class Unusable(ValueError):
-    pass
+class UnusableList(ValueError):
+    """The registry's answer is not a camera list this gateway can take: why, for the status."""
 
 
 @dataclass
@@ -92,7 +92,7 @@ class Registry:
             return self._failed(f"the registry answered {reply.status_code}")
         try:
             definitions = self._definitions(reply.json())
-        except (ValueError, Unusable) as e:
+        except (ValueError, UnusableList) as e:
             return self._failed(f"the registry sent an unusable camera list: {e}"[:300])
         try:
             async with connect(self.engine, write=True) as connection:
@@ -109,14 +109,14 @@ class Registry:
 
     def _definitions(self, items: Any) -> list[dict[str, Any]]:
         if not isinstance(items, list) or len(items) > MAX_CAMERAS:
-            raise Unusable(f"expected a JSON list of at most {MAX_CAMERAS} cameras")
+            raise UnusableList(f"expected a JSON list of at most {MAX_CAMERAS} cameras")
         definitions, seen = [], set()
         for index, item in enumerate(items):
             if not isinstance(item, dict):
-                raise Unusable(f"item {index} is not an object")
+                raise UnusableList(f"item {index} is not an object")
             url = next((item[n] for n in URL_NAMES if isinstance(item.get(n), str)), None)
             if url is None or urlsplit(url).scheme.lower() not in ("rtsp", "rtsps") or "${" in url:
-                raise Unusable(f"item {index}: no rtsp:// URL (one of {', '.join(URL_NAMES)})")
+                raise UnusableList(f"item {index}: no rtsp:// URL (one of {', '.join(URL_NAMES)})")
             definition = {
                 "id": item.get("id"), "name": item.get("name"), "location": item.get("location", ""),
                 "channel": item.get("channel", 0), "registry": True,
@@ -125,9 +125,9 @@ class Registry:
             try:
                 camera_from_definition(definition, {}, self.box)
             except ConfigError as e:
-                raise Unusable(f"item {index}: {e}") from None
+                raise UnusableList(f"item {index}: {e}") from None
             if definition["id"] in seen:
-                raise Unusable(f"item {index}: id {definition['id']} appears twice")
+                raise UnusableList(f"item {index}: id {definition['id']} appears twice")
             seen.add(definition["id"])
             definitions.append(definition)
         return definitions

@@ -10,12 +10,10 @@ whether anyone reads the camera's packet stream.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import deque
 
 import redis
 
+from ingest.sender import QueueSender
 from ingest.stats import CameraStats
 from shared import keys
 from shared.messages import FrameMessage
@@ -25,7 +23,7 @@ log = logging.getLogger(__name__)
 BUFFER_FRAMES = 2
 
 
-class Publisher(threading.Thread):
+class Publisher(QueueSender[tuple[FrameMessage, float]]):
     def __init__(
         self,
         client: redis.Redis,
@@ -34,7 +32,7 @@ class Publisher(threading.Thread):
         status_interval_s: float,
         status_ttl_s: float,
     ) -> None:
-        super().__init__(name=f"publisher-{stats.camera_id}", daemon=True)
+        super().__init__(f"publisher-{stats.camera_id}")
         self._client = client
         self._stats = stats
         self._maxlen = maxlen
@@ -43,12 +41,8 @@ class Publisher(threading.Thread):
         self._wanted_keys = (keys.frames_wanted(stats.camera_id), keys.packets_wanted(stats.camera_id))
         self.full_rate_wanted = False  # someone reads the frame stream whole (MJPEG, a transcoder)
         self.packets_wanted = False  # someone reads the packet stream (a passthrough feed)
-        self._status_interval_s = status_interval_s
+        self.tick_s = status_interval_s  # the status record, rewritten this often
         self._status_ttl_ms = int(status_ttl_s * 1000)
-        self._pending: deque[tuple[FrameMessage, float]] = deque()
-        self._wake = threading.Condition()
-        self._stopping = False
-        self._status_due = True
         self._redis_ok = True
 
     def offer(self, frame: FrameMessage, received_at_s: float) -> None:
@@ -57,41 +51,14 @@ class Publisher(threading.Thread):
             if len(self._pending) >= BUFFER_FRAMES:
                 self._pending.popleft()
                 self._stats.frames_failed += 1
-            self._pending.append((frame, received_at_s))
-            self._wake.notify()
+            self._queue((frame, received_at_s))
 
     def status_changed(self) -> None:
         """Write the status record now rather than at the next tick."""
-        with self._wake:
-            self._status_due = True
-            self._wake.notify()
+        self.poke()
 
-    def stop(self, timeout_s: float = 2.0) -> None:
-        """Send what is waiting, write the final status, end the thread."""
-        with self._wake:
-            self._stopping = True
-            self._wake.notify()
-        self.join(timeout_s)
-
-    def run(self) -> None:
-        next_status = 0.0
-        while True:
-            with self._wake:
-                if not self._pending and not self._status_due and not self._stopping:
-                    self._wake.wait(max(0.0, min(0.25, next_status - time.monotonic())))
-                item = self._pending.popleft() if self._pending else None
-                stopping = self._stopping and not self._pending
-                status_due = self._status_due or time.monotonic() >= next_status or stopping
-                self._status_due = False
-            if item is not None:
-                self._send(*item)
-            if status_due:
-                self._write_status()
-                next_status = time.monotonic() + self._status_interval_s
-            if stopping:
-                return
-
-    def _send(self, frame: FrameMessage, received_at_s: float) -> None:
+    def _send(self, item: tuple[FrameMessage, float]) -> None:
+        frame, received_at_s = item
         try:
             self._client.xadd(self._stream, {keys.FRAME_FIELD: frame.encode()}, maxlen=self._maxlen, approximate=True)
         except redis.RedisError as e:
@@ -100,6 +67,9 @@ class Publisher(threading.Thread):
             return
         self._redis_up()
         self._stats.frame_sent(received_at_s)
+
+    def _tick(self) -> None:
+        self._write_status()
 
     def _write_status(self) -> None:
         try:

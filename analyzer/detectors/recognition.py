@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from analyzer.detection import Detection
-from analyzer.faces import packaged_model
+from analyzer.detectors.detection import Detection
+from analyzer.detectors.faces import packaged_model
 
 MODEL_FILE = "models/face_recognition_sface_2021dec_int8bq.onnx"
 EMBEDDING_SIZE = 128

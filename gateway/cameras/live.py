@@ -1,7 +1,7 @@
 """The gateway's per-camera parts, kept in step with the cameras in the database.
 
 At start, and whenever the cameras' revision moves (shared.db.watch), each camera gets its
-shared readers (gateway.hubs), its two transcoded feeds (plain and with the overlay), and for an
+shared readers (gateway.bus.hubs), its two transcoded feeds (plain and with the overlay), and for an
 RTSP camera its passthrough feed and audio. A camera deleted, disabled or given another source
 loses them: its viewers' sessions end cleanly (the peer connection closes) and, if it is still
 there, it gets fresh ones. Any other change (a name, the fps) leaves viewers as they are.
@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.hubs import Hubs
-from gateway.store import Store
+from gateway.bus.hubs import Hubs
+from gateway.bus.store import Store
 from gateway.webrtc.audio import CameraAudio
 from gateway.webrtc.feed import CameraFeed
 from gateway.webrtc.passthrough import PassthroughFeed

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analyzer.geometry import iou
+from analyzer.detectors.geometry import iou
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from analyzer.detection import Detection
-from analyzer.geometry import nms
+from analyzer.detectors.detection import Detection
+from analyzer.detectors.geometry import nms
 
 MAX_WIDTH = 480
 MIN_REGION = 24

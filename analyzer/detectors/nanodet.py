@@ -1,7 +1,7 @@
 """Object detection with NanoDet-g (RangiLyu/nanodet, Apache-2.0): 80 COCO labels in one pass.
 
-The model comes as a TF.js graph model (analyzer.model_fetch) and is converted to ONNX at the
-input size asked for (analyzer.tfjs_onnx), pixel normalisation inside the graph, and cached.
+The model comes as a TF.js graph model (analyzer.detectors.model_fetch) and is converted to ONNX at the
+input size asked for (analyzer.detectors.tfjs_onnx), pixel normalisation inside the graph, and cached.
 Its heads give, for each cell of three grids (strides 8, 16 and 32), 80 label scores (already
 sigmoid) and four side distances as distributions over 11 bins (Generalized Focal Loss): the
 expected bin times the stride is how far each side lies from the cell's centre. Boxes are then
@@ -16,10 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from analyzer import model_cache, tfjs_onnx
-from analyzer.detection import Detection
-from analyzer.geometry import nms
-from analyzer.tfjs_graph import read_graph
+from analyzer.detectors import model_cache, tfjs_onnx
+from analyzer.detectors.detection import Detection
+from analyzer.detectors.geometry import nms
+from analyzer.detectors.tfjs_graph import read_graph
 from shared.labels import COCO_LABELS
 
 # The graph's input is BGR in 0..255, as NanoDet was trained on OpenCV images.

@@ -1,4 +1,4 @@
-"""Convert a TF.js graph model (analyzer.tfjs_graph) to ONNX, for onnxruntime, at any input size.
+"""Convert a TF.js graph model (analyzer.detectors.tfjs_graph) to ONNX, for onnxruntime, at any input size.
 
 Handles the ops of detectors that went PyTorch -> ONNX -> TensorFlow -> TF.js (NanoDet's):
 Conv2D and MaxPool in NHWC (wrapped in transposes, which onnxruntime's optimiser cancels against
@@ -19,8 +19,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper, shape_inference
 
-from analyzer.tf_graph import GraphError, tensor_name
-from analyzer.tfjs_graph import JsGraph, JsNode
+from analyzer.detectors.tf_graph import GraphError, tensor_name
+from analyzer.detectors.tfjs_graph import JsGraph, JsNode
 
 OPSET = 13
 _NCHW, _NHWC = [0, 3, 1, 2], [0, 2, 3, 1]

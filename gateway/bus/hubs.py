@@ -9,8 +9,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from gateway.fanout import Fanout
-from gateway.store import Store
+from gateway.bus.fanout import Fanout
+from gateway.bus.store import Store
 from shared.detections import Event, FrameDetections
 from shared.messages import FrameMessage
 from shared.packets import AudioMessage, PacketMessage

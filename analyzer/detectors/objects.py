@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzer import model_fetch, nanodet, runtime
-from analyzer.detection import Detection
+from analyzer.detectors import model_fetch, nanodet, runtime
+from analyzer.detectors.detection import Detection
 from shared.labels import COCO_LABELS
 
 DEFAULT_LONG_SIDE = 256

@@ -1,5 +1,5 @@
 """Enrolling a face: one picture (uploaded, or an event's snapshot) to one embedding, with the
-analyzer's own face detector and recognizer (analyzer.faces, analyzer.recognition: the same
+analyzer's own face detector and recognizer (analyzer.detectors.faces, analyzer.detectors.recognition: the same
 models, so what is enrolled and what cameras see compare). The picture must hold exactly one
 face; the work runs in a thread, one at a time (a few tens of milliseconds)."""
 
@@ -14,9 +14,9 @@ import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from analyzer.faces import FaceDetector
-from analyzer.recognition import FaceEmbedder, aligned_face
-from gateway.picture_size import picture_size
+from analyzer.detectors.faces import FaceDetector
+from analyzer.detectors.recognition import FaceEmbedder, aligned_face
+from gateway.faces.picture_size import picture_size
 from shared.db.cameras import get_meta, set_meta
 from shared.db.engine import DatabaseUnavailable, retrying
 from shared.db.faces import PersonExists, add_person, add_sample, list_people
@@ -29,7 +29,7 @@ MIN_FACE_PX = 24
 MAX_SIDE_PX = 4096
 
 
-class Unusable(ValueError):
+class UnusablePicture(ValueError):
     """The picture cannot be enrolled: a 422 with this text."""
 
 
@@ -37,9 +37,9 @@ def check_picture(picture: bytes) -> None:
     """Refuse what is not a JPEG or PNG, or declares more than MAX_SIDE_PX a side, before decoding."""
     size = picture_size(picture)
     if size is None:
-        raise Unusable("not a picture: send a JPEG or PNG image")
+        raise UnusablePicture("not a picture: send a JPEG or PNG image")
     if max(size) > MAX_SIDE_PX or min(size) < 1:
-        raise Unusable(f"the picture is {size[0]}x{size[1]}: at most {MAX_SIDE_PX} pixels a side")
+        raise UnusablePicture(f"the picture is {size[0]}x{size[1]}: at most {MAX_SIDE_PX} pixels a side")
 
 
 @dataclass(frozen=True)
@@ -62,18 +62,18 @@ class Enroller:
         check_picture(picture)
         image = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR)
         if image is None:
-            raise Unusable("not a picture: send a JPEG or PNG image")
+            raise UnusablePicture("not a picture: send a JPEG or PNG image")
         if self._models is None:
             self._models = (FaceDetector(), FaceEmbedder())
         detector, embedder = self._models
         faces = detector.detect(image, 0.7)
         if not faces:
-            raise Unusable("no face found in the picture")
+            raise UnusablePicture("no face found in the picture")
         if len(faces) > 1:
-            raise Unusable(f"{len(faces)} faces in the picture: send one with only the person to enrol")
+            raise UnusablePicture(f"{len(faces)} faces in the picture: send one with only the person to enrol")
         face = faces[0]
         if min(face.box[2], face.box[3]) < MIN_FACE_PX:
-            raise Unusable(f"the face is too small ({min(face.box[2:])} px): at least {MIN_FACE_PX} px wide")
+            raise UnusablePicture(f"the face is too small ({min(face.box[2:])} px): at least {MIN_FACE_PX} px wide")
         assert face.landmarks is not None  # YuNet always gives them
         ok, jpeg = cv2.imencode(".jpg", aligned_face(image, face.landmarks), [cv2.IMWRITE_JPEG_QUALITY, 90])
         return Sample(embedder.embed(image, face), jpeg.tobytes() if ok else b"")
@@ -105,7 +105,7 @@ async def enrol_demo_person(engine: AsyncEngine, enroller: Enroller) -> None:
         sample = await enroller.sample(encoded.tobytes() if ok else b"")
         if not await retrying(engine, enrol):
             return
-    except (SQLAlchemyError, DatabaseUnavailable, Unusable, PersonExists) as e:
+    except (SQLAlchemyError, DatabaseUnavailable, UnusablePicture, PersonExists) as e:
         log.warning("the demo person was not enrolled: %s", type(e).__name__)
         return
     log.info("face recognition: the demo scenes' person is enrolled as %r (delete them under Faces)", DEMO_PERSON)

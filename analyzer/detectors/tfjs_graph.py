@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from analyzer.tf_graph import GraphError
+from analyzer.detectors.tf_graph import GraphError
 
 _DTYPES: dict[str, type[np.generic]] = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}
 _STORED: dict[str, type[np.generic]] = {"float16": np.float16, "uint8": np.uint8, "uint16": np.uint16}

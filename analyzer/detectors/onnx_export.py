@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from analyzer.tf_graph import GraphError, Node, ancestors, read_graph, tensor_name
+from analyzer.detectors.tf_graph import GraphError, Node, ancestors, read_graph, tensor_name
 
 OPSET = 13
 
