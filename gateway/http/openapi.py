@@ -1,5 +1,7 @@
 """The OpenAPI schema says how to authenticate: a session cookie or a bearer token on every
-operation, except the few the Guard leaves open (their `security` is empty)."""
+operation, except the few the Guard leaves open (their `security` is empty). It also shows the
+camera admin bodies as the camera file's model (the routes take them as a mapping, so that the
+camera file's own rules and messages judge them: gateway.cameras.store)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from gateway.auth.credentials import SESSION_COOKIE
 from gateway.auth.guard import OPEN_PATHS
+from shared.cameras import Camera
 
 ERROR = {
     "type": "object", "properties": {"detail": {"description": "Why: a sentence, or the list of invalid fields."}},
@@ -42,6 +45,7 @@ def document_security(app: FastAPI) -> None:
             components = document.setdefault("components", {})
             components["securitySchemes"] = SCHEMES
             components.setdefault("schemas", {})["Error"] = ERROR
+            _camera_bodies(document)
             document["security"] = [{"session": []}, {"token": []}]
             for path, operations in document.get("paths", {}).items():
                 for operation in operations.values():
@@ -60,3 +64,29 @@ def document_security(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = schema  # type: ignore[method-assign]
+
+
+# The camera admin operations' bodies: (path, method) -> the schema's name.
+CAMERA_BODIES = {("/api/cameras", "post"): "CameraIn", ("/api/cameras/{camera_id}", "patch"): "CameraChange"}
+
+
+def _camera_bodies(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    camera = Camera.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in camera.pop("$defs", {}).items():
+        schemas.setdefault(name, definition)
+    schemas["CameraIn"] = {
+        **camera,
+        "title": "CameraIn",
+        "required": [f for f in camera["required"] if f != "id"],
+        "description": "A camera as the camera file has it; `id` is assigned when absent.",
+    }
+    schemas["CameraChange"] = {
+        **camera,
+        "title": "CameraChange",
+        "required": [],
+        "description": "The fields to change; `analysis` and `record` replace theirs whole.",
+    }
+    for (path, method), name in CAMERA_BODIES.items():
+        body = document["paths"][path][method]["requestBody"]
+        body["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketState
 
 from gateway.auth.deps import signed_in
@@ -38,43 +39,45 @@ def _cursor(cursor: str | None) -> Cursor | None:
     return int(parts[0]), int(parts[1])
 
 
+class EventsQuery(BaseModel):
+    """The filters and page of `GET /api/events`, as one object (hashable: the page cache's key)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    camera: int | None = Field(None, ge=1, le=MAX_CAMERA_ID, description="Only this camera's events")
+    type: EventType | None = Field(None, description="motion, person, face, object or recording_gap")
+    since: float | None = Field(None, ge=0, le=LATEST_TIME_S, allow_inf_nan=False,
+                                description="Started at or after (Unix time)")  # fmt: skip
+    until: float | None = Field(None, ge=0, le=LATEST_TIME_S, allow_inf_nan=False,
+                                description="Started at or before (Unix time)")  # fmt: skip
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str | None = Field(None, max_length=41, description="nextCursor of the previous page")
+    identity: str | None = Field(None, max_length=100, description="Only faces recognised as this person")
+    label: str | None = Field(None, max_length=40, description="Only what was seen: person, face, car, dog, ...")
+
+
 @router.get("/api/events", response_model=EventsPage, responses={
     400: {"description": "since is after until"}, 404: {"description": "Unknown camera"}})  # fmt: skip
-async def list_events(
-    gateway: GatewayDep,
-    camera: Annotated[int | None, Query(ge=1, le=MAX_CAMERA_ID, description="Only this camera's events")] = None,
-    type: Annotated[EventType | None, Query(description="motion, person, face, object or recording_gap")] = None,
-    since: Annotated[
-        float | None, Query(ge=0, le=LATEST_TIME_S, allow_inf_nan=False, description="Started at or after (Unix time)")
-    ] = None,
-    until: Annotated[
-        float | None, Query(ge=0, le=LATEST_TIME_S, allow_inf_nan=False, description="Started at or before (Unix time)")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=41, description="nextCursor of the previous page")] = None,
-    identity: Annotated[str | None, Query(max_length=100, description="Only faces recognised as this person")] = None,
-    label: Annotated[
-        str | None, Query(max_length=40, description="Only what was seen: person, face, car, dog, ...")
-    ] = None,
-) -> Response:
+async def list_events(gateway: GatewayDep, query: Annotated[EventsQuery, Query()]) -> Response:
     """Events, newest first, each in its latest state (`phase` end once it is over).
 
     A page may be up to a tenth of a second old: identical requests share one database query."""
-    if camera is not None:
-        gateway.camera(camera)
-    if since is not None and until is not None and since > until:
+    if query.camera is not None:
+        gateway.camera(query.camera)
+    if query.since is not None and query.until is not None and query.since > query.until:
         raise HTTPException(status_code=400, detail="since is after until")
-    after = _cursor(cursor)
-    if label is not None and label not in EVENT_LABELS:
+    after = _cursor(query.cursor)
+    if query.label is not None and query.label not in EVENT_LABELS:
         raise HTTPException(status_code=422, detail="label must be person, face or one of the object model's labels")
 
     async def load() -> bytes:
-        events, next_page = await gateway.history.page(camera, type, since, until, limit, after, identity, label)
+        events, next_page = await gateway.history.page(query.camera, query.type, query.since, query.until, query.limit,
+                                                       after, query.identity, query.label)  # fmt: skip
         next_cursor = f"{next_page[0]}-{next_page[1]}" if next_page is not None else None
         return EventsPage(events=[EventOut.of(e) for e in events], next_cursor=next_cursor).model_dump_json().encode()
 
     # Every dashboard polls the same first page: one query serves them all for PAGE_CACHE_S.
-    page = await gateway.pages.get((camera, type, since, until, limit, after, identity, label), load)
+    page = await gateway.pages.get(query, load)
     return Response(page, media_type="application/json")
 
 
