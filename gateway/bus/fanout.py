@@ -28,16 +28,24 @@ class TooManyListeners(Exception):
     pass
 
 
+def offer_dropping_oldest(queue: asyncio.Queue[T], item: T) -> int:
+    """Put item in the bounded queue; a full queue loses its oldest first (a slow reader sees the
+    newest: what matters live). How many items were lost (0 or 1)."""
+    lost = 0
+    if queue.full():
+        queue.get_nowait()
+        lost = 1
+    queue.put_nowait(item)
+    return lost
+
+
 class Listener(Generic[T]):
     def __init__(self, size: int) -> None:
         self.queue: asyncio.Queue[T] = asyncio.Queue(size)
         self.dropped = 0
 
     def offer(self, item: T) -> None:
-        if self.queue.full():  # too slow: the oldest goes, the newest is what matters
-            self.queue.get_nowait()
-            self.dropped += 1
-        self.queue.put_nowait(item)
+        self.dropped += offer_dropping_oldest(self.queue, item)
 
     async def get(self) -> T:
         return await self.queue.get()

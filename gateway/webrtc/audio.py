@@ -18,16 +18,17 @@ import fractions
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import av
 import redis
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.audio.codeccontext import AudioCodecContext
 from av.audio.resampler import AudioResampler
 
-from gateway.bus.fanout import Fanout
+from gateway.bus.fanout import Fanout, offer_dropping_oldest
 from gateway.bus.hubs import Audio
 from gateway.webrtc.codec import EncodedPacket
+from gateway.webrtc.viewers import QueuedTrack, ViewerGroup
 from shared.packets import AudioMessage
 
 log = logging.getLogger(__name__)
@@ -43,17 +44,15 @@ WAIT_S = 1.0
 GAP_S = 0.5  # a jump in the camera's clock larger than this is a gap (a reconnect): anchor again
 
 
-class AudioTrack(MediaStreamTrack):
+class AudioTrack(QueuedTrack):
     """A viewer's audio: encoded packets (the camera's G.711, or the shared Opus), as they come."""
 
     kind = "audio"
 
     def __init__(self, audio: CameraAudio) -> None:
-        super().__init__()
+        super().__init__(audio, AUDIO_QUEUE)
         self.audio = audio
         self.mime: str | None = None  # what was negotiated; None until then (nothing is sent)
-        self.queue: asyncio.Queue[EncodedPacket | None] = asyncio.Queue(AUDIO_QUEUE)
-        self.packets_sent = 0
         self.dropped = 0
 
     @property
@@ -63,26 +62,12 @@ class AudioTrack(MediaStreamTrack):
             return None
         return "opus" if self.mime == OPUS else "passthrough"
 
+    @property
+    def packets_sent(self) -> int:
+        return self.sent
+
     def offer(self, packet: EncodedPacket) -> None:
-        if self.queue.full():  # too slow: the oldest goes, audio stays live
-            self.queue.get_nowait()
-            self.dropped += 1
-        self.queue.put_nowait(packet)
-
-    async def recv(self) -> EncodedPacket:
-        if self.readyState != "live":
-            raise MediaStreamError
-        packet = await self.queue.get()
-        if packet is None:
-            raise MediaStreamError
-        self.packets_sent += 1
-        return packet
-
-    def stop(self) -> None:
-        super().stop()
-        self.audio.unsubscribe(self)
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(None)
+        self.dropped += offer_dropping_oldest(self.queue, packet)  # too slow: the oldest goes, audio stays live
 
 
 class OpusTranscoder:
@@ -133,7 +118,8 @@ class AudioStats:
 
 
 @dataclass
-class CameraAudio:
+class CameraAudio(ViewerGroup[AudioTrack]):
+    task_prefix: ClassVar[str] = "audio"
     camera_id: int
     audio: Fanout[Audio]
     latest: Callable[[], Awaitable[AudioMessage | None]]  # the camera's newest unit on the bus
@@ -167,34 +153,16 @@ class CameraAudio:
             log.warning("camera=%d audio codec %s was negotiated, which is not sent", self.camera_id, mime)
             return
         track.mime = known[mime.lower()]
-        self.viewers.add(track)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name=f"audio-{self.camera_id}")
-
-    def unsubscribe(self, track: AudioTrack) -> None:
-        self.viewers.discard(track)
-
-    async def close(self) -> None:
-        for track in list(self.viewers):
-            track.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self._join(track)
 
     async def _run(self) -> None:
-        listener = self.audio.listen()
         try:
-            while self.viewers:
-                try:
-                    _entry_id, unit = await asyncio.wait_for(listener.get(), WAIT_S)
-                except TimeoutError:
-                    continue
-                self.stats.units_in += 1
-                self.codec = unit.codec
-                self._hand_out(unit, self._timestamp_s(unit))
+            async with contextlib.aclosing(self._while_watched(self.audio, WAIT_S)) as units:
+                async for _entry_id, unit in units:
+                    self.stats.units_in += 1
+                    self.codec = unit.codec
+                    self._hand_out(unit, self._timestamp_s(unit))
         finally:
-            self.audio.leave(listener)
             self._transcoder = None
 
     def _timestamp_s(self, unit: AudioMessage) -> float:

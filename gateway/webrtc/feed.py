@@ -18,12 +18,12 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import av
 import numpy as np
 import redis
 import simplejpeg
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.video.codeccontext import VideoCodecContext
 
 from gateway.bus.fanout import Fanout
@@ -31,6 +31,7 @@ from gateway.bus.hubs import Frame
 from gateway.bus.store import Store
 from gateway.webrtc.codec import TIME_BASE, EncodedPacket, JpegDecoder, h264_encoder
 from gateway.webrtc.overlay import draw_detections
+from gateway.webrtc.viewers import QueuedTrack, ViewerGroup
 from shared.detections import FrameDetections
 from shared.messages import FrameMessage
 
@@ -52,21 +53,23 @@ class EncoderStats:
     restarts: int = 0  # unexpected errors after which the encoder started afresh
 
 
-class PacketTrack(MediaStreamTrack):
+class PacketTrack(QueuedTrack):
     """A viewer's video track: the shared encoder's packets, from the next keyframe on."""
 
     kind = "video"
 
     def __init__(self, feed: CameraFeed) -> None:
-        super().__init__()
+        super().__init__(feed, QUEUE_PACKETS)
         self.feed = feed
-        self.queue: asyncio.Queue[EncodedPacket | None] = asyncio.Queue(QUEUE_PACKETS)
         self.waiting_keyframe = True
-        self.frames_sent = 0
 
     @property
     def mode(self) -> str:
         return "transcoded"
+
+    @property
+    def frames_sent(self) -> int:
+        return self.sent
 
     def offer(self, packet: EncodedPacket) -> None:
         if self.waiting_keyframe and not packet.is_keyframe:
@@ -80,24 +83,10 @@ class PacketTrack(MediaStreamTrack):
         self.waiting_keyframe = False
         self.queue.put_nowait(packet)
 
-    async def recv(self) -> EncodedPacket:
-        if self.readyState != "live":
-            raise MediaStreamError
-        packet = await self.queue.get()
-        if packet is None:
-            raise MediaStreamError
-        self.frames_sent += 1
-        return packet
-
-    def stop(self) -> None:
-        super().stop()
-        self.feed.unsubscribe(self)
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(None)
-
 
 @dataclass
-class CameraFeed:
+class CameraFeed(ViewerGroup[PacketTrack]):
+    task_prefix: ClassVar[str] = "feed"
     camera_id: int
     frames: Fanout[Frame]
     store: Store
@@ -116,44 +105,26 @@ class CameraFeed:
     def subscribe(self, track: PacketTrack | None = None) -> PacketTrack:
         """A new viewer's track (or `track`, made by a passthrough feed), fed from the next keyframe."""
         track = track or PacketTrack(self)
-        self.viewers.add(track)
         self.want_keyframe()
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name=f"feed-{self.camera_id}")
+        self._join(track)
         return track
-
-    def unsubscribe(self, track: PacketTrack) -> None:
-        self.viewers.discard(track)
 
     def want_keyframe(self) -> None:
         self._keyframe_wanted = True
 
-    async def close(self) -> None:
-        for track in list(self.viewers):
-            track.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
     async def _run(self) -> None:
         """Encode the newest frame while anyone watches; stop when the last viewer leaves."""
-        listener = self.frames.listen()
         try:
-            while self.viewers:
-                try:
-                    _entry_id, frame = await asyncio.wait_for(listener.get(), FRAME_WAIT_S)
-                except TimeoutError:
-                    continue
-                try:
-                    await self._encode_and_send(frame)
-                except Exception:  # a bug or a codec quirk: start a fresh encoder (with a keyframe), keep going
-                    self.stats.restarts += 1
-                    log.exception("camera=%d WebRTC encoder failed; starting afresh", self.camera_id)
-                    self._encoder = None
-                    self.want_keyframe()
+            async with contextlib.aclosing(self._while_watched(self.frames, FRAME_WAIT_S)) as frames:
+                async for _entry_id, frame in frames:
+                    try:
+                        await self._encode_and_send(frame)
+                    except Exception:  # a bug or a codec quirk: start a fresh encoder (with a keyframe), keep going
+                        self.stats.restarts += 1
+                        log.exception("camera=%d WebRTC encoder failed; starting afresh", self.camera_id)
+                        self._encoder = None
+                        self.want_keyframe()
         finally:
-            self.frames.leave(listener)
             self._encoder = None
 
     async def _encode_and_send(self, frame: FrameMessage) -> None:

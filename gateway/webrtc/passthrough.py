@@ -16,12 +16,14 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import av
 
 from gateway.bus.fanout import Fanout
 from gateway.webrtc.codec import TIME_BASE, EncodedPacket
 from gateway.webrtc.feed import CameraFeed, PacketTrack
+from gateway.webrtc.viewers import ViewerGroup
 from shared.packets import PacketMessage
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ class PassthroughTrack(PacketTrack):
             self.feed.subscribe(self)
 
     def stop(self) -> None:
-        super().stop()
+        super().stop()  # leaves the transcoder
         self.passthrough.unsubscribe(self)
 
 
@@ -77,7 +79,8 @@ class PassthroughStats:
 
 
 @dataclass
-class PassthroughFeed:
+class PassthroughFeed(ViewerGroup[PassthroughTrack]):
+    task_prefix: ClassVar[str] = "passthrough"
     camera_id: int
     packets: Fanout[Packet]
     viewers: set[PassthroughTrack] = field(default_factory=set)
@@ -88,32 +91,14 @@ class PassthroughFeed:
     def subscribe(self, transcoded: CameraFeed) -> PassthroughTrack:
         track = PassthroughTrack(transcoded, self)
         transcoded.subscribe(track)
-        self.viewers.add(track)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name=f"passthrough-{self.camera_id}")
+        self._join(track)
         return track
 
-    def unsubscribe(self, track: PassthroughTrack) -> None:
-        self.viewers.discard(track)
-
-    async def close(self) -> None:
-        for track in list(self.viewers):
-            track.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
     async def _run(self) -> None:
-        listener = self.packets.listen()
         last_seq: int | None = None
         need_keyframe = True
-        try:
-            while self.viewers:
-                try:
-                    _entry_id, unit = await asyncio.wait_for(listener.get(), WAIT_S)
-                except TimeoutError:
-                    continue
+        async with contextlib.aclosing(self._while_watched(self.packets, WAIT_S)) as units:
+            async for _entry_id, unit in units:
                 if unit.codec != self.codec:
                     log.info("camera=%d passthrough: the camera sends %s", self.camera_id, unit.codec)
                     self.codec = unit.codec
@@ -137,5 +122,3 @@ class PassthroughFeed:
                 self.stats.units_relayed += 1
                 for track in list(self.viewers):
                     track.offer_passthrough(packet)
-        finally:
-            self.packets.leave(listener)
