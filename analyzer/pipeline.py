@@ -74,7 +74,7 @@ class MotionEvent:
 
 
 class CameraAnalysis:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the camera, its detectors and tuning knobs with defaults
         self,
         camera_id: int,
         config: AnalysisConfig,

@@ -49,7 +49,7 @@ def _ms(entry_id: str) -> int:
 
 
 class Follower:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - a follower's target, its stores and where it starts
         self, target: Target, client: aioredis.Redis, engine: AsyncEngine, replay_s: float, stop: Callable[[], bool],
         since_s: float | None = None, cursor: str | None = None,
     ) -> None:  # fmt: skip

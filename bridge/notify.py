@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
+from bridge.target import Delivery
 from shared.detections import Event, EventPhase, EventType
 from shared.integrations import NotifyDefinition, check_destination, event_payload
 from shared.notify import NotifyError, send_notification
-from shared.outbound import OutboundDenied, OutboundPolicy
+from shared.outbound import OutboundDenied
 from shared.status import TargetStatus
 
 log = logging.getLogger(__name__)
@@ -36,14 +36,9 @@ def title_of(event: Event, camera_name: str | None) -> str:
 
 class NotifyTarget:
     def __init__(
-        self, name: str, label: str, definition: NotifyDefinition, cooldown_s: float, public_url: str | None,
-        camera_name: Callable[[int], str | None], snapshot: Callable[[Event], Awaitable[bytes | None]],
-        stop: Callable[[], bool], outbound: OutboundPolicy,
-    ) -> None:  # fmt: skip
-        self.definition, self.public_url, self.camera_name, self.snapshot, self.stop = (
-            definition, public_url, camera_name, snapshot, stop
-        )  # fmt: skip
-        self.outbound = outbound
+        self, name: str, label: str, definition: NotifyDefinition, cooldown_s: float, delivery: Delivery
+    ) -> None:
+        self.definition, self.delivery = definition, delivery
         self.cooldown_s = definition.cooldown_s if definition.cooldown_s is not None else cooldown_s
         self.status = TargetStatus(name, "notify", label)
         self._last_sent: dict[tuple[int, bool], float] = {}  # (camera, health) -> its last notification (monotonic)
@@ -57,15 +52,15 @@ class NotifyTarget:
         if last is not None and time.monotonic() - last < self.cooldown_s:
             self.status.skipped += 1
             return True
-        name = self.camera_name(event.camera_id)
-        payload = event_payload(event, name, self.public_url)
+        name = self.delivery.camera_name(event.camera_id)
+        payload = event_payload(event, name, self.delivery.public_url)
         body = f"{title_of(event, name)} ({event.id})"
-        if payload["clipUrl"] and self.public_url:
+        if payload["clipUrl"] and self.delivery.public_url:
             body += f"\nClip: {payload['clipUrl']}"
-        jpeg = await self.snapshot(event)
+        jpeg = await self.delivery.snapshot(event)
         for attempt in range(ATTEMPTS):
             try:
-                await check_destination(self.outbound, self.definition.url, resolve=True)
+                await check_destination(self.delivery.outbound, self.definition.url, resolve=True)
             except OutboundDenied as e:
                 self.status.failures += 1
                 self.status.given_up += 1
@@ -77,7 +72,7 @@ class NotifyTarget:
                 self.status.failures += 1
                 self.status.last_error = str(e)
                 self.status.connected = False
-                if self.stop():
+                if self.delivery.stopping():
                     return False
                 if attempt + 1 < ATTEMPTS:
                     await asyncio.sleep(2.0 * 2**attempt)

@@ -23,7 +23,7 @@ from bridge.follower import Follower
 from bridge.mqtt import MqttTarget
 from bridge.notify import NotifyTarget
 from bridge.states import CameraStates
-from bridge.target import Target
+from bridge.target import Delivery, Target
 from bridge.webhooks import WebhookTarget
 from shared import keys
 from shared.cameras import Camera
@@ -61,6 +61,7 @@ class Bridge:
         self._cursors_swept = False  # stale cursors are dropped at the first lookup, then as targets go
         self.started_at = time.time()
         self.outbound = OutboundPolicy.of(settings.outbound_deny, settings.outbound_allow)
+        self.delivery = Delivery(settings.public_url, self.camera_name, self.snapshot, self.stopping, self.outbound)
 
     def stopping(self) -> bool:
         return self.stop_event.is_set()
@@ -199,11 +200,9 @@ class Bridge:
                     fields[secret] = self.box.open(fields[secret])
             if integration.kind == "webhook":
                 return WebhookTarget(integration.target, integration.name, WebhookDefinition.model_validate(fields),
-                                     self.settings.webhook_retry_s, self.settings.public_url, self.camera_name,
-                                     self.stopping, self.outbound)  # fmt: skip
+                                     self.settings.webhook_retry_s, self.delivery)  # fmt: skip
             return NotifyTarget(integration.target, integration.name, NotifyDefinition.model_validate(fields),
-                                self.settings.notify_cooldown_s, self.settings.public_url, self.camera_name,
-                                self.snapshot, self.stopping, self.outbound)  # fmt: skip
+                                self.settings.notify_cooldown_s, self.delivery)  # fmt: skip
         except (ConfigError, ValidationError) as e:
             if self._unusable.get(integration.target) != integration.definition:  # said once
                 log.error("%s cannot be used: %s", integration.target, str(e).splitlines()[0])

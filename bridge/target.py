@@ -3,10 +3,25 @@ and the figures the status shows (shared.status.TargetStatus: the bridge's statu
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from shared.detections import Event
+from shared.outbound import OutboundPolicy
 from shared.status import TargetStatus
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What every target needs of the bridge to deliver: where links point, camera names, an event's
+    picture, whether the bridge is stopping, and where it may connect."""
+
+    public_url: str | None
+    camera_name: Callable[[int], str | None]
+    snapshot: Callable[[Event], Awaitable[bytes | None]]
+    stopping: Callable[[], bool]
+    outbound: OutboundPolicy
 
 
 class Target(Protocol):

@@ -19,13 +19,13 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
 
 import httpx
 
+from bridge.target import Delivery
 from shared.detections import Event
 from shared.integrations import WebhookDefinition, check_destination, event_payload, masked_url
-from shared.outbound import OutboundDenied, OutboundPolicy
+from shared.outbound import OutboundDenied
 from shared.status import TargetStatus
 
 log = logging.getLogger(__name__)
@@ -41,11 +41,9 @@ def signature(secret: str, body: bytes) -> str:
 
 class WebhookTarget:
     def __init__(
-        self, name: str, label: str, definition: WebhookDefinition, retry_s: float, public_url: str | None,
-        camera_name: Callable[[int], str | None], stop: Callable[[], bool], outbound: OutboundPolicy,
-    ) -> None:  # fmt: skip
-        self.definition, self.retry_s, self.public_url, self.outbound = definition, retry_s, public_url, outbound
-        self.camera_name, self.stop = camera_name, stop
+        self, name: str, label: str, definition: WebhookDefinition, retry_s: float, delivery: Delivery
+    ) -> None:
+        self.definition, self.retry_s, self.delivery = definition, retry_s, delivery
         self.status = TargetStatus(name, "webhook", f"{label} ({masked_url(definition.url)})")
         self.client = httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False)
 
@@ -55,7 +53,10 @@ class WebhookTarget:
     async def deliver(self, event: Event) -> bool:
         delivery = f"{event.id}:{event.phase.value}"
         body = json.dumps(
-            {"delivery": delivery, "event": event_payload(event, self.camera_name(event.camera_id), self.public_url)},
+            {
+                "delivery": delivery,
+                "event": event_payload(event, self.delivery.camera_name(event.camera_id), self.delivery.public_url),
+            },
             separators=(",", ":"),
         ).encode()
         headers = {
@@ -71,7 +72,7 @@ class WebhookTarget:
                 return True
             self.status.failures += 1
             self.status.last_error = why
-            if self.stop():
+            if self.delivery.stopping():
                 return False  # not given up: the next start resumes with it
             if not retry or time.monotonic() - first_s + delay_s > self.retry_s:
                 self.status.given_up += 1
@@ -84,7 +85,7 @@ class WebhookTarget:
     async def _attempt(self, body: bytes, headers: dict[str, str]) -> tuple[bool, str | None]:
         """(retry?, why it failed or None)."""
         try:
-            await check_destination(self.outbound, self.definition.url, resolve=True)
+            await check_destination(self.delivery.outbound, self.definition.url, resolve=True)
         except OutboundDenied as e:
             return False, f"refused: {e}"
         try:

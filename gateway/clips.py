@@ -48,7 +48,7 @@ def clip_path(cache: Path, camera_id: int, start_s: float, end_s: float) -> Path
     return cache / f"{camera_id}-{int(start_s * 1000)}-{int(end_s * 1000)}.mp4"
 
 
-def cached_or_made(cache: Path, root: Path, segments: list[Segment], camera_id: int, start_s: float,
+def cached_or_made(cache: Path, root: Path, segments: list[Segment], camera_id: int, start_s: float,  # noqa: PLR0913 - the clip (camera, range), its segments and the disk's bounds
                    end_s: float, max_bytes: int, keep_free_bytes: int) -> Path:  # fmt: skip
     """The clip's file, made now unless made lately. Raises NoFootage, NoRoom. Blocking: run in a
     thread, one at a time (the bounds are checked, then the clip written)."""

@@ -77,10 +77,8 @@ class CameraService:
     def run(self, stop: threading.Event) -> None:
         self.stop = stop
         if self._packets is not None and self.camera.detect_source is not None:  # the main stream read apart
-            self._relay = MainStreamRelay(
-                self.camera.source.get_secret_value(), self.camera.id, self._on_unit, self._on_restart, self.settings,
-                stop, self._on_audio if self._audio or self.recording else None, self.camera.tls_fingerprint,
-            )  # fmt: skip
+            self._relay = MainStreamRelay(self.camera, self.settings, stop, self._on_unit, self._on_restart,
+                                          self._on_audio if self._audio or self.recording else None)  # fmt: skip
         detect = f", decoding its detect stream {self.camera.detect_source_masked}" if self.camera.detect_source else ""
         log.info("camera=%d starting: source %s%s, %.1f fps", self.camera.id, self.camera.source_masked, detect,
                  self.camera.fps)  # fmt: skip

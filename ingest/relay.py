@@ -12,6 +12,7 @@ from ingest.backoff import Backoff
 from ingest.rtsp.client import RtspClient, RtspError
 from ingest.rtsp.depacketize import AccessUnit
 from ingest.rtsp.units import AudioHandler, StreamUnits
+from shared.cameras import Camera
 from shared.redact import mask_credentials
 from shared.settings import Settings
 
@@ -20,13 +21,13 @@ log = logging.getLogger(__name__)
 
 class MainStreamRelay(threading.Thread):
     def __init__(
-        self, url: str, camera_id: int, on_unit: Callable[[AccessUnit, float, float], None],
-        on_restart: Callable[[], None], settings: Settings, stop: threading.Event, on_audio: AudioHandler | None = None,
-        pin: str | None = None,
+        self, camera: Camera, settings: Settings, stop: threading.Event,
+        on_unit: Callable[[AccessUnit, float, float], None], on_restart: Callable[[], None],
+        on_audio: AudioHandler | None = None,
     ) -> None:  # fmt: skip
-        super().__init__(name=f"relay-{camera_id}", daemon=True)
-        self._url, self._pin = url, pin
-        self.camera_id = camera_id
+        super().__init__(name=f"relay-{camera.id}", daemon=True)
+        self._url, self._pin = camera.source.get_secret_value(), camera.tls_fingerprint
+        self.camera_id = camera.id
         self._on_unit = on_unit
         self._on_restart = on_restart
         self._on_audio = on_audio

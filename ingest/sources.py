@@ -84,7 +84,7 @@ class RtspSource:
     """A camera over RTSP, read by our own client (ingest/rtsp): each access unit is decoded the
     moment its last RTP packet arrives, one frame interval sooner than FFmpeg's RTSP demuxer."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the URL, its timeouts and optional handlers
         self, url: str, open_timeout_s: float, read_timeout_s: float, on_unit: UnitHandler | None = None,
         on_audio: AudioHandler | None = None, pin: str | None = None, small: bool = False,
     ) -> None:  # fmt: skip

@@ -11,6 +11,7 @@ import time
 import pytest
 import redis.asyncio
 
+from bridge.target import Delivery
 from bridge.webhooks import WebhookTarget
 from shared import keys
 from shared.detections import Box, Event, EventPhase, EventType
@@ -68,22 +69,29 @@ def _event() -> Event:
                  published_at_s=now)  # fmt: skip
 
 
+def _delivery(outbound: OutboundPolicy) -> Delivery:
+    async def no_snapshot(_event: Event) -> bytes | None:
+        return None
+
+    return Delivery(None, lambda _c: "cam", no_snapshot, lambda: False, outbound)
+
+
 async def test_the_bridge_refuses_a_denied_webhook_at_delivery_and_does_not_retry() -> None:
     """A webhook stored before the deny-list (or whose name now resolves elsewhere) is checked again
     at every delivery: here a receiver of the test's own on loopback, denied."""
     receiver = Receiver()
     try:
         definition = WebhookDefinition(url=receiver.url, secret="s" * 16)
-        target = WebhookTarget("webhook:1", "hook", definition, 30.0, None, lambda _c: "cam", lambda: False,
-                               OutboundPolicy.of())  # fmt: skip
+        target = WebhookTarget("webhook:1", "hook", definition, 30.0, _delivery(OutboundPolicy.of()))
         started = time.monotonic()
         assert await target.deliver(_event()) is True  # given up at once: no retry against a refused address
         assert time.monotonic() - started < 1.0
         assert receiver.posts == [] and target.status.given_up == 1
         assert target.status.last_error is not None and "outbound deny-list" in target.status.last_error
         await target.close()
-        allowed = WebhookTarget("webhook:2", "hook", definition, 30.0, None, lambda _c: "cam", lambda: False,
-                                OutboundPolicy.of(allow="127.0.0.1/32"))  # fmt: skip
+        allowed = WebhookTarget(
+            "webhook:2", "hook", definition, 30.0, _delivery(OutboundPolicy.of(allow="127.0.0.1/32"))
+        )
         assert await allowed.deliver(_event()) is True and len(receiver.delivered()) == 1
         await allowed.close()
     finally:

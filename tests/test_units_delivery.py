@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from bridge.notify import NotifyTarget, title_of
+from bridge.target import Delivery
 from bridge.webhooks import WebhookTarget, signature
 from gateway.bus.fanout import Fanout, Listener, TooManyListeners
 from shared.detections import Event, EventPhase, EventType
@@ -92,10 +93,16 @@ async def test_a_failing_source_is_restarted_and_listeners_see_only_a_pause() ->
 # --- webhooks ----------------------------------------------------------------------------------
 
 
+async def no_snapshot(_event: Event) -> bytes | None:
+    return None
+
+
+def delivery(outbound: OutboundPolicy = LOOPBACK_ALLOWED, camera: str = "Yard") -> Delivery:
+    return Delivery(None, lambda _c: camera, no_snapshot, lambda: False, outbound)
+
+
 def _webhook(url: str, retry_s: float) -> WebhookTarget:
-    definition = WebhookDefinition(url=url, secret=SECRET)
-    return WebhookTarget("webhook:1", "hook", definition, retry_s, None, lambda _c: "Yard", lambda: False,
-                         LOOPBACK_ALLOWED)  # fmt: skip
+    return WebhookTarget("webhook:1", "hook", WebhookDefinition(url=url, secret=SECRET), retry_s, delivery())
 
 
 async def test_a_webhook_is_signed_with_hmac_sha256_of_its_exact_body(receiver: Receiver) -> None:
@@ -140,8 +147,7 @@ async def test_a_webhook_gives_up_when_the_next_retry_would_pass_its_window(rece
 
 async def test_a_webhook_to_a_denied_address_is_refused_without_a_request(receiver: Receiver) -> None:
     definition = WebhookDefinition(url=receiver.url, secret=SECRET)
-    target = WebhookTarget("webhook:2", "hook", definition, 30, None, lambda _c: None, lambda: False,
-                           OutboundPolicy.of())  # loopback denied by default  # fmt: skip
+    target = WebhookTarget("webhook:2", "hook", definition, 30, delivery(OutboundPolicy.of()))  # loopback denied
     try:
         assert await target.deliver(event())
     finally:
@@ -154,13 +160,9 @@ async def test_a_webhook_to_a_denied_address_is_refused_without_a_request(receiv
 
 
 def _notifier(url: str, cooldown_s: float) -> NotifyTarget:
-    async def no_snapshot(_event: Event) -> bytes | None:
-        return None
-
     json_url = url.replace("http://", "json://")  # apprise's JSON POST: a real sender to our receiver
     definition = NotifyDefinition(url=json_url, phases=["start", "end"])
-    return NotifyTarget("notify:1", "phone", definition, cooldown_s, None, lambda _c: "Garage", no_snapshot,
-                        lambda: False, LOOPBACK_ALLOWED)  # fmt: skip
+    return NotifyTarget("notify:1", "phone", definition, cooldown_s, delivery(camera="Garage"))
 
 
 @pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")  # inside apprise, Python 3.11

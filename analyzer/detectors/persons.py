@@ -81,7 +81,7 @@ def tiles(width: int, height: int, count: int, overlap: float = 0.05) -> list[tu
 
 
 class PersonDetector:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the model and its tuning knobs, each with a default
         self,
         cache_dir: Path,
         model_path: Path | None = None,

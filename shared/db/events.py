@@ -131,7 +131,7 @@ class EventHistory:
             jpeg = await connection.scalar(select(event_snapshots.c.jpeg).where(event_snapshots.c.event_id == event_id))
         return bytes(jpeg) if jpeg is not None else None
 
-    async def page(
+    async def page(  # noqa: PLR0913 - a query's filters, each optional
         self, camera: int | None, kind: str | None, since_s: float | None, until_s: float | None,
         limit: int, cursor: Cursor | None, identity: str | None = None, label: str | None = None,
     ) -> tuple[list[Event], Cursor | None]:  # fmt: skip
