@@ -1,4 +1,5 @@
-"""Response models of the HTTP API. JSON is camelCase, as the seed's API is."""
+"""Response models of the HTTP API. JSON is camelCase throughout (the first camera API's style,
+kept by every route since)."""
 
 from __future__ import annotations
 

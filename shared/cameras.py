@@ -204,8 +204,8 @@ def file_path(source: str, base_dir: Path | None) -> Path:
 
 
 def demo_cameras() -> CameraFile:
-    """The built-in set: the seed's four cameras, each on a synthetic scene."""
-    seed = [
+    """The built-in set: four demo cameras, each on a synthetic scene."""
+    demo = [
         (1, "Front Door Camera", "Front Door", 101),
         (2, "Back Yard Camera", "Back Yard", 201),
         (3, "Garage Camera", "Garage", 301),
@@ -224,7 +224,7 @@ def demo_cameras() -> CameraFile:
                 # for a person): keep footage around every event, so a newcomer finds clips.
                 record=RecordConfig(mode="events", event_types=["motion", "person", "face"]),
             )
-            for cid, name, location, channel in seed
+            for cid, name, location, channel in demo
         ]
     )
 

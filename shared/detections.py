@@ -101,7 +101,7 @@ class FrameDetections:
     @classmethod
     def from_entry(cls, fields: Mapping[bytes, bytes]) -> FrameDetections:
         """The detections in an entry of a detections stream (new field name, or the old one)."""
-        return cls.decode(entry_payload(fields, keys.DETECTIONS_FIELD, keys.DETECTIONS_FIELD_OLD))
+        return cls.decode(entry_payload(fields, keys.DETECTIONS_FIELD))
 
 
 class EventType(StrEnum):

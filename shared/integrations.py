@@ -13,7 +13,6 @@ from shared.detections import Event
 from shared.labels import EventKind, matches
 from shared.outbound import OutboundPolicy
 
-IntegrationKind = Literal["webhook", "notify"]
 Phase = Literal["start", "end"]
 
 

@@ -9,8 +9,6 @@ PREFIX = "camstream"
 # The field of a stream entry that holds its message (shared.messages.entry_payload reads them).
 FRAME_FIELD = "msg"  # frame streams: the msgpack FrameMessage
 DETECTIONS_FIELD = "detections"  # detections streams: the msgpack FrameDetections
-# Detections entries written before version 0.2 used the frame streams' field; still readable.
-DETECTIONS_FIELD_OLD = FRAME_FIELD
 EVENT_FIELD = "event"  # the events history stream: the JSON Event
 PACKET_FIELD = "au"  # packet streams: the msgpack PacketMessage (shared.packets)
 

@@ -1,5 +1,5 @@
 """The access-unit message: a camera's own compressed video, as ingest writes it to the camera's
-packet stream for passthrough viewers (and, later, recordings). msgpack, versioned like frames.
+packet stream for passthrough viewers. msgpack, versioned like frames.
 
 `data` is one whole access unit in Annex B (start codes). A keyframe carries the stream's
 parameter sets (SPS/PPS, and VPS for H.265) in front, so a reader can start at any keyframe.

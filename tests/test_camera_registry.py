@@ -22,7 +22,7 @@ TOKEN = "registry-token-0123456789"
 
 
 class FakeRegistry(ThreadingHTTPServer):
-    """What the seed's backend would be: a camera list, and the webrtcUrl reports it receives."""
+    """An external backend as a VMS would be: a camera list, and the webrtcUrl reports it receives."""
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)

@@ -1,5 +1,5 @@
-"""The external camera registry (the seed's "Connecting to External Backend"): a camera list kept
-by another system, followed by camstream.
+"""The external camera registry: a camera list kept by another system (a VMS, an inventory),
+followed by camstream.
 
 Every CAMSTREAM_CAMERA_REGISTRY_INTERVAL_S the gateway GETs CAMSTREAM_CAMERA_REGISTRY_URL (bearer
 token CAMSTREAM_CAMERA_REGISTRY_TOKEN; If-None-Match with the last ETag), a JSON list of cameras:

@@ -1,4 +1,5 @@
-"""The seed's camera API, the latest picture, and an MJPEG fallback for networks without WebRTC."""
+"""The camera API (the list, one camera, stream status), the latest picture, and an MJPEG fallback
+for networks without WebRTC."""
 
 from __future__ import annotations
 

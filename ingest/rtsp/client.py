@@ -22,7 +22,6 @@ from ingest.rtsp.sdp import Track, parse_sdp
 
 USER_AGENT = "camstream"
 MAX_RESPONSE = 64 * 1024
-MAX_RTP = 256 * 1024
 
 
 class RtspError(Exception):
