@@ -1,6 +1,7 @@
 """Unit tests of logic that only whole-process tests reached before: the gateway's fan-out (drop
-policy, a failing source), webhook signing and retries, notification cool-downs and titles. Real
-parts where they exist (a loopback HTTP receiver, apprise's json:// sender), each case in a second."""
+policy, a failing source), webhook signing and retries, notification cool-downs and titles, the
+MQTT states derived from events and detections. Real parts where they exist (a loopback HTTP
+receiver, apprise's json:// sender, the test's redis-server), each case in a second or two."""
 
 from __future__ import annotations
 
@@ -11,16 +12,24 @@ import itertools
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
+import redis.asyncio as aioredis
+from pydantic import SecretStr
 
+from bridge.mqtt import MqttTarget
 from bridge.notify import NotifyTarget, title_of
+from bridge.states import CameraStates
 from bridge.target import Delivery
 from bridge.webhooks import WebhookTarget, signature
 from gateway.bus.fanout import Fanout, Listener, TooManyListeners
-from shared.detections import Event, EventPhase, EventType
+from shared import keys
+from shared.cameras import Camera
+from shared.detections import Box, DetectedObject, Event, EventPhase, EventType, FrameDetections
 from shared.integrations import NotifyDefinition, WebhookDefinition
 from shared.outbound import OutboundPolicy
+from shared.settings import Settings
 from tests.support.receiver import Receiver
 
 LOOPBACK_ALLOWED = OutboundPolicy.of(allow="127.0.0.1/32")
@@ -185,3 +194,63 @@ def test_titles_say_what_was_seen_where() -> None:
     )
     assert title_of(event(EventType.MOTION, EventPhase.END), None) == "Motion at camera 1 ended"
     assert title_of(event(EventType.RECORDING_GAP, EventPhase.END), "Garage") == "Recording resumed at Garage"
+
+
+# --- MQTT states -------------------------------------------------------------------------------
+
+
+async def test_mqtt_states_follow_events_and_the_most_seen_in_the_last_second(redis_url: str) -> None:
+    """Motion ON/OFF from events; people (and each object label) in view: at least the events open,
+    and the most seen in any frame of the last second while one is; 0 when the last ends."""
+    settings = Settings(mqtt_url=SecretStr("mqtt://127.0.0.1:1"))  # never connected: states are kept to publish
+    mqtt = MqttTarget(settings, lambda *_a: None, lambda _c: "Yard", lambda: False)  # type: ignore[arg-type,return-value]
+    client = aioredis.Redis.from_url(redis_url)
+    stopping = asyncio.Event()
+    states = CameraStates(client, mqtt, no_snapshot, stopping.is_set)
+    await states.set_cameras([Camera(id=7, name="Yard", source=SecretStr("demo:yard"))])
+
+    def state(name: str) -> str:
+        return mqtt.states[f"{mqtt.prefix}/7/{name}"].decode()
+
+    assert (state("motion"), state("person"), state("car"), state("detect/state")) == ("OFF", "0", "0", "ON")
+    running = asyncio.create_task(states.run())
+    try:
+        await asyncio.sleep(0.2)  # its readers start from now ("$")
+
+        async def publish(event: Event) -> None:
+            await client.xadd(keys.EVENTS_STREAM, {keys.EVENT_FIELD: event.encode()})
+
+        async def seen(people: int) -> None:
+            boxes = [DetectedObject("person", 0.9, Box(10 * i, 0, 5, 5)) for i in range(people)]
+            frame = FrameDetections(7, 1, time.time(), time.time(), 640, 360, "w", objects=boxes)
+            await client.xadd(keys.detections_stream(7), {keys.DETECTIONS_FIELD: frame.encode()})
+
+        async def becomes(name: str, value: str) -> None:
+            for _ in range(100):
+                if state(name) == value:
+                    return
+                await asyncio.sleep(0.02)
+            raise AssertionError(f"{name} is {state(name)}, not {value}")
+
+        motion = event(EventType.MOTION, camera_id=7)
+        await publish(motion)
+        await becomes("motion", "ON")
+        person = event(camera_id=7)
+        await publish(person)
+        await becomes("person", "1")
+        await seen(3)  # three in one frame while the event lasts
+        await becomes("person", "3")
+        await seen(1)
+        await asyncio.sleep(0.3)
+        assert state("person") == "3"  # the most in the last second, so one missed frame does not flicker
+        await asyncio.sleep(1.0)
+        await seen(1)
+        await becomes("person", "1")
+        await publish(replace(person, phase=EventPhase.END, ended_at_s=time.time()))
+        await becomes("person", "0")
+        await publish(replace(motion, phase=EventPhase.END, ended_at_s=time.time()))
+        await becomes("motion", "OFF")
+    finally:
+        stopping.set()
+        await asyncio.wait_for(running, 5)
+        await client.aclose()
