@@ -1,5 +1,7 @@
 """Cameras written through the API: validation with the camera file's own rules, RTSP only,
-credentials sealed at rest (shared.secret_box), and the stored definition shown without them."""
+credentials sealed at rest (shared.secret_box), and the stored definition shown without them.
+Each change in a writing connection of its own, retried while SQLite is locked (as every
+repository does: shared.db.engine.retrying)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,13 @@ import os
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.camera_urls import check_rtsp_url, same_endpoint
 from shared.cameras import Camera, camera_from_definition, placeholders_in
 from shared.db.camera_file import FileProblem, read_problem
 from shared.db.cameras import LOCAL_FIELDS, next_camera_id, remove_camera, save_camera, stored_definition
-from shared.db.engine import DatabaseUnavailable, check_connection, connect
+from shared.db.engine import DatabaseUnavailable, check_connection, connect, retrying
 from shared.secret_box import SecretBox
 from shared.settings import ConfigError
 
@@ -45,18 +47,23 @@ class CameraStore:
 
     async def create(self, fields: dict[str, Any]) -> Camera:
         definition = self._sealed(fields, previous=None)
-        async with connect(self.engine, write=True) as connection:
-            if "id" not in definition:
-                definition["id"] = await next_camera_id(connection)
-            self._validated(definition)
-            camera_id = await save_camera(connection, definition, new=True)
+
+        async def created(connection: AsyncConnection) -> Camera:
+            numbered = dict(definition)
+            if "id" not in numbered:
+                numbered["id"] = await next_camera_id(connection)
+            self._validated(numbered)
+            camera_id = await save_camera(connection, numbered, new=True)
             return self._validated(await stored_definition(connection, camera_id) or {})
+
+        return await retrying(self.engine, created)
 
     async def update(self, camera_id: int, fields: dict[str, Any]) -> Camera:
         """Change the given fields (a mapping replaces a mapping: `analysis`, `record`)."""
         if "id" in fields and fields["id"] != camera_id:
             raise Rejected("id cannot change")
-        async with connect(self.engine, write=True) as connection:
+
+        async def updated(connection: AsyncConnection) -> Camera:
             stored = await stored_definition(connection, camera_id)
             if stored is None:
                 raise LookupError(camera_id)
@@ -66,7 +73,9 @@ class CameraStore:
             definition = {**stored, **self._sealed(fields, previous=stored), "id": camera_id}
             self._validated(definition)
             await save_camera(connection, definition, new=False)
-        return self._validated(definition)
+            return self._validated(definition)
+
+        return await retrying(self.engine, updated)
 
     async def file_problem(self) -> FileProblem | None:
         """Why the camera file was last refused, while it still is (shared.db.camera_file)."""
@@ -82,11 +91,13 @@ class CameraStore:
         return True
 
     async def delete(self, camera_id: int) -> None:
-        async with connect(self.engine, write=True) as connection:
+        async def deleted(connection: AsyncConnection) -> None:
             stored = await stored_definition(connection, camera_id)
             if stored is not None and stored.get("registry"):
                 raise Managed(f"camera {camera_id} is managed by the camera registry: delete it there")
             await remove_camera(connection, camera_id)
+
+        await retrying(self.engine, deleted)
 
     def _validated(self, definition: dict[str, Any]) -> Camera:
         try:
