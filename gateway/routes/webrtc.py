@@ -7,25 +7,22 @@ import contextlib
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Path, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Body, HTTPException, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketState
 
-from gateway.auth.deps import signed_in
 from gateway.models import CameraId
+from gateway.routes.signalling import MAX_SDP, SessionId, new_session, session_or_error
 from gateway.state import Gateway, GatewayDep, gateway_of
 from gateway.webrtc.compat import SignallingError
-from gateway.webrtc.sessions import Session, TooManySessions
+from gateway.webrtc.sessions import Session
 from shared.detections import Box, FrameDetections
 from shared.nesting import json_depth
 
 router = APIRouter(tags=["webrtc"])
 
-MAX_SDP = 32768
 MAX_MESSAGE = MAX_SDP + 4096  # a signalling message: an SDP and a little JSON around it
 MAX_JSON_DEPTH = 8
-SESSION_ID = r"^\d{1,9}_\d{1,20}$"
-SessionId = Annotated[str, Path(max_length=40, pattern=SESSION_ID, description="`{camera_id}_{n}`")]
 
 
 class StreamRequest(BaseModel):
@@ -86,30 +83,6 @@ IN_SESSION: dict[int | str, dict[str, Any]] = {
     403: {"description": "Wrong or missing session token"}, 404: {"description": "No such session"},
 }  # fmt: skip
 BAD_SDP: dict[int | str, dict[str, Any]] = {400: {"description": "Unusable SDP or candidate"}}
-
-
-async def new_session(gateway: Gateway, camera_id: int, overlay: bool, request: Request) -> Session:
-    camera = gateway.camera(camera_id)
-    if not camera.enabled:
-        raise HTTPException(status_code=409, detail=f"camera {camera_id} is disabled")
-    client = request.client.host if request.client else "unknown"
-    principal = await signed_in(request)  # the session ends when this credential is revoked
-    try:
-        gateway.sessions.check_capacity(client, principal.user_id)  # before the counter: a refusal costs nothing
-        n = await gateway.store.next_session_number()
-        return await gateway.sessions.create(f"{camera_id}_{n}", camera_id, overlay, client, principal)
-    except TooManySessions as e:
-        raise HTTPException(status_code=429, detail=str(e), headers={"Retry-After": "5"}) from None
-
-
-def session_or_error(gateway: Gateway, session_id: str, token: str | None) -> Session:
-    """The session, or a 404 (unknown) or 403 (wrong token)."""
-    try:
-        return gateway.sessions.get(session_id, token)
-    except KeyError:
-        raise HTTPException(status_code=404, detail=f"no session {session_id}") from None
-    except PermissionError:
-        raise HTTPException(status_code=403, detail="wrong or missing session token") from None
 
 
 @router.post("/api/webrtc/stream/{camera_id}", status_code=201, response_model=StreamCreated, responses=NEW_SESSION)

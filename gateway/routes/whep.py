@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from gateway.models import CameraId
-from gateway.routes.webrtc import MAX_SDP, SessionId, new_session, session_or_error
+from gateway.routes.signalling import MAX_SDP, SessionId, new_session, session_or_error
 from gateway.state import GatewayDep
 from gateway.webrtc.compat import SignallingError
 
