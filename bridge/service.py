@@ -31,7 +31,7 @@ from shared.db.accounts import Accounts
 from shared.db.cameras import read_cameras, revision, save_camera, stored_definition
 from shared.db.engine import DatabaseUnavailable, connect, retrying
 from shared.db.events import EventHistory
-from shared.db.integrations import StoredIntegration, forget_cursors, list_integrations
+from shared.db.integrations import Integrations, StoredIntegration
 from shared.db.watch import follow_cameras
 from shared.detections import Event
 from shared.integrations import NotifyDefinition, WebhookDefinition
@@ -52,6 +52,7 @@ class Bridge:
         self.settings, self.engine, self.client, self.box = settings, engine, client, box
         self.stop_event = threading.Event()  # run's, once it runs
         self.history = EventHistory(engine)
+        self.integrations = Integrations(engine, box)
         self.cameras: dict[int, Camera] = {}
         self.mqtt = MqttTarget(settings, self.command, self.camera_name, self.stopping) if settings.mqtt_url else None
         self.states = CameraStates(client, self.mqtt, self.snapshot, self.stopping) if self.mqtt else None
@@ -151,8 +152,7 @@ class Bridge:
         """Webhooks and notification targets as stored: new ones start, removed ones stop."""
         while not self.stopping():
             try:
-                async with connect(self.engine) as connection:
-                    stored = await list_integrations(connection)
+                stored = await self.integrations.all()
             except (SQLAlchemyError, DatabaseUnavailable):
                 stored = None
             if stored is not None:
@@ -184,8 +184,7 @@ class Bridge:
 
     async def _sweep_cursors(self, kept: set[str]) -> None:
         try:
-            async with connect(self.engine) as connection:
-                dropped = await forget_cursors(connection, kept)
+            dropped = await self.integrations.forget_cursors(kept)
         except (SQLAlchemyError, DatabaseUnavailable):
             return  # the next change tries again
         self._cursors_swept = True
@@ -193,11 +192,8 @@ class Bridge:
             log.info("dropped %d cursor(s) of deleted targets", dropped)
 
     def _target(self, integration: StoredIntegration) -> Target | None:
-        fields = {k: v for k, v in integration.definition.items() if k != "shown_url"}
         try:
-            for secret in ("url", "secret"):
-                if isinstance(fields.get(secret), str):
-                    fields[secret] = self.box.open(fields[secret])
+            fields = self.integrations.opened_definition(integration)
             if integration.kind == "webhook":
                 return WebhookTarget(integration.target, integration.name, WebhookDefinition.model_validate(fields),
                                      self.settings.webhook_retry_s, self.delivery)  # fmt: skip

@@ -121,3 +121,14 @@ class Integrations:
     def opened(self, integration: StoredIntegration, field: str) -> str:
         """A sealed field of its definition, opened (to send to it: never to show)."""
         return self._box.open(str(integration.definition[field]))
+
+    def opened_definition(self, integration: StoredIntegration) -> dict[str, Any]:
+        """Its definition as the bridge delivers with it: sealed fields opened, the shown URL left out.
+        ConfigError when a field cannot be opened (another install's key)."""
+        return {k: self._box.open(v) if k in SEALED_FIELDS and isinstance(v, str) else v
+                for k, v in integration.definition.items() if k != "shown_url"}  # fmt: skip
+
+    async def forget_cursors(self, kept: set[str]) -> int:
+        """The bridge's cursors of targets no longer stored dropped (shared.db.integrations.forget_cursors)."""
+        async with connect(self.engine) as connection:
+            return await forget_cursors(connection, kept)
