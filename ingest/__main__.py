@@ -24,7 +24,7 @@ from shared.messages import MessageError
 from shared.process import Action, ProcessSpec, Started, run_process
 from shared.redis_client import sync_client
 from shared.settings import Settings
-from shared.status import CameraState, CameraStatus
+from shared.status import CameraState, CameraStatus, IngestHeartbeat
 
 log = logging.getLogger("ingest")
 
@@ -128,7 +128,11 @@ def check(settings: Settings, _args: argparse.Namespace) -> int:
     if heartbeat is None:
         print("unhealthy: no ingest manager heartbeat")
         return 1
-    print(f"healthy: ingest manager pid {json.loads(heartbeat)['pid']}")
+    try:
+        print(f"healthy: ingest manager pid {IngestHeartbeat.decode(heartbeat).pid}")
+    except MessageError as e:
+        print(f"unhealthy: the ingest manager's heartbeat is unreadable ({e})")
+        return 1
     return 0
 
 

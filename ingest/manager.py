@@ -36,6 +36,7 @@ from shared import keys
 from shared.cameras import Camera, definition_of
 from shared.redis_client import sync_client
 from shared.settings import Settings
+from shared.status import IngestHeartbeat
 
 log = logging.getLogger(__name__)
 
@@ -228,15 +229,15 @@ class IngestManager:
         return process
 
     def _heartbeat(self) -> None:
-        record = {
-            "pid": os.getpid(),
-            "cameras": {str(c.camera.id): c.process.pid if c.process else None for c in self._children},
-            "restarts": {str(c.camera.id): c.restarts for c in self._children},
-            "updated_at_s": time.time(),
-        }
+        record = IngestHeartbeat(
+            pid=os.getpid(),
+            cameras={str(c.camera.id): c.process.pid if c.process else None for c in self._children},
+            restarts={str(c.camera.id): c.restarts for c in self._children},
+            updated_at_s=time.time(),
+        )
         ttl_ms = int(self.settings.status_ttl_s * 1000)
         try:
-            self._client.set(keys.ingest_heartbeat(), json.dumps(record), px=ttl_ms)
+            self._client.set(keys.ingest_heartbeat(), record.encode(), px=ttl_ms)
         except redis.RedisError as e:
             log.warning("ingest heartbeat not written: %s", e)
 
