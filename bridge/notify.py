@@ -27,6 +27,10 @@ def title_of(event: Event, camera_name: str | None) -> str:
         if event.phase is EventPhase.START:
             return f"Recording stopped at {where}" + (f" ({event.reason})" if event.reason else "")
         return f"Recording resumed at {where}"
+    if event.type is EventType.OFFLINE:
+        if event.phase is EventPhase.START:
+            return f"{where} is offline" + (f" ({event.reason})" if event.reason else "")
+        return f"{where} is back online"
     what = (event.label or "object") if event.type.value == "object" else event.type.value
     what = what.capitalize()
     if event.stationary:

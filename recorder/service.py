@@ -1,7 +1,8 @@
 """The recorder: keeps the recordings index true to the files, and the files to what each camera's
 mode and the disk allow. The camera processes write the segments (ingest.segments); this
 process never touches a stream, so its restart costs no footage. Beside the passes, it raises a
-`recording_gap` event when a camera's writer stops (recorder.gaps).
+`recording_gap` event when a camera's writer stops (recorder.gaps) and an `offline` event when a
+camera delivers no frame for its offline window (recorder.offline).
 
 Every pass (PASS_S):
 1. Index: finished segments not indexed yet are added (today's and yesterday's folders; every
@@ -36,6 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from recorder import event_retention, files
 from recorder.gaps import RecordingGaps
+from recorder.health import HealthWatch
+from recorder.offline import OfflineWatch
 from shared import recordings
 from shared.cameras import Camera
 from shared.db.cameras import read_cameras
@@ -84,21 +87,29 @@ class Recorder:
         self.stop = stop
         self.root.mkdir(parents=True, exist_ok=True)
         log.info("recorder: recordings in %s", self.root)
-        gaps = asyncio.create_task(self._watch_gaps(), name="recording-gaps")
+        made = (
+            kind(self.settings, self.history, self._known_cameras, self._client)
+            for kind in (RecordingGaps, OfflineWatch)
+        )
+        watches = [asyncio.create_task(self._watch_health(watch), name=str(watch.kind)) for watch in made]
         try:
             await self._passes()
         finally:
-            gaps.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await gaps
+            for task in watches:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             self._client.close()
 
-    async def _watch_gaps(self) -> None:
-        """Recording gaps as events (recorder.gaps), beside the passes; a database away is waited out."""
-        gaps = RecordingGaps(self.settings, self.history, lambda: self.cameras, self._client)
+    def _known_cameras(self) -> dict[int, Camera]:
+        return self.cameras
+
+    async def _watch_health(self, watch: HealthWatch) -> None:
+        """One kind of camera-health event (recorder.gaps, recorder.offline), beside the passes; a
+        database away is waited out."""
         while not self.stop.is_set():
             try:
-                await gaps.run(self.stop.is_set)
+                await watch.run(self.stop.is_set)
             except (SQLAlchemyError, DatabaseUnavailable):
                 await asyncio.sleep(PASS_S)  # the pass loop says the database is away
 

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from shared.analysis import AnalysisConfig
 from shared.camera_urls import check_rtsp_url
+from shared.health import HealthConfig
 from shared.labels import EventKind
 from shared.nesting import MAX_DEPTH, yaml_too_deep
 from shared.redact import mask_credentials
@@ -113,6 +114,7 @@ class Camera(BaseModel):
     jpeg_quality: int = Field(default=80, ge=1, le=100)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     record: RecordConfig = Field(default_factory=RecordConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
     registry: bool = Field(
         default=False, description="Set by camstream for a camera the external camera registry manages (read-only)."
     )

@@ -112,6 +112,9 @@ class EventType(StrEnum):
     # The system's own health, not a detection (the recorder's): a camera whose mode asks for footage
     # is not getting any; `reason` says why (disk full, cannot write: ...).
     RECORDING_GAP = "recording_gap"
+    # A camera that delivered no frame for its offline window (CAMSTREAM_CAMERA_OFFLINE_S); `reason` says
+    # what its process last saw (refused, timed out, its process not running).
+    OFFLINE = "offline"
 
     @property
     def is_health(self) -> bool:
@@ -124,7 +127,7 @@ class EventType(StrEnum):
         return cls.PERSON if label == "person" else cls.FACE if label == "face" else cls.OBJECT
 
 
-HEALTH_TYPES = frozenset({EventType.RECORDING_GAP})
+HEALTH_TYPES = frozenset({EventType.RECORDING_GAP, EventType.OFFLINE})
 HEALTH_TYPE_NAMES = tuple(str(t) for t in HEALTH_TYPES)
 
 

@@ -30,7 +30,8 @@ EVENT_LABELS = (*COCO_LABELS, "face")
 # What an event filter may name (recordings' `event_types`, webhooks' and notifications' `types`):
 # an event type, or an object's label, which picks that label's events only.
 EVENT_KINDS = (
-    "motion", "person", "face", "object", "recording_gap", *(label for label in COCO_LABELS if label != "person")
+    "motion", "person", "face", "object", "recording_gap", "offline",
+    *(label for label in COCO_LABELS if label != "person"),
 )  # fmt: skip
 
 
@@ -39,7 +40,7 @@ def event_kind(value: str) -> str:
     if value not in EVENT_KINDS:
         raise ValueError(
             f"unknown event type or label {value[:40]!r}: "
-            "motion, person, face, object, recording_gap or an object label"
+            "motion, person, face, object, recording_gap, offline or an object label"
         )
     return value
 

@@ -142,6 +142,11 @@ class Settings(BaseSettings):
     )
     rtsp_open_timeout_s: float = Field(default=5.0, gt=0, le=60)
     rtsp_read_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    camera_offline_s: float = Field(
+        default=30.0, ge=1, le=86400,
+        description="A camera that delivers no frame this long is offline (an `offline` event); frames flowing "
+        "this long again end it, so a flapping camera is one event. Per camera: `health.offline_s`.",
+    )  # fmt: skip
     backoff_initial_s: float = Field(default=1.0, gt=0, le=60)
     backoff_max_s: float = Field(default=30.0, gt=0, le=3600)
     backoff_reset_after_s: float = Field(

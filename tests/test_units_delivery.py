@@ -194,6 +194,10 @@ def test_titles_say_what_was_seen_where() -> None:
     )
     assert title_of(event(EventType.MOTION, EventPhase.END), None) == "Motion at camera 1 ended"
     assert title_of(event(EventType.RECORDING_GAP, EventPhase.END), "Garage") == "Recording resumed at Garage"
+    assert title_of(event(EventType.OFFLINE, reason="connection refused"), "Porch") == (
+        "Porch is offline (connection refused)"
+    )
+    assert title_of(event(EventType.OFFLINE, EventPhase.END), "Porch") == "Porch is back online"
 
 
 # --- MQTT states -------------------------------------------------------------------------------

@@ -115,6 +115,7 @@ function wanted(event) {
 function kindOf(event) {
   // The system's own: a camera whose footage stopped, and why.
   if (event.type === "recording_gap") return `recording stopped${event.reason ? ` (${event.reason})` : ""}`;
+  if (event.type === "offline") return `camera offline${event.reason ? ` (${event.reason})` : ""}`;
   const seen = event.type === "object" && event.label ? event.label : event.type;
   return event.stationary ? `${seen} (parked)` : seen;
 }
@@ -146,7 +147,7 @@ function eventItem(event) {
   }
   const text = element("div");
   text.append(element("div", "kind", `${kindOf(event)}${whoLabel(event)}`), element("div", "meta", `${cameraName(event)} · ${when}${score}${ended}`));
-  if (event.type !== "recording_gap") { // a gap has no footage to play
+  if (event.type !== "recording_gap" && event.type !== "offline") { // no footage to play
     const clip = element("button", "clip", "Play clip");
     clip.type = "button";
     clip.onclick = (e) => { e.stopPropagation(); openTimeline({ id: event.cameraId, name: cameraName(event) }, event); };

@@ -27,7 +27,7 @@ from shared.settings import ConfigError
 log = logging.getLogger(__name__)
 
 # A registry camera's fields that camstream's admins set (the registry owns the rest).
-LOCAL_FIELDS = ("analysis", "record")
+LOCAL_FIELDS = ("analysis", "record", "health")
 
 
 @dataclass

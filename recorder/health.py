@@ -1,0 +1,102 @@
+"""What every camera-health watcher of the recorder shares (recording gaps, offline cameras): the
+cameras' statuses read every POLL_S, one event per camera at a time with its start and end, stored
+in the history first and then sent on Redis like every event (so the dashboard, MQTT, webhooks and
+notifications hear of it), and the events left open at a restart taken up again, never twice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import ClassVar
+
+import redis
+
+from shared import keys
+from shared.cameras import Camera
+from shared.db.events import EventHistory, StoredEvent
+from shared.detections import Event, EventPhase, EventType
+from shared.event_bus import queue_event
+from shared.messages import MessageError
+from shared.settings import Settings
+from shared.status import CameraStatus
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.5
+
+
+class HealthWatch:
+    kind: ClassVar[EventType]
+
+    def __init__(
+        self, settings: Settings, history: EventHistory, cameras: Callable[[], dict[int, Camera]],
+        client: redis.Redis,
+    ) -> None:  # fmt: skip
+        self.settings, self.history, self.cameras, self.client = settings, history, cameras, client
+        self.open: dict[int, Event] = {}
+        self._redis_ok = True
+
+    async def run(self, stopping: Callable[[], bool]) -> None:
+        """Until stopping(); database and Redis errors are retried (the caller logs the database's)."""
+        self.open = {e.camera_id: e for e in await self.history.open_of_type(self.kind)}
+        while not stopping():
+            await self.look()
+            await asyncio.sleep(POLL_S)
+
+    async def look(self, now_s: float | None = None) -> None:
+        cameras = self.cameras()
+        ids = sorted(set(cameras) | set(self.open))
+        try:
+            raw = await asyncio.to_thread(self.client.mget, [keys.camera_status(c) for c in ids]) if ids else []
+        except redis.RedisError as e:
+            if self._redis_ok:
+                log.warning("%s: camera statuses unreadable (retrying): %s", self.kind, e)
+            self._redis_ok = False
+            return
+        self._redis_ok = True
+        now_s = time.time() if now_s is None else now_s
+        for camera_id, record in zip(ids, raw, strict=True):
+            await self.judge(camera_id, cameras.get(camera_id), _decoded(record), now_s)
+
+    async def judge(self, camera_id: int, camera: Camera | None, status: CameraStatus | None, now_s: float) -> None:
+        """Start or end the camera's event from what its status says now."""
+        raise NotImplementedError
+
+    async def start(self, camera_id: int, reason: str, at_s: float) -> Event:
+        event = Event(f"{camera_id}-{uuid.uuid4().hex[:16]}", camera_id, self.kind, EventPhase.START, at_s, None, None,
+                      None, 0, False, time.time(), reason=reason[:200])  # fmt: skip
+        await self._publish(event)
+        self.open[camera_id] = event
+        return event
+
+    async def end(self, event: Event, at_s: float) -> None:
+        ended_s = max(at_s, event.started_at_s)
+        ended = Event(event.id, event.camera_id, event.type, EventPhase.END, event.started_at_s, ended_s, None, None, 0,
+                      False, time.time(), reason=event.reason)  # fmt: skip
+        await self._publish(ended)
+        del self.open[event.camera_id]
+
+    async def _publish(self, event: Event) -> None:
+        """Stored first (what is promised to be kept), then sent live (best effort: the history has it)."""
+        await self.history.store([StoredEvent(event, None)])
+        try:
+            await asyncio.to_thread(self._send, event)
+        except redis.RedisError as e:
+            log.warning("camera=%d %s not sent live (stored): %s", event.camera_id, event.type, e)
+
+    def _send(self, event: Event) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        queue_event(pipe, event, self.settings.events_history_len)
+        pipe.execute()
+
+
+def _decoded(record: bytes | str | None) -> CameraStatus | None:
+    if record is None:
+        return None
+    try:
+        return CameraStatus.decode(record)
+    except MessageError:
+        return None
