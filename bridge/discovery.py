@@ -70,6 +70,15 @@ def configs(
             icon="mdi:account-group",
         ),
         ("sensor", "status"): entity("status", "Stream status", state_topic=f"{base}/status", icon="mdi:cctv"),
+        # ON while a health event of the camera is open (offline, recording stopped); its attributes say which.
+        ("binary_sensor", "problem"): entity(
+            "problem",
+            "Problem",
+            state_topic=f"{base}/problem",
+            device_class="problem",
+            json_attributes_topic=f"{base}/problem/attributes",
+            **on_off,
+        ),
         ("camera", "snapshot"): entity("snapshot", "Latest event", topic=f"{base}/snapshot"),
     }
     # People and faces in view: ON while the count on their topic is above 0.

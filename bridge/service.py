@@ -55,7 +55,7 @@ class Bridge:
         self.integrations = Integrations(engine, box)
         self.cameras: dict[int, Camera] = {}
         self.mqtt = MqttTarget(settings, self.command, self.camera_name, self.stopping) if settings.mqtt_url else None
-        self.states = CameraStates(client, self.mqtt, self.snapshot, self.stopping) if self.mqtt else None
+        self.states = CameraStates(client, self.mqtt, self.snapshot, self.stopping, self.history) if self.mqtt else None
         self.targets: dict[str, tuple[Target, asyncio.Task[None]]] = {}
         self._definitions: dict[str, dict[str, Any]] = {}
         self._unusable: dict[str, dict[str, Any]] = {}

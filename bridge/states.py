@@ -3,11 +3,13 @@ true now): motion ON/OFF from the events; people, faces and each object label th
 (`<prefix>/<id>/car`) in view from the detections while an event of theirs lasts (the most seen
 in any frame of the last second, so one missed frame does not flicker, and at least the events
 open) and 0 when the last ends (a parked car's ends when it becomes stationary); the latest
-event's snapshot; the ingest state; detection and recording switched on or off."""
+event's snapshot; the ingest state; detection and recording switched on or off; and `problem`, ON
+while a health event of the camera (offline, recording stopped) is open."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import defaultdict, deque
@@ -15,13 +17,16 @@ from collections.abc import Awaitable, Callable
 
 import redis
 import redis.asyncio as aioredis
+from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.discovery import Device, slug
 from bridge.follower import streams_of
 from bridge.mqtt import MqttTarget
 from shared import keys
 from shared.cameras import Camera
-from shared.detections import Event, EventPhase, EventType, FrameDetections
+from shared.db.engine import DatabaseUnavailable
+from shared.db.events import EventHistory
+from shared.detections import HEALTH_TYPES, Event, EventPhase, EventType, FrameDetections
 from shared.messages import MessageError
 from shared.status import CameraState, CameraStatus
 
@@ -43,9 +48,10 @@ def _counted(camera: Camera) -> tuple[str, ...]:
 
 class CameraStates:
     def __init__(self, client: aioredis.Redis, mqtt: MqttTarget, snapshot: Callable[[Event], Awaitable[bytes | None]],
-                 stop: Callable[[], bool]) -> None:  # fmt: skip
-        self.client, self.mqtt, self.snapshot, self.stop = client, mqtt, snapshot, stop
+                 stop: Callable[[], bool], history: EventHistory | None = None) -> None:  # fmt: skip
+        self.client, self.mqtt, self.snapshot, self.stop, self.history = client, mqtt, snapshot, stop, history
         self.cameras: dict[int, Camera] = {}
+        self.problems: dict[int, dict[str, Event]] = defaultdict(dict)  # camera -> its health events open, by id
         self.open: dict[tuple[int, str], set[str]] = defaultdict(set)  # (camera, label) -> its events open
         self.seen: dict[tuple[int, str], deque[tuple[float, int]]] = defaultdict(deque)  # (time, count)
 
@@ -64,9 +70,31 @@ class CameraStates:
             for level in ("motion", *(slug(label) for label in _counted(camera))):  # a state from the start
                 if f"{self.mqtt.prefix}/{camera.id}/{level}" not in self.mqtt.states:
                     await self.mqtt.set_state(camera.id, level, "OFF" if level == "motion" else "0")
+            await self._show_problem(camera.id)
 
     async def run(self) -> None:
+        await self._load_problems()
         await asyncio.gather(self._events(), self._detections(), self._statuses())
+
+    async def _load_problems(self) -> None:
+        """The health events open now (the history has them): a problem shown from the start."""
+        if self.history is None:
+            return
+        try:
+            for kind in HEALTH_TYPES:
+                for event in await self.history.open_of_type(kind):
+                    self.problems[event.camera_id][event.id] = event
+        except (SQLAlchemyError, DatabaseUnavailable) as e:
+            log.warning("mqtt: open health events unreadable (problems show from the next one): %s", type(e).__name__)
+        for camera_id in self.cameras:
+            await self._show_problem(camera_id)
+
+    async def _show_problem(self, camera_id: int) -> None:
+        """`<prefix>/<id>/problem` ON while a health event is open, and which in its attributes."""
+        open_ = self.problems.get(camera_id, {})
+        await self.mqtt.set_state(camera_id, "problem", "ON" if open_ else "OFF")
+        problems = [{"type": str(e.type), "reason": e.reason, "since": e.started_at_s} for e in open_.values()]
+        await self.mqtt.set_state(camera_id, "problem/attributes", json.dumps({"problems": problems}))
 
     async def _events(self) -> None:
         place = "$"
@@ -89,7 +117,13 @@ class CameraStates:
     async def _event(self, event: Event) -> None:
         starting = event.phase is EventPhase.START
         camera = self.cameras[event.camera_id]
-        if event.type is EventType.MOTION:
+        if event.type.is_health:
+            if starting:
+                self.problems[event.camera_id][event.id] = event
+            else:
+                self.problems[event.camera_id].pop(event.id, None)
+            await self._show_problem(event.camera_id)
+        elif event.type is EventType.MOTION:
             await self.mqtt.set_state(event.camera_id, "motion", "ON" if starting else "OFF")
         elif event.label is not None and event.label in _counted(camera):
             open_ = self.open[(event.camera_id, event.label)]

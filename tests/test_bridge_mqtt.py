@@ -23,7 +23,7 @@ CLIP = DATA / "TUD-Campus.mp4"
 PASSWORD = "broker-pa55-0123456789"
 BASIC = {("binary_sensor", "motion"), ("binary_sensor", "person"), ("binary_sensor", "face"),
          ("sensor", "person_count"), ("sensor", "status"), ("camera", "snapshot"), ("switch", "detect"),
-         ("switch", "record")}  # fmt: skip
+         ("switch", "record"), ("binary_sensor", "problem")}  # fmt: skip
 
 
 def labelled(labels: tuple[str, ...]) -> set[tuple[str, str]]:
@@ -96,7 +96,7 @@ def test_mqtt_with_home_assistant_discovery_commands_and_outages(
     analyzer(cameras, env=env)
     first = bridge(cameras, env=env)
 
-    # Discovery: one device, its eight entities and two per default object label, each as Home
+    # Discovery: one device, its nine entities and two per default object label, each as Home
     # Assistant expects.
     wait_until(lambda: set(discovery(listener, 1)) == ENTITIES, 20.0, what="the discovery configs")
     for (component, _entity), config in discovery(listener, 1).items():
@@ -104,6 +104,7 @@ def test_mqtt_with_home_assistant_discovery_commands_and_outages(
     assert discovery(listener, 1)[("switch", "detect")]["device"]["name"] == "campus"
     wait_until(lambda: listener.last("camstream/available") == b"online", 10.0, what="online")
     wait_until(lambda: listener.last("camstream/1/status") == b"streaming", 20.0, what="the camera's status")
+    assert listener.last("camstream/1/problem") == b"OFF"  # no health event open
 
     # A person in view: the count goes to 1 or more, with a start on the events topic.
     wait_until(lambda: int(listener.last("camstream/1/person") or 0) >= 1, 60.0, interval_s=0.2, what="a person")

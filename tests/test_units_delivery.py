@@ -258,3 +258,29 @@ async def test_mqtt_states_follow_events_and_the_most_seen_in_the_last_second(re
         stopping.set()
         await asyncio.wait_for(running, 5)
         await client.aclose()
+
+
+async def test_mqtt_problem_is_on_while_a_health_event_is_open(redis_url: str) -> None:
+    settings = Settings(mqtt_url=SecretStr("mqtt://127.0.0.1:1"))
+    mqtt = MqttTarget(settings, lambda *_a: None, lambda _c: "Yard", lambda: False)  # type: ignore[arg-type,return-value]
+    client = aioredis.Redis.from_url(redis_url)
+    stopping = asyncio.Event()
+    states = CameraStates(client, mqtt, no_snapshot, stopping.is_set)
+    await states.set_cameras([Camera(id=8, name="Yard", source=SecretStr("demo:yard"))])
+    running = asyncio.create_task(states.run())
+    try:
+        await asyncio.sleep(0.2)
+        offline = event(EventType.OFFLINE, camera_id=8, reason="connection refused")
+        gap = event(EventType.RECORDING_GAP, camera_id=8, reason="disk full")
+        shown: list[tuple[str, list[str]]] = []
+        for message in (offline, gap, replace(offline, phase=EventPhase.END), replace(gap, phase=EventPhase.END)):
+            await client.xadd(keys.EVENTS_STREAM, {keys.EVENT_FIELD: message.encode()})
+            await asyncio.sleep(0.3)
+            attributes = json.loads(mqtt.states["camstream/8/problem/attributes"])
+            shown.append((mqtt.states["camstream/8/problem"].decode(), [p["reason"] for p in attributes["problems"]]))
+        assert shown == [("ON", ["connection refused"]), ("ON", ["connection refused", "disk full"]),
+                         ("ON", ["disk full"]), ("OFF", [])]  # fmt: skip
+    finally:
+        stopping.set()
+        await asyncio.wait_for(running, 5)
+        await client.aclose()
