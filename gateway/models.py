@@ -183,6 +183,35 @@ class RecordingsOut(ApiModel):
     recordings: list[RecordedRange]
 
 
+class CoverageDayOut(ApiModel):
+    day: str  # UTC date, YYYY-MM-DD
+    required: float  # seconds the mode asked for footage
+    kept: float  # of those, seconds kept
+    fraction: float | None  # kept / required; None when nothing was asked for
+
+
+class CoverageGapOut(ApiModel):
+    start: float  # Unix seconds
+    end: float
+    cause: str | None  # "camera offline (...)", "disk full", ...; None when not known
+
+
+class CameraCoverageOut(ApiModel):
+    camera_id: int
+    mode: str  # the recording mode judged by: continuous, motion, events or off
+    required: float
+    kept: float
+    fraction: float | None
+    days: list[CoverageDayOut]
+    gaps: list[CoverageGapOut]
+
+
+class CoverageOut(ApiModel):
+    since: float
+    until: float  # the end judged: the request's, or the last finished segment's time at the latest
+    cameras: list[CameraCoverageOut]
+
+
 class ProbeOut(ApiModel):
     codec: str | None  # FFmpeg's name: h264 or hevc
     width: int

@@ -11,10 +11,21 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse
 
 from gateway.clips import MB, NoFootage, NoRoom, cached_or_made
-from gateway.models import CameraId, RecordedRange, RecordingsOut, TimelineMarker
+from gateway.models import (
+    CameraCoverageOut,
+    CameraId,
+    CoverageDayOut,
+    CoverageGapOut,
+    CoverageOut,
+    RecordedRange,
+    RecordingsOut,
+    TimelineMarker,
+)
 from gateway.state import Gateway, GatewayDep
-from shared.cameras import MAX_CAMERA_ID
+from shared.cameras import MAX_CAMERA_ID, Camera
+from shared.coverage import HealthSpan, coverage
 from shared.db.recordings import Marker
+from shared.detections import HEALTH_TYPE_NAMES, EventType
 from shared.disk_floor import floor_bytes
 
 router = APIRouter(tags=["recordings"])
@@ -23,6 +34,7 @@ LATEST_TIME_S = 1e11
 MERGE_GAP_S = 1.0  # segments closer than this make one range
 MAX_RANGES = 10_000  # in one answer (a camera that reconnects every minute for a week makes 10,000)
 LIST_MAX_S = 31 * 86400
+INDEX_LAG_S = 5.0  # a finished segment is in the index within a recorder pass or two
 MP4 = {200: {"content": {"video/mp4": {}}}, 400: {"description": "end before start, or longer than a clip may be"},
        413: {"description": "more footage than the clip cache holds"},
        507: {"description": "the disk cannot take the clip without going below the recordings' free-space floor"},
@@ -58,6 +70,55 @@ async def list_recordings(
     ranges = [RecordedRange(camera_id=c, start=a / 1000, end=b / 1000, bytes=n, events=[], motion=[])
               for c, a, b, n in found]  # fmt: skip
     return RecordingsOut(recordings=[_with_markers(r, markers) for r in ranges])
+
+
+@router.get("/api/recordings/coverage", response_model=CoverageOut, responses={
+    400: {"description": "since after until, or more than 31 days"}, 404: {"description": "Unknown camera"},
+})  # fmt: skip
+async def recording_coverage(
+    gateway: GatewayDep,
+    camera_id: Annotated[int | None, Query(ge=1, le=MAX_CAMERA_ID, description="Only this camera")] = None,
+    since: Time | None = None,
+    until: Time | None = None,
+) -> CoverageOut:
+    """Of the time each camera's recording mode asked for footage, how much is kept, per UTC day, and
+    the gaps with their cause where known (the camera offline, the disk full). Without `since`/`until`:
+    the last 24 hours; at most 31 days. The segment being written is not indexed yet, so the window
+    ends a segment's length before now at the latest."""
+    cameras = [gateway.camera(camera_id)] if camera_id is not None else list(gateway.cameras.cameras)
+    now = time.time()
+    until = min(until if until is not None else now, now - gateway.settings.recordings_segment_s - INDEX_LAG_S)
+    since = since if since is not None else until - 86400
+    if since >= until:
+        raise HTTPException(status_code=400, detail="since must be before until (and before the segment being written)")
+    if until - since > LIST_MAX_S:
+        raise HTTPException(status_code=400, detail="at most 31 days at once: narrow since/until")
+    out = [await _camera_coverage(gateway, camera, since, until) for camera in cameras]
+    return CoverageOut(since=since, until=until, cameras=out)
+
+
+async def _camera_coverage(gateway: Gateway, camera: Camera, since: float, until: float) -> CameraCoverageOut:
+    found = await gateway.recordings.ranges(camera.id, int(since * 1000), int(until * 1000), int(MERGE_GAP_S * 1000),
+                                            MAX_RANGES)  # fmt: skip
+    spans = await gateway.recordings.spans(camera.id, since, until)
+    health = [HealthSpan(s.start_s, s.end_s, _cause(s.type, s.reason)) for s in spans if s.type in HEALTH_TYPE_NAMES]
+    events = [(s.type, s.label, (s.start_s, s.end_s if s.end_s is not None else until)) for s in spans
+              if s.type not in HEALTH_TYPE_NAMES]  # fmt: skip
+    result = coverage(camera, since, until, [(a / 1000, b / 1000) for _c, a, b, _n in found], events, health)
+    return CameraCoverageOut(
+        camera_id=camera.id, mode=result.mode, required=round(result.required_s, 3), kept=round(result.kept_s, 3),
+        fraction=result.fraction,
+        days=[CoverageDayOut(day=d.day, required=round(d.required_s, 3), kept=round(d.kept_s, 3),
+                             fraction=min(1.0, d.kept_s / d.required_s) if d.required_s > 0 else None)
+              for d in result.days],
+        gaps=[CoverageGapOut(start=g.start_s, end=g.end_s, cause=g.cause) for g in result.gaps],
+    )  # fmt: skip
+
+
+def _cause(kind: str, reason: str | None) -> str:
+    if kind == EventType.OFFLINE:
+        return f"camera offline ({reason})" if reason else "camera offline"
+    return reason or "recording stopped"
 
 
 def _with_markers(recorded: RecordedRange, markers: list[tuple[int, Marker]]) -> RecordedRange:

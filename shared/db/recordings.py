@@ -46,6 +46,17 @@ class Marker:
     end_s: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """An event's type, label, reason and time span (Unix seconds; `end_s` None while it lasts)."""
+
+    type: str
+    label: str | None
+    reason: str | None
+    start_s: float
+    end_s: float | None
+
+
 def _segment(row: Row[Any]) -> Segment:
     return Segment(row.id, row.camera_id, row.start_ms, row.end_ms, row.bytes, row.path, bool(row.events),
                    bool(row.motion), bool(row.decided))  # fmt: skip
@@ -178,6 +189,17 @@ class RecordingIndex:
         async with self._connect() as connection:
             rows = await connection.execute(query.order_by(events.c.started_at).limit(10000))
             return [(r.camera_id, Marker(r.id, r.type, r.started_at, r.ended_at)) for r in rows]
+
+    async def spans(self, camera_id: int, start_s: float, end_s: float) -> list[Span]:
+        """Every event of the camera that meets [start_s, end_s], health ones included: what its
+        recording mode asked for, and the known causes of its gaps (shared.coverage)."""
+        query = select(events.c.type, events.c.label, events.c.reason, events.c.started_at, events.c.ended_at).where(
+            events.c.camera_id == camera_id, events.c.started_at <= end_s,
+            or_(events.c.ended_at.is_(None), events.c.ended_at >= start_s),
+        )  # fmt: skip
+        async with self._connect() as connection:
+            rows = await connection.execute(query.order_by(events.c.started_at).limit(100_000))
+            return [Span(r.type, r.label, r.reason, r.started_at, r.ended_at) for r in rows]
 
     async def summary(self) -> dict[int, tuple[int, int, int]]:
         """Per camera: (bytes, segments, oldest start ms)."""
