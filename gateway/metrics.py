@@ -23,18 +23,20 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.coverage import camera_coverage, judged_until
+from shared.cameras import Camera
 from shared.db.engine import DatabaseUnavailable
+from shared.settings import Settings
 from shared.status import INFERENCE_BUCKETS_MS, BridgeStatus, CameraStatus, WorkerStatus
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from gateway.bus.store import Store
     from gateway.webrtc.audio import AudioStats
     from gateway.webrtc.feed import EncoderStats
     from shared.db.recordings import RecordingIndex
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+COVERAGE_WINDOW_S = 86400.0
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
@@ -63,6 +65,7 @@ class SystemReading:
     workers: list[WorkerStatus] = field(default_factory=list)
     recordings: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # bytes, segments, oldest ms
     disk: tuple[int, int] | None = None  # total and free bytes of the recordings' file system
+    coverage: dict[int, float] = field(default_factory=dict)  # camera: kept of required footage, last 24 h
     bridge: BridgeStatus | None = None  # the bridge's status (bridge/service.py), if it wrote one lately
 
 
@@ -84,12 +87,13 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-async def read_system(store: Store, recordings: RecordingIndex, camera_ids: list[int],
-                      recordings_root: Path) -> SystemReading:  # fmt: skip
-    """The statuses in Redis, the recordings index's summary and the recordings disk: what is not down."""
+async def read_system(store: Store, recordings: RecordingIndex, cameras: list[Camera],
+                      settings: Settings) -> SystemReading:  # fmt: skip
+    """The statuses in Redis, the recordings index's summary and coverage, and the recordings disk:
+    what is not down."""
     reading = SystemReading()
     try:
-        reading.statuses, _owners = await store.cameras_and_owners(camera_ids)
+        reading.statuses, _owners = await store.cameras_and_owners([c.id for c in cameras])
         reading.workers = await store.workers()
         reading.bridge = await store.bridge_status()
         reading.redis_up = True
@@ -97,8 +101,13 @@ async def read_system(store: Store, recordings: RecordingIndex, camera_ids: list
         pass
     with contextlib.suppress(SQLAlchemyError, DatabaseUnavailable):
         reading.recordings = await recordings.summary()
+        until = judged_until(settings, time.time())
+        for camera in cameras:
+            fraction = (await camera_coverage(recordings, camera, until - COVERAGE_WINDOW_S, until)).fraction
+            if fraction is not None:
+                reading.coverage[camera.id] = fraction
     with contextlib.suppress(OSError):
-        usage = await asyncio.to_thread(shutil.disk_usage, recordings_root)
+        usage = await asyncio.to_thread(shutil.disk_usage, settings.recordings_root)
         reading.disk = (usage.total, usage.free)
     return reading
 
@@ -224,7 +233,11 @@ def _recordings(reading: SystemReading) -> Iterator[Metric]:
                    ["camera", "state"])  # fmt: skip
     for camera_id, status in reading.statuses.items():
         state.add_metric([str(camera_id), status.recording or "off"], 1.0)
-    yield from (kept, segments, oldest, state)
+    coverage = _gauge("recording_coverage_ratio", "Of the footage the camera's mode asked for in the last 24 h, "
+                      "the share kept (cameras that asked for none are left out).", ["camera"])  # fmt: skip
+    for camera_id, fraction in reading.coverage.items():
+        coverage.add_metric([str(camera_id)], fraction)
+    yield from (kept, segments, oldest, state, coverage)
     if reading.disk is not None:
         total = _gauge("recordings_disk_total_bytes", "Size of the recordings' file system.", [])
         total.add_metric([], float(reading.disk[0]))

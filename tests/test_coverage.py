@@ -94,3 +94,7 @@ async def test_the_coverage_api_reports_the_fraction_and_the_gap_with_its_cause(
         everyone = (await http.get("/api/recordings/coverage")).json()
         assert [c["cameraId"] for c in everyone["cameras"]] == [1]
         assert everyone["until"] <= time.time() - 10  # the segment being written is not judged
+        metrics = (await http.get("/metrics")).text
+        [line] = [x for x in metrics.splitlines() if x.startswith("camstream_recording_coverage_ratio{")]
+        assert line.startswith('camstream_recording_coverage_ratio{camera="1"}')
+        assert 0 < float(line.split()[-1]) < 0.01  # 700 s of the last day's 86,400

@@ -146,6 +146,5 @@ async def _database_answers(gateway: Gateway) -> bool:
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})
 async def metrics(gateway: GatewayDep) -> Response:
     """Prometheus text format: ingest, analyzer, WebRTC, the gateway's readers, requests, and the process."""
-    reading = await read_system(gateway.store, gateway.recordings, [c.id for c in gateway.cameras.cameras],
-                                gateway.settings.recordings_root)  # fmt: skip
+    reading = await read_system(gateway.store, gateway.recordings, list(gateway.cameras.cameras), gateway.settings)
     return Response(gateway.metrics.render(reading, gateway.live_figures()), media_type=CONTENT_TYPE)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse
 
 from gateway.clips import MB, NoFootage, NoRoom, cached_or_made
+from gateway.coverage import MAX_RANGES, MERGE_GAP_S, camera_coverage, judged_until
 from gateway.models import (
     CameraCoverageOut,
     CameraId,
@@ -23,18 +24,13 @@ from gateway.models import (
 )
 from gateway.state import Gateway, GatewayDep
 from shared.cameras import MAX_CAMERA_ID, Camera
-from shared.coverage import HealthSpan, coverage
 from shared.db.recordings import Marker
-from shared.detections import HEALTH_TYPE_NAMES, EventType
 from shared.disk_floor import floor_bytes
 
 router = APIRouter(tags=["recordings"])
 
 LATEST_TIME_S = 1e11
-MERGE_GAP_S = 1.0  # segments closer than this make one range
-MAX_RANGES = 10_000  # in one answer (a camera that reconnects every minute for a week makes 10,000)
 LIST_MAX_S = 31 * 86400
-INDEX_LAG_S = 5.0  # a finished segment is in the index within a recorder pass or two
 MP4 = {200: {"content": {"video/mp4": {}}}, 400: {"description": "end before start, or longer than a clip may be"},
        413: {"description": "more footage than the clip cache holds"},
        507: {"description": "the disk cannot take the clip without going below the recordings' free-space floor"},
@@ -87,7 +83,7 @@ async def recording_coverage(
     ends a segment's length before now at the latest."""
     cameras = [gateway.camera(camera_id)] if camera_id is not None else list(gateway.cameras.cameras)
     now = time.time()
-    until = min(until if until is not None else now, now - gateway.settings.recordings_segment_s - INDEX_LAG_S)
+    until = min(until if until is not None else now, judged_until(gateway.settings, now))
     since = since if since is not None else until - 86400
     if since >= until:
         raise HTTPException(status_code=400, detail="since must be before until (and before the segment being written)")
@@ -98,13 +94,7 @@ async def recording_coverage(
 
 
 async def _camera_coverage(gateway: Gateway, camera: Camera, since: float, until: float) -> CameraCoverageOut:
-    found = await gateway.recordings.ranges(camera.id, int(since * 1000), int(until * 1000), int(MERGE_GAP_S * 1000),
-                                            MAX_RANGES)  # fmt: skip
-    spans = await gateway.recordings.spans(camera.id, since, until)
-    health = [HealthSpan(s.start_s, s.end_s, _cause(s.type, s.reason)) for s in spans if s.type in HEALTH_TYPE_NAMES]
-    events = [(s.type, s.label, (s.start_s, s.end_s if s.end_s is not None else until)) for s in spans
-              if s.type not in HEALTH_TYPE_NAMES]  # fmt: skip
-    result = coverage(camera, since, until, [(a / 1000, b / 1000) for _c, a, b, _n in found], events, health)
+    result = await camera_coverage(gateway.recordings, camera, since, until)
     return CameraCoverageOut(
         camera_id=camera.id, mode=result.mode, required=round(result.required_s, 3), kept=round(result.kept_s, 3),
         fraction=result.fraction,
@@ -113,12 +103,6 @@ async def _camera_coverage(gateway: Gateway, camera: Camera, since: float, until
               for d in result.days],
         gaps=[CoverageGapOut(start=g.start_s, end=g.end_s, cause=g.cause) for g in result.gaps],
     )  # fmt: skip
-
-
-def _cause(kind: str, reason: str | None) -> str:
-    if kind == EventType.OFFLINE:
-        return f"camera offline ({reason})" if reason else "camera offline"
-    return reason or "recording stopped"
 
 
 def _with_markers(recorded: RecordedRange, markers: list[tuple[int, Marker]]) -> RecordedRange:
