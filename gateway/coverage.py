@@ -19,14 +19,17 @@ def judged_until(settings: Settings, now_s: float) -> float:
     return now_s - settings.recordings_segment_s - INDEX_LAG_S
 
 
-async def camera_coverage(recordings: RecordingIndex, camera: Camera, since_s: float, until_s: float) -> Coverage:
+async def camera_coverage(
+    recordings: RecordingIndex, camera: Camera, since_s: float, until_s: float, added_s: float | None = None
+) -> Coverage:  # fmt: skip
     found = await recordings.ranges(camera.id, int(since_s * 1000), int(until_s * 1000), int(MERGE_GAP_S * 1000),
                                     MAX_RANGES)  # fmt: skip
     spans = await recordings.spans(camera.id, since_s, until_s)
     health = [HealthSpan(s.start_s, s.end_s, _cause(s.type, s.reason)) for s in spans if s.type in HEALTH_TYPE_NAMES]
     events = [(s.type, s.label, (s.start_s, s.end_s if s.end_s is not None else until_s)) for s in spans
               if s.type not in HEALTH_TYPE_NAMES]  # fmt: skip
-    return coverage(camera, since_s, until_s, [(a / 1000, b / 1000) for _c, a, b, _n in found], events, health)
+    kept = [(a / 1000, b / 1000) for _c, a, b, _n in found]
+    return coverage(camera, (since_s, until_s), kept, events, health, added_s)
 
 
 def _cause(kind: str, reason: str | None) -> str:

@@ -7,7 +7,9 @@ Pure interval arithmetic on seconds; the recordings index and the event history 
 - `continuous`: all of the window;
 - `motion`: around every event (motion included), widened by the camera's pre_s/post_s;
 - `events`: around the events of its `event_types`, widened the same way;
-- `off` (or recording disabled): nothing.
+- `off` (or recording disabled): nothing;
+
+and nothing before the camera was added.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ def required(camera: Camera, start_s: float, end_s: float, events: Iterable[tupl
 ):  # fmt: skip
     """What the camera's mode asked for in [start_s, end_s]; `events`: (type, label, its span), health ones left out."""
     record = camera.record
-    if not camera.enabled or not record.active:
+    if not camera.enabled or not record.active or start_s >= end_s:
         return []
     if record.mode == "continuous":
         return [(start_s, end_s)]
@@ -120,10 +122,12 @@ def required(camera: Camera, start_s: float, end_s: float, events: Iterable[tupl
 
 
 def coverage(
-    camera: Camera, start_s: float, end_s: float, kept: Iterable[Interval],
-    events: Iterable[tuple[str, str | None, Interval]], health: Sequence[HealthSpan],
+    camera: Camera, window: Interval, kept: Iterable[Interval], events: Iterable[tuple[str, str | None, Interval]],
+    health: Sequence[HealthSpan], added_s: float | None = None,
 ) -> Coverage:  # fmt: skip
-    wanted = required(camera, start_s, end_s, events)
+    """Of `window` (start, end): `added_s`, when the camera was added; nothing was asked of it before."""
+    start_s, end_s = window
+    wanted = required(camera, max(start_s, added_s or start_s), end_s, events)
     kept_where_wanted = intersect(wanted, union(clip(kept, start_s, end_s)))
     holes = [(a, b) for a, b in subtract(wanted, kept_where_wanted) if b - a >= MIN_GAP_S]
     days = [DayCoverage(day, length(clip(wanted, a, b)), length(clip(kept_where_wanted, a, b)))

@@ -105,6 +105,10 @@ def test_the_dashboards_timeline_plays_seeks_and_downloads(recorded: str) -> Non
         page.locator(".tile[data-camera='1'] button.recordings").click()
         wait_until(lambda: page.evaluate("() => document.querySelector('#timeline .bar').dataset.ranges") == "1",
                    10.0, interval_s=0.2, what="the day's recorded range on the bar")  # fmt: skip
+        coverage = "() => document.querySelector('#timeline .coverage').textContent"
+        wait_until(lambda: page.evaluate(coverage).startswith("Recorded "), 10.0, interval_s=0.2,
+                   what="the last 24 hours' coverage")  # fmt: skip
+        print(page.evaluate(coverage))
         recorded_range = page.locator("#timeline .bar .range").first.bounding_box()
         assert recorded_range is not None
         # A click on the recorded range plays from there.

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.camera_urls import check_rtsp_url, same_endpoint
 from shared.cameras import Camera, camera_from_definition, placeholders_in
 from shared.db.camera_file import FileProblem, read_problem
-from shared.db.cameras import LOCAL_FIELDS, next_camera_id, remove_camera, save_camera, stored_definition
+from shared.db.cameras import LOCAL_FIELDS, created_at, next_camera_id, remove_camera, save_camera, stored_definition
 from shared.db.engine import DatabaseUnavailable, check_connection, connect, retrying
 from shared.secret_box import SecretBox
 from shared.settings import ConfigError
@@ -81,6 +81,11 @@ class CameraStore:
         """Why the camera file was last refused, while it still is (shared.db.camera_file)."""
         async with connect(self.engine) as connection:
             return await read_problem(connection)
+
+    async def added_at(self, camera_id: int) -> float | None:
+        """When the camera was added (None: before camstream kept it)."""
+        async with connect(self.engine) as connection:
+            return await created_at(connection, camera_id)
 
     async def reachable(self, timeout_s: float) -> bool:
         """Whether the database answers within timeout_s."""

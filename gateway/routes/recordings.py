@@ -94,7 +94,8 @@ async def recording_coverage(
 
 
 async def _camera_coverage(gateway: Gateway, camera: Camera, since: float, until: float) -> CameraCoverageOut:
-    result = await camera_coverage(gateway.recordings, camera, since, until)
+    added = await gateway.camera_store.added_at(camera.id)
+    result = await camera_coverage(gateway.recordings, camera, since, until, added)
     return CameraCoverageOut(
         camera_id=camera.id, mode=result.mode, required=round(result.required_s, 3), kept=round(result.kept_s, 3),
         fraction=result.fraction,

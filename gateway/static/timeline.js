@@ -1,5 +1,6 @@
-// A camera's recordings: a day bar with the recorded ranges (GET /api/recordings) and the events on
-// them; a click plays from that moment (a clip of the next ten minutes, stream-copied by the
+// A camera's recordings: a day bar with the recorded ranges (GET /api/recordings), the events on
+// them and the gaps in what its mode asked for, with their cause (GET /api/recordings/coverage), and
+// how much of the last 24 hours is recorded; a click plays from that moment (a clip of the next ten minutes, stream-copied by the
 // gateway), 1x/2x/4x, and the selected range downloads as an MP4. An event's "Play clip" opens the
 // event's own clip (with its pre- and post-capture). Everything from the API goes in as text.
 const DAY_S = 86400;
@@ -14,6 +15,7 @@ const fromInput = dialog.querySelector("input[name=from]");
 const toInput = dialog.querySelector("input[name=to]");
 const download = dialog.querySelector("a.download");
 const message = dialog.querySelector(".message");
+const coverageLine = dialog.querySelector(".coverage");
 let camera = null;
 let dayStart = 0;
 let ranges = [];  // the day's recorded ranges, oldest first
@@ -46,9 +48,31 @@ async function loadDay() {
         `${event.type} at ${localTime(event.start)}`));
     }
   }
+  blocks.push(...await gapBlocks());
   bar.replaceChildren(...blocks);
   bar.dataset.ranges = String(body.recordings.length);
   message.textContent = body.recordings.length ? "" : "Nothing recorded on this day.";
+}
+
+// What the camera's mode asked for and did not get on the bar's day (a day still to come has none).
+async function gapBlocks() {
+  const reply = await fetch(`/api/recordings/coverage?camera_id=${camera.id}&since=${dayStart}&until=${dayStart + DAY_S}`);
+  if (!reply.ok) return [];
+  const [found] = (await reply.json()).cameras;
+  bar.dataset.gaps = String(found.gaps.length);
+  return found.gaps.map((gap) => block("gap", gap.start, gap.end,
+    `not recorded ${localTime(gap.start)}–${localTime(gap.end)}${gap.cause ? `: ${gap.cause}` : ""}`));
+}
+
+async function showCoverage() {
+  coverageLine.textContent = "";
+  const reply = await fetch(`/api/recordings/coverage?camera_id=${camera.id}`);
+  if (!reply.ok) return;
+  const [found] = (await reply.json()).cameras;
+  coverageLine.textContent = found.fraction === null
+    ? `Its recording mode (${found.mode}) asked for no footage in the last 24 h.`
+    : `Recorded ${(found.fraction * 100).toFixed(1)} % of what its mode (${found.mode}) asked for in the last 24 h`
+      + (found.gaps.length ? `: ${found.gaps.length} gap${found.gaps.length > 1 ? "s" : ""}.` : ".");
 }
 
 function play(url, startsAt) {
@@ -104,7 +128,7 @@ export async function openTimeline(forCamera, event = null) {
   dayInput.value = `${day.getFullYear()}-${String(day.getMonth() + 1).padStart(2, "0")}-${String(day.getDate()).padStart(2, "0")}`;
   message.textContent = "";
   dialog.showModal();
-  await loadDay();
+  await Promise.all([loadDay(), showCoverage()]);
   if (event) {
     play(`/api/events/${encodeURIComponent(event.id)}/clip.mp4`, event.startedAt);
     select(event.startedAt - 5, (event.endedAt ?? event.startedAt) + 5);

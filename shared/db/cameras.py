@@ -79,7 +79,9 @@ async def apply_camera_file(
     for camera_id, definition in sorted(wanted.items()):
         if camera_id not in stored:
             await connection.execute(
-                insert(cameras).values(id=camera_id, definition=definition, revision=next_revision, updated_at=now_s)
+                insert(cameras).values(
+                    id=camera_id, definition=definition, revision=next_revision, updated_at=now_s, created_at=now_s
+                )
             )
             (changes.added if stored else changes.imported).append(camera_id)
         elif _normal(stored[camera_id]) != definition:
@@ -186,12 +188,18 @@ async def save_camera(connection: AsyncConnection, definition: dict[str, Any], n
     next_revision = await revision(connection) + 1
     values = {"definition": definition, "revision": next_revision, "updated_at": time.time()}
     if new:
-        await connection.execute(insert(cameras).values(id=camera_id, **values))
+        await connection.execute(insert(cameras).values(id=camera_id, created_at=values["updated_at"], **values))
     else:
         await connection.execute(update(cameras).where(cameras.c.id == camera_id).values(**values))
     await set_meta(connection, CAMERAS_REVISION, str(next_revision))
     await connection.commit()
     return camera_id
+
+
+async def created_at(connection: AsyncConnection, camera_id: int) -> float | None:
+    """When the camera was added (None: unknown, or no such camera)."""
+    value = await connection.scalar(select(cameras.c.created_at).where(cameras.c.id == camera_id))
+    return float(value) if value is not None else None
 
 
 async def remove_camera(connection: AsyncConnection, camera_id: int) -> None:
@@ -218,7 +226,9 @@ async def apply_registry(connection: AsyncConnection, definitions: list[dict[str
         if old is None:
             definition = _normal({**given, "registry": True})
             await connection.execute(
-                insert(cameras).values(id=camera_id, definition=definition, revision=next_revision, updated_at=now_s)
+                insert(cameras).values(
+                    id=camera_id, definition=definition, revision=next_revision, updated_at=now_s, created_at=now_s
+                )
             )
             changes.added.append(camera_id)
             continue

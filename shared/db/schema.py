@@ -80,6 +80,7 @@ cameras = Table(
     Column("definition", JSON, nullable=False),  # the camera's mapping, as in the camera file
     Column("revision", Integer, nullable=False),  # the value of meta "cameras_revision" when last changed
     Column("updated_at", Float, nullable=False),
+    Column("created_at", Float, nullable=True),  # when it was added (migration 0010)
 )
 
 # Small named values: the cameras' revision, the hash of the camera file last applied.
