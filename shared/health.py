@@ -9,12 +9,22 @@ from pydantic import BaseModel, ConfigDict, Field
 class HealthConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    enabled: bool = Field(default=True, description="Raise this camera's health events (offline) at all.")
+    enabled: bool = Field(
+        default=True, description="Raise this camera's health events at all (offline, footage not written)."
+    )
     offline_s: float | None = Field(
         default=None, ge=1, le=86400,
         description="Seconds without a frame before the camera is offline, and of frames again before it is back "
         "(None: CAMSTREAM_CAMERA_OFFLINE_S, 30).",
     )  # fmt: skip
+
+    gap_s: float = Field(
+        default=60.0,
+        ge=5,
+        le=86400,
+        description="Seconds a camera whose mode asks for footage may write none while its process is up and its "
+        "frames flow (a writer stuck, a camera sending no keyframes) before a `recording_gap` event.",
+    )
 
     def offline_after_s(self, default_s: float) -> float:
         return self.offline_s if self.offline_s is not None else default_s

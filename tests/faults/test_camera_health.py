@@ -1,6 +1,8 @@
-"""A camera that stops delivering frames is an `offline` event everywhere events go: its RTSP
-server killed, the event is on the API and at a webhook within its offline window + 2 s; its
-return ends it, dated when frames came back; a camera flapping within the window is one event."""
+"""Camera health as events. A camera that stops delivering frames is an `offline` event everywhere
+events go: its RTSP server killed, the event is on the API and at a webhook within its offline
+window + 2 s; its return ends it, dated when frames came back; a camera flapping within the window
+is one event. A camera whose frames flow but whose footage cannot be written (it sends no keyframe
+after its first, so no segment can be cut) is a `recording_gap`, and the coverage API shows it."""
 
 from __future__ import annotations
 
@@ -78,3 +80,34 @@ def test_a_camera_that_stops_is_offline_everywhere_and_a_flapping_one_is_one_eve
         assert [json.loads(p.body)["event"]["phase"] for p in receiver.delivered()] == ["start", "end"]
     finally:
         receiver.close()
+
+
+def test_a_camera_that_sends_no_keyframe_is_a_recording_gap_with_its_cause_in_the_coverage(
+    rtsp_server: Callable[..., RtspServer], ingest: Callable[..., ServiceRun], recorder: Callable[..., ServiceRun],
+    gateway: Callable[..., str], rdb: redis.Redis, tmp_path: Path,
+) -> None:  # fmt: skip
+    server = rtsp_server(size="320x180", fps=15, gop=1_000_000)  # one keyframe, at the start
+    gate = {"id": 1, "name": "Gate", "source": server.url(), "record": {"mode": "continuous"},
+            "health": {"gap_s": 5}}  # fmt: skip
+    cameras = write_camera_file(tmp_path, [gate])
+    fast = {"CAMSTREAM_RECORDINGS_SEGMENT_S": "2"}  # a gap after max(gap_s, 2 segments + 5 s) = 9 s
+    base = gateway(cameras, env=fast)
+    ingest(cameras, env=fast)
+    recorder(cameras, env=fast)
+    wait_until(lambda: (s := camera_status(rdb, 1)) is not None and s.state == "streaming", 30.0, what="streaming")
+    streaming = time.monotonic()
+
+    def gaps() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = web.get(f"{base}/api/events?type=recording_gap").json()["events"]
+        return found
+
+    [gap] = wait_until(gaps, 30.0, interval_s=0.2, what="a recording gap")
+    print(f"recording gap on the API {time.monotonic() - streaming:.1f} s after the camera streamed: {gap['reason']}")
+    assert gap["phase"] == "start" and gap["reason"].startswith("no footage written for"), gap
+    status = camera_status(rdb, 1)
+    assert status is not None and status.state == "streaming" and not status.recorded_bytes  # frames, no footage
+    time.sleep(1.0)
+    coverage = web.get(f"{base}/api/recordings/coverage?camera_id=1&since={gap['startedAt'] - 60}").json()
+    [camera] = coverage["cameras"]
+    assert camera["mode"] == "continuous" and camera["kept"] == 0 and camera["fraction"] == 0
+    assert camera["gaps"] and camera["gaps"][-1]["cause"] == gap["reason"]
