@@ -9,7 +9,6 @@ stored, sent and taken up again after a restart)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import redis
 
@@ -28,11 +27,8 @@ NOT_RECORDING = ("paused", "failed")
 class RecordingGaps(HealthWatch):
     kind = EventType.RECORDING_GAP
 
-    def __init__(
-        self, settings: Settings, history: EventHistory, cameras: Callable[[], dict[int, Camera]],
-        client: redis.Redis,
-    ) -> None:  # fmt: skip
-        super().__init__(settings, history, cameras, client)
+    def __init__(self, settings: Settings, history: EventHistory, client: redis.Redis) -> None:
+        super().__init__(settings, history, client)
         self.written: dict[int, tuple[int, float]] = {}  # camera: (bytes of finished segments, since when so)
         self.stalled: set[int] = set()  # cameras whose open gap is footage not written (not the writer's state)
 

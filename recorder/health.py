@@ -1,7 +1,8 @@
 """What every camera-health watcher of the recorder shares (recording gaps, offline cameras): the
-cameras' statuses read every POLL_S, one event per camera at a time with its start and end, stored
-in the history first and then sent on Redis like every event (so the dashboard, MQTT, webhooks and
-notifications hear of it), and the events left open at a restart taken up again, never twice."""
+cameras' statuses, read once every POLL_S for all of them (`CameraHealth`); one event per camera at
+a time with its start and end, stored in the history first and then sent on Redis like every event
+(so the dashboard, MQTT, webhooks and notifications hear of it); and the events left open at a
+restart taken up again, never twice."""
 
 from __future__ import annotations
 
@@ -31,35 +32,13 @@ POLL_S = 0.5
 class HealthWatch:
     kind: ClassVar[EventType]
 
-    def __init__(
-        self, settings: Settings, history: EventHistory, cameras: Callable[[], dict[int, Camera]],
-        client: redis.Redis,
-    ) -> None:  # fmt: skip
-        self.settings, self.history, self.cameras, self.client = settings, history, cameras, client
+    def __init__(self, settings: Settings, history: EventHistory, client: redis.Redis) -> None:
+        self.settings, self.history, self.client = settings, history, client
         self.open: dict[int, Event] = {}
-        self._redis_ok = True
 
-    async def run(self, stopping: Callable[[], bool]) -> None:
-        """Until stopping(); database and Redis errors are retried (the caller logs the database's)."""
+    async def take_up(self) -> None:
+        """The events of this kind left open (by a recorder that stopped): still this watcher's."""
         self.open = {e.camera_id: e for e in await self.history.open_of_type(self.kind)}
-        while not stopping():
-            await self.look()
-            await asyncio.sleep(POLL_S)
-
-    async def look(self, now_s: float | None = None) -> None:
-        cameras = self.cameras()
-        ids = sorted(set(cameras) | set(self.open))
-        try:
-            raw = await asyncio.to_thread(self.client.mget, [keys.camera_status(c) for c in ids]) if ids else []
-        except redis.RedisError as e:
-            if self._redis_ok:
-                log.warning("%s: camera statuses unreadable (retrying): %s", self.kind, e)
-            self._redis_ok = False
-            return
-        self._redis_ok = True
-        now_s = time.time() if now_s is None else now_s
-        for camera_id, record in zip(ids, raw, strict=True):
-            await self.judge(camera_id, cameras.get(camera_id), _decoded(record), now_s)
 
     async def judge(self, camera_id: int, camera: Camera | None, status: CameraStatus | None, now_s: float) -> None:
         """Start or end the camera's event from what its status says now."""
@@ -91,6 +70,40 @@ class HealthWatch:
         pipe = self.client.pipeline(transaction=False)
         queue_event(pipe, event, self.settings.events_history_len)
         pipe.execute()
+
+
+class CameraHealth:
+    """Every watcher judges every camera from one read of the cameras' statuses every POLL_S."""
+
+    def __init__(self, watchers: list[HealthWatch], cameras: Callable[[], dict[int, Camera]],
+                 client: redis.Redis) -> None:  # fmt: skip
+        self.watchers, self.cameras, self.client = watchers, cameras, client
+        self._redis_ok = True
+
+    async def run(self, stopping: Callable[[], bool]) -> None:
+        """Until stopping(); a database error is the caller's to wait out, Redis's are retried here."""
+        for watcher in self.watchers:
+            await watcher.take_up()
+        while not stopping():
+            await self.look()
+            await asyncio.sleep(POLL_S)
+
+    async def look(self, now_s: float | None = None) -> None:
+        cameras = self.cameras()
+        ids = sorted(set(cameras).union(*(w.open for w in self.watchers)))
+        try:
+            raw = await asyncio.to_thread(self.client.mget, [keys.camera_status(c) for c in ids]) if ids else []
+        except redis.RedisError as e:
+            if self._redis_ok:
+                log.warning("camera health: statuses unreadable (retrying): %s", e)
+            self._redis_ok = False
+            return
+        self._redis_ok = True
+        now_s = time.time() if now_s is None else now_s
+        for camera_id, record in zip(ids, raw, strict=True):
+            status = _decoded(record)
+            for watcher in self.watchers:
+                await watcher.judge(camera_id, cameras.get(camera_id), status, now_s)
 
 
 def _decoded(record: bytes | str | None) -> CameraStatus | None:

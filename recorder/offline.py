@@ -9,7 +9,6 @@ and sent)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import redis
 
@@ -33,11 +32,8 @@ FIRST_FRAME_S = 30.0
 class OfflineWatch(HealthWatch):
     kind = EventType.OFFLINE
 
-    def __init__(
-        self, settings: Settings, history: EventHistory, cameras: Callable[[], dict[int, Camera]],
-        client: redis.Redis,
-    ) -> None:  # fmt: skip
-        super().__init__(settings, history, cameras, client)
+    def __init__(self, settings: Settings, history: EventHistory, client: redis.Redis) -> None:
+        super().__init__(settings, history, client)
         self.first_watched: dict[int, float] = {}  # a camera never seen gets its window from here
         self.last_frame: dict[int, float] = {}
         self.flowing_since: dict[int, float] = {}

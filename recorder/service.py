@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from recorder import event_retention, files
 from recorder.gaps import RecordingGaps
-from recorder.health import HealthWatch
+from recorder.health import CameraHealth, HealthWatch
 from recorder.offline import OfflineWatch
 from shared import recordings
 from shared.cameras import Camera
@@ -87,29 +87,27 @@ class Recorder:
         self.stop = stop
         self.root.mkdir(parents=True, exist_ok=True)
         log.info("recorder: recordings in %s", self.root)
-        made = (
-            kind(self.settings, self.history, self._known_cameras, self._client)
-            for kind in (RecordingGaps, OfflineWatch)
-        )
-        watches = [asyncio.create_task(self._watch_health(watch), name=str(watch.kind)) for watch in made]
+        watchers: list[HealthWatch] = [RecordingGaps(self.settings, self.history, self._client),
+                                       OfflineWatch(self.settings, self.history, self._client)]  # fmt: skip
+        health = asyncio.create_task(self._watch_health(CameraHealth(watchers, self._known_cameras, self._client)),
+                                     name="camera-health")  # fmt: skip
         try:
             await self._passes()
         finally:
-            for task in watches:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            health.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await health
             self._client.close()
 
     def _known_cameras(self) -> dict[int, Camera]:
         return self.cameras
 
-    async def _watch_health(self, watch: HealthWatch) -> None:
-        """One kind of camera-health event (recorder.gaps, recorder.offline), beside the passes; a
-        database away is waited out."""
+    async def _watch_health(self, health: CameraHealth) -> None:
+        """The camera-health events (recorder.gaps, recorder.offline), beside the passes; a database
+        away is waited out."""
         while not self.stop.is_set():
             try:
-                await watch.run(self.stop.is_set)
+                await health.run(self.stop.is_set)
             except (SQLAlchemyError, DatabaseUnavailable):
                 await asyncio.sleep(PASS_S)  # the pass loop says the database is away
 
