@@ -1,4 +1,5 @@
-"""`python -m analyzer.evaluate VIDEO --out DIR [--gt GT_FILE]`: the detectors over a video file.
+"""`python -m analyzer.evaluate VIDEO --out DIR [--gt GT_FILE]`: the detectors over a video file
+(`python -m analyzer.evaluate --tamper`: the tamper detector over the tamper set, analyzer.evaluate_tamper).
 
 Writes DIR/persons.txt and DIR/faces.txt in MOTChallenge form, one box a line:
 `frame,id,x,y,w,h,score,-1,-1,-1` (frames from 1, pixels of the video, ids from simple IoU
@@ -20,6 +21,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from analyzer import evaluate_tamper
 from analyzer.detectors.build import build_detector
 from analyzer.detectors.detection import Detection, Detector
 from analyzer.detectors.faces import FaceDetector, faces_near_people
@@ -61,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--tamper" in argv:  # the tamper set instead of a video: its own options
+        return evaluate_tamper.main([a for a in argv if a != "--tamper"])
     parser = _parser()
     args = parser.parse_args(argv)
     if not args.video.is_file():

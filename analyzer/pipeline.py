@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ from analyzer.detectors.detection import Detection, Detector
 from analyzer.detectors.faces import FaceDetector, faces_near_people
 from analyzer.detectors.motion import MotionDetector
 from analyzer.detectors.recognition import Recognizer
+from analyzer.detectors.tamper import TamperChange, TamperDetector
 from analyzer.object_rules import ObjectRules, in_zones
 from analyzer.regions import LookSchedule
 from analyzer.tracking import Track, TrackChanges, Tracker
@@ -24,6 +25,9 @@ from shared.analysis import AnalysisConfig
 from shared.detections import Box, DetectedObject, Event, EventPhase, EventType
 
 RECOGNISE_EVERY_S = 1.0
+# The tamper detector looks twice a second at most: its holds are seconds long, and at 5 fps this is
+# 0.4 of its look's cost per analysed frame (analyzer.detectors.tamper; docs/health.md).
+TAMPER_LOOK_EVERY_S = 0.5
 # Faces are looked for near people found at this score or more, below the events' 0.5: a person
 # half hidden or turned away may still show a face (NanoDet at 256 px misses a quarter of Tears of
 # Steel's faces at 0.5, none at 0.2: docs/analyzer.md).
@@ -84,6 +88,7 @@ class CameraAnalysis:
         guard: Guard = _direct,
         full_frame_s: float = 2.0,
         recognizer: Recognizer | None = None,
+        tamper: TamperDetector | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.config = config
@@ -104,11 +109,14 @@ class CameraAnalysis:
         self._motion_event: MotionEvent | None = None
         self._last_objects_s = float("-inf")
         self._last_recognised_s = float("-inf")
+        self.tamper = tamper
+        self._tamper_event: Event | None = None
+        self._last_tamper_look_s = float("-inf")
 
     def analyse(self, image: np.ndarray, scale: float, t_s: float, jpeg: bytes, now_s: float) -> FrameResult:
         """Analyse a BGR image that is the frame scaled by `scale`; boxes come back in frame pixels."""
-        events: list[EventOut] = []
         timings: dict[str, float] = {}
+        events = self._look_for_tamper(image, t_s, jpeg, now_s, timings)
         motion_boxes: list[Box] = []
         moved: list[tuple[int, int, int, int]] = []  # in the image's pixels
         moving = False
@@ -171,7 +179,40 @@ class CameraAnalysis:
         if self._motion_event is not None:
             ended.append(EventOut(self._motion_event.message(self.camera_id, EventPhase.END, now_s), None))
             self._motion_event = None
+        if self._tamper_event is not None:
+            ended.append(self._end_tamper(self._tamper_event, now_s))
         return ended
+
+    def rereference(self, now_s: float) -> list[EventOut]:
+        """The owner says the view now is the normal one: learnt again, and an open tamper ends."""
+        if self.tamper is None:
+            return []
+        self.tamper.relearn()
+        return [self._end_tamper(self._tamper_event, now_s)] if self._tamper_event is not None else []
+
+    def _look_for_tamper(self, image: np.ndarray, t_s: float, jpeg: bytes, now_s: float,
+                         timings: dict[str, float]) -> list[EventOut]:  # fmt: skip
+        if self.tamper is None or t_s - self._last_tamper_look_s < TAMPER_LOOK_EVERY_S:
+            return []
+        self._last_tamper_look_s = t_s
+        started = time.perf_counter()
+        change = self.tamper.update(image, t_s)
+        timings["tamper"] = _since(started)
+        return self._tamper_events(change, t_s, jpeg, now_s)
+
+    def _tamper_events(self, change: TamperChange, t_s: float, jpeg: bytes, now_s: float) -> list[EventOut]:
+        if change.started is not None:
+            self._tamper_event = Event(_event_id(self.camera_id), self.camera_id, EventType.TAMPER, EventPhase.START,
+                                       change.since_s or t_s, None, None, None, 1, True, now_s,
+                                       reason=str(change.started))  # fmt: skip
+            return [EventOut(self._tamper_event, jpeg)]
+        if change.ended and self._tamper_event is not None:
+            return [self._end_tamper(self._tamper_event, t_s)]
+        return []
+
+    def _end_tamper(self, event: Event, at_s: float) -> EventOut:
+        self._tamper_event = None
+        return EventOut(replace(event, phase=EventPhase.END, ended_at_s=max(at_s, event.started_at_s)), None)
 
     def _motion_events(
         self, started: bool, ended: bool, boxes: list[Box], t_s: float, jpeg: bytes, now_s: float

@@ -18,6 +18,7 @@ its camera next ends them (analyzer.history finds them), at the last moment they
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -37,11 +38,13 @@ from analyzer.detectors.faces import FaceDetector
 from analyzer.detectors.frames import decode_for_analysis
 from analyzer.detectors.model_fetch import FetchError
 from analyzer.detectors.recognition import Recognizer
+from analyzer.detectors.tamper import TamperDetector
 from analyzer.detectors.tf_graph import GraphError
 from analyzer.history import HistoryWriter
 from analyzer.leases import LeaseKeeper, Leases
 from analyzer.pipeline import CameraAnalysis, EventOut, FrameResult
 from analyzer.publisher import Publisher
+from analyzer.tamper_views import TamperViews
 from analyzer.watchdog import DetectorHung, Watchdog
 from analyzer.worker_id import new_worker_id
 from shared import keys
@@ -86,6 +89,7 @@ class AnalyzerService:
         self.history = HistoryWriter(settings).start()
         self.publisher = Publisher(self.client, settings, self.history)
         self.watchdog = Watchdog(settings.analyzer_detector_timeout_s)
+        self.tamper_views = TamperViews(self.client)
         self.detector_problem = ""  # why objects are not detected, for the status
         self.persons = (
             self._person_detector(settings) if any(c.analysis.person for c in self.cameras.values()) else None
@@ -210,14 +214,22 @@ class AnalyzerService:
             self._drop(camera_id, "reassigned")
         for camera_id in gained:
             self._start(camera_id)
+        self.publisher.events(self.tamper_views.tick({c: s.analysis for c, s in self.active.items()}))
         self._write_status()
 
     def _start(self, camera_id: int) -> None:
         camera = self.cameras[camera_id]
+        watched = camera.health.enabled and camera.health.tamper
+        tamper = TamperDetector(hold_s=camera.health.tamper_s) if watched else None
         analysis = CameraAnalysis(
             camera_id, camera.analysis, self.persons, self.faces, self.settings.analyzer_idle_detect_s, self.watchdog,
-            full_frame_s=self.settings.analyzer_full_frame_s, recognizer=self.recognizer,
+            full_frame_s=self.settings.analyzer_full_frame_s, recognizer=self.recognizer, tamper=tamper,
         )  # fmt: skip
+        if tamper is not None:
+            try:
+                self.tamper_views.take(camera_id, tamper)
+            except redis.RedisError as e:
+                log.warning("camera=%d tamper reference not read (learning the view again): %s", camera_id, e)
         interval = 1.0 / camera.analysis.fps
         taken_at_s = time.time()
         self.active[camera_id] = _Camera(camera, analysis, AnalysisCounters(), interval, time.monotonic(), taken_at_s)
@@ -244,6 +256,9 @@ class AnalyzerService:
         if state is None:
             return
         log.info("worker %s gives up camera=%d (%s)", self.worker_id, camera_id, why)
+        with contextlib.suppress(redis.RedisError):  # if not kept, the next worker learns the view again
+            self.tamper_views.save(camera_id, state.analysis)  # the next worker judges against the same view
+        self.tamper_views.forget(camera_id)
         self.publisher.events(state.analysis.close(time.time()))
 
     def _analyse(self, state: _Camera) -> None:

@@ -23,19 +23,23 @@ ATTEMPTS = 3
 def title_of(event: Event, camera_name: str | None) -> str:
     # An object by its label ("Car at Drive"); a stationary end says the object stopped.
     where = camera_name or f"camera {event.camera_id}"
-    if event.type is EventType.RECORDING_GAP:
-        if event.phase is EventPhase.START:
-            return f"Recording stopped at {where}" + (f" ({event.reason})" if event.reason else "")
-        return f"Recording resumed at {where}"
-    if event.type is EventType.OFFLINE:
-        if event.phase is EventPhase.START:
-            return f"{where} is offline" + (f" ({event.reason})" if event.reason else "")
-        return f"{where} is back online"
+    if event.type.is_problem:
+        return _problem_title(event, where)
     what = (event.label or "object") if event.type.value == "object" else event.type.value
     what = what.capitalize()
     if event.stationary:
         return f"{what} at {where} stopped"
     return f"{what} at {where}" if event.phase.value == "start" else f"{what} at {where} ended"
+
+
+def _problem_title(event: Event, where: str) -> str:
+    why = f" ({event.reason})" if event.reason else ""
+    starting = event.phase is EventPhase.START
+    if event.type is EventType.RECORDING_GAP:
+        return f"Recording stopped at {where}{why}" if starting else f"Recording resumed at {where}"
+    if event.type is EventType.OFFLINE:
+        return f"{where} is offline{why}" if starting else f"{where} is back online"
+    return f"{where} is {event.reason or 'tampered with'}" if starting else f"{where} sees its normal view again"
 
 
 class NotifyTarget:
@@ -45,13 +49,13 @@ class NotifyTarget:
         self.definition, self.delivery = definition, delivery
         self.cooldown_s = definition.cooldown_s if definition.cooldown_s is not None else cooldown_s
         self.status = TargetStatus(name, "notify", label)
-        self._last_sent: dict[tuple[int, bool], float] = {}  # (camera, health) -> its last notification (monotonic)
+        self._last_sent: dict[tuple[int, bool], float] = {}  # (camera, problem) -> its last notification (monotonic)
 
     def wants(self, event: Event) -> bool:
         return self.definition.wants(event)
 
     async def deliver(self, event: Event) -> bool:
-        slot = (event.camera_id, event.type.is_health)  # a person's cooldown never hides a recording gap
+        slot = (event.camera_id, event.type.is_problem)  # a person's cooldown never hides a recording gap
         last = self._last_sent.get(slot)
         if last is not None and time.monotonic() - last < self.cooldown_s:
             self.status.skipped += 1

@@ -26,7 +26,7 @@ from shared import keys
 from shared.cameras import Camera
 from shared.db.engine import DatabaseUnavailable
 from shared.db.events import EventHistory
-from shared.detections import HEALTH_TYPES, Event, EventPhase, EventType, FrameDetections
+from shared.detections import PROBLEM_TYPES, Event, EventPhase, EventType, FrameDetections
 from shared.messages import MessageError
 from shared.status import CameraState, CameraStatus
 
@@ -77,11 +77,11 @@ class CameraStates:
         await asyncio.gather(self._events(), self._detections(), self._statuses())
 
     async def _load_problems(self) -> None:
-        """The health events open now (the history has them): a problem shown from the start."""
+        """The health and tamper events open now (the history has them): a problem shown from the start."""
         if self.history is None:
             return
         try:
-            for kind in HEALTH_TYPES:
+            for kind in PROBLEM_TYPES:
                 for event in await self.history.open_of_type(kind):
                     self.problems[event.camera_id][event.id] = event
         except (SQLAlchemyError, DatabaseUnavailable) as e:
@@ -90,7 +90,7 @@ class CameraStates:
             await self._show_problem(camera_id)
 
     async def _show_problem(self, camera_id: int) -> None:
-        """`<prefix>/<id>/problem` ON while a health event is open, and which in its attributes."""
+        """`<prefix>/<id>/problem` ON while a health or tamper event is open, and which in its attributes."""
         open_ = self.problems.get(camera_id, {})
         await self.mqtt.set_state(camera_id, "problem", "ON" if open_ else "OFF")
         problems = [{"type": str(e.type), "reason": e.reason, "since": e.started_at_s} for e in open_.values()]
@@ -117,7 +117,7 @@ class CameraStates:
     async def _event(self, event: Event) -> None:
         starting = event.phase is EventPhase.START
         camera = self.cameras[event.camera_id]
-        if event.type.is_health:
+        if event.type.is_problem:
             if starting:
                 self.problems[event.camera_id][event.id] = event
             else:

@@ -115,11 +115,20 @@ class EventType(StrEnum):
     # A camera that delivered no frame for its offline window (CAMSTREAM_CAMERA_OFFLINE_S); `reason` says
     # what its process last saw (refused, timed out, its process not running).
     OFFLINE = "offline"
+    # The analyzer's: the camera covered, blinded, moved or defocused (`reason` says which). A scene
+    # event in every other way (it keeps footage, a worker ends it), and a problem of the camera.
+    TAMPER = "tamper"
 
     @property
     def is_health(self) -> bool:
         """About the system rather than the scene: never keeps footage, never ended by a worker."""
         return self in HEALTH_TYPES
+
+    @property
+    def is_problem(self) -> bool:
+        """The camera stopped being useful (a health event or a tamper): MQTT's problem sensor, its own
+        notification cooldown."""
+        return self in PROBLEM_TYPES
 
     @classmethod
     def of_label(cls, label: str) -> EventType:
@@ -129,6 +138,7 @@ class EventType(StrEnum):
 
 HEALTH_TYPES = frozenset({EventType.RECORDING_GAP, EventType.OFFLINE})
 HEALTH_TYPE_NAMES = tuple(str(t) for t in HEALTH_TYPES)
+PROBLEM_TYPES = HEALTH_TYPES | {EventType.TAMPER}
 
 
 class EventPhase(StrEnum):

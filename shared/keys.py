@@ -90,3 +90,16 @@ def webrtc_session_counter() -> str:
 def bridge_status() -> str:
     """JSON status of the bridge and its targets (bridge/service.py), with a TTL; /api/system shows it."""
     return f"{PREFIX}:bridge:status"
+
+
+def tamper_reference(camera_id: int) -> str:
+    """The camera's normal view as the tamper detector last knew it (shared.tamper_reference), so the
+    worker that takes the camera next judges against the same view; no TTL (Redis may lose it: the
+    view is then learnt again)."""
+    return f"{PREFIX}:camera:{camera_id}:tamper_reference"
+
+
+def tamper_relearn(camera_id: int) -> str:
+    """When the owner last said "this is the new normal" (unix seconds, set by the gateway): the worker
+    analysing the camera learns its view again once for each newer value."""
+    return f"{PREFIX}:camera:{camera_id}:tamper_relearn"
