@@ -61,6 +61,11 @@ class Store:
         except MessageError:
             return None
 
+    async def new_normal_view(self, camera_id: int, at_s: float) -> None:
+        """The owner's "this is the new normal": the worker analysing the camera learns its view again
+        (analyzer.tamper_views). Raises redis.RedisError."""
+        await self.client.set(keys.tamper_relearn(camera_id), repr(at_s))
+
     async def ingest_alive(self) -> bool:
         return bool(await self.client.exists(keys.ingest_heartbeat()))
 

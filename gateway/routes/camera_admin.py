@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from analyzer.detectors.tamper import LEARN_S
 from gateway.auth.deps import AdminOnly, PrincipalDep, client_of
 from gateway.cameras.probe import TooManyProbes
 from gateway.cameras.store import Managed, Rejected, masked_definition
-from gateway.models import CameraId, ProbeOut
+from gateway.models import ApiModel, CameraId, ProbeOut
 from gateway.state import Gateway, GatewayDep
 from shared import recordings
 from shared.camera_urls import check_rtsp_url
@@ -118,6 +120,30 @@ async def delete_camera(
         await _purge(gateway, camera_id)
     await gateway.accounts.record("camera deleted", who.name, str(camera_id), client_of(request),
                                   {"purge": purge})  # fmt: skip
+
+
+class NewNormalOut(ApiModel):
+    camera_id: int
+    requested_at: float  # unix seconds
+    learn_s: float  # the view is learnt over about this long, by the worker analysing the camera
+
+
+@router.post("/api/cameras/{camera_id}/health/reference", status_code=202, response_model=NewNormalOut,
+             responses={404: {"description": "Unknown camera"},
+                        409: {"description": "The camera's view is not watched for tampering"}})  # fmt: skip
+async def new_normal_view(camera_id: CameraId, gateway: GatewayDep, who: PrincipalDep,
+                          request: Request) -> NewNormalOut:  # fmt: skip
+    """This camera's view now is its normal one (after a deliberate move, a new lens): the analyzer
+    learns it again over the next few seconds, and an open `tamper` event ends (docs/health.md).
+    409 when the camera is not analysed or its tamper watch is off."""
+    camera = gateway.camera(camera_id)
+    if not (camera.enabled and camera.analysis.enabled and camera.health.enabled and camera.health.tamper):
+        raise HTTPException(status_code=409, detail=f"camera {camera_id}'s view is not watched for tampering "
+                            "(it needs analysis on and health.tamper on)")  # fmt: skip
+    at_s = time.time()
+    await gateway.store.new_normal_view(camera_id, at_s)
+    await gateway.accounts.record("camera view set as normal", who.name, str(camera_id), client_of(request))
+    return NewNormalOut(camera_id=camera_id, requested_at=at_s, learn_s=LEARN_S)
 
 
 async def _purge(gateway: Gateway, camera_id: int) -> None:

@@ -20,6 +20,7 @@ async function showCameras() {
     const actions = cell();
     if (camera.registry) actions.textContent = "managed by the registry ";
     actions.append(button("Zones", () => editZones(camera)));
+    if (watchedForTamper(camera)) actions.append(button("New normal view", () => newNormalView(camera)));
     if (!camera.registry) {
       actions.append(
         button("Edit", () => edit(camera)),
@@ -58,6 +59,20 @@ async function save(id, body) {
   } catch (error) { message.textContent = String(error.message); }
   showCameras();
   setTimeout(showCameras, 1500);  // the gateway applies a change within a second
+}
+
+// A camera whose view is watched for tampering (analysed, tamper on: the defaults when absent).
+function watchedForTamper(camera) {
+  return camera.enabled !== false && camera.analysis?.enabled !== false && camera.health?.enabled !== false && camera.health?.tamper !== false;
+}
+
+// After a deliberate move: the view now is the normal one; an open tamper event ends.
+async function newNormalView(camera) {
+  if (!confirm(`Take what ${camera.name} sees now as its normal view? An open tamper event of it ends.`)) return;
+  try {
+    const answer = await api(`/api/cameras/${camera.id}/health/reference`, { method: "POST" });
+    message.textContent = `${camera.name}: its view is learnt again over the next ${answer.learnS} s.`;
+  } catch (error) { message.textContent = String(error.message); }
 }
 
 async function remove(id) {

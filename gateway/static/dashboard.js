@@ -116,6 +116,7 @@ function kindOf(event) {
   // The system's own: a camera whose footage stopped, and why.
   if (event.type === "recording_gap") return `recording stopped${event.reason ? ` (${event.reason})` : ""}`;
   if (event.type === "offline") return `camera offline${event.reason ? ` (${event.reason})` : ""}`;
+  if (event.type === "tamper") return `camera ${event.reason ?? "tampered with"}`;
   const seen = event.type === "object" && event.label ? event.label : event.type;
   return event.stationary ? `${seen} (parked)` : seen;
 }
