@@ -51,6 +51,13 @@ class RecordingGaps(HealthWatch):
             self.stalled.discard(camera_id)
             log.info("camera=%d recording again after a %.1f s gap (%s)", camera_id, now_s - gap.started_at_s, gap.id)
 
+    async def deleted_early(self, camera_id: int, start_s: float, end_s: float, reason: str) -> None:
+        """Footage the recorder had to delete before its retention ran out (the disk under its floor, the
+        size cap): a gap already over, sent as its start and its end (the event's own span is the footage's)."""
+        event = await self.happened(camera_id, reason, start_s, end_s)
+        log.warning("camera=%d %.0f s of footage deleted before its retention ran out (%s)", camera_id,
+                    end_s - start_s, event.id)  # fmt: skip
+
     def _stalled_since(self, camera_id: int, camera: Camera | None, status: CameraStatus | None,
                        now_s: float) -> float | None:  # fmt: skip
         """Since when a streaming camera has written no footage, once that is longer than its gap_s (and two

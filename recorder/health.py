@@ -45,18 +45,26 @@ class HealthWatch:
         raise NotImplementedError
 
     async def start(self, camera_id: int, reason: str, at_s: float) -> Event:
-        event = Event(f"{camera_id}-{uuid.uuid4().hex[:16]}", camera_id, self.kind, EventPhase.START, at_s, None, None,
-                      None, 0, False, time.time(), reason=reason[:200])  # fmt: skip
+        event = self._new(camera_id, reason, at_s)
         await self._publish(event)
         self.open[camera_id] = event
         return event
 
     async def end(self, event: Event, at_s: float) -> None:
-        ended_s = max(at_s, event.started_at_s)
-        ended = Event(event.id, event.camera_id, event.type, EventPhase.END, event.started_at_s, ended_s, None, None, 0,
-                      False, time.time(), reason=event.reason)  # fmt: skip
-        await self._publish(ended)
+        await self._publish(_ended(event, at_s))
         del self.open[event.camera_id]
+
+    async def happened(self, camera_id: int, reason: str, start_s: float, end_s: float) -> Event:
+        """An event already over when it is known (its start and end sent together); the camera's open
+        one, if any, goes on."""
+        event = self._new(camera_id, reason, start_s)
+        await self._publish(event)
+        await self._publish(_ended(event, end_s))
+        return event
+
+    def _new(self, camera_id: int, reason: str, at_s: float) -> Event:
+        return Event(f"{camera_id}-{uuid.uuid4().hex[:16]}", camera_id, self.kind, EventPhase.START, at_s, None, None,
+                     None, 0, False, time.time(), reason=reason[:200])  # fmt: skip
 
     async def _publish(self, event: Event) -> None:
         """Stored first (what is promised to be kept), then sent live (best effort: the history has it)."""
@@ -104,6 +112,11 @@ class CameraHealth:
             status = _decoded(record)
             for watcher in self.watchers:
                 await watcher.judge(camera_id, cameras.get(camera_id), status, now_s)
+
+
+def _ended(event: Event, at_s: float) -> Event:
+    return Event(event.id, event.camera_id, event.type, EventPhase.END, event.started_at_s,
+                 max(at_s, event.started_at_s), None, None, 0, False, time.time(), reason=event.reason)  # fmt: skip
 
 
 def _decoded(record: bytes | str | None) -> CameraStatus | None:

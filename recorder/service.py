@@ -82,13 +82,13 @@ class Recorder:
         self.deleted = 0
         self._crowded = False  # other files hold the disk under the floor (said once)
         self._client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
+        self.gaps = RecordingGaps(settings, self.history, self._client)
 
     async def run(self, stop: threading.Event) -> None:
         self.stop = stop
         self.root.mkdir(parents=True, exist_ok=True)
         log.info("recorder: recordings in %s", self.root)
-        watchers: list[HealthWatch] = [RecordingGaps(self.settings, self.history, self._client),
-                                       OfflineWatch(self.settings, self.history, self._client)]  # fmt: skip
+        watchers: list[HealthWatch] = [self.gaps, OfflineWatch(self.settings, self.history, self._client)]
         health = asyncio.create_task(self._watch_health(CameraHealth(watchers, self._known_cameras, self._client)),
                                      name="camera-health")  # fmt: skip
         try:
@@ -231,10 +231,30 @@ class Recorder:
                     if freed >= need:
                         break
                 if over_cap > 0:
-                    await self._delete(going, "over the size cap")
+                    why = "over the size cap"
+                    await self._delete(going, why)
                 else:
-                    await self._delete(going, f"the disk has {usage.free / GB:.2f} GB free, under the floor of "
-                                              f"{floor / GB:.2f} GB", logging.WARNING)  # fmt: skip
+                    why = f"the disk has {usage.free / GB:.2f} GB free, under the floor of {floor / GB:.2f} GB"
+                    await self._delete(going, why, logging.WARNING)
+                await self._say_deleted_early(going, why)
+
+    async def _say_deleted_early(self, segments: list[Segment], why: str) -> None:
+        """Footage deleted before its camera's retention had run out is a gap the owner did not ask for:
+        a `recording_gap` over it, per camera (recorder.gaps), which the coverage API names as the cause."""
+        now_s = time.time()
+        early: dict[int, list[Segment]] = {}
+        for segment in segments:
+            camera = self.cameras.get(segment.camera_id)
+            if camera is None or not camera.health.enabled:
+                continue
+            days = camera.record.events_retain_days if segment.events else camera.record.retain_days
+            if segment.start_ms >= (now_s - days * 86400) * 1000:
+                early.setdefault(segment.camera_id, []).append(segment)
+        for camera_id, deleted in early.items():
+            days = self.cameras[camera_id].record.retain_days
+            await self.gaps.deleted_early(camera_id, min(s.start_ms for s in deleted) / 1000,
+                                          max(s.end_ms for s in deleted) / 1000,
+                                          f"footage younger than its {days:g} days deleted ({why})")  # fmt: skip
 
     def _say_crowded(self, recorded: int, used: int, free: int, floor: int) -> None:
         if self._crowded:

@@ -1,9 +1,12 @@
 """A small recordings disk filled by another program: recording pauses, said on the status within
-a second; footage without events goes to make room, footage with events stays; the floor adapts
-to the small disk, and a floor that can never be met is refused at start."""
+a second and as a `recording_gap`; footage without events goes to make room, footage with events
+stays; footage deleted before its retention ran out is a `recording_gap` of its own, which the
+coverage names as the gap's cause; the floor adapts to the small disk, and a floor that can never
+be met is refused at start."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -16,8 +19,14 @@ from pathlib import Path
 import pytest
 import redis
 
+from gateway.coverage import camera_coverage
 from shared import keys, recordings
+from shared.cameras import load_cameras
+from shared.coverage import Coverage
+from shared.db.recordings import RecordingIndex
 from shared.detections import Box, Event, EventPhase, EventType
+from shared.process import opened_database
+from shared.settings import Settings
 from tests.support import (
     ROOT,
     RtspServer,
@@ -94,27 +103,47 @@ def test_a_small_disk_filled_by_another_program_keeps_event_footage_and_says_so_
     print(f"recording paused on the status {paused_s:.2f} s after the disk filled")
     assert paused_s <= 1.0, f"the status said paused {paused_s:.2f} s after the disk filled"
     assert camera_status(rdb, 1).recording_error == "disk full"
-    gap = wait_until(lambda: _gap_event(rdb, EventPhase.START), 5.0, what="a recording_gap event")
+    gap = wait_until(lambda: _gap_event(rdb, EventPhase.START, "disk full"), 5.0, what="a recording_gap event")
     print(f"recording_gap event published {gap.published_at_s - full_wall:.2f} s after the disk filled")
     assert gap.reason == "disk full" and gap.camera_id == 1
     assert stored_event(gap.id)[0] is not None, "the gap is in the history"
     wait_until(lambda: not any(p.exists() for p in without), 20.0, what="footage without events deleted for room")
+    # Deleted ten minutes old, well before its 7 days: a gap of its own, over the footage deleted.
+    deleted = [recordings.parse(p, 1) for p in without]
+    early = wait_until(lambda: _gap_event(rdb, EventPhase.END, "younger than its 7 days deleted"), 10.0,
+                       what="a recording_gap for footage deleted early")  # fmt: skip
+    assert early.reason is not None and "under the floor" in early.reason, early.reason
+    assert early.ended_at_s is not None
+    assert all(d is not None and early.started_at_s <= d.start_ms / 1000 < early.ended_at_s for d in deleted)
+    judged = _coverage(cameras, deleted[0].start_ms / 1000 - 5, deleted[-1].end_ms / 1000)  # type: ignore[union-attr]
+    assert [g.cause for g in judged.gaps if g.end_s - g.start_s >= 20] == [early.reason], judged.gaps
     wait_until(lambda: "other files fill it" in keeper.log_text(), 10.0, what="the recorder saying why")
     time.sleep(2 * 2.0)  # two more passes
     assert all(p.exists() for p in with_events), "footage with events is kept while other files fill the disk"
     log = keeper.log_text()
     assert " WARNING " in log and "under the floor" in log
     filler.unlink()  # room again: recording resumes, and the gap ends
-    ended = wait_until(lambda: _gap_event(rdb, EventPhase.END), 20.0, what="the recording_gap's end")
+    ended = wait_until(lambda: _gap_event(rdb, EventPhase.END, "disk full"), 20.0, what="the recording_gap's end")
     assert ended.id == gap.id and ended.ended_at_s is not None and ended.ended_at_s > gap.started_at_s
 
 
-def _gap_event(rdb: redis.Redis, phase: EventPhase) -> Event | None:
+def _gap_event(rdb: redis.Redis, phase: EventPhase, reason: str) -> Event | None:
     for _id, fields in rdb.xrange(keys.EVENTS_STREAM):  # type: ignore[union-attr]
         event = Event.from_entry(fields)
-        if event.type is EventType.RECORDING_GAP and event.phase is phase:
+        if event.type is EventType.RECORDING_GAP and event.phase is phase and reason in (event.reason or ""):
             return event
     return None
+
+
+def _coverage(cameras_file: Path, since_s: float, until_s: float) -> Coverage:
+    """What the coverage API says of camera 1 (gateway.coverage), from the test's database."""
+    [camera] = load_cameras(cameras_file, os.environ).cameras
+
+    async def judge() -> Coverage:
+        async with opened_database(Settings()) as engine:
+            return await camera_coverage(RecordingIndex(engine), camera, since_s, until_s)
+
+    return asyncio.run(judge())
 
 
 def test_a_floor_that_can_never_be_met_is_refused_at_start(small_disk: Path) -> None:
