@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from analyzer.detectors.tamper import TamperDetector, look_at
 from analyzer.pipeline import TAMPER_LOOK_EVERY_S
@@ -90,31 +91,37 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         parser.error(f"footage missing in {args.data}: {', '.join(missing)}")
     started = time.monotonic()
-    with ProcessPoolExecutor(max_workers=len(names)) as pool:
-        results = list(pool.map(evaluate_camera, names, [labels["cameras"][n] for n in names],
-                                [args.tamper_s] * len(names), [args.benign_hours] * len(names),
-                                [args.data] * len(names)))  # fmt: skip
-    print_results(results, args.tamper_s, time.monotonic() - started)
+    results = evaluate(labels, args.tamper_s, args.benign_hours, args.data)
+    print("\n".join(report(results, args.tamper_s, time.monotonic() - started)))
     return 0
 
 
-def print_results(results: list[CameraResult], tamper_s: float, took_s: float) -> None:
-    print(f"tamper set: {len(results)} cameras, health.tamper_s {tamper_s:g}, a look every {TAMPER_LOOK_EVERY_S:g} s "
-          f"({took_s:.0f} s to run)")  # fmt: skip
-    print(f"{'camera':8} {'tampers':>7} {'found':>6} {'reason':>6} {'delay s p50/max':>16} {'false':>5} "
-          f"{'benign h':>8} {'look ms':>7}")  # fmt: skip
+def evaluate(labels: dict[str, Any], tamper_s: float, benign_hours: float | None, data: Path) -> list[CameraResult]:
+    """Every camera of the set, one process each."""
+    names = sorted(labels["cameras"])
+    with ProcessPoolExecutor(max_workers=len(names)) as pool:
+        return list(pool.map(evaluate_camera, names, [labels["cameras"][n] for n in names], [tamper_s] * len(names),
+                             [benign_hours] * len(names), [data] * len(names)))  # fmt: skip
+
+
+def report(results: list[CameraResult], tamper_s: float, took_s: float) -> list[str]:
+    lines = [
+        f"tamper set: {len(results)} cameras, health.tamper_s {tamper_s:g}, a look every {TAMPER_LOOK_EVERY_S:g} s "
+        f"({took_s:.0f} s to run)",
+        f"{'camera':8} {'tampers':>7} {'found':>6} {'reason':>6} {'delay s p50/max':>16} {'false':>5} "
+        f"{'benign h':>8} {'look ms':>7}",
+    ]  # fmt: skip
     for r in results:
         delay = f"{statistics.median(r.delays_s):.1f}/{max(r.delays_s):.1f}" if r.delays_s else "-"
-        print(f"{r.name:8} {r.tampers:7} {r.found:6} {r.right_reason:6} {delay:>16} {len(r.false_alarms):5} "
-              f"{r.hours_benign:8.1f} {r.look_ms:7.3f}")  # fmt: skip
-        for line in r.missed:
-            print(f"  missed: {line}")
-        for line in r.false_alarms:
-            print(f"  false alarm: {line}")
+        lines.append(f"{r.name:8} {r.tampers:7} {r.found:6} {r.right_reason:6} {delay:>16} {len(r.false_alarms):5} "
+                     f"{r.hours_benign:8.1f} {r.look_ms:7.3f}")  # fmt: skip
+        lines += [f"  missed: {line}" for line in r.missed]
+        lines += [f"  false alarm: {line}" for line in r.false_alarms]
     tampers = sum(r.tampers for r in results)
     found = sum(r.found for r in results)
     false = sum(len(r.false_alarms) for r in results)
     hours = sum(r.hours_untampered for r in results)
-    print(f"recall {found / max(tampers, 1):.3f} ({found}/{tampers}), right reason "
-          f"{sum(r.right_reason for r in results) / max(tampers, 1):.3f}; false alarms {false} in {hours:.1f} h "
-          f"without a tamper ({false / max(hours, 1e-9) * 24:.2f} per camera per 24 h)")  # fmt: skip
+    lines.append(f"recall {found / max(tampers, 1):.3f} ({found}/{tampers}), right reason "
+                 f"{sum(r.right_reason for r in results) / max(tampers, 1):.3f}; false alarms {false} in {hours:.1f} h "
+                 f"without a tamper ({false / max(hours, 1e-9) * 24:.2f} per camera per 24 h)")  # fmt: skip
+    return lines
