@@ -1,5 +1,6 @@
 """`python -m analyzer.evaluate VIDEO --out DIR [--gt GT_FILE]`: the detectors over a video file
-(`python -m analyzer.evaluate --tamper`: the tamper detector over the tamper set, analyzer.evaluate_tamper).
+(`--tamper`: the tamper detector over the tamper set, analyzer.evaluate_tamper; `--tracking`: the
+tracker in multi-object-tracking metrics, analyzer.evaluate_tracking).
 
 Writes DIR/persons.txt and DIR/faces.txt in MOTChallenge form, one box a line:
 `frame,id,x,y,w,h,score,-1,-1,-1` (frames from 1, pixels of the video, ids from simple IoU
@@ -21,7 +22,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from analyzer import evaluate_tamper
+from analyzer import evaluate_tamper, evaluate_tracking
 from analyzer.detectors.build import build_detector
 from analyzer.detectors.detection import Detection, Detector
 from analyzer.detectors.faces import FaceDetector, faces_near_people
@@ -64,8 +65,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if "--tamper" in argv:  # the tamper set instead of a video: its own options
-        return evaluate_tamper.main([a for a in argv if a != "--tamper"])
+    other = _other_evaluation(argv)
+    if other is not None:
+        return other
     parser = _parser()
     args = parser.parse_args(argv)
     if not args.video.is_file():
@@ -114,6 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.gt is not None:
         report(args, found, (frame.width, frame.height) if frames else (0, 0))
     return 0
+
+
+def _other_evaluation(argv: list[str]) -> int | None:
+    """The tamper set, or the tracker against PETS09-S2L1's and TUD-Campus's ground truth (their own options)."""
+    for flag, evaluation in (("--tamper", evaluate_tamper.main), ("--tracking", evaluate_tracking.main)):
+        if flag in argv:
+            return evaluation([a for a in argv if a != flag])
+    return None
 
 
 class RegionLooker:

@@ -147,3 +147,19 @@ def test_nanodet_finds_the_street_clips_cars_and_bicycles_labelled_by_eye() -> N
     print({label: (round(at_256[label].ap, 3), round(at_416[label].ap, 3)) for label in truth})
     assert at_256["car"].ap >= 0.6 and at_416["car"].ap >= 0.65, (at_256["car"], at_416["car"])
     assert at_416["bicycle"].ap >= 0.35 and at_256["person"].ap >= 0.9
+
+
+def test_tracks_hold_identities_far_better_than_iou_alone() -> None:
+    """`python -m analyzer.evaluate --tracking` (motmetrics against the ground truth, 5 fps as workers
+    analyse): IDF1 measured 0.593 on PETS09-S2L1 (IoU alone 0.278) and 0.657 on TUD-Campus (0.441)."""
+    if not (DATA / "vtest_PETS09-S2L1_480x360.avi").exists():
+        pytest.skip("test footage missing")
+    done = subprocess.run([sys.executable, "-m", "analyzer.evaluate", "--tracking"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = {
+        tuple(line.split()[:2]): line.split() for line in done.stdout.splitlines() if line.startswith(("PETS", "TUD"))
+    }
+    idf1 = {(seq, tracker): float(row[-6]) for (seq, tracker), row in rows.items()}
+    assert idf1[("PETS09-S2L1", "now")] >= 0.55 and idf1[("TUD-Campus", "now")] >= 0.60, done.stdout
+    assert idf1[("PETS09-S2L1", "now")] >= idf1[("PETS09-S2L1", "before")] + 0.25, done.stdout
