@@ -20,6 +20,7 @@ from analyzer.detectors.recognition import Recognizer
 from analyzer.detectors.tamper import TamperChange, TamperDetector
 from analyzer.object_rules import ObjectRules, in_zones
 from analyzer.regions import LookSchedule
+from analyzer.rules import Rules
 from analyzer.tracking import Track, TrackChanges, Tracker
 from shared.analysis import AnalysisConfig
 from shared.detections import Box, DetectedObject, Event, EventPhase, EventType
@@ -53,6 +54,7 @@ class FrameResult:
     objects: list[DetectedObject]
     events: list[EventOut]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    occupancy: dict[str, int] | None = None  # tracks in each zone now (None: the camera has no zones)
 
 
 @dataclass
@@ -102,6 +104,7 @@ class CameraAnalysis:
             MotionDetector(config.motion_min_area, config.motion_zones, config.motion_masks) if config.motion else None
         )
         self.tracker = Tracker(stationary_s=config.stationary_s)
+        self.zone_rules = Rules(camera_id, config.zones, config.lines) if config.zones or config.lines else None
         self.rules = ObjectRules(config)
         # The lowest score to ask the detector for: the rules then hold each label to its own.
         self._ask_score = min(self.rules.lowest, FACE_SEARCH_MIN_SCORE) if self.faces is not None else self.rules.lowest
@@ -117,17 +120,8 @@ class CameraAnalysis:
         """Analyse a BGR image that is the frame scaled by `scale`; boxes come back in frame pixels."""
         timings: dict[str, float] = {}
         events = self._look_for_tamper(image, t_s, jpeg, now_s, timings)
-        motion_boxes: list[Box] = []
-        moved: list[tuple[int, int, int, int]] = []  # in the image's pixels
-        moving = False
-        if self.motion is not None:
-            started = time.perf_counter()
-            result = self.motion.update(image, t_s)
-            timings["motion"] = _since(started)
-            moved = list(result.boxes)
-            motion_boxes = [_box(b, scale) for b in result.boxes]
-            moving = result.active or result.moving
-            events += self._motion_events(result.started, result.ended, motion_boxes, t_s, jpeg, now_s)
+        moved, motion_boxes, moving, motion_events = self._look_for_motion(image, scale, t_s, jpeg, now_s, timings)
+        events += motion_events
         # Look for people, objects and faces while something moves, and now and then when nothing does.
         idle_check_due = t_s - self._last_objects_s >= self.idle_detect_s
         has_detectors = self.detector is not None or self.faces is not None
@@ -164,18 +158,45 @@ class CameraAnalysis:
                 looked = [(round(x / scale), round(y / scale), round(w / scale), round(h / scale))
                           for x, y, w, h in regions]  # fmt: skip
         changes = self.tracker.update(found, t_s, jpeg, looked) if run_objects else TrackChanges()
-        for track in changes.started:
-            events.append(self._track_event(track, EventPhase.START, now_s))
-        for track in changes.ended:
-            events.append(self._track_event(track, EventPhase.END, now_s))
-        for track in changes.stationary:
-            events.append(self._track_event(track, EventPhase.END, now_s, stationary=True))
+        events += self._track_events(changes, now_s)
+        if self.zone_rules is not None and run_objects:
+            size = (image.shape[1] / scale, image.shape[0] / scale)
+            events += self._apply_rules(self.zone_rules, changes, size, t_s, jpeg, now_s)
         objects = [DetectedObject(d.label, d.score, Box(*d.box), changes.assigned.get(i)) for i, d in enumerate(found)]
-        return FrameResult(motion_boxes, objects, events, timings)
+        occupancy = self.zone_rules.occupancy() if self.zone_rules is not None and self.zone_rules.zones else None
+        return FrameResult(motion_boxes, objects, events, timings, occupancy)
+
+    def _look_for_motion(self, image: np.ndarray, scale: float, t_s: float, jpeg: bytes, now_s: float,
+                         timings: dict[str, float]) -> tuple[list[tuple[int, int, int, int]], list[Box], bool,
+                                                             list[EventOut]]:  # fmt: skip
+        """What moved (in the image's pixels, and in the frame's), whether anything moves, and motion events."""
+        if self.motion is None:
+            return [], [], False, []
+        started = time.perf_counter()
+        result = self.motion.update(image, t_s)
+        timings["motion"] = _since(started)
+        boxes = [_box(b, scale) for b in result.boxes]
+        events = self._motion_events(result.started, result.ended, boxes, t_s, jpeg, now_s)
+        return list(result.boxes), boxes, result.active or result.moving, events
+
+    def _track_events(self, changes: TrackChanges, now_s: float) -> list[EventOut]:
+        return [
+            *(self._track_event(track, EventPhase.START, now_s) for track in changes.started),
+            *(self._track_event(track, EventPhase.END, now_s) for track in changes.ended),
+            *(self._track_event(track, EventPhase.END, now_s, stationary=True) for track in changes.stationary),
+        ]
+
+    def _apply_rules(self, rules: Rules, changes: TrackChanges, size: tuple[float, float], t_s: float, jpeg: bytes,
+                     now_s: float) -> list[EventOut]:  # fmt: skip
+        updated = set(changes.assigned.values())
+        seen = [t for t in self.tracker.tracks if t.confirmed and t.id in updated]
+        return [EventOut(r.event, r.snapshot) for r in rules.update(seen, changes.ended, size, t_s, jpeg, now_s)]
 
     def close(self, now_s: float) -> list[EventOut]:
         """End whatever is running: the worker is giving the camera up."""
+        left = self.zone_rules.close(self.tracker.tracks, now_s) if self.zone_rules is not None else []
         ended = [self._track_event(t, EventPhase.END, now_s) for t in self.tracker.end_all()]
+        ended += [EventOut(r.event, r.snapshot) for r in left]
         if self._motion_event is not None:
             ended.append(EventOut(self._motion_event.message(self.camera_id, EventPhase.END, now_s), None))
             self._motion_event = None

@@ -100,7 +100,11 @@ class EventOut(ApiModel):
     similarity: float | None = None  # faces: to the closest enrolled person
     label: str | None = None  # what was seen: person, face, car, dog, ... (None: motion)
     stationary: bool = False  # ended because the object stood still (analysis.stationary_s)
-    reason: str | None = None  # health events: why (a recording gap's "disk full")
+    reason: str | None = None  # health and tamper events: why (a recording gap's "disk full", "covered")
+    zone: str | None = None  # rule events: the zone's name
+    line: str | None = None  # line_crossed: the line's name
+    direction: str | None = None  # line_crossed: in or out
+    track_id: int | None = None  # rule events: the track (one person walking through)
 
     @classmethod
     def of(cls, event: Event) -> EventOut:
@@ -110,7 +114,8 @@ class EventOut(ApiModel):
             started_at=event.started_at_s, ended_at=event.ended_at_s, score=event.score, box=box,
             frames=event.frames, snapshot_url=f"/api/events/{event.id}/snapshot.jpg" if event.snapshot else None,
             published_at=event.published_at_s, identity=event.identity, similarity=event.similarity,
-            label=event.label, stationary=event.stationary, reason=event.reason,
+            label=event.label, stationary=event.stationary, reason=event.reason, zone=event.zone, line=event.line,
+            direction=event.direction, track_id=event.track_id,
         )  # fmt: skip
 
 

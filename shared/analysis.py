@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.labels import COCO_LABELS, DEFAULT_OBJECT_LABELS
+from shared.zones import Line, Zone, check_names
 
 # A polygon as [[x, y], ...] in fractions of the frame (0..1), so it survives a change of resolution.
 Polygon = Annotated[
@@ -89,6 +90,21 @@ class AnalysisConfig(BaseModel):
         description="An object (not a person) that has not moved for this long is stationary: its event ends, "
         "marked so, and a new one starts only when it moves again.",
     )
+
+    zones: list[Zone] = Field(
+        default_factory=list, max_length=32,
+        description="Named zones: tracks entering, leaving and lingering (`zone_entered`, `zone_left`, "
+        "`loitering`) and how many are in each (docs/rules.md).",
+    )  # fmt: skip
+    lines: list[Line] = Field(
+        default_factory=list, max_length=32,
+        description="Directed lines: tracks crossing them each way (`line_crossed`), counted (docs/rules.md).",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> AnalysisConfig:
+        check_names(self.zones, self.lines)
+        return self
 
     @field_validator("objects")
     @classmethod

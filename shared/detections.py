@@ -29,7 +29,7 @@ from shared.messages import (
 
 DETECTIONS_VERSION = 1
 EVENT_VERSION = 1
-OPTIONAL_EVENT_FIELDS = ("identity", "similarity", "label", "reason")
+OPTIONAL_EVENT_FIELDS = ("identity", "similarity", "label", "reason", "zone", "line", "direction", "track_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +118,12 @@ class EventType(StrEnum):
     # The analyzer's: the camera covered, blinded, moved or defocused (`reason` says which). A scene
     # event in every other way (it keeps footage, a worker ends it), and a problem of the camera.
     TAMPER = "tamper"
+    # The analyzer's rules (analysis.zones and analysis.lines; docs/rules.md): a track crossing a line
+    # (`line`, `direction`), entering or leaving a zone, lingering in one (`zone`); each with its `track_id`.
+    LINE_CROSSED = "line_crossed"
+    ZONE_ENTERED = "zone_entered"
+    ZONE_LEFT = "zone_left"
+    LOITERING = "loitering"
 
     @property
     def is_health(self) -> bool:
@@ -170,6 +176,12 @@ class Event:
     stationary: bool = False
     # Added within version 1 too: why a health event happened (a recording gap's "disk full").
     reason: str | None = None
+    # Added within version 1 too, on rule events: the zone or the line, the way it was crossed (`in` or
+    # `out`), and the track (its id within the worker that analysed it).
+    zone: str | None = None
+    line: str | None = None
+    direction: str | None = None
+    track_id: int | None = None
 
     def __post_init__(self) -> None:
         if self.label is None and self.type in (EventType.PERSON, EventType.FACE):
@@ -196,8 +208,10 @@ class Event:
                 raise TypeError("identity must be text and similarity a number")
             if not isinstance(known["label"], str | None) or not isinstance(known["stationary"], bool):
                 raise TypeError("label must be text and stationary true or false")
-            if not isinstance(known["reason"], str | None):
-                raise TypeError("reason must be text")
+            if not all(isinstance(known[name], str | None) for name in ("reason", "zone", "line", "direction")):
+                raise TypeError("reason, zone, line and direction must be text")
+            if isinstance(known["track_id"], bool) or not isinstance(known["track_id"], int | None):
+                raise TypeError("track_id must be a whole number")
             known["type"] = EventType(known["type"])
             known["phase"] = EventPhase(known["phase"])
             known["box"] = Box.from_map(known["box"]) if known["box"] is not None else None

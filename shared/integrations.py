@@ -116,5 +116,6 @@ def event_payload(event: Event, camera_name: str | None, public_url: str | None)
         "snapshotUrl": f"{base}/api/events/{event.id}/snapshot.jpg" if event.snapshot else None,
         "clipUrl": None if event.type.is_health else f"{base}/api/events/{event.id}/clip.mp4",
         "publishedAt": event.published_at_s, "identity": event.identity, "similarity": event.similarity,
-        "label": event.label, "stationary": event.stationary, "reason": event.reason,
+        "label": event.label, "stationary": event.stationary, "reason": event.reason, "zone": event.zone,
+        "line": event.line, "direction": event.direction, "trackId": event.track_id,
     }  # fmt: skip

@@ -51,7 +51,8 @@ def _row(event: Event, now_s: float) -> dict[str, Any]:
         "box": {"x": box.x, "y": box.y, "w": box.w, "h": box.h} if box is not None else None,
         "frames": event.frames, "has_snapshot": event.snapshot, "published_at": event.published_at_s,
         "stored_at": now_s, "identity": event.identity, "similarity": event.similarity,
-        "label": event.label, "stationary": event.stationary, "reason": event.reason,
+        "label": event.label, "stationary": event.stationary, "reason": event.reason, "zone": event.zone,
+        "line": event.line, "direction": event.direction, "track_id": event.track_id,
     }  # fmt: skip
 
 
@@ -63,7 +64,7 @@ def _event(row: Row[Any]) -> Event:
         box=Box(box["x"], box["y"], box["w"], box["h"]) if box else None,
         frames=row.frames, snapshot=bool(row.has_snapshot), published_at_s=row.published_at,
         identity=row.identity, similarity=row.similarity, label=row.label, stationary=bool(row.stationary),
-        reason=row.reason,
+        reason=row.reason, zone=row.zone, line=row.line, direction=row.direction, track_id=row.track_id,
     )  # fmt: skip
 
 

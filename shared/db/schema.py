@@ -58,10 +58,16 @@ events = Table(
     Column("label", String(32), nullable=True),
     Column("stationary", Boolean, nullable=False, server_default=false()),  # ended because it stood still
     Column("reason", String(200), nullable=True),  # why a health event happened (migration 0009)
+    # Rule events (migration 0011): the zone or line, the way it was crossed, the track.
+    Column("zone", String(40), nullable=True),
+    Column("line", String(40), nullable=True),
+    Column("direction", String(8), nullable=True),
+    Column("track_id", BigInteger, nullable=True),
     Index("ix_events_started", "started_us", "seq"),
     Index("ix_events_camera_started", "camera_id", "started_us", "seq"),
     Index("ix_events_type_started", "type", "started_us", "seq"),
     Index("ix_events_label_started", "label", "started_us", "seq"),
+    Index("ix_events_camera_type_started", "camera_id", "type", "started_us"),  # counts (migration 0011)
 )
 
 # Snapshot JPEGs, apart from the rows so that listing events never reads them.
