@@ -53,7 +53,7 @@ from shared.detections import EventPhase, FrameDetections
 from shared.messages import FrameMessage, MessageError
 from shared.redis_client import sync_client
 from shared.settings import Settings
-from shared.status import INFERENCE_BUCKETS_MS, AnalysisCounters, WorkerStatus
+from shared.status import INFERENCE_BUCKETS_MS, AnalysisCounters, WorkerStatus, ZoneOccupancy
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ class _Camera:
     next_due: float
     taken_at_s: float  # when this worker took the camera
     last_entry: bytes | None = None
+    occupancy: dict[str, int] | None = None  # what was last written of its zones' occupancy
+    occupancy_at: float = 0.0  # when (monotonic)
     # Our own events whose first frame was captured before we took the camera (a frame in flight):
     # never taken for events a killed worker left open.
     early_ids: set[str] = field(default_factory=set)
@@ -315,10 +317,20 @@ class AnalyzerService:
         _record_timings(counters, result.timings_ms)
         state.early_ids.update(o.event.id for o in result.events if o.event.started_at_s < state.taken_at_s)
         self.publisher.events(result.events)  # first: a Redis error below must not lose them
+        self._write_occupancy(state, result.occupancy)
         self.publisher.detections(FrameDetections(
             state.camera.id, message.seq, message.captured_at_s, now, message.width, message.height, self.worker_id,
             result.motion, result.objects,
         ))  # fmt: skip
+
+    def _write_occupancy(self, state: _Camera, occupancy: dict[str, int] | None) -> None:
+        """The zones' occupancy on Redis when it changes, and every second (its TTL is the lease's)."""
+        now = time.monotonic()
+        if occupancy is None or (occupancy == state.occupancy and now - state.occupancy_at < 1.0):
+            return
+        record = ZoneOccupancy(state.camera.id, occupancy, time.time())
+        self.client.set(keys.zone_occupancy(state.camera.id), record.encode(), px=self.leases.ttl_ms)
+        state.occupancy, state.occupancy_at = dict(occupancy), now
 
     def _write_status(self) -> None:
         status = WorkerStatus(

@@ -46,6 +46,7 @@ from gateway.routes import (
     auth,
     camera_admin,
     cameras,
+    counts,
     events,
     faces,
     health,
@@ -61,6 +62,7 @@ from gateway.webrtc.sessions import Sessions
 from gateway.webrtc.streams import Streams
 from shared.cameras import CameraFile, SourceKind, demo_options
 from shared.db.accounts import Accounts
+from shared.db.counts import RuleCounts
 from shared.db.engine import DatabaseUnavailable, reason
 from shared.db.events import EventHistory
 from shared.db.faces import KnownPeople
@@ -127,7 +129,7 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             auth=Authenticator(accounts_store, settings.session_hours, settings.session_max_days),
             limiter=LoginLimiter(settings.login_attempts_per_minute),
             recordings=RecordingIndex(engine), camera_store=CameraStore(engine, box), people=KnownPeople(engine),
-            integrations=Integrations(engine, box), devices=KnownDevices(box),
+            integrations=Integrations(engine, box), devices=KnownDevices(box), counts=RuleCounts(engine),
             outbound=OutboundPolicy.of(settings.outbound_deny, settings.outbound_allow),
         )  # fmt: skip
 
@@ -183,7 +185,7 @@ def _app(settings: Settings, metrics: Metrics, lifespan: Any) -> FastAPI:
     # Busiest first: a request is matched against the routers in this order (each costs a few µs).
     routers = (cameras.router, events.router, health.router, webrtc.router, whep.router, recordings.router,
                pages.router, auth.login_router, auth.router, accounts.router, camera_admin.router,
-               integrations.router, faces.router, faces.admin_router)  # fmt: skip
+               integrations.router, faces.router, faces.admin_router, counts.router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     document_security(app)

@@ -27,6 +27,7 @@ from gateway.webrtc.sessions import Sessions
 from gateway.webrtc.streams import Streams
 from shared.cameras import Camera, CameraFile
 from shared.db.accounts import Accounts
+from shared.db.counts import RuleCounts
 from shared.db.events import EventHistory
 from shared.db.faces import KnownPeople
 from shared.db.integrations import Integrations
@@ -56,6 +57,7 @@ class Gateway:
     people: KnownPeople  # enrolled faces
     integrations: Integrations  # webhooks and notification targets
     devices: KnownDevices  # the login's device cookies
+    counts: RuleCounts  # the rules' events counted (GET /api/counts)
     prober: Prober = field(default_factory=Prober)
     enroller: Enroller = field(default_factory=Enroller)
     registry: Registry | None = None

@@ -103,3 +103,8 @@ def tamper_relearn(camera_id: int) -> str:
     """When the owner last said "this is the new normal" (unix seconds, set by the gateway): the worker
     analysing the camera learns its view again once for each newer value."""
     return f"{PREFIX}:camera:{camera_id}:tamper_relearn"
+
+
+def zone_occupancy(camera_id: int) -> str:
+    """JSON: how many tracks are in each of the camera's zones now (shared.status.ZoneOccupancy), with a TTL."""
+    return f"{PREFIX}:camera:{camera_id}:occupancy"

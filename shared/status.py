@@ -183,3 +183,33 @@ class IngestHeartbeat:
             if not isinstance(heartbeat.pid, int) or isinstance(heartbeat.pid, bool):
                 raise MessageError("ingest heartbeat: pid is not a number")
             return heartbeat
+
+
+ZONE_OCCUPANCY_VERSION = 1
+
+
+@dataclass
+class ZoneOccupancy:
+    """How many tracks are in each of a camera's zones now (`camstream:camera:{id}:occupancy`), written
+    by the worker analysing it when it changes and every second, with the lease's TTL."""
+
+    camera_id: int
+    zones: dict[str, int]
+    updated_at_s: float
+
+    def encode(self) -> str:
+        return dump_json_record(asdict(self), ZONE_OCCUPANCY_VERSION)
+
+    @classmethod
+    def decode(cls, data: str | bytes) -> ZoneOccupancy:
+        record = load_json_record(data, "zone occupancy", ZONE_OCCUPANCY_VERSION)
+        with malformed("zone occupancy"):
+            occupancy = cls(**known_fields(cls, record))
+            zones = occupancy.zones
+            if not isinstance(zones, dict) or not all(_is_count(k, v) for k, v in zones.items()):
+                raise MessageError("zone occupancy: zones is not a map of names to counts")
+            return occupancy
+
+
+def _is_count(name: object, count: object) -> bool:
+    return isinstance(name, str) and isinstance(count, int) and not isinstance(count, bool)

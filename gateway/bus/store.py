@@ -15,7 +15,7 @@ from shared import keys
 from shared.detections import Event, FrameDetections
 from shared.messages import FrameMessage, MessageError
 from shared.packets import AudioMessage, PacketMessage
-from shared.status import BridgeStatus, CameraStatus, WorkerStatus
+from shared.status import BridgeStatus, CameraStatus, WorkerStatus, ZoneOccupancy
 
 STATUS_CACHE_S = 0.25
 PUBSUB_POLL_S = 1.0
@@ -65,6 +65,17 @@ class Store:
         """The owner's "this is the new normal": the worker analysing the camera learns its view again
         (analyzer.tamper_views). Raises redis.RedisError."""
         await self.client.set(keys.tamper_relearn(camera_id), repr(at_s))
+
+    async def zone_occupancy(self, camera_id: int) -> ZoneOccupancy | None:
+        """How many are in each of the camera's zones now, as the worker analysing it last said (None:
+        no worker says, or what it wrote cannot be read)."""
+        raw = await self.client.get(keys.zone_occupancy(camera_id))
+        if raw is None:
+            return None
+        try:
+            return ZoneOccupancy.decode(raw)
+        except MessageError:
+            return None
 
     async def ingest_alive(self) -> bool:
         return bool(await self.client.exists(keys.ingest_heartbeat()))
