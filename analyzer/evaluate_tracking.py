@@ -1,6 +1,8 @@
 """`python -m analyzer.evaluate --tracking [--fps 5]`: the person tracker against the ground truth
 of PETS09-S2L1 and TUD-Campus (../shared/data), in standard multi-object-tracking metrics
-(motmetrics: MOTA, IDF1, identity switches), the tracker as it was and as it is side by side.
+(motmetrics: MOTA, IDF1, identity switches), the tracker as it was and as it is side by side; and
+the crossings of the lines in analyzer/data/counting_lines.json counted each way, from the ground
+truth's tracks and from each tracker's (analyzer.rules, as workers count them).
 
 Each sequence is played as a camera analysed at --fps (5, as workers do by default): the frames a
 worker would analyse are read whole by the person detector (the settings' model, people at the
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,13 +29,16 @@ import numpy as np
 from analyzer.detectors.build import build_detector
 from analyzer.detectors.detection import Detection
 from analyzer.detectors.geometry import iou
-from analyzer.tracking import Tracker
+from analyzer.rules import Rules
+from analyzer.tracking import Track, Tracker
 from shared.analysis import AnalysisConfig
 from shared.settings import load_settings
+from shared.zones import Line
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEQUENCES = {"PETS09-S2L1": "vtest_PETS09-S2L1_480x360.avi", "TUD-Campus": "TUD-Campus.mp4"}
 MATCH_IOU = 0.5
+COUNTING_LINES = Path(__file__).parent / "data" / "counting_lines.json"
 METRICS = ["mota", "idf1", "num_switches", "precision", "recall", "num_objects", "num_unique_objects"]
 
 
@@ -139,5 +145,64 @@ def report(data: Path, fps: float, min_score: float) -> list[str]:
             lines.append(f"{name:12} {label:18} {m['mota']:6.3f} {m['idf1']:6.3f} {m['num_switches']:6.0f} "
                          f"{m['precision']:6.3f} {m['recall']:6.3f} {m['num_objects']:8.0f} "
                          f"{m['num_unique_objects']:6.0f}")  # fmt: skip
+        if name == counting_sequence():
+            lines += counting_report(played, gt)
     lines.append(f"(analysed at {fps:g} fps, people at score {min_score:g}; {time.monotonic() - started:.0f} s)")
     return lines
+
+
+def counting_sequence() -> str:
+    sequence: str = json.loads(COUNTING_LINES.read_text())["sequence"]
+    return sequence
+
+
+def counting_report(played: Played, gt: dict[int, tuple[list[int], np.ndarray]]) -> list[str]:
+    """Each line's crossings each way: the ground truth's tracks, and each tracker's."""
+    lines = [Line.model_validate(x) for x in json.loads(COUNTING_LINES.read_text())["lines"]]
+    truth_counts = _count_truth(played, gt, lines)
+    found = {label: _count_tracked(played, make(), lines) for label, make in TRACKERS.items()}
+    out = [f"{'line':8} {'way':4} {'truth':>5} " + " ".join(f"{label:>18}" for label in TRACKERS) + "  error now"]
+    for line in lines:
+        for way in ("in", "out"):
+            key = (line.name, way)
+            counted = " ".join(f"{found[label].get(key, 0):18d}" for label in TRACKERS)
+            now = found["now"].get(key, 0)
+            error = (now - truth_counts.get(key, 0)) / max(truth_counts.get(key, 0), 1)
+            out.append(f"{line.name:8} {way:4} {truth_counts.get(key, 0):5d} {counted}  {error:+9.1%}")
+    return out
+
+
+def _count(rules: Rules, seen: list[Track], ended: list[Track], size: tuple[int, int], t_s: float,
+           counts: dict[tuple[str, str], int]) -> None:  # fmt: skip
+    for out in rules.update(seen, ended, (float(size[0]), float(size[1])), t_s, None, t_s):
+        if out.event.line is not None and out.event.direction is not None and out.event.phase.value == "start":
+            key = (out.event.line, out.event.direction)
+            counts[key] = counts.get(key, 0) + 1
+
+
+def _count_truth(played: Played, gt: dict[int, tuple[list[int], np.ndarray]], lines: list[Line]) -> dict[
+        tuple[str, str], int]:  # fmt: skip
+    rules = Rules(0, [], lines)
+    tracks: dict[int, Track] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for i, number in enumerate(played.frames):
+        ids, boxes = gt.get(number, ([], np.zeros((0, 4))))
+        seen = []
+        for track_id, box in zip(ids, boxes, strict=True):
+            at = (int(box[0]), int(box[1]), int(box[2]), int(box[3]))
+            track = tracks.setdefault(track_id, Track(track_id, "person", at, 0.0, 0.0, 1.0, at, confirmed=True))
+            track.box = at
+            seen.append(track)
+        _count(rules, seen, [], played.size, i / played.fps, counts)
+    return counts
+
+
+def _count_tracked(played: Played, tracker: Tracker, lines: list[Line]) -> dict[tuple[str, str], int]:
+    rules: Rules = Rules(0, [], lines)
+    counts: dict[tuple[str, str], int] = {}
+    for i, found in enumerate(played.detections):
+        changes = tracker.update(found, i / played.fps)
+        updated = set(changes.assigned.values())
+        seen = [t for t in tracker.tracks if t.confirmed and t.id in updated]
+        _count(rules, seen, changes.ended, played.size, i / played.fps, counts)
+    return counts
