@@ -14,10 +14,13 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Device:
-    """What a camera is announced as: its name and the object labels it reports besides people."""
+    """What a camera is announced as: its name, the object labels it reports besides people, and the
+    names of its lines and zones (analysis.lines, analysis.zones)."""
 
     name: str
     labels: tuple[str, ...] = ()
+    lines: tuple[str, ...] = ()
+    zones: tuple[str, ...] = ()
 
 
 def node_of(prefix: str) -> str:
@@ -40,14 +43,14 @@ def slug(label: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
 
 
-def configs(
-    discovery_prefix: str, prefix: str, camera_id: int, name: str, labels: tuple[str, ...] = ()
-) -> dict[str, dict[str, Any]]:
-    """Every config topic of one camera and its JSON payload; `labels`: the object labels it
-    reports besides people (its `analysis.objects`), each a binary sensor and a count."""
+def configs(discovery_prefix: str, prefix: str, camera_id: int, camera: Device) -> dict[str, dict[str, Any]]:
+    """Every config topic of one camera and its JSON payload: the object labels it reports besides
+    people (its `analysis.objects`) each a binary sensor and a count; each line's crossings each way
+    since midnight, and each zone's occupancy, a sensor."""
     node = node_of(prefix)
     base = f"{prefix}/{camera_id}"
-    device = {"identifiers": [f"{node}_{camera_id}"], "name": name, "manufacturer": "camstream", "model": "Camera"}
+    device = {"identifiers": [f"{node}_{camera_id}"], "name": camera.name, "manufacturer": "camstream",
+              "model": "Camera"}  # fmt: skip
     availability = [{"topic": f"{prefix}/available"}]
 
     def entity(entity_id: str, title: str, **fields: Any) -> dict[str, Any]:
@@ -85,7 +88,7 @@ def configs(
     for kind, title in (("person", "Person"), ("face", "Face")):
         found[("binary_sensor", kind)] = entity(kind, title, state_topic=f"{base}/{kind}", value_template=counted,
                                                 device_class="occupancy", **on_off)  # fmt: skip
-    for label in labels:
+    for label in camera.labels:
         level = slug(label)
         found[("binary_sensor", level)] = entity(
             level, label.capitalize(), state_topic=f"{base}/{level}", value_template=counted,
@@ -94,6 +97,17 @@ def configs(
         found[("sensor", f"{level}_count")] = entity(
             f"{level}_count", f"{label.capitalize()} count", state_topic=f"{base}/{level}", state_class="measurement",
             icon="mdi:counter",
+        )  # fmt: skip
+    for line in camera.lines:
+        for way in ("in", "out"):
+            found[("sensor", f"line_{slug(line)}_{way}")] = entity(
+                f"line_{slug(line)}_{way}", f"{line} {way}", state_topic=f"{base}/lines/{line}/{way}",
+                state_class="total_increasing", icon="mdi:counter",
+            )  # fmt: skip
+    for zone in camera.zones:
+        found[("sensor", f"zone_{slug(zone)}_occupancy")] = entity(
+            f"zone_{slug(zone)}_occupancy", f"{zone} occupancy", state_topic=f"{base}/zones/{zone}/occupancy",
+            state_class="measurement", icon="mdi:account-group",
         )  # fmt: skip
     for command, title, icon in (
         ("detect", "Detection", "mdi:motion-sensor"),

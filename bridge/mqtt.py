@@ -95,11 +95,16 @@ class MqttTarget:
         for camera_id in gone:
             await self._forget(camera_id, before[camera_id])
         for camera_id, device in changed.items():
-            dropped = set(before[camera_id].labels) - set(device.labels) if camera_id in before else set()
-            for label in dropped:
-                await self._forget_label(camera_id, before[camera_id], label)
+            old = before.get(camera_id)
+            if old is not None:
+                for label in set(old.labels) - set(device.labels):
+                    await self._forget_topics(f"{self.prefix}/{camera_id}/{slug(label)}")
+                for line in set(old.lines) - set(device.lines):
+                    await self._forget_topics(f"{self.prefix}/{camera_id}/lines/{line}/")
+                for zone in set(old.zones) - set(device.zones):
+                    await self._forget_topics(f"{self.prefix}/{camera_id}/zones/{zone}/")
             if self.discovery:
-                await self._announce(camera_id, device)
+                await self._announce(camera_id, device, old)
 
     # ---- the connection
 
@@ -165,7 +170,7 @@ class MqttTarget:
         labels a camera no longer reports): cleared."""
         wanted: set[str] = set()
         for camera_id, device in self.cameras.items():
-            wanted |= set(configs(self.discovery_prefix, self.prefix, camera_id, device.name, device.labels))
+            wanted |= set(configs(self.discovery_prefix, self.prefix, camera_id, device))
         stale: set[str] = set()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DISCOVERY_SETTLE_S):
@@ -202,24 +207,24 @@ class MqttTarget:
         except aiomqtt.MqttError as e:
             self.status.last_error = mask_credentials(str(e))
 
-    async def _announce(self, camera_id: int, device: Device) -> None:
-        for topic, body in configs(self.discovery_prefix, self.prefix, camera_id, device.name, device.labels).items():
+    async def _announce(self, camera_id: int, device: Device, before: Device | None = None) -> None:
+        """Its configs; those of entities it had before and has no more (a label, a line, a zone) cleared."""
+        now = configs(self.discovery_prefix, self.prefix, camera_id, device)
+        old = configs(self.discovery_prefix, self.prefix, camera_id, before) if before is not None else {}
+        for topic in set(old) - set(now):
+            await self._publish(topic, b"", retain=True)
+        for topic, body in now.items():
             await self._publish(topic, json.dumps(body), retain=True)
 
-    async def _forget_label(self, camera_id: int, device: Device, label: str) -> None:
-        """A label the camera no longer reports: its entities and its state go."""
-        if self.discovery:
-            without = tuple(other for other in device.labels if other != label)
-            old = configs(self.discovery_prefix, self.prefix, camera_id, "", device.labels)
-            for topic in set(old) - set(configs(self.discovery_prefix, self.prefix, camera_id, "", without)):
-                await self._publish(topic, b"", retain=True)
-        topic = f"{self.prefix}/{camera_id}/{slug(label)}"
-        if self.states.pop(topic, None) is not None:
+    async def _forget_topics(self, start: str) -> None:
+        """States the camera no longer has (a label it stopped reporting, a line or zone removed): cleared."""
+        for topic in [t for t in self.states if t == start or (start.endswith("/") and t.startswith(start))]:
+            del self.states[topic]
             await self._publish(topic, b"", retain=True)
 
     async def _forget(self, camera_id: int, device: Device) -> None:
         if self.discovery:
-            for config in configs(self.discovery_prefix, self.prefix, camera_id, "", device.labels):
+            for config in configs(self.discovery_prefix, self.prefix, camera_id, device):
                 await self._publish(config, b"", retain=True)
         for topic in [t for t in self.states if t.startswith(f"{self.prefix}/{camera_id}/")]:
             del self.states[topic]

@@ -29,6 +29,7 @@ from shared import keys
 from shared.cameras import Camera
 from shared.db.accounts import Accounts
 from shared.db.cameras import read_cameras, revision, save_camera, stored_definition
+from shared.db.counts import RuleCounts
 from shared.db.engine import DatabaseUnavailable, connect, retrying
 from shared.db.events import EventHistory
 from shared.db.integrations import Integrations, StoredIntegration
@@ -55,7 +56,8 @@ class Bridge:
         self.integrations = Integrations(engine, box)
         self.cameras: dict[int, Camera] = {}
         self.mqtt = MqttTarget(settings, self.command, self.camera_name, self.stopping) if settings.mqtt_url else None
-        self.states = CameraStates(client, self.mqtt, self.snapshot, self.stopping, self.history) if self.mqtt else None
+        self.states = (CameraStates(client, self.mqtt, self.snapshot, self.stopping, self.history, RuleCounts(engine))
+                       if self.mqtt else None)  # fmt: skip
         self.targets: dict[str, tuple[Target, asyncio.Task[None]]] = {}
         self._definitions: dict[str, dict[str, Any]] = {}
         self._unusable: dict[str, dict[str, Any]] = {}

@@ -19,11 +19,13 @@ import redis
 import redis.asyncio as aioredis
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.counts import RuleTopics
 from bridge.discovery import Device, slug
 from bridge.follower import streams_of
 from bridge.mqtt import MqttTarget
 from shared import keys
 from shared.cameras import Camera
+from shared.db.counts import RuleCounts
 from shared.db.engine import DatabaseUnavailable
 from shared.db.events import EventHistory
 from shared.detections import PROBLEM_TYPES, Event, EventPhase, EventType, FrameDetections
@@ -41,6 +43,12 @@ def _object_labels(camera: Camera) -> tuple[str, ...]:
     return tuple(label for label in camera.analysis.objects if label != "person")
 
 
+def _device(camera: Camera) -> Device:
+    analysis = camera.analysis
+    return Device(camera.name, _object_labels(camera), tuple(line.name for line in analysis.lines),
+                  tuple(zone.name for zone in analysis.zones))  # fmt: skip
+
+
 def _counted(camera: Camera) -> tuple[str, ...]:
     """The labels whose counts the camera's topics show: people and faces always, and its objects."""
     return ("person", "face", *_object_labels(camera))
@@ -48,8 +56,10 @@ def _counted(camera: Camera) -> tuple[str, ...]:
 
 class CameraStates:
     def __init__(self, client: aioredis.Redis, mqtt: MqttTarget, snapshot: Callable[[Event], Awaitable[bytes | None]],
-                 stop: Callable[[], bool], history: EventHistory | None = None) -> None:  # fmt: skip
+                 stop: Callable[[], bool], history: EventHistory | None = None,
+                 counts: RuleCounts | None = None) -> None:  # fmt: skip
         self.client, self.mqtt, self.snapshot, self.stop, self.history = client, mqtt, snapshot, stop, history
+        self.rules = RuleTopics(client, mqtt, counts)  # lines' crossings today, zones' occupancy
         self.cameras: dict[int, Camera] = {}
         self.problems: dict[int, dict[str, Event]] = defaultdict(dict)  # camera -> its health events open, by id
         self.open: dict[tuple[int, str], set[str]] = defaultdict(set)  # (camera, label) -> its events open
@@ -57,7 +67,8 @@ class CameraStates:
 
     async def set_cameras(self, cameras: list[Camera]) -> None:
         self.cameras = {c.id: c for c in cameras}
-        await self.mqtt.set_cameras({c.id: Device(c.name, _object_labels(c)) for c in cameras})
+        await self.mqtt.set_cameras({c.id: _device(c) for c in cameras})
+        await self.rules.load(self.cameras)
         for camera in cameras:
             detecting = camera.enabled and camera.analysis.enabled
             await self.mqtt.set_state(camera.id, "detect/state", "ON" if detecting else "OFF")
@@ -115,6 +126,7 @@ class CameraStates:
                         await self._event(event)
 
     async def _event(self, event: Event) -> None:
+        await self.rules.event(event)
         starting = event.phase is EventPhase.START
         camera = self.cameras[event.camera_id]
         if event.type.is_problem:
@@ -184,4 +196,5 @@ class CameraStates:
                 except (redis.RedisError, MessageError):
                     state = CameraState.OFFLINE
                 await self.mqtt.set_state(camera_id, "status", state.value if camera.enabled else "disabled")
+                await self.rules.occupancy(camera)
             await asyncio.sleep(STATUS_EVERY_S)
