@@ -87,8 +87,7 @@ def main() -> int:
     rows = costs(camera)
     lines = [
         "## Tamper", "",
-        f"Command: `.venv/bin/python -m bench.tamper{' --evaluate' if args.evaluate else ''}`. Run "
-        f"{time.strftime('%Y-%m-%d')} on {machine()}.", "",
+        f"Command: `.venv/bin/python -m bench.tamper{' --evaluate' if args.evaluate else ''}`. {machine()}.", "",
         f"Cost of watching a view for tampering (analyzer.detectors.tamper), medians of {FRAMES} frames of "
         f"{CLIPS['pets']} as a worker holds them, beside the motion detector's on the same frames. A worker looks "
         f"every {TAMPER_LOOK_EVERY_S:g} s at most: at {ANALYSIS_FPS:g} fps, one look per {per_frame:g} analysed "
