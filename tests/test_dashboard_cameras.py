@@ -48,7 +48,7 @@ def test_an_admin_adds_a_camera_from_the_dashboard_and_its_tile_plays(
 
 
 @pytest.mark.usefixtures("chromium_available")
-def test_an_admin_draws_a_zone_and_a_mask_on_the_picture_and_the_camera_keeps_them(
+def test_an_admin_draws_a_zone_a_mask_a_named_zone_and_a_line_and_the_camera_keeps_them(
     ingest: Callable[..., ServiceRun], gateway: Callable[..., str], tmp_path: Path
 ) -> None:
     cameras = write_camera_file(tmp_path, [{"id": 1, "name": "yard", "source": "demo:?size=320x180",
@@ -59,7 +59,11 @@ def test_an_admin_draws_a_zone_and_a_mask_on_the_picture_and_the_camera_keeps_th
     wait_until(lambda: web.get(f"{base}/api/cameras/1/snapshot.jpg").status_code == 200, 15.0, what="a frame")
     zone = [(0.1, 0.5), (0.9, 0.5), (0.9, 0.95), (0.1, 0.95)]
     mask = [(0.6, 0.1), (0.9, 0.1), (0.75, 0.4)]
+    till = [(0.1, 0.1), (0.4, 0.1), (0.4, 0.4)]
+    door = [(0.5, 0.9), (0.5, 0.3)]
+    answers = ["till", "30", "door"]  # the named zone's name and loitering time, the line's name
     with browser_page(login=base) as page:
+        page.on("dialog", lambda dialog: dialog.accept(answers.pop(0)))
         page.locator("#open-cameras").click()
         page.locator("#camera-list tbody tr[data-camera='1'] button", has_text="Zones").click()
         picture = page.locator("#zone-editor img")
@@ -77,9 +81,17 @@ def test_an_admin_draws_a_zone_and_a_mask_on_the_picture_and_the_camera_keeps_th
         place(zone)
         page.locator("#zone-editor input[value=motion_masks]").check()
         place(mask)
-        assert page.inner_text("#zone-list").count("Remove") == 2, page.inner_text("#zone-editor")
+        page.locator("#zone-editor input[value=zones]").check()
+        place(till)
+        page.locator("#zone-editor input[value=lines]").check()
+        place(door)
+        assert page.inner_text("#zone-list").count("Remove") == 4, page.inner_text("#zone-editor")
         assert page.locator("#zone-editor svg polygon.zone").count() == 1
         assert page.locator("#zone-editor svg polygon.mask").count() == 1
+        assert page.locator("#zone-editor svg polygon.named").count() == 1
+        assert page.locator("#zone-editor svg polyline.line").count() == 1
+        assert page.locator("#zone-editor svg polyline.arrow").count() == 1  # the way that counts as in
+        assert "door (in" in page.inner_text("#zone-editor svg")
         page.locator("#zone-save").click()
         wait_until(lambda: "Saved" in page.inner_text("#zone-message"), 10.0, interval_s=0.2, what="saved")
         assert not csp_violations(page)
@@ -90,3 +102,8 @@ def test_an_admin_draws_a_zone_and_a_mask_on_the_picture_and_the_camera_keeps_th
         for (x, y), (want_x, want_y) in zip(drawn[0], clicked, strict=True):
             assert abs(x - want_x) < 0.02 and abs(y - want_y) < 0.02, (drawn, clicked)
     assert analysis["person"] is False and analysis["enabled"] is False  # the rest of analysis unchanged
+    [named] = analysis["zones"]
+    assert (named["name"], named["loiter_s"], len(named["points"])) == ("till", 30, 3)
+    [line] = analysis["lines"]
+    assert line["name"] == "door" and all(abs(a - b) < 0.02 for p, q in zip(line["points"], door, strict=True)
+                                          for a, b in zip(p, q, strict=True))  # fmt: skip

@@ -66,3 +66,17 @@ def test_image_installs_as_the_readme_does_and_holds_no_secret() -> None:
 
 def test_deploy_camera_file_is_valid() -> None:
     assert [c.id for c in load_cameras(ROOT / "deploy" / "cameras.yaml", {}).cameras] == [1, 2, 3, 4]
+
+
+def test_vendored_browser_libraries_are_the_packages_files() -> None:
+    """gateway/static/vendor holds uPlot 1.6.32's dist files unchanged (its README says how to upgrade)."""
+    import hashlib  # noqa: PLC0415 - this test's alone
+
+    vendor = ROOT / "gateway" / "static" / "vendor"
+    expected = {
+        "uPlot.iife.min.js": "19c8d4c6ad88929a79f4ae49d6f7161566dfd0ba3d15cc495e974f787eb78f1f",
+        "uPlot.min.css": "df630c6a8d6f8eeaff264b50f73ce5b114f646ffd9a0bb74f049b0a00135fa04",
+    }
+    for name, digest in expected.items():
+        assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
+    assert "1.6.32" in (vendor / "README.md").read_text()

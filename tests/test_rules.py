@@ -17,6 +17,7 @@ import pytest
 
 from analyzer.evaluate_tracking import COUNTING_LINES
 from tests.support import DATA, ServiceRun, wait_until, web, write_camera_file
+from tests.support.browser import CHROMIUM, browser_page, csp_violations
 from tests.support.mosquitto import Listener, Mosquitto
 
 CLIP = DATA / "vtest_PETS09-S2L1_480x360.avi"
@@ -97,3 +98,19 @@ def test_lines_count_crossings_everywhere_and_the_counts_survive_restarts(
         listener.close()
     base_again = gateway(cameras, env=env)
     assert _totals(base_again) == counted, "the counts come from the database"
+    _chart_shown(base_again, counted)
+
+
+def _chart_shown(base: str, counted: Counter[tuple[str, str]]) -> None:
+    """The dashboard's recordings dialog charts the day's counts (uPlot) and says the totals."""
+    if not CHROMIUM.exists():
+        return  # the browser tests say it is missing; the counts above are the contract
+    with browser_page(login=base) as page:
+        page.locator(".tile[data-camera='1'] button.recordings").click()
+        section = page.locator("#timeline section.counts")
+        section.wait_for(state="visible", timeout=15000)
+        summary = page.inner_text("#timeline .counts-summary")
+        middle = f"middle: {counted[('middle', 'in')]} in, {counted[('middle', 'out')]} out"
+        assert middle in summary, summary
+        assert page.locator("#timeline .counts-chart canvas").count() == 1
+        assert not csp_violations(page)

@@ -45,7 +45,10 @@ class EventsQuery(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     camera: int | None = Field(None, ge=1, le=MAX_CAMERA_ID, description="Only this camera's events")
-    type: EventType | None = Field(None, description="motion, person, face, object, recording_gap, offline, tamper, line_crossed, zone_entered, zone_left or loitering")
+    type: EventType | None = Field(
+        None,
+        description="motion, person, face, object, recording_gap, offline, tamper, line_crossed, zone_entered, zone_left or loitering",
+    )
     since: float | None = Field(None, ge=0, le=LATEST_TIME_S, allow_inf_nan=False,
                                 description="Started at or after (Unix time)")  # fmt: skip
     until: float | None = Field(None, ge=0, le=LATEST_TIME_S, allow_inf_nan=False,

@@ -3,6 +3,8 @@
 // how much of the last 24 hours is recorded; a click plays from that moment (a clip of the next ten minutes, stream-copied by the
 // gateway), 1x/2x/4x, and the selected range downloads as an MP4. An event's "Play clip" opens the
 // event's own clip (with its pre- and post-capture). Everything from the API goes in as text.
+import { showCounts } from "/static/counts.js";
+
 const DAY_S = 86400;
 const PLAY_S = 600;  // a click plays this much from where it lands; a later click loads the next part
 
@@ -16,6 +18,7 @@ const toInput = dialog.querySelector("input[name=to]");
 const download = dialog.querySelector("a.download");
 const message = dialog.querySelector(".message");
 const coverageLine = dialog.querySelector(".coverage");
+const countsSection = dialog.querySelector("section.counts");
 let camera = null;
 let dayStart = 0;
 let ranges = [];  // the day's recorded ranges, oldest first
@@ -109,7 +112,7 @@ bar.onclick = (e) => {
   play(clipUrl(at, at + PLAY_S), at);
   select(at, at + 60);
 };
-dayInput.onchange = () => loadDay();
+dayInput.onchange = () => { loadDay(); showCounts(countsSection, camera.id, dayStart); };
 fromInput.onchange = toInput.onchange = () => select(secondsOf(fromInput), secondsOf(toInput));
 for (const button of dialog.querySelectorAll(".speed button")) {
   button.onclick = () => {
@@ -129,6 +132,7 @@ export async function openTimeline(forCamera, event = null) {
   message.textContent = "";
   dialog.showModal();
   await Promise.all([loadDay(), showCoverage()]);
+  await showCounts(countsSection, camera.id, dayStart);
   if (event) {
     play(`/api/events/${encodeURIComponent(event.id)}/clip.mp4`, event.startedAt);
     select(event.startedAt - 5, (event.endedAt ?? event.startedAt) + 5);
