@@ -47,7 +47,8 @@ class EventsQuery(BaseModel):
     camera: int | None = Field(None, ge=1, le=MAX_CAMERA_ID, description="Only this camera's events")
     type: EventType | None = Field(
         None,
-        description="motion, person, face, object, recording_gap, offline, tamper, line_crossed, zone_entered, zone_left or loitering",
+        description="motion, person, face, object, recording_gap, offline, tamper, line_crossed, zone_entered, "
+        "zone_left or loitering",
     )
     since: float | None = Field(None, ge=0, le=LATEST_TIME_S, allow_inf_nan=False,
                                 description="Started at or after (Unix time)")  # fmt: skip
