@@ -91,7 +91,7 @@ def test_an_admin_draws_a_zone_a_mask_a_named_zone_and_a_line_and_the_camera_kee
         assert page.locator("#zone-editor svg polygon.named").count() == 1
         assert page.locator("#zone-editor svg polyline.line").count() == 1
         assert page.locator("#zone-editor svg polyline.arrow").count() == 1  # the way that counts as in
-        assert "door (in" in page.inner_text("#zone-editor svg")
+        assert "door (in →)" in page.locator("#zone-editor svg text").all_text_contents()
         page.locator("#zone-save").click()
         wait_until(lambda: "Saved" in page.inner_text("#zone-message"), 10.0, interval_s=0.2, what="saved")
         assert not csp_violations(page)
