@@ -16,6 +16,7 @@ from shared.labels import COCO_LABELS
 Point = Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(min_length=2, max_length=2)]
 # Names go into MQTT topics (<prefix>/<id>/zones/<name>/occupancy): letters, digits, spaces, - and _.
 Name = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _-]*$")]
+Identity = Annotated[str, Field(min_length=1, max_length=100)]  # an enrolled person's name, as enrolled
 OBJECT_TYPES = ("person", "face", *(label for label in COCO_LABELS if label != "person"))
 MIN_LENGTH = 0.01  # of the frame: a shorter segment is a slip of the mouse, and would count nothing
 
@@ -42,6 +43,10 @@ class Zone(BaseModel):
         description="A track in the zone this long is `loitering` (one event, ended when it leaves); None: never.",
     )  # fmt: skip
     objects: list[str] = Field(default_factory=lambda: ["person"], description="The object types the zone counts.")
+    identities: list[Identity] = Field(
+        default_factory=list, max_length=64,
+        description="Only faces recognised as one of these enrolled people (objects: [face]); none: anyone.",
+    )  # fmt: skip
 
     _objects = field_validator("objects")(_known_objects)
 
@@ -55,6 +60,10 @@ class Line(BaseModel):
     name: Name
     points: list[Point] = Field(description="Two or more points: a line, or a path of segments.")
     objects: list[str] = Field(default_factory=lambda: ["person"], description="The object types the line counts.")
+    identities: list[Identity] = Field(
+        default_factory=list, max_length=64,
+        description="Only faces recognised as one of these enrolled people (objects: [face]); none: anyone.",
+    )  # fmt: skip
 
     _objects = field_validator("objects")(_known_objects)
 

@@ -54,6 +54,18 @@ def test_walking_round_the_end_of_a_line_or_being_another_type_is_no_crossing() 
     assert [e.direction for e in crossed if e.phase is EventPhase.START] == ["in", "out"]
 
 
+def test_a_rule_for_a_known_person_counts_their_face_only() -> None:
+    door = Line(name="door", points=[[0.5, 0.8], [0.5, 0.2]], objects=["face"], identities=["Alice"])
+    rules = Rules(1, [], [door])
+    crossings = []
+    for who, track_id in (("Alice", 1), ("Bob", 2), (None, 3)):
+        for i, x in enumerate((0.3, 0.7)):
+            track = _track(x, 0.5, "face", track_id)
+            track.identity = who
+            crossings += [r.event for r in rules.update([track], [], SIZE, float(i), None, float(i))]
+    assert [e.track_id for e in crossings if e.phase is EventPhase.START] == [1]
+
+
 def test_a_zone_is_entered_left_and_lingered_in_once() -> None:
     rules = Rules(1, [HALL], [])
     walk = [(0.5, 0.5), (0.7, 0.5)] + [(0.7 + 0.01 * i, 0.5) for i in range(8)] + [(0.3, 0.5), (0.3, 0.5)]
