@@ -30,9 +30,12 @@ EVENT_LABELS = (*COCO_LABELS, "face")
 # What an event filter may name (recordings' `event_types`, webhooks' and notifications' `types`):
 # an event type, or an object's label, which picks that label's events only.
 EVENT_KINDS = (
-    "motion", "person", "face", "object", "recording_gap", "offline",
-    *(label for label in COCO_LABELS if label != "person"),
+    "motion", "person", "face", "object", "recording_gap", "offline", "tamper", "line_crossed", "zone_entered",
+    "zone_left", "loitering", *(label for label in COCO_LABELS if label != "person"),
 )  # fmt: skip
+# The event types whose `label` a filter's label picks (a rule's event says what crossed, but a filter
+# naming `dog` asks for dogs seen, not for every line a dog crossed: name `line_crossed` for those).
+DETECTION_TYPES = ("person", "face", "object")
 
 
 def event_kind(value: str) -> str:
@@ -40,7 +43,8 @@ def event_kind(value: str) -> str:
     if value not in EVENT_KINDS:
         raise ValueError(
             f"unknown event type or label {value[:40]!r}: "
-            "motion, person, face, object, recording_gap, offline or an object label"
+            "motion, person, face, object, recording_gap, offline, tamper, line_crossed, zone_entered, zone_left, "
+            "loitering or an object label"
         )
     return value
 
@@ -50,4 +54,4 @@ EventKind = Annotated[str, AfterValidator(event_kind)]
 
 def matches(kinds: Collection[str], event_type: str, label: str | None) -> bool:
     """Whether an event of this type and label is one a filter's kinds name."""
-    return event_type in kinds or (label is not None and label in kinds)
+    return event_type in kinds or (event_type in DETECTION_TYPES and label is not None and label in kinds)

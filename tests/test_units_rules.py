@@ -104,3 +104,12 @@ def test_a_track_that_ends_leaves_its_zones_and_occupancy_follows() -> None:
 def test_bad_lines_and_zones_are_refused_with_the_reason(analysis: dict[str, object], reason: str) -> None:
     with pytest.raises(ValidationError, match=reason):
         AnalysisConfig.model_validate(analysis)
+
+
+def test_filters_name_the_new_types_and_a_label_picks_detections_only() -> None:
+    from shared.labels import event_kind, matches  # noqa: PLC0415 - this test's alone
+
+    for kind in ("tamper", "line_crossed", "zone_entered", "zone_left", "loitering"):
+        assert event_kind(kind) == kind
+    assert matches(["dog"], "object", "dog") and not matches(["dog"], "line_crossed", "dog")
+    assert matches(["line_crossed"], "line_crossed", "dog") and not matches(["person"], "zone_entered", "person")

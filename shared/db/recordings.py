@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.db.engine import connect
 from shared.db.schema import events, recordings
 from shared.detections import HEALTH_TYPE_NAMES, EventType
+from shared.labels import DETECTION_TYPES
 
 PERSON_TYPES = (str(EventType.PERSON), str(EventType.FACE))
 
@@ -107,8 +108,9 @@ class RecordingIndex:
             )  # fmt: skip
 
     async def overlaps(self, camera_id: int, start_ms: int, end_ms: int, pre_s: float, post_s: float) -> set[str]:
-        """Types and labels of the camera's events whose span, widened by pre_s before and post_s after, meets
-        [start_ms, end_ms] (an event still open reaches to now)."""
+        """Types of the camera's events whose span, widened by pre_s before and post_s after, meets
+        [start_ms, end_ms] (an event still open reaches to now), and the labels of those that are detections
+        (shared.labels.matches: a filter's label picks detections, not the rules' events)."""
         start_s, end_s = start_ms / 1000, end_ms / 1000
         query = select(events.c.type, events.c.label).distinct().where(
             events.c.camera_id == camera_id, events.c.type.not_in(HEALTH_TYPE_NAMES),
@@ -117,7 +119,8 @@ class RecordingIndex:
         )  # fmt: skip
         async with self._connect() as connection:
             rows = (await connection.execute(query)).all()
-        return {row.type for row in rows} | {row.label for row in rows if row.label is not None}
+        labels = {row.label for row in rows if row.label is not None and row.type in DETECTION_TYPES}
+        return {row.type for row in rows} | labels
 
     async def oldest(self, limit: int, with_events: bool) -> list[Segment]:
         """The oldest segments that overlap no event (or only those that do)."""
