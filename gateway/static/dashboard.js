@@ -117,6 +117,12 @@ function kindOf(event) {
   if (event.type === "recording_gap") return `recording stopped${event.reason ? ` (${event.reason})` : ""}`;
   if (event.type === "offline") return `camera offline${event.reason ? ` (${event.reason})` : ""}`;
   if (event.type === "tamper") return `camera ${event.reason ?? "tampered with"}`;
+  // The rules': what crossed or entered, and where.
+  const who = event.label ?? "someone";
+  if (event.type === "line_crossed") return `${who} crossed ${event.line} (${event.direction})`;
+  if (event.type === "zone_entered") return `${who} entered ${event.zone}`;
+  if (event.type === "zone_left") return `${who} left ${event.zone}`;
+  if (event.type === "loitering") return `${who} lingering in ${event.zone}`;
   const seen = event.type === "object" && event.label ? event.label : event.type;
   return event.stationary ? `${seen} (parked)` : seen;
 }
