@@ -20,11 +20,23 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 3
 
 
+RULE_TITLES = {
+    EventType.LINE_CROSSED: "{who} crossed {line} ({direction})",
+    EventType.ZONE_ENTERED: "{who} entered {zone}",
+    EventType.ZONE_LEFT: "{who} left {zone}",
+    EventType.LOITERING: "{who} lingering in {zone}",
+}
+
+
 def title_of(event: Event, camera_name: str | None) -> str:
     # An object by its label ("Car at Drive"); a stationary end says the object stopped.
     where = camera_name or f"camera {event.camera_id}"
     if event.type.is_problem:
         return _problem_title(event, where)
+    if event.type in RULE_TITLES:
+        title = RULE_TITLES[event.type].format(who=(event.label or "someone").capitalize(), line=event.line,
+                                               direction=event.direction, zone=event.zone)  # fmt: skip
+        return f"{title} at {where}"
     what = (event.label or "object") if event.type.value == "object" else event.type.value
     what = what.capitalize()
     if event.stationary:

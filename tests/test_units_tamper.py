@@ -104,3 +104,12 @@ def test_a_tamper_is_a_problem_of_the_camera_that_keeps_its_footage() -> None:
     assert title_of(event, "Porch") == "Porch is covered"
     ended = Event(event.id, 1, EventType.TAMPER, EventPhase.END, 1.0, 9.0, None, None, 1, True, 9.0, reason="covered")
     assert title_of(ended, "Porch") == "Porch sees its normal view again"
+
+
+def test_the_rules_events_have_titles_that_say_what_and_where() -> None:
+    crossed = Event("1-00000000000000ab", 1, EventType.LINE_CROSSED, EventPhase.START, 1.0, None, 0.9, None, 3, True,
+                    1.0, label="person", line="door", direction="in", track_id=4)  # fmt: skip
+    assert title_of(crossed, "Shop") == "Person crossed door (in) at Shop"
+    lingering = Event("1-00000000000000ac", 1, EventType.LOITERING, EventPhase.START, 1.0, None, 0.9, None, 3, True,
+                      1.0, label="person", zone="till", track_id=4)  # fmt: skip
+    assert title_of(lingering, "Shop") == "Person lingering in till at Shop"
