@@ -198,7 +198,7 @@ async def test_events_have_one_shape_and_page_back_each_once(redis_url: str) -> 
         first = seen[-1]
         assert set(first) == {"id", "cameraId", "type", "phase", "startedAt", "endedAt", "score", "box", "frames",
                               "snapshotUrl", "publishedAt", "identity", "similarity", "label",
-                              "stationary", "reason"}  # fmt: skip
+                              "stationary", "reason", "zone", "line", "direction", "trackId"}  # fmt: skip
         assert first["snapshotUrl"] == f"/api/events/{first['id']}/snapshot.jpg"
         assert {e["id"]: e["phase"] for e in seen}["1-0000000000000004"] == "end"
         one = (await http.get(f"/api/events/{first['id']}")).json()
