@@ -91,7 +91,7 @@ class Rules:
     def _crossings(self, track: Track, point: Point, t_s: float, jpeg: bytes | None, now_s: float) -> list[RuleEvent]:
         out: list[RuleEvent] = []
         for line in self.lines:
-            if not _counts(line, track):
+            if not line.looks_at(track.label, track.identity):
                 continue
             side = _side(line, point)
             key = (track.id, line.name)
@@ -112,7 +112,7 @@ class Rules:
     def _zones(self, track: Track, point: Point, t_s: float, jpeg: bytes | None, now_s: float) -> list[RuleEvent]:
         out: list[RuleEvent] = []
         for zone in self.zones:
-            if not _counts(zone, track):
+            if not zone.looks_at(track.label, track.identity):
                 continue
             key = (track.id, zone.name)
             visit = self._visits.get(key)
@@ -148,11 +148,6 @@ class Rules:
                      round(track.best_score, 3), Box(*track.box), track.frames, True, now_s, label=track.label,
                      zone=where.get("zone"), line=where.get("line"), direction=where.get("direction"),
                      track_id=track.id)  # fmt: skip
-
-
-def _counts(rule: Zone | Line, track: Track) -> bool:
-    """Whether the rule looks at the track: its type, and for faces limited to people, who it is."""
-    return track.label in rule.objects and (not rule.identities or track.identity in rule.identities)
 
 
 def _instant(event: Event, jpeg: bytes | None) -> list[RuleEvent]:

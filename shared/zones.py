@@ -31,41 +31,40 @@ def _known_objects(objects: list[str]) -> list[str]:
     return objects
 
 
-class Zone(BaseModel):
-    """An area: tracks entering and leaving it, how many are in it, and who lingers."""
+class Rule(BaseModel):
+    """What a zone and a line share: a name, and whose tracks they count."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: Name
+    objects: list[str] = Field(default_factory=lambda: ["person"], description="The object types it counts.")
+    identities: list[Identity] = Field(
+        default_factory=list, max_length=64,
+        description="Only faces recognised as one of these enrolled people (objects: [face]); none: anyone.",
+    )  # fmt: skip
+
+    _objects = field_validator("objects")(_known_objects)
+
+    def looks_at(self, label: str, identity: str | None) -> bool:
+        """Whether a track of this label (a face: of this identity) is one this rule counts."""
+        return label in self.objects and (not self.identities or identity in self.identities)
+
+
+class Zone(Rule):
+    """An area: tracks entering and leaving it, how many are in it, and who lingers."""
+
     points: list[Point] = Field(min_length=3, max_length=64, description="The polygon, [x, y] fractions of the frame.")
     loiter_s: float | None = Field(
         default=None, gt=0, le=86_400,
         description="A track in the zone this long is `loitering` (one event, ended when it leaves); None: never.",
     )  # fmt: skip
-    objects: list[str] = Field(default_factory=lambda: ["person"], description="The object types the zone counts.")
-    identities: list[Identity] = Field(
-        default_factory=list, max_length=64,
-        description="Only faces recognised as one of these enrolled people (objects: [face]); none: anyone.",
-    )  # fmt: skip
-
-    _objects = field_validator("objects")(_known_objects)
 
 
-class Line(BaseModel):
+class Line(Rule):
     """A directed line: tracks crossing it, each way. Walking from its first point to its last, `in` is
     crossing from left to right (the arrow the zone editor draws), `out` the other way."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    name: Name
     points: list[Point] = Field(description="Two or more points: a line, or a path of segments.")
-    objects: list[str] = Field(default_factory=lambda: ["person"], description="The object types the line counts.")
-    identities: list[Identity] = Field(
-        default_factory=list, max_length=64,
-        description="Only faces recognised as one of these enrolled people (objects: [face]); none: anyone.",
-    )  # fmt: skip
-
-    _objects = field_validator("objects")(_known_objects)
 
     @field_validator("points")
     @classmethod
