@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.coverage import camera_coverage, judged_until
 from shared.cameras import Camera
 from shared.db.engine import DatabaseUnavailable
+from shared.ingest_hosts import IngestHost
 from shared.settings import Settings
 from shared.status import INFERENCE_BUCKETS_MS, BridgeStatus, CameraStatus, WorkerStatus
 
@@ -63,6 +64,7 @@ class SystemReading:
     redis_up: bool = False
     statuses: dict[int, CameraStatus] = field(default_factory=dict)
     workers: list[WorkerStatus] = field(default_factory=list)
+    hosts: dict[str, IngestHost] = field(default_factory=dict)  # live ingest hosts
     recordings: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # bytes, segments, oldest ms
     disk: tuple[int, int] | None = None  # total and free bytes of the recordings' file system
     coverage: dict[int, float] = field(default_factory=dict)  # camera: kept of required footage, last 24 h
@@ -95,6 +97,7 @@ async def read_system(store: Store, recordings: RecordingIndex, cameras: list[Ca
     try:
         reading.statuses, _owners = await store.cameras_and_owners([c.id for c in cameras])
         reading.workers = await store.workers()
+        reading.hosts = await store.ingest_hosts()
         reading.bridge = await store.bridge_status()
         reading.redis_up = True
     except redis.RedisError:
@@ -121,6 +124,7 @@ class _SystemCollector(Collector):
         if self.live is None:
             return
         yield from _ingest(self.live.camera_ids, self.reading)
+        yield from _ingest_hosts(self.reading.hosts)
         yield from _analyzer(self.reading.workers)
         yield from _gateway(self.live)
         yield from _recordings(self.reading)
@@ -153,6 +157,30 @@ def _ingest(camera_ids: list[int], reading: SystemReading) -> Iterator[Metric]:
             dropped.add_metric(label, status.frames_dropped)
             failed.add_metric(label, status.frames_failed)
     yield from (up, fps, frame_fps, dropped, failed, camera_up)
+
+
+def _ingest_hosts(hosts: dict[str, IngestHost]) -> Iterator[Metric]:
+    """Per ingest host (shared.ingest_hosts): what it runs and what that costs it."""
+    alive = _gauge("ingest_hosts", "Ingest hosts whose manager heartbeats.", [])
+    alive.add_metric([], float(len(hosts)))
+    cameras = _gauge("ingest_host_cameras", "Cameras the ingest host runs.", ["host"])
+    load = _gauge("ingest_host_load", "The weights of its cameras: estimated per cent of a core.", ["host"])
+    cpu = _gauge("ingest_host_cpu_percent", "Measured CPU of its manager and camera processes, per cent of a core.",
+                 ["host"])  # fmt: skip
+    restarts = _counter("ingest_host_camera_restarts", "Camera processes restarted by its manager.", ["host"])
+    runs_on = _gauge("camera_ingest_host", "1 for the ingest host that runs the camera.", ["camera", "host"])
+    unplaced = _gauge("ingest_unplaced_cameras", "Enabled cameras no live ingest host may run (their group has "
+                      "none).", [])  # fmt: skip
+    unplaced.add_metric([], float(max((len(h.unplaced) for h in hosts.values()), default=0)))
+    for name, host in sorted(hosts.items()):
+        cameras.add_metric([name], float(len(host.cameras)))
+        load.add_metric([name], host.load)
+        if host.cpu_percent is not None:
+            cpu.add_metric([name], host.cpu_percent)
+        restarts.add_metric([name], float(sum(host.restarts.values())))
+        for camera in host.cameras:
+            runs_on.add_metric([camera, name], 1.0)
+    yield from (alive, cameras, load, cpu, restarts, runs_on, unplaced)
 
 
 def _analyzer(workers: list[WorkerStatus]) -> Iterator[Metric]:

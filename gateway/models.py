@@ -136,10 +136,25 @@ class WorkerOut(ApiModel):
     cameras: list[int]
 
 
+class IngestHostOut(ApiModel):
+    host: str  # CAMSTREAM_INGEST_HOST
+    group: str | None  # CAMSTREAM_INGEST_GROUP
+    fenced: bool  # CAMSTREAM_INGEST_SHARED: its cameras stop when it cannot renew their leases
+    pid: int  # its manager's
+    cameras: list[int]  # the cameras it runs
+    load: float  # their weights: estimated per cent of a core
+    cpu_percent: float | None  # measured: its manager and camera processes, per cent of a core
+    cores: int | None
+    restarts: int  # camera processes its manager restarted
+    updated_at: float  # its last heartbeat (Unix time)
+
+
 class SystemOut(ApiModel):
     redis: bool
     database: bool
-    ingest: bool
+    ingest: bool  # any ingest host alive
+    ingest_hosts: list[IngestHostOut] = []  # each live ingest host, by name
+    ingest_unplaced: list[int] = []  # enabled cameras no live ingest host may run (no host in their group)
     workers: list[WorkerOut]
     sessions: int
     recordings: RecordingsDisk

@@ -8,12 +8,14 @@ import json
 import logging
 import os
 import sys
+from typing import cast
 
 import redis
 from pydantic import ValidationError
 
 from ingest import locks
 from ingest.camera import CameraService
+from ingest.leases import EXIT_FENCED, HostLeases, Keep, LeaseGuard, live_hosts, text
 from ingest.manager import IngestManager
 from ingest.probe import main as probe_main
 from shared import keys
@@ -24,7 +26,7 @@ from shared.messages import MessageError
 from shared.process import Action, ProcessSpec, Started, run_process
 from shared.redis_client import sync_client
 from shared.settings import Settings
-from shared.status import CameraState, CameraStatus, IngestHeartbeat
+from shared.status import CameraState, CameraStatus
 
 log = logging.getLogger("ingest")
 
@@ -75,7 +77,7 @@ def _run_camera(camera_id: int, on_stdin: bool, settings: Settings) -> int:
     if camera is None:
         print(f"camstream ingest: no camera with id {camera_id} in the database", file=sys.stderr)
         return EXIT_CONFIG
-    folder = locks.lock_folder(settings.data_dir)
+    folder = locks.lock_folder(settings.data_dir, settings.ingest_host)
     path = locks.camera_lock_path(folder, camera_id)
     held = locks.take(path, f"{os.getpid()} {locks.fingerprint(camera)}\n")
     if held is None:
@@ -83,11 +85,22 @@ def _run_camera(camera_id: int, on_stdin: bool, settings: Settings) -> int:
         print(f"camstream ingest: camera {camera_id} runs already (pid {found[0] if found else '?'})", file=sys.stderr)
         return locks.EXIT_ALREADY_RUNNING
     stop = stop_on_signals()
+    guard = LeaseGuard(settings, camera_id, stop)
+    answer = guard.confirm()  # before anything is written: the lease is ours, or (unfenced) Redis is away
+    if answer is Keep.ELSEWHERE:
+        print(f"camstream ingest: camera {camera_id} runs on ingest host {guard.elsewhere}", file=sys.stderr)
+        return locks.EXIT_ALREADY_RUNNING
+    if answer is Keep.UNKNOWN and settings.ingest_shared:
+        print(f"camstream ingest: camera {camera_id}'s lease cannot be confirmed (Redis unreachable): not started "
+              "(CAMSTREAM_INGEST_SHARED)", file=sys.stderr)  # fmt: skip
+        return EXIT_FENCED
+    guard.start()
     if on_stdin:  # started by a manager: outlives it for a while, for the next manager to adopt
         locks.OrphanWatch(folder, camera_id, stop, settings.ingest_orphan_s).start()
     try:
-        CameraService(settings, camera).run(stop)
+        CameraService(settings, camera, guard.may_write).run(stop)
     finally:
+        guard.release()
         held.release()  # (the kernel would at exit; said here so that nothing collects it before)
     return 0
 
@@ -107,32 +120,42 @@ def _camera_from_stdin(camera_id: int) -> Camera:
 
 
 def check(settings: Settings, _args: argparse.Namespace) -> int:
-    """Print each camera's state; healthy when the manager's heartbeat is fresh."""
+    """This host's cameras and their state, the other ingest hosts; healthy when this host's manager
+    heartbeats (CAMSTREAM_INGEST_HOST names the host)."""
     cameras = cameras_or_exit("ingest", settings)
     client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
+    enabled = [c for c in cameras.cameras if c.enabled]
     try:
-        heartbeat = client.get(keys.ingest_heartbeat())
-        statuses = client.mget([keys.camera_status(c.id) for c in cameras.cameras])
+        names = [text(n) for n in cast(list[bytes], client.zrange(keys.ingest_hosts(), 0, -1))]
+        hosts = live_hosts(client, names)
+        holders = HostLeases(client, settings).holders([c.id for c in enabled])
+        statuses = client.mget([keys.camera_status(c.id) for c in enabled]) if enabled else []
     except redis.RedisError as e:
         print(f"unhealthy: Redis unreachable ({e})")
         return 1
     finally:
         client.close()
-    for camera, raw in zip(cameras.cameras, statuses, strict=True):
+    me = settings.ingest_host
+    for camera, raw in zip(enabled, statuses, strict=True):
         state: str
         try:
             state = CameraStatus.decode(raw).state if raw else CameraState.OFFLINE
         except MessageError as e:
             state = f"unreadable status ({e})"
-        print(f"camera {camera.id} {camera.name}: {state}")
-    if heartbeat is None:
-        print("unhealthy: no ingest manager heartbeat")
+        where = holders.get(camera.id)
+        print(f"camera {camera.id} {camera.name}: {state}" + ("" if where == me else
+              f" (on ingest host {where})" if where else " (on no ingest host)"))  # fmt: skip
+    for name, host in sorted(hosts.items()):
+        if name != me:
+            print(f"ingest host {name}: {len(host.cameras)} camera(s), load {host.load:g}"
+                  + (f", group {host.group}" if host.group else ""))  # fmt: skip
+    mine = hosts.get(me)
+    if mine is None:
+        print(f"unhealthy: no ingest manager heartbeat from this host ({me})")
         return 1
-    try:
-        print(f"healthy: ingest manager pid {IngestHeartbeat.decode(heartbeat).pid}")
-    except MessageError as e:
-        print(f"unhealthy: the ingest manager's heartbeat is unreadable ({e})")
-        return 1
+    if mine.unplaced:
+        print(f"cameras on no host (no live host in their group): {', '.join(map(str, mine.unplaced))}")
+    print(f"healthy: ingest manager pid {mine.pid} on host {me}, {len(mine.cameras)} camera(s), load {mine.load:g}")
     return 0
 
 

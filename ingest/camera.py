@@ -10,6 +10,9 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
+
+import redis
 
 from ingest.audio_publisher import AudioPublisher
 from ingest.backoff import Backoff
@@ -24,6 +27,7 @@ from ingest.rtsp.depacketize import AccessUnit
 from ingest.segments import SegmentWriter
 from ingest.sources import Source, SourceError, SourceFrame, open_source
 from ingest.stats import CameraStats
+from shared import keys
 from shared.cameras import Camera, SourceKind
 from shared.messages import FrameMessage
 from shared.redis_client import sync_client
@@ -33,12 +37,19 @@ from shared.status import CameraState
 log = logging.getLogger(__name__)
 
 
+def _always() -> bool:
+    return True
+
+
 class CameraService:
-    def __init__(self, settings: Settings, camera: Camera) -> None:
+    def __init__(self, settings: Settings, camera: Camera, may_write: Callable[[], bool] = _always) -> None:
         self.camera = camera
         self.settings = settings
+        # Whether this host may write the camera's frames and footage now (ingest.leases.LeaseGuard: never
+        # after its lease could have lapsed, so two hosts never write one camera).
+        self._may_write = may_write
         self.stop = threading.Event()  # run's, once it runs
-        self.stats = CameraStats(camera_id=camera.id, source=camera.source_masked)
+        self.stats = CameraStats(camera_id=camera.id, source=camera.source_masked, host=settings.ingest_host)
         self._encoder = JpegEncoder(camera.jpeg_quality)
         self._pacer = FramePacer(camera.fps)  # the camera's rate: what is counted, and recorded when encoded here
         # JPEG costs more than anything else a frame does here: encoded only at the rate something reads,
@@ -135,6 +146,8 @@ class CameraService:
 
     def _on_unit(self, unit: AccessUnit, pts_s: float, received_at_s: float) -> None:
         """The main stream's access unit: to the packet stream, and to disk."""
+        if not self._may_write():
+            return
         self.stats.units_relayed += 1
         if self._packets is not None:
             self._packets.offer(unit, pts_s, received_at_s)
@@ -142,6 +155,8 @@ class CameraService:
             self.recording.offer(unit, pts_s, received_at_s)
 
     def _on_audio(self, unit: AudioUnit, track: AudioDepacketizer, pts_s: float, received_at_s: float) -> None:
+        if not self._may_write():
+            return
         if self._audio is not None:
             self._audio.offer(unit, track, pts_s, received_at_s)
         if self.recording is not None:
@@ -160,6 +175,10 @@ class CameraService:
             self.stats.last_error = None
             self._set_state(CameraState.STREAMING)
             log.info("camera=%d streaming %dx%d", self.camera.id, *frame.size)
+            self._say_size(frame.size)
+        if not self._may_write():
+            self.stats.frames_dropped += 1
+            return
         if not self._pacer.keep(frame.media_time_s):
             self.stats.frames_dropped += 1
             return
@@ -181,6 +200,13 @@ class CameraService:
         message = FrameMessage(self.camera.id, self._seq, frame.received_at_s, width, height, jpeg)
         self._seq += 1
         self._publisher.offer(message, frame.received_at_s)
+
+    def _say_size(self, size: tuple[int, int]) -> None:
+        """What the camera decodes at: its weight when ingest hosts share cameras out (ingest.shares)."""
+        try:
+            self._client.hset(keys.ingest_sizes(), str(self.camera.id), f"{size[0]}x{size[1]}")
+        except redis.RedisError as e:
+            log.debug("camera=%d size not written: %s", self.camera.id, e)
 
     def _failed(self, reason: str, *, permanent: bool) -> None:
         if self.stop.is_set():

@@ -1,4 +1,4 @@
-"""Who runs which camera on this host: lock files under `<data dir>/ingest/`, so that camera
+"""Who runs which camera on this host: lock files under `<data dir>/ingest/<host>/`, so that camera
 processes outlive a manager that crashed and the next manager adopts them (no frame lost), and
 no camera ever runs twice.
 
@@ -33,8 +33,10 @@ ORPHAN_S = 30.0  # a camera process without a manager this long stops
 EXIT_ALREADY_RUNNING = 75  # a camera's process found its camera running already (EX_TEMPFAIL)
 
 
-def lock_folder(data_dir: Path) -> Path:
-    folder = data_dir / "ingest"
+def lock_folder(data_dir: Path, host: str) -> Path:
+    """This host's lock folder: per host, so that hosts sharing one data folder (a NAS) never see each
+    other's processes as their own."""
+    folder = data_dir / "ingest" / host
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -1,4 +1,9 @@
-"""The ingest manager: one OS process per enabled camera, restarted when it dies.
+"""The ingest manager: one OS process per camera this host runs, restarted when it dies.
+
+With several ingest hosts on one Redis, each runs the cameras it holds the lease of (ingest.leases),
+shared out by weight and group (ingest.shares): a host that dies has its cameras started by the
+others within the lease TTL, and a host that comes back takes its share again. Alone, a host runs
+every enabled camera.
 
 Each camera runs as `python -m ingest --camera ID`, a process of its own, so a camera
 that crashes, hangs in a decoder or leaks memory touches no other camera.
@@ -28,15 +33,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis
-
 from ingest import locks
 from ingest.backoff import Backoff
-from shared import keys
+from ingest.leases import HostLeases
+from ingest.sharing import CpuMeter, HostSharing
 from shared.cameras import Camera, definition_of
+from shared.ingest_hosts import IngestHost
 from shared.redis_client import sync_client
 from shared.settings import Settings
-from shared.status import IngestHeartbeat
 
 log = logging.getLogger(__name__)
 
@@ -90,94 +94,112 @@ class IngestManager:
     def __init__(self, settings: Settings, cameras: list[Camera]) -> None:
         self.settings = settings
         self._cameras_file = settings.cameras_file
-        self._children = [
-            _Child(c, Backoff(settings.backoff_initial_s, settings.backoff_max_s, settings.backoff_reset_after_s))
-            for c in cameras
-        ]
+        self._wanted = {c.id: c for c in cameras if c.enabled}
+        self._children: dict[int, _Child] = {}  # the cameras this host runs: it holds their leases
         self._client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
+        self._sharing = HostSharing(HostLeases(self._client, settings), settings)
         self._changes: queue.SimpleQueue[list[Camera]] = queue.SimpleQueue()
-        self._locks = locks.lock_folder(settings.data_dir)
+        self._locks = locks.lock_folder(settings.data_dir, settings.ingest_host)
         self._held = locks.take(self._locks / "manager.lock", wait_s=5.0)  # shared: every manager's
         if self._held is None:
             log.warning("could not share %s: camera processes may think no manager runs", self._locks / "manager.lock")
+        self._cpu = CpuMeter()
         self._adopt()
 
+    def _new_child(self, camera: Camera) -> _Child:
+        return _Child(camera, Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s,
+                                      self.settings.backoff_reset_after_s))  # fmt: skip
+
     def _adopt(self) -> None:
-        """Take over the camera processes a predecessor left running (ingest.locks)."""
-        wanted = {c.camera.id: c for c in self._children}
+        """Take over the camera processes a predecessor on this host left running (ingest.locks)."""
         for camera_id in locks.running_cameras(self._locks):
             found = locks.running(self._locks, camera_id)
             if found is None:
                 continue
             pid, mark = found
             process = Adopted(pid, locks.camera_lock_path(self._locks, camera_id))
-            child = wanted.get(camera_id)
-            if child is not None and mark == locks.fingerprint(child.camera):
+            camera = self._wanted.get(camera_id)
+            if camera is not None and mark == locks.fingerprint(camera):
+                child = self._children[camera_id] = self._new_child(camera)
                 child.process, child.started_at = process, time.monotonic()
                 log.info("camera=%d adopted its running process (pid %d): no frame lost", camera_id, pid)
                 continue
-            why = "changed meanwhile" if child is not None else "deleted or disabled meanwhile"
+            why = "changed meanwhile" if camera is not None else "deleted or disabled meanwhile"
             log.info("camera=%d %s: stopping the process left running (pid %d)", camera_id, why, pid)
-            self._stop_process(camera_id, process)
+            self._stop_processes({camera_id: process})
 
     def cameras_changed(self, cameras: list[Camera]) -> None:
         """The database's cameras now (any thread): applied by the supervising loop."""
         self._changes.put(cameras)
 
     def _apply(self, cameras: list[Camera]) -> None:
-        wanted = {c.id: c for c in cameras if c.enabled}
-        for child in list(self._children):
-            camera = wanted.pop(child.camera.id, None)
+        self._wanted = {c.id: c for c in cameras if c.enabled}
+        for camera_id, child in list(self._children.items()):
+            camera = self._wanted.get(camera_id)
             if camera is None:
-                log.info("camera=%d deleted or disabled: stopping its process", child.camera.id)
-                self._stop_child(child)
-                self._children.remove(child)
+                log.info("camera=%d deleted or disabled: stopping its process", camera_id)
+                self._give_up([camera_id], release=True)
             elif camera != child.camera:
-                log.info("camera=%d changed: restarting its process", camera.id)
+                log.info("camera=%d changed: restarting its process", camera_id)
                 self._stop_child(child)
                 child.camera, child.restart_at = camera, 0.0
-        for camera in wanted.values():
-            log.info("camera=%d added: starting its process", camera.id)
-            self._children.append(_Child(camera, Backoff(
-                self.settings.backoff_initial_s, self.settings.backoff_max_s, self.settings.backoff_reset_after_s
-            )))  # fmt: skip
+        # New cameras start where the next plan puts them (ingest.leases.HostSharing).
 
     def _stop_child(self, child: _Child) -> None:
         process, child.process = child.process, None
         if process is not None:
-            self._stop_process(child.camera.id, process)
+            self._stop_processes({child.camera.id: process})
 
-    def _stop_process(self, camera_id: int, process: Process) -> None:
-        if process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(self.settings.stop_timeout_s)
-        except subprocess.TimeoutExpired:
-            log.warning("camera=%d process %d ignored SIGTERM; killing it", camera_id, process.pid)
-            process.kill()
-            process.wait()
+    def _give_up(self, camera_ids: list[int], *, release: bool) -> None:
+        """Stop these cameras' processes (together) and forget them; their leases released if asked."""
+        processes = {c: p for c in camera_ids if (p := self._children.pop(c).process) is not None}
+        self._stop_processes(processes)
+        if release:
+            for camera_id in camera_ids:
+                self._sharing.release(camera_id)
+
+    def _stop_processes(self, processes: dict[int, Process]) -> None:
+        running = {c: p for c, p in processes.items() if p.poll() is None}
+        for process in running.values():
+            process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.settings.stop_timeout_s
+        for camera_id, process in running.items():
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("camera=%d process %d ignored SIGTERM; killing it", camera_id, process.pid)
+                process.kill()
+                process.wait()
 
     def run(self, stop: threading.Event) -> int:
-        log.info("ingest manager starting %d camera process(es)", len(self._children))
-        next_heartbeat = 0.0
+        log.info("ingest manager on host %s: %d camera(s) enabled, %d running here already", self.settings.ingest_host,
+                 len(self._wanted), len(self._children))  # fmt: skip
         try:
             while not stop.is_set():
                 while not self._changes.empty():
                     self._apply(self._changes.get())
                 now = time.monotonic()
-                for child in self._children:
+                self._share(now)
+                for child in self._children.values():
                     self._supervise(child, now)
-                if now >= next_heartbeat:
-                    self._heartbeat()
-                    next_heartbeat = now + self.settings.status_interval_s
                 stop.wait(POLL_S)
         finally:
-            self._stop_all()
-            with contextlib.suppress(redis.RedisError):
-                self._client.delete(keys.ingest_heartbeat())
+            self._give_up(list(self._children), release=True)
+            self._sharing.leave()
             self._client.close()
+            log.info("ingest manager stopped")
         return 0
+
+    def _share(self, now: float) -> None:
+        """Start the cameras the plan gives this host, stop those it gives elsewhere (ingest.sharing)."""
+        decision = self._sharing.tick(self._wanted, set(self._children), self._record(), now)
+        if decision.lost:
+            self._give_up(decision.lost, release=False)
+        if decision.give:
+            self._give_up(decision.give, release=True)
+        for camera_id in decision.start:
+            if camera_id in self._wanted and camera_id not in self._children:
+                self._children[camera_id] = self._new_child(self._wanted[camera_id])
 
     def _supervise(self, child: _Child, now: float) -> None:
         process = child.process
@@ -228,29 +250,15 @@ class IngestManager:
         log.info("camera=%d process started (pid %d): %s", camera.id, process.pid, camera.name)
         return process
 
-    def _heartbeat(self) -> None:
-        record = IngestHeartbeat(
+    def _record(self) -> IngestHost:
+        """This host's heartbeat (ingest.sharing fills in its share)."""
+        pids = [c.process.pid for c in self._children.values() if c.process is not None]
+        return IngestHost(
+            host=self.settings.ingest_host,
             pid=os.getpid(),
-            cameras={str(c.camera.id): c.process.pid if c.process else None for c in self._children},
-            restarts={str(c.camera.id): c.restarts for c in self._children},
+            cameras={str(i): c.process.pid if c.process else None for i, c in sorted(self._children.items())},
+            restarts={str(i): c.restarts for i, c in sorted(self._children.items())},
             updated_at_s=time.time(),
+            cpu_percent=self._cpu.read([os.getpid(), *pids]),
+            cores=os.cpu_count(),
         )
-        ttl_ms = int(self.settings.status_ttl_s * 1000)
-        try:
-            self._client.set(keys.ingest_heartbeat(), record.encode(), px=ttl_ms)
-        except redis.RedisError as e:
-            log.warning("ingest heartbeat not written: %s", e)
-
-    def _stop_all(self) -> None:
-        running = [c.process for c in self._children if c.process and c.process.poll() is None]
-        for process in running:
-            process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + self.settings.stop_timeout_s
-        for process in running:
-            try:
-                process.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                log.warning("camera process %d ignored SIGTERM; killing it", process.pid)
-                process.kill()
-                process.wait()
-        log.info("ingest manager stopped")

@@ -31,6 +31,7 @@ class CameraStats:
     last_frame_at_s: float | None = None
     width: int | None = None
     height: int | None = None
+    host: str | None = None  # the ingest host running the camera
     recording: SegmentWriter | None = None
     _kept_at: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
     _sent_at: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
@@ -80,6 +81,7 @@ class CameraStats:
             delay_ms_p50=p50,
             delay_ms_p95=p95,
             pid=os.getpid(),
+            host=self.host,
             recording=self.recording.state if self.recording is not None else "off",
             recording_error=self.recording.error if self.recording is not None else None,
             recorded_bytes=self.recording.bytes_written if self.recording is not None else None,

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from shared.analysis import AnalysisConfig
 from shared.camera_urls import check_rtsp_url
 from shared.health import HealthConfig
+from shared.ingest_hosts import IngestConfig
 from shared.labels import EventKind
 from shared.nesting import MAX_DEPTH, yaml_too_deep
 from shared.redact import mask_credentials
@@ -115,6 +116,7 @@ class Camera(BaseModel):
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     record: RecordConfig = Field(default_factory=RecordConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
     registry: bool = Field(
         default=False, description="Set by camstream for a camera the external camera registry manages (read-only)."
     )

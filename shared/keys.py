@@ -48,9 +48,24 @@ def camera_status(camera_id: int) -> str:
     return f"{PREFIX}:camera:{camera_id}:status"
 
 
-def ingest_heartbeat() -> str:
-    """Heartbeat of the ingest manager, with a TTL; `python -m ingest --check` reads it."""
-    return f"{PREFIX}:ingest:heartbeat"
+def ingest_hosts() -> str:
+    """Sorted set of live ingest hosts' names scored by their last heartbeat (Unix time)."""
+    return f"{PREFIX}:ingest:hosts"
+
+
+def ingest_host(host: str) -> str:
+    """JSON record of one ingest host (shared.ingest_hosts.IngestHost), with the lease TTL."""
+    return f"{PREFIX}:ingest:host:{host}"
+
+
+def ingest_lease(camera_id: int) -> str:
+    """Which ingest host runs the camera: its name, with a TTL its camera process renews (ingest.leases)."""
+    return f"{PREFIX}:camera:{camera_id}:ingest"
+
+
+def ingest_sizes() -> str:
+    """Hash camera id -> "WxH": the size each camera's decoded stream was last seen at (its weight, ingest.shares)."""
+    return f"{PREFIX}:ingest:sizes"
 
 
 def detections_stream(camera_id: int) -> str:

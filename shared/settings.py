@@ -6,6 +6,7 @@ Loaded once in each process's main() and passed down; never read at import time.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -16,6 +17,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Where a process looks for Redis when CAMSTREAM_REDIS_URL is unset and it is started alone.
 # scripts/run.sh never relies on it: it starts an embedded redis-server and sets the URL.
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _host_name() -> str:
+    """The machine's host name as an ingest host name (its first label, kept to the allowed characters)."""
+    label = socket.gethostname().split(".")[0]
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in label).strip("-_")[:63]
+    return cleaned or "ingest"
 
 
 class ConfigError(Exception):
@@ -158,6 +166,26 @@ class Settings(BaseSettings):
     ingest_orphan_s: float = Field(
         default=30.0, ge=1, le=3600,
         description="A camera process whose ingest manager died runs on this long for a new one to adopt it.",
+    )  # fmt: skip
+    ingest_host: str = Field(
+        default_factory=_host_name, min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="This ingest host's name among several (unique per host; the leases hold it). "
+        "Default: the machine's host name.",
+    )  # fmt: skip
+    ingest_group: str | None = Field(
+        default=None, min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="This ingest host's group: cameras with `ingest.group` run only on hosts of that group "
+        "(hosts of a group run cameras without one too).",
+    )  # fmt: skip
+    ingest_shared: bool = Field(
+        default=False,
+        description="Set on every ingest host when there are several: a host that cannot renew a camera's lease "
+        "(Redis unreachable, a network partition) stops the camera before the lease lapses, so that another host "
+        "may take it and no camera runs twice. Unset (one host): cameras go on recording while Redis is away.",
+    )
+    ingest_lease_ttl_s: float = Field(
+        default=5.0, ge=2, le=60,
+        description="A camera whose ingest host went silent this long starts on another (plus a connect).",
     )  # fmt: skip
 
     analyzer_workers: int = Field(default=1, ge=0, le=64, description="Analyzer workers the run script starts.")

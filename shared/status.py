@@ -51,6 +51,7 @@ class CameraStatus:
     # Frames written to the frame stream a second: the analysis rate, the camera's while someone reads it whole.
     frame_fps: float | None = None
     units_relayed: int | None = None  # the main stream's access units so far (RTSP cameras)
+    host: str | None = None  # the ingest host running it (CAMSTREAM_INGEST_HOST)
 
     def encode(self) -> str:
         return dump_json_record(asdict(self), STATUS_VERSION)
@@ -158,31 +159,6 @@ def _checked(target: TargetStatus) -> TargetStatus:
             or not isinstance(target.last_error, str | None)):  # fmt: skip
         raise MessageError(f"bridge status: target {target.name!r} has a field of the wrong type")
     return target
-
-
-INGEST_HEARTBEAT_VERSION = 1
-
-
-@dataclass
-class IngestHeartbeat:
-    """The ingest manager's heartbeat (`camstream:ingest:heartbeat`): it lives while this expires not."""
-
-    pid: int
-    cameras: dict[str, int | None]  # camera id: its process's pid (None while it is restarted)
-    restarts: dict[str, int]
-    updated_at_s: float
-
-    def encode(self) -> str:
-        return dump_json_record(asdict(self), INGEST_HEARTBEAT_VERSION)
-
-    @classmethod
-    def decode(cls, data: str | bytes) -> IngestHeartbeat:
-        record = load_json_record(data, "ingest heartbeat", INGEST_HEARTBEAT_VERSION)
-        with malformed("ingest heartbeat"):
-            heartbeat = cls(**known_fields(cls, record))
-            if not isinstance(heartbeat.pid, int) or isinstance(heartbeat.pid, bool):
-                raise MessageError("ingest heartbeat: pid is not a number")
-            return heartbeat
 
 
 ZONE_OCCUPANCY_VERSION = 1

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from shared import keys
 from shared.detections import Event, FrameDetections
+from shared.ingest_hosts import IngestHost
 from shared.messages import FrameMessage, MessageError
 from shared.packets import AudioMessage, PacketMessage
 from shared.status import BridgeStatus, CameraStatus, WorkerStatus, ZoneOccupancy
@@ -78,7 +79,22 @@ class Store:
             return None
 
     async def ingest_alive(self) -> bool:
-        return bool(await self.client.exists(keys.ingest_heartbeat()))
+        """Whether any ingest host's manager heartbeats."""
+        return bool(await self.ingest_hosts())
+
+    async def ingest_hosts(self) -> dict[str, IngestHost]:
+        """The live ingest hosts' records, by name (those unreadable left out)."""
+        names = cast(list[bytes], await self.client.zrange(keys.ingest_hosts(), 0, -1))
+        if not names:
+            return {}
+        records = await self.client.mget([keys.ingest_host(n.decode(errors="replace")) for n in names])
+        found = {}
+        for record in records:
+            if record is not None:
+                with contextlib.suppress(MessageError):
+                    host = IngestHost.decode(record)
+                    found[host.host] = host
+        return found
 
     async def next_session_number(self) -> int:
         return int(await self._next_session(keys=[keys.webrtc_session_counter()], args=[int(time.time() * 1000)]))

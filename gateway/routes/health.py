@@ -19,6 +19,7 @@ from gateway.models import (
     BridgeTargetOut,
     CameraFileOut,
     Health,
+    IngestHostOut,
     RecordingsDisk,
     RegistryOut,
     SystemOut,
@@ -27,6 +28,7 @@ from gateway.models import (
 from gateway.state import Gateway, GatewayDep
 from shared.db.engine import DatabaseUnavailable
 from shared.disk_floor import floor_bytes
+from shared.ingest_hosts import IngestHost
 
 router = APIRouter(tags=["operations"])
 
@@ -59,14 +61,15 @@ async def readyz(gateway: GatewayDep) -> JSONResponse:
 
 @router.get("/api/system", response_model=SystemOut)
 async def system(gateway: GatewayDep, principal: PrincipalDep) -> SystemOut:
-    """For the dashboard's panel: Redis and the database reachable, ingest alive, analyzer workers and their
-    provider. The bridge's targets are described to admins only (a viewer sees their kind and counts)."""
+    """For the dashboard's panel: Redis and the database reachable, the ingest hosts (their cameras, load and
+    CPU), analyzer workers and their provider. The bridge's targets are described to admins only (a viewer sees
+    their kind and counts)."""
     sessions = len(gateway.sessions.sessions)
     database = await _database_answers(gateway)
     disk = await _recordings_disk(gateway, database)
     camera_file = await _camera_file(gateway) if database else None
     try:
-        ingest = await gateway.store.ingest_alive()
+        hosts = await gateway.store.ingest_hosts()
         workers = await gateway.store.workers()
     except RedisError:
         return SystemOut(
@@ -87,7 +90,9 @@ async def system(gateway: GatewayDep, principal: PrincipalDep) -> SystemOut:
     return SystemOut(
         redis=True,
         database=database,
-        ingest=ingest,
+        ingest=bool(hosts),
+        ingest_hosts=[_host(h) for _, h in sorted(hosts.items())],
+        ingest_unplaced=max((h.unplaced for h in hosts.values()), key=len, default=[]),
         workers=found,
         sessions=sessions,
         recordings=disk,
@@ -95,6 +100,14 @@ async def system(gateway: GatewayDep, principal: PrincipalDep) -> SystemOut:
         bridge=await _bridge(gateway, principal.is_admin),
         camera_file=camera_file,
     )
+
+
+def _host(host: IngestHost) -> IngestHostOut:
+    return IngestHostOut(
+        host=host.host, group=host.group, fenced=host.fenced, pid=host.pid,
+        cameras=sorted(int(c) for c in host.cameras), load=host.load, cpu_percent=host.cpu_percent,
+        cores=host.cores, restarts=sum(host.restarts.values()), updated_at=host.updated_at_s,
+    )  # fmt: skip
 
 
 async def _bridge(gateway: Gateway, admin: bool) -> BridgeOut:

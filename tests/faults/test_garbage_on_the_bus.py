@@ -61,7 +61,8 @@ def inject(client: redis.Redis) -> int:
     client.xadd(keys.EVENTS_STREAM, {"unexpected": b"field"})
     # Status records: ingest and the worker write theirs again within a second.
     client.set(keys.camera_status(1), b"\xff garbage")
-    client.set(keys.ingest_heartbeat(), b"{not json")
+    for host in client.zrange(keys.ingest_hosts(), 0, -1):
+        client.set(keys.ingest_host(host.decode()), b"{not json")
     client.set(keys.bridge_status(), b"[1, 2")
     for worker in worker_statuses(client):
         client.set(keys.analyzer_status(worker), b"\x00")
