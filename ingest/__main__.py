@@ -100,7 +100,7 @@ def _run_camera(camera_id: int, on_stdin: bool, settings: Settings) -> int:
     try:
         CameraService(settings, camera, guard.may_write).run(stop)
     finally:
-        guard.release()
+        guard.halt()
         held.release()  # (the kernel would at exit; said here so that nothing collects it before)
     return 0
 

@@ -142,7 +142,6 @@ class LeaseGuard:
         self._client = sync_client(settings.redis_url_or_local(), RENEW_EVERY * self.ttl_s)
         self._stop, self._halt = stop, threading.Event()
         self._keep = self._client.register_script(_KEEP)
-        self._release = self._client.register_script(_RELEASE)
         self.confirmed_at = -float("inf")  # monotonic time the last confirmed renewal was sent
         self.elsewhere: str | None = None  # the host found holding our camera
 
@@ -198,10 +197,8 @@ class LeaseGuard:
         """Sleep to the deadline; False if halted meanwhile."""
         return not self._halt.wait(max(0.0, deadline - time.monotonic()))
 
-    def release(self) -> None:
-        """At the end of a clean stop: the next host need not wait out the TTL."""
+    def halt(self) -> None:
+        """At the end of the camera's run. The lease is not released here but by the manager once this
+        process has exited (or it lapses): another host starts the camera only after this one is gone."""
         self._halt.set()
-        if self.elsewhere is None:
-            with contextlib.suppress(redis.RedisError):
-                self._release(keys=[keys.ingest_lease(self.camera_id)], args=[self.host])
         self._client.close()

@@ -88,9 +88,12 @@ class RtspServer:
     def __init__(
         self, size: str = "640x360", fps: int = 15, refuse_login: bool = False, codec: str = "h264",
         clock: bool = False, login: tuple[str, str, str] | None = None, gop: int = 30, audio: str = "none",
+        namespace: str | None = None, port: int | None = None,
     ) -> None:  # fmt: skip
-        """`login`: (basic or digest, user, password) the server requires."""
-        self.port = free_port()
+        """`login`: (basic or digest, user, password) the server requires; `namespace`: the network
+        namespace it runs in (tests.support.netns), its loopback then that host's."""
+        self.namespace = namespace
+        self.port = port or free_port()
         self.login = login
         self.gop = gop
         self.audio = audio
@@ -120,6 +123,8 @@ class RtspServer:
             command += ["--audio", self.audio]
         # The server runs Debian's python with Debian's GObject bindings, not our virtualenv's.
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+        if self.namespace:
+            command = ["ip", "netns", "exec", self.namespace, *command]
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True, env=env)
         assert self._process.stdout is not None and self._process.stdin is not None
         if self.login:  # the credentials go through a pipe, never the command line
@@ -133,6 +138,14 @@ class RtspServer:
         return self
 
     def _accepts(self) -> bool:
+        if self.namespace:
+            from tests.support.netns import run_in  # noqa: PLC0415
+
+            namespace, self.namespace = self.namespace, None
+            try:
+                return run_in(namespace, self._accepts)
+            finally:
+                self.namespace = namespace
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                 return True
@@ -171,15 +184,17 @@ class ServiceRun:
     """`python -m MODULE` (ingest, analyzer) as a real process, its log in a file."""
 
     def __init__(self, module: str, redis_url: str, cameras_file: Path | None, log_path: Path, *args: str,
-                 env: dict[str, str] | None = None) -> None:  # fmt: skip
+                 env: dict[str, str] | None = None, namespace: str | None = None) -> None:  # fmt: skip
         self.log_path = log_path
         process_env = {**os.environ, "CAMSTREAM_REDIS_URL": redis_url, "CAMSTREAM_LOG_LEVEL": "DEBUG", **(env or {})}
         process_env.pop("CAMSTREAM_CAMERAS_FILE", None)
         if cameras_file is not None:
             process_env["CAMSTREAM_CAMERAS_FILE"] = str(cameras_file)
         self._log = log_path.open("wb")
+        # In a network namespace (tests.support.netns): `ip netns exec` execs the process, so its pid is ours.
+        prefix = ["ip", "netns", "exec", namespace] if namespace else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", module, *args], cwd=ROOT, env=process_env,
+            [*prefix, sys.executable, "-m", module, *args], cwd=ROOT, env=process_env,
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip
 
