@@ -33,7 +33,7 @@ from shared import keys
 from shared.embedded_redis import find_redis_server, free_port
 from shared.status import CameraState, CameraStatus
 from tests.support import RtspServer, ServiceRun, rtsp_server_missing, wait_until, web, write_camera_file
-from tests.support.netns import Host, hosts, namespace_inode, process_namespace, run_in, set_link
+from tests.support.netns import Host, hosts, namespace_inode, process_namespace, redis_in, run_in, set_link
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2"),
@@ -62,15 +62,10 @@ class Site:
         return run
 
     def redis(self) -> redis.Redis:
-        return run_in(self.hub.ns, lambda: _connected(redis.Redis(host="::1", port=self.redis_port, socket_timeout=5)))
+        return redis_in(self.hub.ns, self.redis_port)
 
     def get(self, path: str, **params: float) -> httpx.Response:
         return run_in(self.hub.ns, lambda: web.get(f"{self.gateway}{path}", params=params, timeout=30))
-
-
-def _connected(client: redis.Redis) -> redis.Redis:
-    client.ping()  # the pooled socket is made now, on the namespace's thread
-    return client
 
 
 class Sampler(threading.Thread):

@@ -7,7 +7,6 @@ A's worker hands its cameras to B. Needs root and iproute2; skipped elsewhere.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import signal
@@ -24,8 +23,7 @@ import redis
 
 from shared.embedded_redis import find_redis_server, free_port
 from tests.support import ROOT, read_detections, wait_until, worker_statuses, write_camera_file
-
-CLONE_NEWNET = 0x40000000
+from tests.support.netns import ip, namespace_of, redis_in
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2")
 
@@ -39,10 +37,6 @@ class Hosts:
     url_from_b: str
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
-
-
 @pytest.fixture
 def hosts() -> Iterator[Hosts]:
     tag = uuid.uuid4().hex[:6]
@@ -50,15 +44,15 @@ def hosts() -> Iterator[Hosts]:
     port = free_port()
     redis_server: subprocess.Popen[bytes] | None = None
     try:
-        _ip("netns", "add", a)
-        _ip("netns", "add", b)
-        _ip("link", "add", veth_a, "type", "veth", "peer", "name", veth_b)
-        _ip("link", "set", veth_a, "netns", a)
-        _ip("link", "set", veth_b, "netns", b)
+        ip("netns", "add", a)
+        ip("netns", "add", b)
+        ip("link", "add", veth_a, "type", "veth", "peer", "name", veth_b)
+        ip("link", "set", veth_a, "netns", a)
+        ip("link", "set", veth_b, "netns", b)
         for ns, dev, address in ((a, veth_a, "fe80::a"), (b, veth_b, "fe80::b")):
-            _ip("-n", ns, "link", "set", "lo", "up")
-            _ip("-n", ns, "addr", "add", f"{address}/64", "dev", dev, "nodad")
-            _ip("-n", ns, "link", "set", dev, "up")
+            ip("-n", ns, "link", "set", "lo", "up")
+            ip("-n", ns, "addr", "add", f"{address}/64", "dev", dev, "nodad")
+            ip("-n", ns, "link", "set", dev, "up")
         redis_server = subprocess.Popen(
             # "::" inside namespace A: its loopback and its end of the veth link, nothing else.
             ["ip", "netns", "exec", a, find_redis_server(), "--bind", "::", "--port", str(port),
@@ -103,12 +97,12 @@ def test_workers_on_two_hosts_share_cameras_and_take_over(hosts: Hosts, tmp_path
     worker_a = processes[1]
     try:
         # The test reads Redis from inside namespace A too: it does not leave the namespaces.
-        with _client_in(hosts.a, hosts.redis_port) as client:
+        with redis_in(hosts.a, hosts.redis_port) as client:
             owners = wait_until(lambda: _owners(client) if len(set(_owners(client).values())) == 2 else None, 40.0,
                                 interval_s=0.5, what="both hosts' workers analysing")  # fmt: skip
             assert sorted(list(owners.values()).count(w) for w in set(owners.values())) == [2, 2]
             pid_of = {w: s.pid for w, s in worker_statuses(client).items()}
-            a_id = next(w for w, pid in pid_of.items() if _namespace_of(pid) == hosts.a)
+            a_id = next(w for w, pid in pid_of.items() if namespace_of(pid) == hosts.a)
             b_id = next(w for w in pid_of if w != a_id)
             os.kill(pid_of[a_id], signal.SIGKILL)
             killed = time.time()
@@ -128,37 +122,5 @@ def test_workers_on_two_hosts_share_cameras_and_take_over(hosts: Hosts, tmp_path
         assert worker_a.poll() is not None
 
 
-class _client_in:
-    """A Redis client for the test, its socket made inside namespace A (libc setns on this thread)."""
-
-    def __init__(self, ns: str, port: int) -> None:
-        self.ns, self.port = ns, port
-
-    def __enter__(self) -> redis.Redis:
-        self._saved = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        target = os.open(f"/run/netns/{self.ns}", os.O_RDONLY)
-        _setns(target)
-        os.close(target)
-        self.client = redis.Redis(host="::1", port=self.port, socket_timeout=5)
-        self.client.ping()  # connect now, inside A; the pooled socket stays there
-        _setns(self._saved)  # the rest of the test runs in its own namespace again
-        os.close(self._saved)
-        return self.client
-
-    def __exit__(self, *_: object) -> None:
-        self.client.close()
-
-
-def _setns(fd: int) -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), "setns failed")
-
-
 def _owners(client: redis.Redis) -> dict[int, str]:
     return {int(c): w for w, s in worker_statuses(client).items() for c in s.cameras}
-
-
-def _namespace_of(pid: int) -> str | None:
-    done = subprocess.run(["ip", "netns", "identify", str(pid)], capture_output=True, text=True, check=False)
-    return done.stdout.strip() or None

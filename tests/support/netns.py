@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
+import redis
+
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
 
@@ -93,6 +95,17 @@ def run_in(ns: str, fn: Callable[[], T]) -> T:
     if failure:
         raise failure[0]
     return result[0]
+
+
+def redis_in(ns: str, port: int) -> redis.Redis:
+    """A Redis client whose socket is made inside the namespace (to the Redis on its loopback)."""
+
+    def connected() -> redis.Redis:
+        client = redis.Redis(host="::1", port=port, socket_timeout=5)
+        client.ping()  # connect now, on the namespace's thread; the pooled socket stays there
+        return client
+
+    return run_in(ns, connected)
 
 
 def _setns(fd: int) -> None:
