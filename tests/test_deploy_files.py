@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -80,3 +81,25 @@ def test_vendored_browser_libraries_are_the_packages_files() -> None:
     for name, digest in expected.items():
         assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
     assert "1.6.32" in (vendor / "README.md").read_text()
+
+
+def test_the_several_hosts_compose_file_validates_for_each_role(tmp_path: Path) -> None:
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose (Debian package) not installed; scripts/test.sh installs it")
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
+    for name in ("camstream.env", "redis.env"):
+        shutil.copy(ROOT / f"{name}.example", tmp_path / name)
+    (tmp_path / "postgres.env").write_text("POSTGRES_PASSWORD=example\n")
+    env = {**os.environ, "CAMSTREAM_HUB": "camstream-hub", "CAMSTREAM_INGEST_HOST": "ingest-1"}
+    for role in ("hub", "ingest"):
+        done = subprocess.run(["docker-compose", "-f", "deploy/compose.hosts.yml", "--profile", role, "config", "-q"],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    services = yaml.safe_load((ROOT / "deploy" / "compose.hosts.yml").read_text())["services"]
+    for role, wanted in (("hub", {"redis", "postgres", "gateway", "recorder", "bridge", "analyzer"}),
+                         ("ingest", {"ingest", "analyzer"})):  # fmt: skip
+        assert {name for name, service in services.items() if role in service["profiles"]} == wanted
+    assert services["ingest"]["environment"]["CAMSTREAM_INGEST_SHARED"] == "true"
+    for name in PROCESSES:
+        assert services[name]["command"] == ["python", "-m", name]
+        assert services[name]["healthcheck"]["test"] == ["CMD", "python", "-m", name, "--check"]
