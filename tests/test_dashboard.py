@@ -76,6 +76,7 @@ def test_demo_cameras_play_and_the_page_fits_desktop_and_phone(
         wait_until(lambda: page.locator(".badge.streaming").count() == 4, 10.0, what="four streaming badges")
         wait_until(lambda: "analyzer worker" in page.inner_text("#system"), 10.0, what="the system panel")
         assert "CPU" in page.inner_text("#system") or "CUDA" in page.inner_text("#system")
+        wait_until(lambda: ": 4 cameras" in page.inner_text("#system"), 10.0, what="the ingest host and its cameras")
         assert page.inner_text("#who") == "admin (admin)"
         assert csp_violations(page) == []  # the page works under the gateway's Content-Security-Policy
         ARTIFACTS.mkdir(exist_ok=True)

@@ -190,6 +190,7 @@ def _streaming_split(sampler: Sampler, client: redis.Redis) -> dict[str, list[in
     return split if sorted(len(v) for v in split.values()) == [2, 2] else None
 
 
+@pytest.mark.timeout(300)  # 60 s watched for flapping, two failovers, the hosts' start: ~100 s on a quiet machine
 def test_three_hosts_share_cameras_fail_over_and_serve_recordings_anywhere(site: Site) -> None:
     site.ingest(site.a, "host-a")
     site.ingest(site.b, "host-b")

@@ -85,6 +85,18 @@ async function refreshSystem() {
       pill(`recordings ${gigabytes(system.recordings.bytes)} · ${gigabytes(system.recordings.diskFree)} free`,
         system.recordings.diskFree === null || system.recordings.diskFree > (system.recordings.diskFloor ?? 0)),
     );
+    // Each ingest host: what it runs and what that costs it (hover: which cameras, its estimated load).
+    for (const host of system.ingestHosts ?? []) {
+      const count = host.cameras.length;
+      const cpu = host.cpuPercent == null ? "" : ` · ${host.cpuPercent.toFixed(0)} % of a core`;
+      const made = pill(`${host.host}: ${count} camera${count === 1 ? "" : "s"}${cpu}`);
+      made.title = `cameras ${host.cameras.join(", ") || "none"} · estimated load ${host.load} % of a core`
+        + `${host.group ? ` · group ${host.group}` : ""}${host.fenced ? " · fenced" : ""}`;
+      panel.append(made);
+    }
+    if (system.ingestUnplaced?.length) {
+      panel.append(pill(`no ingest host for camera ${system.ingestUnplaced.join(", ")}`, false));
+    }
     if (system.cameraFile) {
       // A refused edit of the camera file: the cameras in force are the last good ones until it is fixed.
       const refused = pill("camera file refused", false);
