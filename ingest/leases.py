@@ -104,6 +104,19 @@ class HostLeases:
             return Keep.UNKNOWN
         return Keep.OURS if ours else Keep.ELSEWHERE
 
+    def keep_all(self, camera_ids: list[int]) -> dict[int, Keep]:
+        """keep() for each camera, in one round trip."""
+        if not camera_ids:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for camera_id in camera_ids:
+            self._keep(keys=[keys.ingest_lease(camera_id)], args=[self.host, self._ttl_ms], client=pipe)
+        try:
+            answers = pipe.execute()
+        except redis.RedisError:
+            return dict.fromkeys(camera_ids, Keep.UNKNOWN)
+        return {c: Keep.OURS if ours else Keep.ELSEWHERE for c, ours in zip(camera_ids, answers, strict=True)}
+
     def release(self, camera_id: int) -> None:
         with contextlib.suppress(redis.RedisError):
             self._release(keys=[keys.ingest_lease(camera_id)], args=[self.host])

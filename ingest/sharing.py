@@ -70,11 +70,12 @@ class HostSharing:
 
     def _decide(self, placed: dict[int, str], running: set[int], now: float) -> Decision:
         decision = Decision()
+        kept = self.leases.keep_all(sorted(c for c in running if placed.get(c) == self.host))
         for camera in sorted(running):
             target = placed.get(camera)
             if target == self.host:
                 self._moving.pop(camera, None)
-                if self.leases.keep(camera) is Keep.ELSEWHERE:
+                if kept[camera] is Keep.ELSEWHERE:
                     log.error("camera=%d its lease is held by another host: stopping it here", camera)
                     decision.lost.append(camera)
                 continue
