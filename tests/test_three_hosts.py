@@ -131,7 +131,8 @@ def site(tmp_path: Path) -> Iterator[Site]:
         cameras = write_camera_file(tmp_path, [
             {"id": i, "name": f"cam {i}", "source": f"rtsp://127.0.0.1:{rtsp_port}/cam", "fps": 10, "audio": False,
              "analysis": {"enabled": False}, "record": {"mode": "continuous"}} for i in CAMERAS
-        ])  # fmt: skip
+        ] + [{"id": 5, "name": "on another network", "source": f"rtsp://127.0.0.1:{rtsp_port}/cam",
+              "ingest": {"group": "north"}}])  # fmt: skip
         gateway_port = free_port()
         site = Site(a, b, hub, port, f"http://127.0.0.1:{gateway_port}", cameras, tmp_path)
         hub_redis = hub.url_of(hub, "redis", port, "/0")
@@ -203,6 +204,10 @@ def test_three_hosts_share_cameras_fail_over_and_serve_recordings_anywhere(site:
         system = site.get("/api/system").json()
         assert {h["host"]: h["cameras"] for h in system["ingestHosts"]} == split
         assert all(h["fenced"] and h["load"] > 0 for h in system["ingestHosts"]), str(system["ingestHosts"])
+        assert system["ingestUnplaced"] == [5]  # its group has no host: it waits, and says so
+        metrics = site.get("/metrics").text
+        assert 'camstream_ingest_host_cameras{host="host-a"} 2.0' in metrics
+        assert "camstream_ingest_unplaced_cameras 1.0" in metrics
         time.sleep(4.0)  # footage from host A for the clip below
 
         # Host A dies: its cameras run on B within the lease time plus a connect.
