@@ -23,6 +23,8 @@ import logging
 import os
 import threading
 import time
+import uuid
+from dataclasses import replace
 from enum import Enum
 
 import redis
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 RENEW_EVERY = 0.2  # of the TTL: five tries before a lease could lapse
 STOP_AT = 0.5  # of the TTL since the last renewal confirmed: stop cleanly
 EXIT_AT = 0.8  # of the TTL: exit at once, whatever the clean stop is doing
+CLASH_SAY_EVERY_S = 60.0
 EXIT_FENCED = 76  # a camera's process that could not confirm its lease (the manager restarts it later)
 
 # Renew our lease, or take it again if it is gone (Redis lost everything and came back): 1. Held by
@@ -66,17 +69,36 @@ class HostLeases:
         self._ttl_ms = int(self.ttl_s * 1000)
         self._keep = client.register_script(_KEEP)
         self._release = client.register_script(_RELEASE)
+        self.instance = uuid.uuid4().hex  # this manager's, in its record: told apart from another of the same name
+        self._started_at = time.time()
+        self._clash_said_at = -float("inf")
 
     def beat(self, record: IngestHost) -> dict[str, IngestHost]:
         """Write our record, drop hosts silent past the TTL; the live hosts' records (ours among them)."""
         now = time.time()
+        record = replace(record, instance=self.instance)
         pipe = self.client.pipeline(transaction=False)
-        pipe.set(keys.ingest_host(self.host), record.encode(), px=self._ttl_ms)
+        pipe.set(keys.ingest_host(self.host), record.encode(), px=self._ttl_ms, get=True)
         pipe.zadd(keys.ingest_hosts(), {self.host: now})
         pipe.zremrangebyscore(keys.ingest_hosts(), "-inf", now - self.ttl_s)
         pipe.zrange(keys.ingest_hosts(), 0, -1)
-        names = [n.decode() for n in pipe.execute()[3]]
-        return {**live_hosts(self.client, names), self.host: record}
+        replaced, _, _, names = pipe.execute()
+        self._say_if_named_twice(replaced)
+        return {**live_hosts(self.client, [text(n) for n in names]), self.host: record}
+
+    def _say_if_named_twice(self, replaced: bytes | None) -> None:
+        """Another manager wrote our name's record since we started: two hosts share a name, and each
+        would take the other's leases for its own. Said loudly, once a minute."""
+        if replaced is None:
+            return
+        with contextlib.suppress(MessageError):
+            other = IngestHost.decode(replaced)
+            clash = other.instance not in ("", self.instance) and other.updated_at_s > self._started_at
+            if clash and time.monotonic() - self._clash_said_at >= CLASH_SAY_EVERY_S:
+                self._clash_said_at = time.monotonic()
+                log.error("another ingest manager (pid %d) runs under this host's name %r: give every ingest "
+                          "host a name of its own (CAMSTREAM_INGEST_HOST), or cameras may run twice",
+                          other.pid, self.host)  # fmt: skip
 
     def holders(self, camera_ids: list[int]) -> dict[int, str]:
         """Who holds each camera's lease now (cameras nobody holds left out)."""

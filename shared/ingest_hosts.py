@@ -54,6 +54,7 @@ class IngestHost:
     cpu_percent: float | None = None  # measured: the manager and its camera processes, per cent of a core
     cores: int | None = None
     unplaced: list[int] = field(default_factory=list)  # cameras no live host may run (their group has none)
+    instance: str = ""  # a token of the manager's run: two managers under one name are told apart
 
     def encode(self) -> str:
         return dump_json_record(asdict(self), INGEST_HOST_VERSION)

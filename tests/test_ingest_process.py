@@ -111,6 +111,15 @@ def test_manager_restarts_a_camera_process_that_dies(ingest: StartIngest, rdb: r
     assert "restarting in" in run.log_text()
 
 
+def test_two_managers_under_one_host_name_are_told_apart_and_said(ingest: StartIngest, tmp_path: Path) -> None:
+    """A copied configuration gives two hosts one CAMSTREAM_INGEST_HOST: each would take the other's leases
+    for its own. Never silent: both say so."""
+    cameras = write_camera_file(tmp_path, [{"id": 1, "name": "demo", "source": "demo:?size=320x240"}])
+    runs = [ingest(cameras, env={"CAMSTREAM_INGEST_HOST": "same-name"}) for _ in range(2)]
+    wait_until(lambda: any("runs under this host's name 'same-name'" in r.log_text() for r in runs), 15.0,
+               interval_s=0.5, what="the clash said")  # fmt: skip
+
+
 def test_check_reports_health_from_the_heartbeat(ingest: StartIngest, redis_url: str, tmp_path: Path) -> None:
     cameras = write_camera_file(tmp_path, [{"id": 1, "name": "demo", "source": "demo:?size=320x240"}])
     env = {**os.environ, "CAMSTREAM_REDIS_URL": redis_url, "CAMSTREAM_CAMERAS_FILE": str(cameras)}
