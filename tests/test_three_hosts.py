@@ -127,7 +127,10 @@ def site(tmp_path: Path) -> Iterator[Site]:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         rtsp_port = free_port()
-        servers = [RtspServer(size="320x240", fps=10, gop=10, namespace=h.ns, port=rtsp_port).start() for h in (a, b)]
+        # A pipeline per client: cameras start and stop on a host at the same moment, which GStreamer's
+        # shared media does not always survive (the camera server, not camstream, aborting).
+        servers = [RtspServer(size="320x240", fps=10, gop=10, namespace=h.ns, port=rtsp_port, per_client=True).start()
+                   for h in (a, b)]  # fmt: skip
         cameras = write_camera_file(tmp_path, [
             {"id": i, "name": f"cam {i}", "source": f"rtsp://127.0.0.1:{rtsp_port}/cam", "fps": 10, "audio": False,
              "analysis": {"enabled": False}, "record": {"mode": "continuous"}} for i in CAMERAS

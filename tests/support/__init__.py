@@ -88,11 +88,12 @@ class RtspServer:
     def __init__(
         self, size: str = "640x360", fps: int = 15, refuse_login: bool = False, codec: str = "h264",
         clock: bool = False, login: tuple[str, str, str] | None = None, gop: int = 30, audio: str = "none",
-        namespace: str | None = None, port: int | None = None,
+        namespace: str | None = None, port: int | None = None, per_client: bool = False,
     ) -> None:  # fmt: skip
         """`login`: (basic or digest, user, password) the server requires; `namespace`: the network
         namespace it runs in (tests.support.netns), its loopback then that host's."""
         self.namespace = namespace
+        self.per_client = per_client  # a pipeline per client (rtsp_server.py --per-client)
         self.port = port or free_port()
         self.login = login
         self.gop = gop
@@ -115,6 +116,8 @@ class RtspServer:
             command.append("--refuse-login")
         if self.clock:
             command.append("--clock")
+        if self.per_client:
+            command.append("--per-client")
         if self.login:
             command += ["--login", self.login[0]]
         if self.gop != 30:

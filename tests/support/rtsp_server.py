@@ -33,6 +33,12 @@ def main() -> int:
         "--login", choices=["basic", "digest"], help="require this login (user and password from stdin)"
     )
     parser.add_argument("--clock", action="store_true", help="paint the wall-clock time into each frame (latency)")
+    parser.add_argument(
+        "--per-client",
+        action="store_true",
+        help="a pipeline per client, not one shared: GStreamer's shared media can abort the server "
+        "(gst_rtsp_media_get_rates: assertion failed) when clients come and go at the same moment",
+    )
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
 
@@ -52,7 +58,7 @@ def main() -> int:
         f"! {args.codec.replace('h', 'x')}enc tune=zerolatency speed-preset=ultrafast key-int-max={args.gop} "
         f"! rtp{args.codec}pay name=pay0 pt=96 config-interval=1 {AUDIO[args.audio]})"
     )
-    factory.set_shared(True)
+    factory.set_shared(not args.per_client)
     if args.clock:
         factory.connect("media-configure", lambda _f, media: _start_clock(media, width, height, args.fps))
     if args.login:
