@@ -23,12 +23,12 @@ import time
 import redis
 
 from shared import keys
+from shared.redis_client import RELEASE_IF_HELD
 
 log = logging.getLogger(__name__)
 
 # Renew or release only a lease we hold: compare and act in one step.
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
 def assignment(cameras: list[int], workers: list[str]) -> dict[int, str]:
@@ -49,7 +49,7 @@ class Leases:
         self.held: set[int] = set()
         self.live_workers: list[str] = []
         self._renew = client.register_script(_RENEW)
-        self._release = client.register_script(_RELEASE)
+        self._release = client.register_script(RELEASE_IF_HELD)
 
     def tick(self) -> tuple[set[int], set[int]]:
         """Heartbeat, then release and acquire toward the assignment. Returns (gained, lost)."""

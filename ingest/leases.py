@@ -32,7 +32,7 @@ import redis
 from shared import keys
 from shared.ingest_hosts import IngestHost
 from shared.messages import MessageError
-from shared.redis_client import sync_client
+from shared.redis_client import RELEASE_IF_HELD, sync_client
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,6 @@ if holder == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
 if not holder then redis.call('set', KEYS[1], ARGV[1], 'px', ARGV[2]) return 1 end
 return 0
 """
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
 class Keep(Enum):
@@ -68,7 +67,7 @@ class HostLeases:
         self.ttl_s = settings.ingest_lease_ttl_s
         self._ttl_ms = int(self.ttl_s * 1000)
         self._keep = client.register_script(_KEEP)
-        self._release = client.register_script(_RELEASE)
+        self._release = client.register_script(RELEASE_IF_HELD)
         self.instance = uuid.uuid4().hex  # this manager's, in its record: told apart from another of the same name
         self._started_at = time.time()
         self._clash_said_at = -float("inf")

@@ -35,8 +35,9 @@ from pathlib import Path
 
 from ingest import locks
 from ingest.backoff import Backoff
+from ingest.cpu import CpuMeter
 from ingest.leases import HostLeases
-from ingest.sharing import CpuMeter, HostSharing
+from ingest.sharing import HostSharing
 from shared.cameras import Camera, definition_of
 from shared.ingest_hosts import IngestHost
 from shared.redis_client import sync_client
@@ -156,7 +157,7 @@ class IngestManager:
         self._stop_processes(processes)
         if release:
             for camera_id in camera_ids:
-                self._sharing.release(camera_id)
+                self._sharing.leases.release(camera_id)
 
     def _stop_processes(self, processes: dict[int, Process]) -> None:
         running = {c: p for c, p in processes.items() if p.poll() is None}
@@ -185,7 +186,7 @@ class IngestManager:
                 stop.wait(POLL_S)
         finally:
             self._give_up(list(self._children), release=True)
-            self._sharing.leave()
+            self._sharing.leases.leave()
             self._client.close()
             log.info("ingest manager stopped")
         return 0

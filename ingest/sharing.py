@@ -10,8 +10,6 @@ moment's odd view (a host's record late, Redis restarted empty) moves nothing.
 from __future__ import annotations
 
 import logging
-import os
-import time
 from dataclasses import dataclass, field, replace
 
 import redis
@@ -107,35 +105,3 @@ class HostSharing:
             log.warning("camera=%d no live ingest host is in its group %r: not running", camera,
                         wanted[camera].ingest.group)  # fmt: skip
         self.unplaced = unplaced
-
-    def leave(self) -> None:
-        self.leases.leave()
-
-    def release(self, camera: int) -> None:
-        self.leases.release(camera)
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """CPU time a process has used (user + system), from /proc; None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            fields = file.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class CpuMeter:
-    """Per cent of a core the manager and its camera processes used since the last reading."""
-
-    def __init__(self) -> None:
-        self._last: tuple[float, dict[int, float]] | None = None
-
-    def read(self, pids: list[int]) -> float | None:
-        now = time.monotonic()
-        used = {pid: s for pid in pids if (s := cpu_seconds(pid)) is not None}
-        last, self._last = self._last, (now, used)
-        if last is None or now <= last[0]:
-            return None
-        spent = sum(s - last[1].get(pid, s) for pid, s in used.items())  # a new process counts from its next reading
-        return round(100.0 * max(0.0, spent) / (now - last[0]), 1)

@@ -9,6 +9,10 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+# Delete a lease only if we hold it (its value is ours): compare and delete in one step. The analyzer's
+# camera leases and ingest's use it alike.
+RELEASE_IF_HELD = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
 
 def sync_client(url: str, timeout_s: float) -> redis.Redis:
     # No retries: redis-py's default retries would multiply the wait past the timeout.
