@@ -37,6 +37,7 @@ from gateway.cameras.live import LiveCameras
 from gateway.cameras.registry import Registry
 from gateway.cameras.store import CameraStore
 from gateway.faces.enrolment import enrol_demo_person
+from gateway.footage import Footage
 from gateway.http.limits import BodyLimit
 from gateway.http.openapi import document_security
 from gateway.http.pagecache import ShortCache
@@ -130,6 +131,7 @@ def create_app(settings: Settings, camera_file: CameraFile) -> FastAPI:
             limiter=LoginLimiter(settings.login_attempts_per_minute),
             recordings=RecordingIndex(engine), camera_store=CameraStore(engine, box), people=KnownPeople(engine),
             integrations=Integrations(engine, box), devices=KnownDevices(box), counts=RuleCounts(engine),
+            footage=Footage(settings, engine),
             outbound=OutboundPolicy.of(settings.outbound_deny, settings.outbound_allow),
         )  # fmt: skip
 

@@ -10,7 +10,8 @@ The cache is bounded, by count (MAX_CLIPS) and by bytes (CAMSTREAM_CLIP_CACHE_MB
 clips go first, and a range whose footage alone passes the byte bound is refused. It shares the
 disk with the recordings, whose retention deletes the oldest footage when free space falls below
 CAMSTREAM_RECORDINGS_MIN_FREE_GB: a clip that would take the disk below that floor is refused, so
-footage is never deleted to make room for a clip a viewer asked for.
+footage is never deleted to make room for a clip a viewer asked for. Footage on another host's disk
+is fetched into the cache for the cut (gateway.footage), and deleted once the clip is made.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ import contextlib
 import os
 import shutil
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
+from gateway.footage import FootageSource
 from shared.db.recordings import Segment
 
 CACHE_S = 600.0
@@ -48,26 +51,31 @@ def clip_path(cache: Path, camera_id: int, start_s: float, end_s: float) -> Path
     return cache / f"{camera_id}-{int(start_s * 1000)}-{int(end_s * 1000)}.mp4"
 
 
-def cached_or_made(cache: Path, root: Path, segments: list[Segment], camera_id: int, start_s: float,  # noqa: PLR0913 - the clip (camera, range), its segments and the disk's bounds
+def cached_or_made(cache: Path, source: FootageSource, segments: list[Segment], camera_id: int, start_s: float,  # noqa: PLR0913 - the clip (camera, range), its segments and the disk's bounds
                    end_s: float, max_bytes: int, keep_free_bytes: int) -> Path:  # fmt: skip
-    """The clip's file, made now unless made lately. Raises NoFootage, NoRoom. Blocking: run in a
-    thread, one at a time (the bounds are checked, then the clip written)."""
+    """The clip's file, made now unless made lately. Raises NoFootage, NoRoom, gateway.footage.Unreachable.
+    Blocking: run in a thread, one at a time (the bounds are checked, then the clip written)."""
     target = clip_path(cache, camera_id, start_s, end_s)
     if target.exists() and time.time() - target.stat().st_mtime < CACHE_S / 2:
         return target
     # The footage the range meets: more than the clip will hold (it starts at a keyframe, ends at end_s).
-    estimate = sum(s.bytes for s in segments if s.end_ms / 1000 > start_s and s.start_ms / 1000 < end_s)
+    segments = [s for s in segments if s.end_ms / 1000 > start_s and s.start_ms / 1000 < end_s]
+    estimate = sum(s.bytes for s in segments)
     if estimate > max_bytes:
         raise NoRoom(413, f"the range holds {estimate / MB:.0f} MB of footage, more than the clip cache's "
                           f"{max_bytes / MB:.0f} MB (CAMSTREAM_CLIP_CACHE_MB): ask for a shorter range")  # fmt: skip
     cache.mkdir(parents=True, exist_ok=True)
-    _make_room(cache, estimate, max_bytes, keep_free_bytes)
+    fetched = source.remote(segments)  # copies of other hosts' segments sit in the cache while it is cut
+    _make_room(cache, estimate * 2 if fetched else estimate, max_bytes, keep_free_bytes)
     partial = target.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.tmp")
+    fetch_dir = cache / f"{partial.name}.fetched"
     try:
-        make_clip(root, segments, start_s, end_s, partial)
+        fetch_dir.mkdir()
+        make_clip(source.files(segments, fetch_dir), segments, start_s, end_s, partial)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
+        shutil.rmtree(fetch_dir, ignore_errors=True)
     return target
 
 
@@ -77,6 +85,8 @@ def _make_room(cache: Path, estimate: int, max_bytes: int, keep_free_bytes: int)
     now = time.time()
     clips: list[tuple[float, int, Path]] = []  # (modified, bytes, path), oldest first
     for path in cache.iterdir():
+        if not path.is_file():
+            continue  # another clip's fetched footage: its maker deletes it
         with contextlib.suppress(OSError):
             stat = path.stat()
             if now - stat.st_mtime > CACHE_S:
@@ -98,12 +108,12 @@ def _make_room(cache: Path, estimate: int, max_bytes: int, keep_free_bytes: int)
         oldest.unlink(missing_ok=True)
 
 
-def _first_keyframe_s(root: Path, segment: Segment, start_s: float) -> float:
+def _first_keyframe_s(file: Path, segment: Segment, start_s: float) -> float:
     """Wall-clock time of the segment's last keyframe at or before start_s (its first if none is)."""
     found = segment.start_ms / 1000
-    if not (root / segment.path).exists():  # deleted by retention meanwhile
+    if not file.exists():  # deleted by retention meanwhile
         return found
-    with av.open(str(root / segment.path)) as container:
+    with av.open(str(file)) as container:
         video = container.streams.video[0]
         for packet in container.demux(video):
             if packet.pts is None or not packet.is_keyframe:
@@ -115,21 +125,23 @@ def _first_keyframe_s(root: Path, segment: Segment, start_s: float) -> float:
     return found
 
 
-def make_clip(root: Path, segments: list[Segment], start_s: float, end_s: float, target: Path) -> None:
-    """Write the clip of [start_s, end_s) from `segments` (one camera's, by start) to `target`."""
+def make_clip(file_of: Callable[[Segment], Path], segments: list[Segment], start_s: float, end_s: float,
+              target: Path) -> None:  # fmt: skip
+    """Write the clip of [start_s, end_s) from `segments` (one camera's, by start; each read from
+    file_of(segment)) to `target`."""
     segments = [s for s in segments if s.end_ms / 1000 > start_s and s.start_ms / 1000 < end_s]
     if not segments:
         raise NoFootage("nothing recorded in that range")
-    base_s = _first_keyframe_s(root, segments[0], start_s)
+    base_s = _first_keyframe_s(file_of(segments[0]), segments[0], start_s)
     written = 0
     last: dict[str, float] = {}  # per stream, the last time written: a muxer refuses time going back
     with av.open(str(target), "w", format="mp4", options={"movflags": "+faststart"}) as out:
         streams: dict[str, av.stream.Stream] = {}
         for segment in segments:
             segment_s = segment.start_ms / 1000
-            if not (root / segment.path).exists():  # deleted by retention meanwhile
+            if not file_of(segment).exists():  # deleted by retention meanwhile
                 continue
-            with av.open(str(root / segment.path)) as source:
+            with av.open(str(file_of(segment))) as source:
                 inputs = [*source.streams.video[:1], *source.streams.audio[:1]]
                 for stream in inputs:
                     if stream.type not in streams:

@@ -176,11 +176,20 @@ class RegistryOut(ApiModel):
     cameras: int
 
 
+class RecordingHostOut(ApiModel):
+    host: str
+    url: str | None  # where its recorder serves its footage (admins only)
+    disk_total: int
+    disk_free: int
+    updated_at: float  # when its recorder last said so (every pass: a few seconds)
+
+
 class RecordingsDisk(ApiModel):
     bytes: int | None  # recordings kept (the index); None while the database is away
-    disk_total: int | None  # the recordings' file system
+    disk_total: int | None  # the recordings' file system (this gateway's)
     disk_free: int | None
     disk_floor: int | None = None  # kept free by deleting the oldest footage (shared.disk_floor)
+    hosts: list[RecordingHostOut] = []  # hosts whose footage stays on their own disk (CAMSTREAM_RECORDINGS_URL)
 
 
 class TimelineMarker(ApiModel):

@@ -21,6 +21,7 @@ from gateway.cameras.probe import Prober
 from gateway.cameras.registry import Registry
 from gateway.cameras.store import CameraStore
 from gateway.faces.enrolment import Enroller
+from gateway.footage import Footage
 from gateway.http.pagecache import ShortCache
 from gateway.metrics import LiveFigures, Metrics
 from gateway.webrtc.sessions import Sessions
@@ -58,6 +59,7 @@ class Gateway:
     integrations: Integrations  # webhooks and notification targets
     devices: KnownDevices  # the login's device cookies
     counts: RuleCounts  # the rules' events counted (GET /api/counts)
+    footage: Footage  # where each segment's file is read (this disk or another host's recorder)
     prober: Prober = field(default_factory=Prober)
     enroller: Enroller = field(default_factory=Enroller)
     registry: Registry | None = None

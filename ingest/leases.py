@@ -32,7 +32,7 @@ import redis
 from shared import keys
 from shared.ingest_hosts import IngestHost
 from shared.messages import MessageError
-from shared.redis_client import RELEASE_IF_HELD, sync_client
+from shared.redis_client import KEEP_OR_TAKE, RELEASE_IF_HELD, sync_client
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,15 +42,6 @@ STOP_AT = 0.5  # of the TTL since the last renewal confirmed: stop cleanly
 EXIT_AT = 0.8  # of the TTL: exit at once, whatever the clean stop is doing
 CLASH_SAY_EVERY_S = 60.0
 EXIT_FENCED = 76  # a camera's process that could not confirm its lease (the manager restarts it later)
-
-# Renew our lease, or take it again if it is gone (Redis lost everything and came back): 1. Held by
-# another host: 0. One step, so that nothing lands between the look and the write.
-_KEEP = """
-local holder = redis.call('get', KEYS[1])
-if holder == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
-if not holder then redis.call('set', KEYS[1], ARGV[1], 'px', ARGV[2]) return 1 end
-return 0
-"""
 
 
 class Keep(Enum):
@@ -66,7 +57,7 @@ class HostLeases:
         self.client, self.host = client, settings.ingest_host
         self.ttl_s = settings.ingest_lease_ttl_s
         self._ttl_ms = int(self.ttl_s * 1000)
-        self._keep = client.register_script(_KEEP)
+        self._keep = client.register_script(KEEP_OR_TAKE)
         self._release = client.register_script(RELEASE_IF_HELD)
         self.instance = uuid.uuid4().hex  # this manager's, in its record: told apart from another of the same name
         self._started_at = time.time()
@@ -175,7 +166,7 @@ class LeaseGuard:
         # A client of its own, its timeout short: a renewal must not wait long on a dead socket.
         self._client = sync_client(settings.redis_url_or_local(), RENEW_EVERY * self.ttl_s)
         self._stop, self._halt = stop, threading.Event()
-        self._keep = self._client.register_script(_KEEP)
+        self._keep = self._client.register_script(KEEP_OR_TAKE)
         self.confirmed_at = -float("inf")  # monotonic time the last confirmed renewal was sent
         self.elsewhere: str | None = None  # the host found holding our camera
 

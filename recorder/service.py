@@ -19,6 +19,12 @@ Every pass (PASS_S):
 4. Events: those older than CAMSTREAM_EVENTS_RETAIN_DAYS go, with their snapshots, at the first
    pass and every event_retention.EVERY_S (recorder.event_retention).
 
+Footage on several disks: a host whose recordings stay on its own disk (CAMSTREAM_RECORDINGS_URL)
+runs a recorder of its own, which indexes, judges and prunes that disk's segments only (rows under
+its host name), says every pass where it serves them (shared.db.recording_hosts) and serves them to
+gateways (recorder.serve). The system's once-only work, health events and event retention, is done by
+one recorder of them all (recorder.duties).
+
 The database going away pauses the pass (logged once); the camera processes keep recording.
 """
 
@@ -36,16 +42,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from recorder import event_retention, files
+from recorder.duties import Duties
 from recorder.gaps import RecordingGaps
 from recorder.health import CameraHealth, HealthWatch
 from recorder.offline import OfflineWatch
+from recorder.serve import FootageServer
 from shared import recordings
 from shared.cameras import Camera
+from shared.db import recording_hosts
 from shared.db.cameras import read_cameras
 from shared.db.engine import DatabaseUnavailable, connect, reason
 from shared.db.events import EventHistory
 from shared.db.recordings import PERSON_TYPES, RecordingIndex, Segment
 from shared.disk_floor import floor_bytes
+from shared.footage_signing import footage_key
 from shared.redis_client import sync_client
 from shared.secret_box import load_box
 from shared.settings import Settings
@@ -66,7 +76,8 @@ class Recorder:
     def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
         self.settings = settings
         self.root = settings.recordings_root
-        self.index = RecordingIndex(engine)
+        self.host = settings.recordings_host  # "" for the shared folder: rows under this name are this disk's
+        self.index = RecordingIndex(engine, self.host)
         self.history = EventHistory(engine)
         self.engine = engine
         self.stop = threading.Event()  # run's, once it runs
@@ -83,31 +94,50 @@ class Recorder:
         self._crowded = False  # other files hold the disk under the floor (said once)
         self._client = sync_client(settings.redis_url_or_local(), settings.redis_timeout_s)
         self.gaps = RecordingGaps(settings, self.history, self._client)
+        self.duties = Duties(self._client, settings.ingest_host)
 
     async def run(self, stop: threading.Event) -> None:
         self.stop = stop
         self.root.mkdir(parents=True, exist_ok=True)
         log.info("recorder: recordings in %s", self.root)
         watchers: list[HealthWatch] = [self.gaps, OfflineWatch(self.settings, self.history, self._client)]
+        server = self._footage_server()
         health = asyncio.create_task(self._watch_health(CameraHealth(watchers, self._known_cameras, self._client)),
                                      name="camera-health")  # fmt: skip
+        serving = asyncio.create_task(server.serve(), name="footage-server") if server else None
         try:
             await self._passes()
         finally:
+            if server and serving:
+                server.stop()
+                await serving
             health.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await health
+            await asyncio.to_thread(self.duties.give_up)
             self._client.close()
+
+    def _footage_server(self) -> FootageServer | None:
+        if self.settings.recordings_url is None or self.settings.secret_key is None:
+            return None
+        key = footage_key(self.settings.secret_key.get_secret_value())
+        server = FootageServer(self.settings.recordings_listen, self.root, key)
+        log.info("recorder: footage of host %s served on %s as %s", self.host, self.settings.recordings_listen,
+                 self.settings.recordings_url)  # fmt: skip
+        return server
 
     def _known_cameras(self) -> dict[int, Camera]:
         return self.cameras
 
     async def _watch_health(self, health: CameraHealth) -> None:
-        """The camera-health events (recorder.gaps, recorder.offline), beside the passes; a database
-        away is waited out."""
+        """The camera-health events (recorder.gaps, recorder.offline), beside the passes, while this
+        recorder holds the system's duties; a database away is waited out."""
         while not self.stop.is_set():
+            if not self.duties.held:
+                await asyncio.sleep(PASS_S / 4)
+                continue
             try:
-                await health.run(self.stop.is_set)
+                await health.run(lambda: self.stop.is_set() or not self.duties.held)
             except (SQLAlchemyError, DatabaseUnavailable):
                 await asyncio.sleep(PASS_S)  # the pass loop says the database is away
 
@@ -128,19 +158,24 @@ class Recorder:
 
     async def one_pass(self, now_s: float | None = None) -> None:
         now_s = now_s or time.time()
+        duties = await asyncio.to_thread(self.duties.renew)
         await self._read_cameras()
         await self.sync(full=now_s - self._last_full_scan >= FULL_SCAN_S, now_s=now_s)
         await self.decide(now_s)
         if abs(now_s - self._last_expiry) >= EXPIRE_EVERY_S:
             await self.expire(now_s)
             self._last_expiry = now_s
-        if abs(now_s - self._last_event_expiry) >= event_retention.EVERY_S:
+        if duties and abs(now_s - self._last_event_expiry) >= event_retention.EVERY_S:
             deleted = await event_retention.expire(self.history, self.settings.events_retain_days, now_s)
             if deleted:
                 log.info("recorder: deleted %d event(s) older than %g day(s)", deleted,
                          self.settings.events_retain_days)  # fmt: skip
             self._last_event_expiry = now_s
         await self.keep_disk_free()
+        if self.settings.recordings_url is not None:
+            usage = await asyncio.to_thread(shutil.disk_usage, self.root)
+            await recording_hosts.say(self.engine, recording_hosts.RecordingHost(
+                self.host, self.settings.recordings_url, usage.free, usage.total, now_s))  # fmt: skip
 
     async def _read_cameras(self) -> None:
         async with connect(self.engine) as connection:

@@ -123,3 +123,9 @@ def tamper_relearn(camera_id: int) -> str:
 def zone_occupancy(camera_id: int) -> str:
     """JSON: how many tracks are in each of the camera's zones now (shared.status.ZoneOccupancy), with a TTL."""
     return f"{PREFIX}:camera:{camera_id}:occupancy"
+
+
+def recorder_duties() -> str:
+    """Which recorder does the system's once-only work (camera health events, event retention): its
+    name, with a TTL it renews every pass (recorder.duties)."""
+    return f"{PREFIX}:recorder:duties"

@@ -14,6 +14,16 @@ from redis.retry import Retry
 RELEASE_IF_HELD = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
+# Renew a lease we hold, or take it if nobody does (1); 0 when another holds it. Ingest's camera leases
+# and the recorder's duties use it.
+KEEP_OR_TAKE = """
+local holder = redis.call('get', KEYS[1])
+if holder == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+if not holder then redis.call('set', KEYS[1], ARGV[1], 'px', ARGV[2]) return 1 end
+return 0
+"""
+
+
 def sync_client(url: str, timeout_s: float) -> redis.Redis:
     # No retries: redis-py's default retries would multiply the wait past the timeout.
     return redis.Redis.from_url(

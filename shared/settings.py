@@ -113,6 +113,17 @@ class Settings(BaseSettings):
     recordings_dir: Path | None = Field(
         default=None, description="Where recordings are written; unset: `recordings` in CAMSTREAM_DATA_DIR."
     )
+    recordings_url: str | None = Field(
+        default=None, max_length=255, pattern=r"^https?://[^/?#]+/?$",
+        description="Set on a host whose footage stays on its own disk: the URL other hosts reach its recorder at "
+        "(http://host:port). That recorder indexes its folder under CAMSTREAM_INGEST_HOST and serves the footage "
+        "to gateways, who sign each request with CAMSTREAM_SECRET_KEY. Unset: one recordings folder for every "
+        "host (a single host, or a NAS mounted on each).",
+    )  # fmt: skip
+    recordings_listen: str = Field(
+        default="[::]:8790", pattern=r"^(\[[0-9A-Fa-f:.]+\]|[0-9.]+|[A-Za-z0-9.-]+):[0-9]{1,5}$",
+        description="Where the recorder serves its footage (address:port), when CAMSTREAM_RECORDINGS_URL is set.",
+    )  # fmt: skip
     recordings_max_gb: float = Field(
         default=0.0, ge=0, description="Most gigabytes recordings may use (0: no cap but the free-space floor)."
     )
@@ -346,6 +357,19 @@ class Settings(BaseSettings):
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("CAMSTREAM_TLS_CERT and CAMSTREAM_TLS_KEY go together: set both or neither")
         return self
+
+    @model_validator(mode="after")
+    def _footage_signed(self) -> Settings:
+        if self.recordings_url is not None and self.secret_key is None:
+            raise ValueError("CAMSTREAM_RECORDINGS_URL needs CAMSTREAM_SECRET_KEY: gateways sign their requests for "
+                             "this host's footage with it (set the same on every host)")  # fmt: skip
+        return self
+
+    @property
+    def recordings_host(self) -> str:
+        """Whose disk this process's recordings folder is: this host's name when the footage stays on it
+        (CAMSTREAM_RECORDINGS_URL), "" for the folder every host shares."""
+        return self.ingest_host if self.recordings_url is not None else ""
 
     @property
     def recordings_root(self) -> Path:

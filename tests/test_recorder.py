@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import clips
+from gateway.footage import FootageSource
 from recorder.service import DECIDE_LAG_S, Recorder
 from shared import recordings
 from shared.db.engine import create_engine
@@ -165,17 +166,18 @@ def test_the_clip_cache_is_bounded_and_never_costs_footage(tmp_path: Path, sampl
     size = path.stat().st_size
     segment = Segment(1, 1, int(START_S * 1000), int(START_S * 1000) + 10_000, size, str(path.relative_to(root)),
                       False, False, False)  # fmt: skip
+    here = FootageSource(root, "", {}, None)
     for i in range(clips.MAX_CLIPS + 8):  # distinct ranges, each a new clip
-        clips.cached_or_made(cache, root, [segment], 1, START_S + i * 0.01, START_S + 9, 10**9, 0)
+        clips.cached_or_made(cache, here, [segment], 1, START_S + i * 0.01, START_S + 9, 10**9, 0)
     assert len(list(cache.iterdir())) == clips.MAX_CLIPS
     for i in range(6):  # a cache of three clips' worth of footage holds at most that
-        clips.cached_or_made(cache, root, [segment], 1, START_S + 1 + i * 0.01, START_S + 9, 3 * size, 0)
+        clips.cached_or_made(cache, here, [segment], 1, START_S + 1 + i * 0.01, START_S + 9, 3 * size, 0)
         assert sum(p.stat().st_size for p in cache.iterdir()) <= 3 * size
     with pytest.raises(clips.NoRoom, match="more than the clip cache") as large:
-        clips.cached_or_made(cache, root, [segment], 1, START_S + 2, START_S + 9, size - 1, 0)
+        clips.cached_or_made(cache, here, [segment], 1, START_S + 2, START_S + 9, size - 1, 0)
     assert large.value.status == 413
     floor = shutil.disk_usage(tmp_path).total  # a floor no disk can keep: as a nearly full disk would be
     with pytest.raises(clips.NoRoom, match="free-space floor") as full:
-        clips.cached_or_made(cache, root, [segment], 1, START_S + 3, START_S + 9, 10**9, floor)
+        clips.cached_or_made(cache, here, [segment], 1, START_S + 3, START_S + 9, 10**9, floor)
     assert full.value.status == 507 and list(cache.iterdir()) == []  # the cache gave up its room first
     assert path.stat().st_size == size  # and the footage was never touched

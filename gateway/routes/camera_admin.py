@@ -151,3 +151,4 @@ async def _purge(gateway: Gateway, camera_id: int) -> None:
     await gateway.recordings.remove_camera(camera_id)
     folder = recordings.camera_dir(gateway.settings.recordings_root, camera_id)
     await asyncio.to_thread(shutil.rmtree, folder, True)
+    await gateway.footage.purge(camera_id)  # its footage on other hosts' disks (logged where it could not be)

@@ -20,12 +20,14 @@ from gateway.models import (
     CameraFileOut,
     Health,
     IngestHostOut,
+    RecordingHostOut,
     RecordingsDisk,
     RegistryOut,
     SystemOut,
     WorkerOut,
 )
 from gateway.state import Gateway, GatewayDep
+from shared.db import recording_hosts
 from shared.db.engine import DatabaseUnavailable
 from shared.disk_floor import floor_bytes
 from shared.ingest_hosts import IngestHost
@@ -66,7 +68,7 @@ async def system(gateway: GatewayDep, principal: PrincipalDep) -> SystemOut:
     their kind and counts)."""
     sessions = len(gateway.sessions.sessions)
     database = await _database_answers(gateway)
-    disk = await _recordings_disk(gateway, database)
+    disk = await _recordings_disk(gateway, database, principal.is_admin)
     camera_file = await _camera_file(gateway) if database else None
     try:
         hosts = await gateway.store.ingest_hosts()
@@ -131,17 +133,20 @@ def _registry(gateway: Gateway) -> RegistryOut | None:
                        cameras=status.cameras)  # fmt: skip
 
 
-async def _recordings_disk(gateway: Gateway, database: bool) -> RecordingsDisk:
-    kept = None
+async def _recordings_disk(gateway: Gateway, database: bool, admin: bool) -> RecordingsDisk:
+    kept, hosts = None, []
     if database:
         with contextlib.suppress(SQLAlchemyError, DatabaseUnavailable):
             kept = await gateway.recordings.total_bytes()
+            hosts = [RecordingHostOut(host=h.name, url=h.url if admin else None, disk_total=h.total_bytes,
+                                      disk_free=h.free_bytes, updated_at=h.updated_at_s)
+                     for h in (await recording_hosts.every(gateway.footage.engine)).values()]  # fmt: skip
     try:
         usage = await asyncio.to_thread(shutil.disk_usage, gateway.settings.recordings_root)
     except OSError:  # not made yet (nothing recorded), or not mounted
-        return RecordingsDisk(bytes=kept, disk_total=None, disk_free=None)
+        return RecordingsDisk(bytes=kept, disk_total=None, disk_free=None, hosts=hosts)
     floor = await asyncio.to_thread(floor_bytes, gateway.settings, gateway.settings.recordings_root)
-    return RecordingsDisk(bytes=kept, disk_total=usage.total, disk_free=usage.free, disk_floor=floor)
+    return RecordingsDisk(bytes=kept, disk_total=usage.total, disk_free=usage.free, disk_floor=floor, hosts=hosts)
 
 
 async def _camera_file(gateway: Gateway) -> CameraFileOut | None:

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 
 from gateway.clips import MB, NoFootage, NoRoom, cached_or_made
 from gateway.coverage import MAX_RANGES, MERGE_GAP_S, camera_coverage, judged_until
+from gateway.footage import Unreachable
 from gateway.models import (
     CameraCoverageOut,
     CameraId,
@@ -34,7 +35,8 @@ LIST_MAX_S = 31 * 86400
 MP4 = {200: {"content": {"video/mp4": {}}}, 400: {"description": "end before start, or longer than a clip may be"},
        413: {"description": "more footage than the clip cache holds"},
        507: {"description": "the disk cannot take the clip without going below the recordings' free-space floor"},
-       404: {"description": "no such camera or event, or no footage"}}  # fmt: skip
+       404: {"description": "no such camera or event, or no footage"},
+       503: {"description": "the footage is on another host whose recorder cannot be reached"}}  # fmt: skip
 Time = Annotated[float, Query(ge=0, le=LATEST_TIME_S, allow_inf_nan=False, description="Unix time, seconds")]
 
 
@@ -149,14 +151,17 @@ async def _clip(gateway: Gateway, camera_id: int, start: float, end: float, name
         raise HTTPException(status_code=404, detail=f"no recording of camera {camera_id} between {start:.3f} and "
                             f"{end:.3f}")  # fmt: skip
     cache, settings = gateway.settings.data_dir / "clips", gateway.settings
+    source = await gateway.footage.source()
     try:
         async with gateway.clip_maker:  # one at a time: the cache's bounds hold, and threads stay free
             path = await asyncio.to_thread(
-                cached_or_made, cache, settings.recordings_root, segments, camera_id, start, end,
+                cached_or_made, cache, source, segments, camera_id, start, end,
                 round(settings.clip_cache_mb * MB), floor_bytes(settings, settings.recordings_root),
             )  # fmt: skip
     except NoFootage as e:
         raise HTTPException(status_code=404, detail=f"camera {camera_id}: {e}") from None
     except NoRoom as e:
         raise HTTPException(status_code=e.status, detail=str(e)) from None
+    except Unreachable as e:
+        raise HTTPException(status_code=503, detail=str(e)) from None
     return FileResponse(path, media_type="video/mp4", filename=name, content_disposition_type="inline")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import Select, case, delete, func, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -31,10 +31,11 @@ class Segment:
     start_ms: int
     end_ms: int
     bytes: int
-    path: str  # relative to the recordings folder
+    path: str  # relative to the recordings folder of its host
     events: bool
     motion: bool
     decided: bool
+    host: str = ""  # whose disk holds it: "" for the folder every host shares (shared.db.recording_hosts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +61,19 @@ class Span:
 
 def _segment(row: Row[Any]) -> Segment:
     return Segment(row.id, row.camera_id, row.start_ms, row.end_ms, row.bytes, row.path, bool(row.events),
-                   bool(row.motion), bool(row.decided))  # fmt: skip
+                   bool(row.motion), bool(row.decided), row.host)  # fmt: skip
 
 
 class RecordingIndex:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """`host` scopes a recorder to its own disk's rows (its add, paths, passes, retention and sizes);
+    None (the gateway's) reads every host's."""
+
+    def __init__(self, engine: AsyncEngine, host: str | None = None) -> None:
         self.engine = engine
+        self.host = host
+
+    def _own(self, query: Select[Any]) -> Select[Any]:
+        return query if self.host is None else query.where(recordings.c.host == self.host)
 
     def _connect(self, write: bool = False) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         return connect(self.engine, write)
@@ -77,16 +85,18 @@ class RecordingIndex:
             return
         async with self._connect(write=True) as connection:
             known = set((await connection.scalars(
-                select(recordings.c.path).where(recordings.c.path.in_([r["path"] for r in rows]))
+                self._own(select(recordings.c.path).where(recordings.c.path.in_([r["path"] for r in rows])))
             )).all())  # fmt: skip
-            new = [{"events": False, "motion": False, "decided": False, **r} for r in rows if r["path"] not in known]
+            new = [{"events": False, "motion": False, "decided": False, "host": self.host or "", **r}
+                   for r in rows if r["path"] not in known]  # fmt: skip
             if new:
                 await connection.execute(recordings.insert(), new)
 
     async def paths(self) -> dict[str, int]:
         """Every indexed path, with its row id."""
         async with self._connect() as connection:
-            return {r.path: r.id for r in await connection.execute(select(recordings.c.path, recordings.c.id))}
+            rows = await connection.execute(self._own(select(recordings.c.path, recordings.c.id)))
+            return {r.path: r.id for r in rows}
 
     async def remove(self, ids: Sequence[int]) -> None:
         if ids:
@@ -94,9 +104,9 @@ class RecordingIndex:
                 await connection.execute(delete(recordings).where(recordings.c.id.in_(list(ids))))
 
     async def undecided(self, camera_id: int, ended_before_ms: int) -> list[Segment]:
-        query = select(recordings).where(
+        query = self._own(select(recordings).where(
             recordings.c.camera_id == camera_id, recordings.c.decided.is_(False), recordings.c.end_ms < ended_before_ms
-        ).order_by(recordings.c.start_ms)  # fmt: skip
+        )).order_by(recordings.c.start_ms)  # fmt: skip
         async with self._connect() as connection:
             return [_segment(r) for r in await connection.execute(query)]
 
@@ -124,14 +134,15 @@ class RecordingIndex:
 
     async def oldest(self, limit: int, with_events: bool) -> list[Segment]:
         """The oldest segments that overlap no event (or only those that do)."""
-        query = select(recordings).where(recordings.c.events.is_(with_events)).order_by(recordings.c.start_ms)
+        query = self._own(select(recordings).where(recordings.c.events.is_(with_events)))
+        query = query.order_by(recordings.c.start_ms)
         async with self._connect() as connection:
             return [_segment(r) for r in await connection.execute(query.limit(limit))]
 
     async def expired(self, camera_id: int, footage_before_ms: int, events_before_ms: int, limit: int) -> list[Segment]:
         """The camera's segments past their age: footage without events older than the first
         bound, with events older than the second."""
-        query = select(recordings).where(
+        query = self._own(select(recordings)).where(
             recordings.c.camera_id == camera_id,
             or_(
                 (recordings.c.events.is_(False)) & (recordings.c.end_ms < footage_before_ms),
@@ -143,7 +154,7 @@ class RecordingIndex:
 
     async def total_bytes(self) -> int:
         async with self._connect() as connection:
-            return int(await connection.scalar(select(func.coalesce(func.sum(recordings.c.bytes), 0))) or 0)
+            return int(await connection.scalar(self._own(select(func.coalesce(func.sum(recordings.c.bytes), 0)))) or 0)
 
     async def between(self, camera_id: int | None, start_ms: int, end_ms: int) -> list[Segment]:
         """Segments that meet [start_ms, end_ms], by camera and start."""
@@ -214,12 +225,15 @@ class RecordingIndex:
 
     async def everything(self) -> list[Segment]:
         async with self._connect() as connection:
-            rows = await connection.execute(select(recordings).order_by(recordings.c.camera_id, recordings.c.start_ms))
+            rows = await connection.execute(
+                self._own(select(recordings)).order_by(recordings.c.camera_id, recordings.c.start_ms)
+            )
             return [_segment(r) for r in rows]
 
     async def clear(self) -> None:
         async with self._connect(write=True) as connection:
-            await connection.execute(delete(recordings))
+            query = delete(recordings)
+            await connection.execute(query if self.host is None else query.where(recordings.c.host == self.host))
 
     async def remove_camera(self, camera_id: int) -> None:
         async with self._connect(write=True) as connection:

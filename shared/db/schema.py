@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
 )
 
@@ -166,12 +167,28 @@ recordings = Table(
     Column("start_ms", BigInteger, nullable=False),  # Unix milliseconds, as in the file's name
     Column("end_ms", BigInteger, nullable=False),
     Column("bytes", BigInteger, nullable=False),
-    Column("path", String(255), nullable=False, unique=True),  # relative to the recordings folder
+    Column("path", String(255), nullable=False),  # relative to the recordings folder of its host
     Column("events", Boolean, nullable=False),
     Column("motion", Boolean, nullable=False),
     Column("decided", Boolean, nullable=False),
+    # Whose disk holds the file: "" for the folder every host shares, else the host that serves it
+    # (recording_hosts).
+    Column("host", String(63), nullable=False, server_default=""),
+    UniqueConstraint("host", "path"),
     Index("ix_recordings_camera_start", "camera_id", "start_ms"),
     Index("ix_recordings_start", "start_ms"),
+)
+
+# The hosts whose footage stays on their own disk: where their recorder serves it, and how full
+# the disk is, as the recorder last said (every pass).
+recording_hosts = Table(
+    "recording_hosts",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("url", String(255), nullable=False),
+    Column("free_bytes", BigInteger, nullable=False),
+    Column("total_bytes", BigInteger, nullable=False),
+    Column("updated_at", Float, nullable=False),  # Unix time
 )
 
 # Webhooks and notification targets, configured by admins (bridge/ delivers to them). `kind` is
