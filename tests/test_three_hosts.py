@@ -2,12 +2,14 @@
 
 Network namespaces on one segment, link-local IPv6 only (tests.support.netns). Each ingest host has
 the cameras' RTSP server on its own loopback (the same URL from either host: a camera both can
-reach). The recordings folder is shared by all three (the NAS layout, docs/scaling.md). What a
-user would check: a host killed hands its cameras to the other within 10 s, and never is a camera
-run on two hosts at once (every camera process of both hosts sampled five times a second); the
-host back takes its share once and nothing moves for 60 s after; a gateway on the third host cuts
-a clip from footage the first recorded; a host cut off the network stops its cameras before the
-other starts them (fencing).
+reach). Both recordings layouts (docs/scaling.md) at once: host A keeps its footage on its own disk
+and its recorder serves it (CAMSTREAM_RECORDINGS_URL); host B writes into the folder it shares with
+the hub (the NAS layout), which the hub's recorder indexes. What a user would check: a host killed
+hands its cameras to the other within 10 s, and never is a camera run on two hosts at once (every
+camera process of both hosts sampled five times a second); the host back takes its share once and
+nothing moves for 60 s after; the gateway on the third host cuts a clip across the failover, from
+footage on A's disk and then in the shared folder; a host cut off the network stops its cameras
+before the other starts them (fencing).
 
 Needs root, iproute2 and GStreamer's RTSP server; skipped elsewhere.
 """
@@ -25,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
 import httpx
 import pytest
 import redis
@@ -41,6 +44,7 @@ pytestmark = [
 ]
 CAMERAS = (1, 2, 3, 4)
 FAILOVER_S = 10.0
+SECRET_KEY = "three-hosts-test-key-0123456789"
 
 
 @dataclass
@@ -52,10 +56,19 @@ class Site:
     gateway: str  # its base URL, inside the hub
     cameras: Path
     tmp: Path
+    footage_port: int  # host A's recorder serves its disk's footage there
     runs: list[ServiceRun] = field(default_factory=list)
 
+    def env(self, host: Host, name: str) -> dict[str, str]:
+        env = {"CAMSTREAM_INGEST_HOST": name, "CAMSTREAM_SECRET_KEY": SECRET_KEY, "CAMSTREAM_RECORDINGS_SEGMENT_S": "2"}
+        if host is self.a:  # its own disk
+            env |= {"CAMSTREAM_RECORDINGS_DIR": str(self.tmp / "disk-a"),
+                    "CAMSTREAM_RECORDINGS_URL": f"http://[{host.address}%{host.link}]:{self.footage_port}",
+                    "CAMSTREAM_RECORDINGS_LISTEN": f"[::]:{self.footage_port}"}  # fmt: skip
+        return env
+
     def ingest(self, host: Host, name: str) -> ServiceRun:
-        env = {"CAMSTREAM_INGEST_HOST": name, "CAMSTREAM_INGEST_SHARED": "true", "CAMSTREAM_LOG_LEVEL": "INFO"}
+        env = {**self.env(host, name), "CAMSTREAM_INGEST_SHARED": "true", "CAMSTREAM_LOG_LEVEL": "INFO"}
         run = ServiceRun("ingest", host.url_of(self.hub, "redis", self.redis_port, "/0"), self.cameras,
                          self.tmp / f"ingest-{name}-{len(self.runs)}.log", env=env, namespace=host.ns)  # fmt: skip
         self.runs.append(run)
@@ -137,13 +150,14 @@ def site(tmp_path: Path) -> Iterator[Site]:
         ] + [{"id": 5, "name": "on another network", "source": f"rtsp://127.0.0.1:{rtsp_port}/cam",
               "ingest": {"group": "north"}}])  # fmt: skip
         gateway_port = free_port()
-        site = Site(a, b, hub, port, f"http://127.0.0.1:{gateway_port}", cameras, tmp_path)
-        hub_redis = hub.url_of(hub, "redis", port, "/0")
-        env = {"CAMSTREAM_RECORDINGS_SEGMENT_S": "2"}
+        site = Site(a, b, hub, port, f"http://127.0.0.1:{gateway_port}", cameras, tmp_path, free_port())
+        hub_redis, env = hub.url_of(hub, "redis", port, "/0"), site.env(hub, "hub")
         site.runs += [
             ServiceRun("gateway", hub_redis, cameras, tmp_path / "gateway.log", "--host", "127.0.0.1", "--port",
                        str(gateway_port), env=env, namespace=hub.ns),
             ServiceRun("recorder", hub_redis, cameras, tmp_path / "recorder.log", env=env, namespace=hub.ns),
+            ServiceRun("recorder", a.url_of(hub, "redis", port, "/0"), cameras, tmp_path / "recorder-a.log",
+                       env=site.env(a, "host-a"), namespace=a.ns),
         ]  # fmt: skip
         try:
             wait_until(lambda: _answers(site), 60.0, interval_s=0.5, what="the gateway on the hub")
@@ -211,25 +225,32 @@ def test_three_hosts_share_cameras_fail_over_and_serve_recordings_anywhere(site:
         metrics = site.get("/metrics").text
         assert 'camstream_ingest_host_cameras{host="host-a"} 2.0' in metrics
         assert "camstream_ingest_unplaced_cameras 1.0" in metrics
+        disks = {h["host"]: h for h in system["recordings"]["hosts"]}
+        assert list(disks) == ["host-a"] and disks["host-a"]["url"].endswith(f":{site.footage_port}"), str(disks)
         time.sleep(4.0)  # footage from host A for the clip below
 
         # Host A dies: its cameras run on B within the lease time plus a connect.
         on_a = split["host-a"]
         killed = time.time()
         _kill_ingest(site.a)
+        back: dict[int, float] = {}
         for camera in on_a:
-            first = wait_until(lambda c=camera: _first_frame_after(client, c, killed), FAILOVER_S + 5, interval_s=0.2,
-                               what=f"camera {camera} back on host B")  # fmt: skip
-            assert first - killed <= FAILOVER_S, f"camera {camera} was down {first - killed:.1f} s"
+            back[camera] = wait_until(lambda c=camera: _first_frame_after(client, c, killed), FAILOVER_S + 5,
+                                      interval_s=0.2, what=f"camera {camera} back on host B")  # fmt: skip
+            assert back[camera] - killed <= FAILOVER_S, f"camera {camera} was down {back[camera] - killed:.1f} s"
         assert sorted(sampler.split()["host-b"]) == list(CAMERAS)
 
         # Host A back: takes its share once, and nothing moves for 60 s.
         site.ingest(site.a, "host-a")
         wait_until(lambda: _streaming_split(sampler, client), 30.0, interval_s=0.5, what="the load shared again")
         settled = time.time()
-        before_kill = (killed - 4.0, killed - 1.0)
-        clip = site.get(f"/api/cameras/{on_a[0]}/clip.mp4", start=before_kill[0], end=before_kill[1])
-        assert clip.status_code == 200 and clip.content[4:8] == b"ftyp" and len(clip.content) > 5000, clip.text[:200]
+        # Across the failover: footage fetched from A's recorder, then B's from the shared folder.
+        start, end = killed - 4.0, back[on_a[0]] + 3.0
+        clip = site.get(f"/api/cameras/{on_a[0]}/clip.mp4", start=start, end=end)
+        assert clip.status_code == 200 and clip.content[4:8] == b"ftyp", clip.text[:300]
+        times = _picture_times(clip.content, tmp=site.tmp)
+        assert times[0] < 1.5 and any(t < 3.5 for t in times), f"no footage from host A before the kill: {times[:5]}"
+        assert times[-1] > back[on_a[0]] - start + 1.0, f"no footage from host B after the failover: {times[-5:]}"
         time.sleep(max(0.0, settled + 60.0 - time.time()))
         assert sampler.moves_since(settled) == 0, "a camera moved while the hosts stayed the same"
         gaps = _recording_gaps(site, on_a[0], killed - 10, time.time() - 10)
@@ -252,6 +273,15 @@ def test_three_hosts_share_cameras_fail_over_and_serve_recordings_anywhere(site:
         sampler.join()
         client.close()
     assert not sampler.twice, f"a camera ran on two hosts at once: {sampler.twice[:5]}"
+
+
+def _picture_times(mp4: bytes, tmp: Path) -> list[float]:
+    """Seconds from the clip's start of each of its pictures."""
+    path = tmp / "clip.mp4"
+    path.write_bytes(mp4)
+    with av.open(str(path)) as clip:
+        video = clip.streams.video[0]
+        return sorted(float(p.pts * video.time_base) for p in clip.demux(video) if p.pts is not None)
 
 
 def _recording_gaps(site: Site, camera: int, since: float, until: float) -> list[float]:

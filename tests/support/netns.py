@@ -2,7 +2,10 @@
 
 `hosts(n)` makes n namespaces whose veth links meet on a bridge in the last one (the "hub" host):
 host i has fe80::i on its link, so every host reaches every other by link-local address and
-nothing else. `run_in(ns, fn)` runs fn on a thread that entered the namespace, so the sockets fn
+nothing else. Every host's link has the same name (LINK, names are per namespace), so an address
+with its zone (`fe80::1%lan0`) means the same host from anywhere, as a host name would: what a
+host advertises for others to reach it (a recorder's CAMSTREAM_RECORDINGS_URL) works.
+`run_in(ns, fn)` runs fn on a thread that entered the namespace, so the sockets fn
 makes (a Redis client, an HTTP request) are that host's. Needs root and iproute2.
 """
 
@@ -22,6 +25,7 @@ import redis
 
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
+LINK = "lan0"
 
 
 def ip(*args: str) -> None:
@@ -49,13 +53,14 @@ def hosts(count: int) -> Iterator[list[Host]]:
             ns = f"cs{i}-{tag}"
             ip("netns", "add", ns)
             ip("-n", ns, "link", "set", "lo", "up")
-            made.append(Host(ns, f"ve{i}{tag}", f"fe80::{i}"))
+            made.append(Host(ns, LINK, f"fe80::{i}"))
         hub = made[-1]
         ip("-n", hub.ns, "link", "add", hub.link, "type", "bridge")
-        for host in made[:-1]:
-            port = f"vp{made.index(host) + 1}{tag}"
-            ip("link", "add", host.link, "type", "veth", "peer", "name", port)
-            ip("link", "set", host.link, "netns", host.ns)
+        for i, host in enumerate(made[:-1], start=1):
+            port, end = f"vp{i}{tag}", f"ve{i}{tag}"  # unique while both ends are in this namespace
+            ip("link", "add", end, "type", "veth", "peer", "name", port)
+            ip("link", "set", end, "netns", host.ns)
+            ip("-n", host.ns, "link", "set", end, "name", host.link)
             ip("link", "set", port, "netns", hub.ns)
             ip("-n", hub.ns, "link", "set", port, "master", hub.link)
             ip("-n", hub.ns, "link", "set", port, "up")
