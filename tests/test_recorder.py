@@ -4,6 +4,7 @@ rebuilt from the files."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import time
@@ -24,6 +25,7 @@ from shared.db.recordings import RecordingIndex, Segment
 from shared.db.startup import CameraSource, prepare
 from shared.db.url import database_url as url_of
 from shared.detections import Event, EventPhase, EventType
+from shared.embedded_redis import free_port
 from shared.settings import Settings
 from tests.support import write_camera_file
 from tests.support.segments import write_sample_segment
@@ -51,7 +53,9 @@ async def _recorder(engine: AsyncEngine, tmp_path: Path, record: dict[str, objec
         {"id": 2, "name": "two", "source": "demo:", "record": {"mode": "continuous"}},
     ])  # fmt: skip
     await prepare(engine, CameraSource.read(cameras, os.environ), os.environ)
-    config = Settings(recordings_dir=tmp_path / "recordings", recordings_min_free_gb=0.0, **settings)  # type: ignore[arg-type]
+    redis_url = SecretStr(f"redis://127.0.0.1:{free_port()}/0")  # no Redis: no duties, nothing touched
+    config = Settings(**{"recordings_dir": tmp_path / "recordings", "recordings_min_free_gb": 0.0,  # type: ignore[arg-type]
+                         "redis_url": redis_url, **settings})  # fmt: skip
     return Recorder(config, engine)
 
 
@@ -122,7 +126,7 @@ async def test_retention_by_age_then_by_size_oldest_first_events_last_and_reinde
     engine: AsyncEngine, tmp_path: Path, sample_segment: Path
 ) -> None:
     record = {"mode": "continuous", "retain_days": 2, "events_retain_days": 5, "pre_s": 0, "post_s": 0}
-    size = os.path.getsize(sample_segment)  # noqa: ASYNC240 - a test's own file
+    size = (await asyncio.to_thread(sample_segment.stat)).st_size
     recorder = await _recorder(engine, tmp_path, record, recordings_max_gb=(6.5 * size) / 1024**3)
     root = recorder.root
     days = [START_S + d * DAY_S for d in range(8)]  # one segment a day, for eight days
@@ -153,6 +157,29 @@ async def test_the_index_follows_the_files(engine: AsyncEngine, tmp_path: Path, 
     recordings.camera_segments(recorder.root, 1)[0].path.unlink()  # someone deleted a file
     await recorder.sync(full=True, now_s=now)
     assert [s.start_ms for s in await RecordingIndex(engine).everything()] == [int((now - 90) * 1000)]
+
+
+async def test_each_hosts_recorder_keeps_to_its_own_disk(engine: AsyncEngine, tmp_path: Path,
+                                                         sample_segment: Path) -> None:  # fmt: skip
+    """Seen in review: a recorder's full scan drops the rows whose file it does not find, which on a
+    site with footage on several disks would be every other host's. Each recorder indexes, prunes and
+    counts its own disk's rows only (under its host name; "" for the shared folder)."""
+    shared = await _recorder(engine, tmp_path, {"mode": "continuous"})
+    (tmp_path / "a").mkdir()
+    own = await _recorder(engine, tmp_path / "a", {"mode": "continuous"}, recordings_dir=tmp_path / "disk-a",
+                          recordings_url="http://ingest-1.internal:8790", secret_key=SecretStr("k" * 16),
+                          ingest_host="ingest-1")  # fmt: skip
+    now = time.time()
+    _segments(shared.root, sample_segment, 1, [now - 100, now - 90])
+    _segments(own.root, sample_segment, 1, [now - 80])
+    for recorder in (shared, own, shared):  # each full scan sees only its own files
+        await recorder.sync(full=True, now_s=now)
+    rows = await RecordingIndex(engine).everything()
+    assert sorted((s.host, s.start_ms) for s in rows) == [("", int((now - 100) * 1000)), ("", int((now - 90) * 1000)),
+                                                          ("ingest-1", int((now - 80) * 1000))]  # fmt: skip
+    size = (await asyncio.to_thread(sample_segment.stat)).st_size
+    assert await shared.index.total_bytes() == 2 * size and await own.index.total_bytes() == size
+    assert [s.host for s in await own.index.oldest(10, with_events=False)] == ["ingest-1"]
 
 
 def test_the_clip_cache_is_bounded_and_never_costs_footage(tmp_path: Path, sample_segment: Path) -> None:
