@@ -91,15 +91,18 @@ def test_the_several_hosts_compose_file_validates_for_each_role(tmp_path: Path) 
         shutil.copy(ROOT / f"{name}.example", tmp_path / name)
     (tmp_path / "postgres.env").write_text("POSTGRES_PASSWORD=example\n")
     env = {**os.environ, "CAMSTREAM_HUB": "camstream-hub", "CAMSTREAM_INGEST_HOST": "ingest-1"}
-    for role in ("hub", "ingest"):
-        done = subprocess.run(["docker-compose", "-f", "deploy/compose.hosts.yml", "--profile", role, "config", "-q"],
+    for roles in (["hub"], ["ingest"], ["ingest", "own-disk"]):
+        profiles = [word for role in roles for word in ("--profile", role)]
+        done = subprocess.run(["docker-compose", "-f", "deploy/compose.hosts.yml", *profiles, "config", "-q"],
                               cwd=tmp_path, env=env, capture_output=True, text=True, check=False)  # fmt: skip
         assert done.returncode == 0, done.stderr
     services = yaml.safe_load((ROOT / "deploy" / "compose.hosts.yml").read_text())["services"]
     for role, wanted in (("hub", {"redis", "postgres", "gateway", "recorder", "bridge", "analyzer"}),
-                         ("ingest", {"ingest", "analyzer"})):  # fmt: skip
+                         ("ingest", {"ingest", "analyzer"}), ("own-disk", {"host-recorder"})):  # fmt: skip
         assert {name for name, service in services.items() if role in service["profiles"]} == wanted
     assert services["ingest"]["environment"]["CAMSTREAM_INGEST_SHARED"] == "true"
+    assert services["host-recorder"]["command"] == ["python", "-m", "recorder"]
+    assert services["host-recorder"]["environment"]["CAMSTREAM_RECORDINGS_LISTEN"] == "[::]:8790"
     for name in PROCESSES:
         assert services[name]["command"] == ["python", "-m", name]
         assert services[name]["healthcheck"]["test"] == ["CMD", "python", "-m", name, "--check"]
