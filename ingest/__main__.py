@@ -13,7 +13,7 @@ from typing import cast
 import redis
 from pydantic import ValidationError
 
-from ingest import locks
+from ingest import forks, locks
 from ingest.camera import CameraService
 from ingest.leases import EXIT_FENCED, HostLeases, Keep, LeaseGuard, live_hosts, text
 from ingest.manager import IngestManager
@@ -36,6 +36,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--camera-on-stdin", action="store_true",
                         help="with --camera: read the camera's definition (JSON) from standard input, not the database "
                         "(how the manager starts a camera: its process never loads the database)")  # fmt: skip
+    parser.add_argument("--fork-server", type=int, metavar="FD", help=argparse.SUPPRESS)  # the manager's (ingest.forks)
 
 
 def run(started: Started) -> int:
@@ -51,7 +52,10 @@ def run(started: Started) -> int:
 
 
 def run_camera(settings: Settings, args: argparse.Namespace) -> int | None:
-    """With --camera: that camera's process (None: the manager's run)."""
+    """With --camera: that camera's process (None: the manager's run). With --fork-server: the
+    manager's fork server (ingest.forks)."""
+    if args.fork_server is not None:
+        return forks.serve(args.fork_server)
     if args.camera is None:
         if args.camera_on_stdin:
             print("camstream ingest: --camera-on-stdin needs --camera", file=sys.stderr)

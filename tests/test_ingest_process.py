@@ -26,6 +26,7 @@ from tests.support import (
     wait_until,
     write_camera_file,
 )
+from tests.support.processes import command_words, processes
 
 StartIngest = Callable[..., ServiceRun]
 
@@ -109,6 +110,39 @@ def test_manager_restarts_a_camera_process_that_dies(ingest: StartIngest, rdb: r
     assert pid_alive(second_pid)
     wait_until(lambda: read_frames(rdb, 1, 0.3), 5.0, what="frames from the restarted camera")
     assert "restarting in" in run.log_text()
+
+
+def test_camera_processes_are_forked_warm_and_started_cold_without_the_fork_server(
+    ingest: StartIngest, rdb: redis.Redis, tmp_path: Path
+) -> None:
+    """Camera processes come from the manager's fork server (ingest.forks): each is the manager's
+    child, titled as the command it stands for, and streams; the server killed, a camera that dies
+    is started cold and streams again; a clean stop leaves nothing running, the server included."""
+    run = ingest(write_camera_file(tmp_path, [{"id": i, "name": f"demo {i}", "source": "demo:?size=320x240"}
+                                              for i in (1, 2)]))  # fmt: skip
+    pids = wait_until(lambda: camera_pids(rdb, [1, 2]), START_S, what="two camera processes")
+    for camera, pid in zip((1, 2), pids, strict=True):
+        assert command_words(pid) == [b"python", b"-m", b"ingest", b"--camera", str(camera).encode()]
+        assert _parent(pid) == run.pid
+        wait_until(lambda c=camera: read_frames(rdb, c, 0.3), START_S, what=f"frames from camera {camera}")
+    assert "process forked" in run.log_text()
+    (server,) = [p for p in processes("ingest", "--fork-server") if _parent(p) == run.pid]
+
+    os.kill(server, signal.SIGKILL)
+    os.kill(pids[0], signal.SIGKILL)
+    again = wait_until(lambda: (p := camera_pids(rdb, [1])) and p[0] != pids[0] and p[0], START_S,
+                       what="camera 1 started again")  # fmt: skip
+    wait_until(lambda: read_frames(rdb, 1, 0.3), START_S, what="frames from camera 1 started cold")
+    assert b"--camera-on-stdin" in command_words(again)  # cold: the real command line
+    assert "fork server failed" in run.log_text() and "exited with code -9" in run.log_text()
+
+    assert run.stop() == 0
+    assert not [p for p in (*pids, again) if pid_alive(p)]
+    assert not processes("ingest", "--fork-server", data=Path(os.environ["CAMSTREAM_DATA_DIR"]))
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 def test_two_managers_under_one_host_name_are_told_apart_and_said(ingest: StartIngest, tmp_path: Path) -> None:

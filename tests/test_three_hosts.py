@@ -37,6 +37,7 @@ from shared.embedded_redis import find_redis_server, free_port
 from shared.status import CameraState, CameraStatus
 from tests.support import RtspServer, ServiceRun, rtsp_server_missing, wait_until, web, write_camera_file
 from tests.support.netns import Host, hosts, namespace_inode, process_namespace, redis_in, run_in, set_link
+from tests.support.processes import command_words
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2"),
@@ -103,7 +104,7 @@ class Sampler(threading.Thread):
         running: dict[int, list[str]] = {}
         for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
             try:
-                words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                words = command_words(pid)
             except OSError:
                 continue
             if b"ingest" not in words or b"--camera" not in words:
@@ -183,7 +184,7 @@ def _kill_ingest(host: Host) -> None:
     pids = subprocess.run(["ip", "netns", "pids", host.ns], capture_output=True, text=True, check=True).stdout.split()
     for pid in map(int, pids):
         try:
-            words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            words = command_words(pid)
         except OSError:
             continue
         if b"ingest" in words:

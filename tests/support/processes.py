@@ -10,6 +10,13 @@ import time
 from pathlib import Path
 
 
+def command_words(pid: int) -> list[bytes]:
+    """The words of a process's command line. A camera process forked by ingest's fork server has
+    its title in one piece (`python -m ingest --camera 3`, set by setproctitle): split on spaces too.
+    Raises OSError when the process is gone."""
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split()
+
+
 def processes(*words: str, data: Path | None = None) -> list[int]:
     """Pids of the processes whose command line holds every one of `words` (and, given `data`, whose
     CAMSTREAM_DATA_DIR is it)."""
@@ -18,7 +25,7 @@ def processes(*words: str, data: Path | None = None) -> list[int]:
     folder = f"CAMSTREAM_DATA_DIR={data}".encode()
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            command = cmdline.read_bytes().split(b"\0")
+            command = command_words(int(cmdline.parent.name))
             ours = data is None or folder in (cmdline.parent / "environ").read_bytes().split(b"\0")
         except OSError:  # gone meanwhile, or not ours to read
             continue
