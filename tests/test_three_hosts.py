@@ -219,9 +219,15 @@ def test_three_hosts_share_cameras_fail_over_and_serve_recordings_anywhere(site:
     try:
         split = wait_until(lambda: _streaming_split(sampler, client), 60.0, interval_s=0.5,
                            what="four cameras streaming, two on each ingest host")  # fmt: skip
-        system = site.get("/api/system").json()
-        assert {h["host"]: h["cameras"] for h in system["ingestHosts"]} == split
-        assert all(h["fenced"] and h["load"] > 0 for h in system["ingestHosts"]), str(system["ingestHosts"])
+
+        def said() -> dict | None:  # each host's record is written every 0.5 s: the first may predate its cameras
+            system = site.get("/api/system").json()
+            hosts = system["ingestHosts"]
+            return system if {h["host"]: h["cameras"] for h in hosts} == split and all(h["load"] > 0 for h in hosts) \
+                else None  # fmt: skip
+
+        system = wait_until(said, 5.0, interval_s=0.25, what="/api/system to list both hosts with their cameras")
+        assert all(h["fenced"] for h in system["ingestHosts"]), str(system["ingestHosts"])
         assert system["ingestUnplaced"] == [5]  # its group has no host: it waits, and says so
         metrics = site.get("/metrics").text
         assert 'camstream_ingest_host_cameras{host="host-a"} 2.0' in metrics
