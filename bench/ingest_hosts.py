@@ -1,7 +1,7 @@
 """Ingest hosts benchmark: cameras shared out over one or two ingest managers, CPU per camera and failover.
 
-    .venv/bin/python -m bench.ingest_hosts [--cameras 8,16] [--managers 1,2] [--seconds 60] [--kills 10]
-                                           [--no-write]
+    .venv/bin/python -m bench.ingest_hosts [--cameras 8,16] [--managers 1,2] [--starts forked,cold]
+                                           [--seconds 60] [--kills 10] [--no-write]
 
 Each camera is the scale benchmark's pair (bench/clips.py: a 1920x1080@15 H.264 main stream, relayed
 and recorded by stream copy, and its 640x360@15 sub stream, decoded for analysis), looped by
@@ -12,7 +12,9 @@ this machine) until every camera streams, then the CPU of each host's manager an
 processes, SIGKILL), the time until each of its cameras' frames flow from the other (failover: p50,
 p95, max), then the host started again and the load shared again. Throughout, every camera's frame
 stream is read whole: a frame from a camera process other than the newest to start writing it is a
-duplicate (two hosts running one camera); the count must be 0. Rewrites its section of
+duplicate (two hosts running one camera); the count must be 0. `--starts`: camera processes forked
+from the manager's fork server (ingest.forks, the default) and started cold (`python -m ingest
+--camera`, CAMSTREAM_INGEST_FORK_SERVER=false, the old path), side by side. Rewrites its section of
 docs/benchmarks.md unless --no-write.
 """
 
@@ -89,6 +91,7 @@ class FrameWatch(threading.Thread):
 
 @dataclass
 class Figures:
+    start: str  # forked, cold
     managers: int
     cameras: int
     cpu_per_camera: dict[str, float]  # host: % of a core per camera it runs
@@ -98,14 +101,15 @@ class Figures:
 
 
 class Hosts:
-    def __init__(self, folder: Path, url: str, camera_file: Path) -> None:
-        self.folder, self.url, self.camera_file = folder, url, camera_file
+    def __init__(self, folder: Path, url: str, camera_file: Path, forked: bool) -> None:
+        self.folder, self.url, self.camera_file, self.forked = folder, url, camera_file, forked
         self.runs: dict[str, ServiceRun] = {}
         self.client = redis.Redis.from_url(url)
 
     def start(self, host: str) -> None:
         env = {**QUIET, "CAMSTREAM_INGEST_HOST": host, "CAMSTREAM_DATA_DIR": str(self.folder / "data"),
-               "CAMSTREAM_RECORDINGS_DIR": str(self.folder / "recordings")}  # fmt: skip
+               "CAMSTREAM_RECORDINGS_DIR": str(self.folder / "recordings"),
+               "CAMSTREAM_INGEST_FORK_SERVER": str(self.forked).lower()}  # fmt: skip
         self.runs[host] = ServiceRun("ingest", self.url, self.camera_file, self.folder / f"{host}.log", env=env)
 
     def records(self) -> dict[str, IngestHost]:
@@ -157,7 +161,7 @@ class Hosts:
         self.client.close()
 
 
-def run(server: ClipServer, managers: int, cameras: int, seconds: float, kills: int) -> Figures:
+def run(server: ClipServer, start: str, managers: int, cameras: int, seconds: float, kills: int) -> Figures:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         embedded = EmbeddedRedis()
@@ -168,14 +172,14 @@ def run(server: ClipServer, managers: int, cameras: int, seconds: float, kills: 
         ])  # fmt: skip
         watch = FrameWatch(embedded.url, list(range(1, cameras + 1)))
         watch.start()
-        hosts = Hosts(folder, embedded.url, camera_file)
+        hosts = Hosts(folder, embedded.url, camera_file, start == "forked")
         try:
             names = [f"bench-{i}" for i in range(1, managers + 1)]
             for host in names:
                 hosts.start(host)
             wait_until(lambda: hosts.streaming_split(cameras), 180.0, interval_s=1.0, what="every camera streaming")
             time.sleep(5.0)
-            figures = Figures(managers, cameras, hosts.cpu(seconds))
+            figures = Figures(start, managers, cameras, hosts.cpu(seconds))
             for kill in range(kills if managers > 1 else 0):
                 split = wait_until(lambda: hosts.streaming_split(cameras), 120.0, interval_s=0.5, what="shared")
                 victim = names[kill % len(names)]
@@ -198,9 +202,9 @@ def run(server: ClipServer, managers: int, cameras: int, seconds: float, kills: 
 def report(results: list[Figures], seconds: float) -> list[str]:
     lines = [f"`.venv/bin/python -m bench.ingest_hosts` ({machine()}; every ingest host on this one machine, "
              f"CPU over {seconds:g} s):", "",
-             "| managers | cameras | cameras per host | CPU per camera (% of a core), per host "
+             "| camera processes | managers | cameras | cameras per host | CPU per camera (% of a core), per host "
              "| failover p50 / p95 / max (s) | frames read | duplicate frames |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for f in results:
         per_host = ", ".join(f"{h} {v:.2f}" for h, v in sorted(f.cpu_per_camera.items()))
         failover = "—"
@@ -208,8 +212,8 @@ def report(results: list[Figures], seconds: float) -> list[str]:
             ordered = sorted(f.failovers)
             p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
             failover = f"{statistics.median(ordered):.1f} / {p95:.1f} / {ordered[-1]:.1f} ({len(ordered)} cameras)"
-        lines.append(f"| {f.managers} | {f.cameras} | {f.cameras / f.managers:g} | {per_host} | {failover} | "
-                     f"{f.frames} | {f.duplicates} |")  # fmt: skip
+        lines.append(f"| {f.start} | {f.managers} | {f.cameras} | {f.cameras / f.managers:g} | {per_host} "
+                     f"| {failover} | {f.frames} | {f.duplicates} |")  # fmt: skip
     return lines
 
 
@@ -219,6 +223,7 @@ def main() -> None:
     parser.add_argument("--managers", default="1,2")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--starts", default="forked,cold", help="forked (the fork server), cold (the old path)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     server = ClipServer()
@@ -226,8 +231,9 @@ def main() -> None:
     try:
         for managers in (int(m) for m in args.managers.split(",")):
             for cameras in (int(c) for c in args.cameras.split(",")):
-                results.append(run(server, managers, cameras, args.seconds, args.kills))
-                print("\n".join(report(results[-1:], args.seconds)[-1:]), flush=True)
+                for start in args.starts.split(","):
+                    results.append(run(server, start, managers, cameras, args.seconds, args.kills))
+                    print("\n".join(report(results[-1:], args.seconds)[-1:]), flush=True)
     finally:
         server.stop()
     lines = report(results, args.seconds)
