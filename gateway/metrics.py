@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from gateway.bus.store import Store
     from gateway.webrtc.audio import AudioStats
     from gateway.webrtc.feed import EncoderStats
-    from shared.db.recordings import RecordingIndex
+    from shared.db import recording_hosts
+from shared.db.recording_hosts import RecordingHost
+from shared.db.recordings import RecordingIndex
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 COVERAGE_WINDOW_S = 86400.0
@@ -67,6 +69,7 @@ class SystemReading:
     hosts: dict[str, IngestHost] = field(default_factory=dict)  # live ingest hosts
     recordings: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # bytes, segments, oldest ms
     disk: tuple[int, int] | None = None  # total and free bytes of the recordings' file system
+    disks: list[RecordingHost] = field(default_factory=list)  # hosts whose footage stays on their own disk
     coverage: dict[int, float] = field(default_factory=dict)  # camera: kept of required footage, last 24 h
     bridge: BridgeStatus | None = None  # the bridge's status (bridge/service.py), if it wrote one lately
 
@@ -104,6 +107,7 @@ async def read_system(store: Store, recordings: RecordingIndex, cameras: list[Ca
         pass
     with contextlib.suppress(SQLAlchemyError, DatabaseUnavailable):
         reading.recordings = await recordings.summary()
+        reading.disks = list((await recording_hosts.every(recordings.engine)).values())
         until = judged_until(settings, time.time())
         for camera in cameras:
             fraction = (await camera_coverage(recordings, camera, until - COVERAGE_WINDOW_S, until)).fraction
@@ -272,6 +276,23 @@ def _recordings(reading: SystemReading) -> Iterator[Metric]:
         free = _gauge("recordings_disk_free_bytes", "Free space on the recordings' file system.", [])
         free.add_metric([], float(reading.disk[1]))
         yield from (total, free)
+    yield from _recording_hosts(reading.disks)
+
+
+def _recording_hosts(disks: list[RecordingHost]) -> Iterator[Metric]:
+    if not disks:
+        return
+    total = _gauge("recording_host_disk_total_bytes", "Size of the disk of a host that keeps its own footage.",
+                   ["host"])  # fmt: skip
+    free = _gauge("recording_host_disk_free_bytes", "Free space on the disk of a host that keeps its own footage.",
+                  ["host"])  # fmt: skip
+    said = _gauge("recording_host_updated_timestamp_seconds", "When that host's recorder last said so (every pass: "
+                  "a few seconds; older means the recorder is down or cut off).", ["host"])  # fmt: skip
+    for disk in disks:
+        total.add_metric([disk.name], float(disk.total_bytes))
+        free.add_metric([disk.name], float(disk.free_bytes))
+        said.add_metric([disk.name], disk.updated_at_s)
+    yield from (total, free, said)
 
 
 class RequestTimer:

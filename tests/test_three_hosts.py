@@ -232,6 +232,7 @@ def test_three_hosts_share_cameras_fail_over_and_serve_recordings_anywhere(site:
         metrics = site.get("/metrics").text
         assert 'camstream_ingest_host_cameras{host="host-a"} 2.0' in metrics
         assert "camstream_ingest_unplaced_cameras 1.0" in metrics
+        assert 'camstream_recording_host_disk_free_bytes{host="host-a"}' in metrics
         disks = {h["host"]: h for h in system["recordings"]["hosts"]}
         assert list(disks) == ["host-a"] and disks["host-a"]["url"].endswith(f":{site.footage_port}"), str(disks)
         time.sleep(4.0)  # footage from host A for the clip below
