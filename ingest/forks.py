@@ -24,6 +24,7 @@ import fcntl
 import json
 import logging
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -37,7 +38,9 @@ log = logging.getLogger(__name__)
 
 READY = b"ready\n"
 START_TIMEOUT_S = 30.0  # the server's imports: a second on an idle core, more on a loaded host
-FORK_TIMEOUT_S = 5.0
+# The manager's loop heartbeats its host every half second: a fork (milliseconds) is waited for this
+# long at most, and a server restarted later is not waited for at all (cameras start cold meanwhile).
+FORK_TIMEOUT_S = 1.0
 RESTART_AFTER_S = 30.0  # a server that failed is tried again this long after
 PR_SET_CHILD_SUBREAPER = 36
 F_SETPIPE_SZ = 1031
@@ -92,6 +95,7 @@ class ForkServer:
         self.subreaper = _become_subreaper()
         if self.subreaper:
             self._start()
+            self._await_ready(START_TIMEOUT_S)  # at the manager's start, before its first heartbeat
         else:
             log.warning("ingest: cannot be a child subreaper here: cameras start cold (a second of CPU each)")
 
@@ -123,11 +127,9 @@ class ForkServer:
             if time.monotonic() - self._failed_at < RESTART_AFTER_S:
                 return None
             self._start()
+        if not self._await_ready(0.0):
+            return None
         try:
-            if not self._ready:
-                self._ready = self._read_line(START_TIMEOUT_S) == READY
-                if not self._ready:
-                    raise OSError("it did not say it was ready")
             assert self._control is not None
             self._control.sendall(json.dumps({"camera": camera_id, "definition": definition}).encode() + b"\n")
             answer = self._read_line(FORK_TIMEOUT_S)
@@ -136,6 +138,25 @@ class ForkServer:
             self._failed(f"{type(e).__name__}: {e}")
             return None
         return Forked(pid)
+
+    def _await_ready(self, wait_s: float) -> bool:
+        """Whether the server is ready to fork, waiting at most wait_s for it to say so."""
+        if self._ready or self._control is None:
+            return self._ready
+        try:
+            if not select.select([self._control], [], [], wait_s)[0]:
+                if self._process is not None and self._process.poll() is not None:
+                    raise OSError(f"it exited with code {self._process.returncode}")
+                if wait_s > 0:
+                    raise OSError(f"it was not ready within {wait_s:g} s")
+                return False  # still importing: this camera starts cold
+            if self._read_line(FORK_TIMEOUT_S) != READY:
+                raise OSError("it did not say it was ready")
+        except OSError as e:
+            self._failed(str(e))
+            return False
+        self._ready = True
+        return True
 
     def _read_line(self, timeout_s: float) -> bytes:
         assert self._control is not None
@@ -152,15 +173,17 @@ class ForkServer:
         log.warning("ingest: the camera fork server failed (%s): cameras start cold meanwhile; retried in %.0f s",
                     why, RESTART_AFTER_S)  # fmt: skip
         self._failed_at = time.monotonic()
-        self.stop()
+        self.stop(wait_s=0.0)
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = 2.0) -> None:
+        """Close the server's socket (it reads the end of it, and leaves); killed after wait_s."""
         if self._control is not None:
-            self._control.close()  # the server reads its end of the file, and leaves
+            self._control.close()
             self._control = None
+        self._ready = False
         if self._process is not None:
             try:
-                self._process.wait(2.0)
+                self._process.wait(wait_s)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
