@@ -3,7 +3,8 @@ real socket, and a gateway's clip cut from it (gateway.footage, gateway.clips). 
 would check: only requests signed with the shared key get footage (unsigned, another key, expired:
 refused, with a reason that says what to fix), only finished segments are served (no part file, no
 path out of the folder), a clip is cut from another host's footage and leaves no copy behind, and a
-host that does not answer is a clear error. The three-host test runs it across network namespaces.
+host that does not answer is a clear error; with several recorders one does the system's duties. The
+three-host test runs it across network namespaces.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from gateway import clips
 from gateway.footage import FootageSource, Unreachable
+from recorder.duties import DUTIES_TTL_S, Duties
 from recorder.serve import FootageServer
-from shared import recordings
+from shared import keys, recordings
 from shared.db.recordings import Segment
 from shared.embedded_redis import free_port
 from shared.footage_signing import footage_key, signed
@@ -137,3 +140,20 @@ def test_footage_served_from_a_host_needs_the_shared_key_and_a_free_port(monkeyp
             FootageServer(f"127.0.0.1:{port}", Path("/nonexistent"), KEY)
     finally:
         held.socket.close()
+
+
+def test_one_recorder_of_several_does_the_systems_duties(rdb: redis.Redis) -> None:
+    """The health events and event retention are done once however many recorders run (recorder.duties):
+    the first to ask holds them, another takes them at once when it stops cleanly; with Redis away
+    the holder keeps them only until its lease would have lapsed."""
+    a, b = Duties(rdb, "ingest-1"), Duties(rdb, "hub")
+    assert a.renew() and not b.renew() and a.renew()
+    assert rdb.get(keys.recorder_duties()) == a.name.encode()
+    a.give_up()
+    assert b.renew() and not a.renew()
+
+    away = Duties(redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1), "cut-off")
+    away.held, away._confirmed_at = True, time.monotonic() - 1.0  # held, confirmed a second ago
+    assert away.renew()
+    away._confirmed_at = time.monotonic() - DUTIES_TTL_S
+    assert not away.renew()  # past the lease's life: another recorder may hold them now
