@@ -25,7 +25,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.coverage import camera_coverage, judged_until
 from shared.cameras import Camera
+from shared.db import recording_hosts
 from shared.db.engine import DatabaseUnavailable
+from shared.db.recording_hosts import RecordingHost
 from shared.ingest_hosts import IngestHost
 from shared.settings import Settings
 from shared.status import INFERENCE_BUCKETS_MS, BridgeStatus, CameraStatus, WorkerStatus
@@ -34,9 +36,7 @@ if TYPE_CHECKING:
     from gateway.bus.store import Store
     from gateway.webrtc.audio import AudioStats
     from gateway.webrtc.feed import EncoderStats
-    from shared.db import recording_hosts
-from shared.db.recording_hosts import RecordingHost
-from shared.db.recordings import RecordingIndex
+    from shared.db.recordings import RecordingIndex
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 COVERAGE_WINDOW_S = 86400.0
