@@ -47,26 +47,19 @@ F_SETPIPE_SZ = 1031
 DEFINITION_MAX = 1 << 20  # a camera's definition (JSON); far larger than any real one
 
 
-class Forked:
-    """A camera process forked by the server and reparented to this manager: waited for as a child."""
+class PidProcess:
+    """A camera process known by its pid, not a Popen: signalled while poll() says it runs, waited
+    for by polling. Subclasses say how it is known to have ended."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
-        if self.returncode is None:
-            try:
-                done, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:  # not ours after all (the reparenting failed): gone for us
-                self.returncode = -1
-            else:
-                if done:
-                    self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
+        raise NotImplementedError
 
     def send_signal(self, sig: int) -> None:
-        if self.poll() is None:  # not reaped: the pid is still this process (a zombie at worst)
+        if self.poll() is None:  # not ended: the pid is still this process
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, sig)
 
@@ -80,6 +73,22 @@ class Forked:
                 raise subprocess.TimeoutExpired(f"camera process {self.pid}", timeout or 0.0)
             time.sleep(0.02)
         return code
+
+
+class Forked(PidProcess):
+    """A camera process forked by the server and reparented to this manager: waited for as a child
+    (not reaped, its pid stays this process, a zombie at worst)."""
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                done, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # not ours after all (the reparenting failed): gone for us
+                self.returncode = -1
+            else:
+                if done:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
 
 
 class ForkServer:

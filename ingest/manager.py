@@ -37,7 +37,7 @@ from pathlib import Path
 from ingest import locks
 from ingest.backoff import Backoff
 from ingest.cpu import CpuMeter
-from ingest.forks import Forked, ForkServer, server_env
+from ingest.forks import Forked, ForkServer, PidProcess, server_env
 from ingest.leases import HostLeases
 from ingest.sharing import HostSharing
 from shared.cameras import Camera, definition_of
@@ -50,34 +50,18 @@ log = logging.getLogger(__name__)
 POLL_S = 0.5
 
 
-class Adopted:
+class Adopted(PidProcess):
     """A camera process this manager did not start (a predecessor did): watched through its lock,
     signalled by pid (the lock held means the pid is still that process)."""
 
     def __init__(self, pid: int, lock: Path) -> None:
-        self.pid, self._lock = pid, lock
-        self.returncode: int | None = None
+        super().__init__(pid)
+        self._lock = lock
 
     def poll(self) -> int | None:
         if self.returncode is None and not locks.held(self._lock):
             self.returncode = -1  # not our child: its exit status is its new parent's
         return self.returncode
-
-    def send_signal(self, sig: int) -> None:
-        if self.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
-
-    def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while (code := self.poll()) is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise subprocess.TimeoutExpired(f"camera process {self.pid}", timeout or 0.0)
-            time.sleep(0.05)
-        return code
 
 
 Process = subprocess.Popen[bytes] | Adopted | Forked
